@@ -1,0 +1,301 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python (otcompanion)
+#     language: python
+#     name: otcompanion
+# ---
+
+# %% [markdown]
+# # The data
+#
+# The thesis asks what self-attention *does* to a set of tokens while it learns to classify
+# them, and answers with optimal transport. To see that clearly it uses data whose geometry is
+# known exactly: every instance is a set of $T = 20$ tokens in $\mathbb{R}^2$, and every token
+# of an instance of class $k$ is drawn independently from a Gaussian
+# $\mathcal{N}(\mu_k, \Sigma_k)$. The class of an instance is therefore a property of the
+# *distribution* of its tokens, which is exactly what a transport map can move around.
+#
+# This chapter builds those data sets with {mod}`otcompanion.data`, shows them at every
+# difficulty level, explains how the standardization that precedes training changes their
+# geometry, and introduces the real table used in the biomedical chapter. Every later chapter
+# starts from the functions used here.
+
+# %% tags=["parameters"]
+seed: int = 0  # random seed of the token clouds and of the breast-cancer split
+n_instances: int = 90  # instances per setup, a multiple of 2 and 3 (thesis: 90)
+n_tokens: int = 20  # tokens per instance (thesis: 20)
+levels: list[int] = [1, 2, 3, 4]  # difficulty levels to show, from 1 (closest classes) to 4
+standardization_level: int = 1  # level at which the effect of standardization is shown
+breast_cancer_layout: str = "measurements"  # token layout: table, measurements or statistics
+
+# %%
+import time
+
+started = time.perf_counter()
+
+import numpy as np
+import pandas as pd
+
+from otcompanion import data, plots
+from otcompanion.provenance import provenance
+
+plots.use_book_style()
+
+# %% [markdown]
+# ## The synthetic setups
+#
+# The thesis uses two tasks, each at four levels $L = 1, \dots, 4$, with covariance
+# $\Sigma_k = 2I$ for every class:
+#
+# - **two classes**: $\mu_0 = (-L, 0)$, $\mu_1 = (L, 0)$;
+# - **three classes**: with $x = 6L / \big(2(1 + \sqrt 2)\big)$, $\mu_0 = (-x, 0)$,
+#   $\mu_1 = (x, 0)$, $\mu_2 = (0, x)$.
+#
+# The odd-looking $x$ is chosen so that both tasks are equally hard at the same level: the
+# difficulty axis of the thesis ("gauss_dist") is the mean, over pairs of classes, of the
+# closed-form 2-Wasserstein distance between the class Gaussians,
+#
+# $$
+# W_2^2\big(\mathcal{N}(\mu_a, \Sigma_a), \mathcal{N}(\mu_b, \Sigma_b)\big)
+# = \lVert \mu_a - \mu_b \rVert^2
+# + \operatorname{Tr}\big(\Sigma_a + \Sigma_b - 2(\Sigma_a^{1/2} \Sigma_b \Sigma_a^{1/2})^{1/2}\big),
+# $$
+#
+# which with equal covariances is just the distance between the means. The table lists it for
+# every setup (closed form), together with the closest and farthest pair of classes and the
+# same quantity estimated from the sampled training tokens.
+
+# %%
+splits = {
+    (n_classes, level): data.thesis_split(n_classes, level, n_instances=n_instances,
+                                          n_tokens=n_tokens, seed=seed)
+    for n_classes in (2, 3)
+    for level in levels
+}
+separations = data.separation_table(levels=levels)
+separations["fitted_mean_w2"] = [
+    data.fitted_mean_pairwise_w2(splits[k, level][0], splits[k, level][2])
+    for k, level in zip(separations["n_classes"], separations["level"])
+]
+separations.round(3)
+
+# %% [markdown]
+# Each instance has $T$ tokens and the instances alternate between the training and the test
+# set (even-numbered instances train, odd-numbered ones test), so the thesis's 90 instances of
+# 20 tokens give 45 training instances, that is 900 training tokens. The figure shows those
+# training tokens, one point per token, coloured by the class of their instance.
+
+# %%
+train_tokens = pd.concat([
+    data.tokens_to_frame(X_train, y_train).assign(task=f"{k} classes", level=level)
+    for (k, level), (X_train, _, y_train, _) in splits.items()
+])
+plots.token_scatter(train_tokens, row="task", col="level",
+                    title="Training tokens of every setup, coloured by class");
+
+# %%
+split_sizes = pd.DataFrame([
+    {"task": f"{k} classes", "level": level, "train instances": len(y_train),
+     "test instances": len(y_test), "train tokens": X_train.shape[0] * X_train.shape[1],
+     "train instances per class": np.bincount(y_train).tolist()}
+    for (k, level), (X_train, X_test, y_train, y_test) in splits.items()
+])
+split_sizes
+
+# %% [markdown]
+# At level 1 the classes overlap heavily: a single token says little about its class, and an
+# instance can only be classified by pooling its tokens. At level 4 the clouds barely touch.
+# The chapters on attention and OT metrics ask how the transport that the trained Transformer
+# performs on these tokens changes along this axis.
+#
+# ## Standardization and its effect on geometry
+#
+# Before training, every feature is standardized with the mean and standard deviation of the
+# *training* tokens, and the same statistics are applied to the test tokens
+# ({class}`~otcompanion.data.TokenStandardizer`). The thesis's own code differed in two places
+# that this book does not reproduce: the Transformer was trained on unstandardized inputs but
+# its trajectory was traced on standardized ones, and the OT classifier standardized test data
+# with the test set's own statistics.
+#
+# Standardization is an affine map per feature, so it does not change which classes can be
+# separated, but it does change Euclidean distances, and every OT cost in later chapters is
+# computed in standardized coordinates.
+
+# %%
+standardized_tokens = []
+for k in (2, 3):
+    X_train, X_test, y_train, y_test = splits[k, standardization_level]
+    scaler = data.TokenStandardizer().fit(X_train)
+    for scale, tokens in (("raw", X_train), ("standardized", scaler.transform(X_train))):
+        standardized_tokens.append(
+            data.tokens_to_frame(tokens, y_train).assign(task=f"{k} classes", scale=scale))
+plots.token_scatter(pd.concat(standardized_tokens), row="task", col="scale",
+                    title=f"Level {standardization_level}: raw and standardized training tokens");
+
+# %% [markdown]
+# The test tokens are standardized with the training statistics, so their means are close to,
+# but not exactly, zero and their standard deviations close to one:
+
+# %%
+moments = []
+for k in (2, 3):
+    X_train, X_test, _, _ = splits[k, standardization_level]
+    scaler = data.TokenStandardizer().fit(X_train)
+    for split_name, tokens in (("train", X_train), ("test", X_test)):
+        flat = scaler.transform(tokens).reshape(-1, tokens.shape[-1])
+        moments.append({"task": f"{k} classes", "split": split_name,
+                        **{f"mean x{j + 1}": m for j, m in enumerate(flat.mean(axis=0))},
+                        **{f"sd x{j + 1}": s for j, s in enumerate(flat.std(axis=0))}})
+pd.DataFrame(moments).round(3)
+
+# %% [markdown]
+# What standardization does to the separation of the classes depends on the level. The
+# pooled variance of the first feature grows with the distance between the class means, so
+# dividing by it shrinks large separations more than small ones:
+
+# %%
+standardized_separation = pd.DataFrame([
+    {"task": f"{k} classes", "level": level,
+     "fitted mean W2, raw": data.fitted_mean_pairwise_w2(X_train, y_train),
+     "fitted mean W2, standardized": data.fitted_mean_pairwise_w2(
+         data.TokenStandardizer().fit_transform(X_train), y_train)}
+    for (k, level), (X_train, _, y_train, _) in splits.items()
+])
+standardized_separation.round(3)
+
+# %% [markdown]
+# In raw units the separation grows linearly with the level; after standardization it grows
+# much more slowly, and for two classes it can never exceed 2 (see the exercise below). When
+# later chapters plot results against "gauss_dist", the horizontal axis is the raw-unit
+# separation of the thesis, while the model and every transport cost see the standardized one.
+#
+# ## A real table: Wisconsin breast cancer
+#
+# The biomedical chapter applies the same methods to real data. By default it uses the
+# Wisconsin diagnostic breast-cancer table that ships with scikit-learn, so no download is
+# needed ({func}`~otcompanion.data.load_breast_cancer_tokens`; your own CSV file can be used
+# instead with {func}`~otcompanion.data.load_csv`). Each of its 569 instances is an image of a
+# fine-needle aspirate, described by 10 measurements of the cell nuclei (radius, texture, …),
+# each summarized by three statistics over the nuclei of the image: the mean, the standard error
+# and the worst value. That structure suggests tokens: one token per measurement with the three
+# statistics as features (layout `"measurements"`), or one token per statistic with the ten
+# measurements as features (layout `"statistics"`); layout `"table"` keeps the 30 columns as a
+# single token.
+
+# %%
+cancer = data.load_breast_cancer_tokens(layout=breast_cancer_layout)
+pd.DataFrame({
+    "item": ["layout", "array shape", "tokens", "features per token", "classes"],
+    "value": [breast_cancer_layout, str(cancer.X.shape),
+              ", ".join(cancer.token_names) or "(one token per instance)",
+              ", ".join(cancer.feature_names), ", ".join(cancer.target_names)],
+})
+
+# %% [markdown]
+# The classes are unbalanced, which is why the biomedical chapter reports balanced accuracy
+# next to accuracy. A stratified split (here 70/30) keeps the proportion on both sides:
+
+# %%
+X_train, X_test, y_train, y_test = data.stratified_split(cancer.X, cancer.y, test_size=0.3,
+                                                         seed=seed)
+balance = pd.concat([
+    pd.DataFrame({"class": np.asarray(cancer.target_names)[labels], "split": split_name})
+    for split_name, labels in (("all", cancer.y), ("train", y_train), ("test", y_test))
+])
+plots.class_balance(balance, x="split", hue="class", title="Instances per class");
+balance.groupby(["split", "class"]).size().unstack().assign(
+    share_malignant=lambda t: (t["malignant"] / t.sum(axis=1)).round(3))
+
+# %% [markdown]
+# The features live on very different scales (areas in the hundreds, smoothness around 0.1),
+# so here standardization is not optional. After standardizing with the training statistics,
+# every token–feature pair is comparable, and several separate the classes on their own:
+
+# %%
+scaler = data.TokenStandardizer().fit(X_train)
+long = data.tokens_to_frame(scaler.transform(X_train), y_train,
+                            feature_names=cancer.feature_names,
+                            class_names=cancer.target_names)
+token_names = cancer.token_names or [""]
+long["token"] = [token_names[t] for t in long["token"]]
+long = long.melt(id_vars=["instance", "token", "label", "class"], var_name="feature",
+                 value_name="standardized value")
+long["column"] = (long["token"] + " · " + long["feature"]).str.strip(" ·")
+plots.feature_boxes(long, x="column", y="standardized value",
+                    title="Standardized breast-cancer features by class (training split)");
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: data-equal-difficulty
+#
+# Show that at every level $L$ the two-class and the three-class setups have the same mean
+# pairwise $W_2$ distance between classes, and find its value. Check your answer with
+# {func}`~otcompanion.data.mean_pairwise_w2`.
+# ```
+#
+# ```{solution-start} data-equal-difficulty
+# :class: dropdown
+# ```
+#
+# With equal covariances the Bures term vanishes and $W_2$ is the distance between means. Two
+# classes: $\lVert(-L,0) - (L,0)\rVert = 2L$. Three classes: the pairs are at distances $2x$,
+# $\sqrt 2\,x$ and $\sqrt 2\,x$, so the mean is $\tfrac{2x(1+\sqrt 2)}{3} = 2L$ for
+# $x = 6L / (2(1+\sqrt 2))$. Both are $2L$:
+
+# %%
+pd.DataFrame([
+    {"level": level, "two classes": data.mean_pairwise_w2(*data.thesis_setup(2, level)),
+     "three classes": data.mean_pairwise_w2(*data.thesis_setup(3, level)), "2L": 2 * level}
+    for level in (1, 2, 3, 4)
+])
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: data-standardized-limit
+#
+# For the two-class setup at level $L$, compute the population mean and variance of the first
+# feature when both classes are equally likely. Deduce where the class means land after
+# standardization, and what happens as $L \to \infty$. Compare with a large sample.
+# ```
+#
+# ```{solution-start} data-standardized-limit
+# :class: dropdown
+# ```
+#
+# The first feature is a balanced mixture of $\mathcal{N}(-L, 2)$ and $\mathcal{N}(L, 2)$: its
+# mean is 0 and its variance $2 + L^2$. After standardization the class means sit at
+# $\pm L / \sqrt{2 + L^2}$, which tends to $\pm 1$: however far apart the raw classes are, the
+# standardized means are never more than 2 apart, while the within-class spread
+# $\sqrt{2 / (2 + L^2)}$ shrinks instead.
+
+# %%
+comparison = []
+for level in (1, 2, 4, 16):  # level 16 lies beyond the thesis's range, to show the limit
+    means = np.array([[-level, 0.0], [level, 0.0]])
+    X_big, y_big = data.make_token_clouds(means, np.stack([2 * np.eye(2)] * 2),
+                                          n_instances=2000, seed=seed)
+    standardized = data.TokenStandardizer().fit_transform(X_big)
+    comparison.append({"L": level, "predicted mean of class 1": level / np.sqrt(2 + level**2),
+                       "sampled mean of class 1": standardized[y_big == 1][..., 0].mean()})
+pd.DataFrame(comparison).round(3)
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ## Provenance
+
+# %% tags=["provenance"]
+provenance({"seed": seed, "n_instances": n_instances, "n_tokens": n_tokens, "levels": levels,
+            "standardization_level": standardization_level,
+            "breast_cancer_layout": breast_cancer_layout}, started)

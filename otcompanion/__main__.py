@@ -1,0 +1,5 @@
+import sys
+
+from otcompanion.cli import main
+
+sys.exit(main())

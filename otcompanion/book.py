@@ -1,0 +1,432 @@
+"""The book pipeline: find chapters, read and validate their parameters, execute them, build HTML.
+
+Chapters are Jupytext py:percent files ``notebooks/NN_name.py``. Each has a cell tagged
+``parameters`` with typed, commented assignments (``seed: int = 0  # random seed``), which
+papermill reads as the chapter's parameters. Executing a chapter converts it to a notebook,
+validates the parameters before any compute, runs it with papermill in this interpreter's own
+kernel, and writes the executed notebook atomically to ``book/chapters/NN_name.ipynb``. Jupyter
+Book 1 then renders ``_toc.yml`` into ``book/_build/html``.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import difflib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
+KERNEL_NAME = "otcompanion"
+KERNEL_DISPLAY_NAME = "Python (otcompanion)"
+
+
+class ParameterError(ValueError):
+    """A chapter parameter that does not exist or has a value of the wrong type."""
+
+
+class ChapterNotFound(ValueError):
+    """A chapter name that matches no file in ``notebooks/``."""
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter whose execution raised an error; ``report`` is the failing notebook's path."""
+
+    def __init__(self, message, report=None):
+        super().__init__(message)
+        self.report = report
+
+
+def project_root():
+    """The repository root: ``$OTCOMPANION_ROOT``, else the folder that holds the package.
+
+    The root is the folder with ``_toc.yml`` and ``notebooks/``. The package is installed in
+    editable mode by ``make``, so the folder above ``otcompanion/`` is the clone.
+    """
+    candidates = []
+    if os.environ.get("OTCOMPANION_ROOT"):
+        candidates.append(Path(os.environ["OTCOMPANION_ROOT"]))
+    candidates.append(Path(__file__).resolve().parent.parent)
+    candidates.extend([Path.cwd(), *Path.cwd().parents])
+    for candidate in candidates:
+        if (candidate / "_toc.yml").is_file() and (candidate / "notebooks").is_dir():
+            return candidate.resolve()
+    raise FileNotFoundError(
+        "cannot find the otcompanion project (a folder with _toc.yml and notebooks/): run from "
+        "inside the clone or set OTCOMPANION_ROOT."
+    )
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One chapter parameter as declared in its ``parameters`` cell."""
+
+    name: str
+    type: str
+    default: str
+    help: str
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter source file and where its executed notebook goes."""
+
+    name: str
+    source: Path
+    title: str
+
+    @property
+    def executed(self):
+        """Path of the executed notebook the book renders."""
+        return self.source.parent.parent / "book" / "chapters" / f"{self.name}.ipynb"
+
+
+def _title(source):
+    for line in source.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"#\s+#\s+(.+)", line)
+        if match:
+            return match.group(1).strip()
+    return source.stem
+
+
+def list_chapters(root=None):
+    """All chapters in reading order (file names sort by their ``NN_`` prefix)."""
+    root = Path(root) if root else project_root()
+    return [Chapter(name=path.stem, source=path, title=_title(path))
+            for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.py"))]
+
+
+def find_chapter(name, root=None):
+    """A chapter by file stem (``00_data``), number (``00``, ``0``) or topic (``data``)."""
+    chapters = list_chapters(root)
+    key = Path(str(name)).stem
+    for chapter in chapters:
+        number, _, topic = chapter.name.partition("_")
+        if key in (chapter.name, number, topic) or (key.isdigit() and int(key) == int(number)):
+            return chapter
+    names = ", ".join(chapter.name for chapter in chapters) or "none"
+    raise ChapterNotFound(f"no chapter {name!r}; the chapters are: {names}.")
+
+
+def _as_chapter(chapter, root=None):
+    return chapter if isinstance(chapter, Chapter) else find_chapter(chapter, root)
+
+
+def chapter_notebook(chapter):
+    """The chapter's source converted to a notebook that runs in the project's kernel."""
+    chapter = _as_chapter(chapter)
+    notebook = jupytext.read(chapter.source)
+    notebook.metadata.pop("jupytext", None)
+    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_DISPLAY_NAME,
+                                       "language": "python"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    return notebook
+
+
+def chapter_parameters(chapter):
+    """The chapter's parameters, name -> :class:`Parameter`, in declaration order.
+
+    Read by papermill's inspection of the ``parameters`` cell, as ``papermill --help-notebook``
+    shows them.
+    """
+    notebook = chapter_notebook(chapter)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "chapter.ipynb"
+        nbformat.write(notebook, path)
+        inferred = papermill.inspect_notebook(str(path))
+    return {name: Parameter(name=name, type=spec["inferred_type_name"], default=spec["default"],
+                            help=spec["help"]) for name, spec in inferred.items()}
+
+
+_SCALARS = {"int": int, "float": float, "bool": bool, "str": str}
+_CONTAINERS = {"list": list, "tuple": tuple, "dict": dict, "set": set}
+
+
+def _split_top_level(text, separator):
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char == "["
+        depth -= char == "]"
+        if char == separator and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return parts + [current]
+
+
+def _convert(value, type_name):
+    """Return ``value`` converted to ``type_name`` (a string from the command line is parsed);
+    raise ``ValueError`` when it does not fit."""
+    kind = type_name.replace(" ", "")
+    if kind.startswith("Optional[") and kind.endswith("]"):
+        kind = kind[len("Optional["):-1] + "|None"
+    alternatives = _split_top_level(kind, "|")
+    if len(alternatives) > 1:
+        for alternative in alternatives:
+            with contextlib.suppress(ValueError):
+                return _convert(value, alternative)
+        raise ValueError
+    if kind in ("None", "NoneType"):
+        if value is None or value == "None":
+            return None
+        raise ValueError
+    if kind in _SCALARS:
+        if isinstance(value, str) and kind == "bool":
+            lowered = value.strip().lower()
+            if lowered in ("true", "yes", "1"):
+                return True
+            if lowered in ("false", "no", "0"):
+                return False
+            raise ValueError
+        if isinstance(value, str) and kind != "str":
+            value = _SCALARS[kind](value.strip())  # int("1.5") and float("abc") raise ValueError
+        if isinstance(value, bool) and kind != "bool":
+            raise ValueError
+        if kind == "float" and isinstance(value, int):
+            return float(value)
+        if not isinstance(value, _SCALARS[kind]):
+            raise ValueError
+        return value
+    match = re.fullmatch(r"(\w+)(?:\[(.*)\])?", kind)
+    origin = match.group(1).lower() if match else ""
+    if origin in _CONTAINERS:
+        if isinstance(value, str):
+            try:
+                value = ast.literal_eval(value)
+            except (SyntaxError, ValueError):
+                raise ValueError from None
+        if origin in ("list", "tuple") and isinstance(value, (list, tuple)):
+            value = _CONTAINERS[origin](value)
+        if not isinstance(value, _CONTAINERS[origin]):
+            raise ValueError
+        arguments = _split_top_level(match.group(2), ",") if match.group(2) else []
+        if origin in ("list", "set") and len(arguments) == 1:
+            return _CONTAINERS[origin](_convert(item, arguments[0]) for item in value)
+        if origin == "tuple" and len(arguments) == 2 and arguments[1] == "...":
+            return tuple(_convert(item, arguments[0]) for item in value)
+        if origin == "tuple" and arguments:
+            if len(arguments) != len(value):
+                raise ValueError
+            return tuple(_convert(item, kind) for item, kind in zip(value, arguments))
+        return value
+    # No annotation (papermill says "None") or a type this parser does not know: parse literals.
+    if isinstance(value, str):
+        with contextlib.suppress(SyntaxError, ValueError):
+            return ast.literal_eval(value)
+    return value
+
+
+def validate_parameters(chapter, values):
+    """Check parameter names and types before anything runs; return the converted values.
+
+    Parameters
+    ----------
+    chapter : Chapter or str
+    values : dict
+        Name -> value. Strings (as from the command line) are parsed into the declared type;
+        other values must already have it.
+
+    Raises
+    ------
+    ParameterError
+        An unknown name (the message lists the valid ones) or a value of the wrong type.
+    """
+    chapter = _as_chapter(chapter)
+    declared = chapter_parameters(chapter)
+    converted = {}
+    for name, value in (values or {}).items():
+        if name not in declared:
+            close = difflib.get_close_matches(name, list(declared), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ParameterError(
+                f"chapter {chapter.name} has no parameter {name!r}.{hint} Its parameters are: "
+                f"{', '.join(declared) or 'none'}."
+            )
+        spec = declared[name]
+        if spec.type == "None":  # declared without annotation: take the type of the default
+            with contextlib.suppress(SyntaxError, ValueError):
+                default = ast.literal_eval(spec.default)
+                spec = Parameter(name, type(default).__name__ if default is not None else "None",
+                                 spec.default, spec.help)
+        try:
+            converted[name] = _convert(value, spec.type)
+        except (TypeError, ValueError):
+            about = f" ({spec.help})" if spec.help else ""
+            raise ParameterError(
+                f"parameter {name!r} of chapter {chapter.name} must be {spec.type}{about}; "
+                f"got {value!r}."
+            ) from None
+    return converted
+
+
+@contextlib.contextmanager
+def _project_kernel():
+    """Make the ``otcompanion`` kernel name start *this* interpreter for the duration.
+
+    ``JUPYTER_PATH`` is searched before the user's and the system's kernel folders, so a
+    kernelspec of the same name installed elsewhere (e.g. for another Python) cannot shadow it.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        spec_dir = Path(folder) / "kernels" / KERNEL_NAME
+        spec_dir.mkdir(parents=True)
+        spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": KERNEL_DISPLAY_NAME, "language": "python"}
+        (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+        previous = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [folder, previous]))
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = previous
+
+
+def _tidy_injected_cell(path):
+    """Collapse papermill's injected-parameters cell on the rendered page (tag ``hide-cell``)."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "hide-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-cell"]
+    nbformat.write(notebook, path)
+
+
+def run_chapter(chapter, parameters=None, output=None, reports=None, echo=print):
+    """Execute one chapter with papermill and write the executed notebook atomically.
+
+    Parameters
+    ----------
+    chapter : Chapter or str
+        A chapter or its name (see :func:`find_chapter`).
+    parameters : dict, optional
+        Parameter values; validated before anything runs (:func:`validate_parameters`).
+    output : path, optional
+        Where to write the executed notebook; default ``book/chapters/NAME.ipynb``.
+    reports : path, optional
+        Folder that keeps the notebook of a failed run; default ``reports/`` in the project.
+    echo : callable
+        Receives progress lines; pass ``None`` for silence.
+
+    Returns
+    -------
+    Path
+        The executed notebook.
+
+    Raises
+    ------
+    ParameterError
+        Before execution, for an unknown parameter or a value of the wrong type.
+    ChapterFailed
+        A cell raised; the message names the cell and the error, ``report`` is the kept failing
+        notebook, and ``output`` is left as it was.
+    """
+    show_progress = echo is not None and sys.stderr.isatty()
+    echo = echo or (lambda line: None)
+    chapter = _as_chapter(chapter)
+    values = validate_parameters(chapter, parameters)
+    output = Path(output) if output else chapter.executed
+    reports = Path(reports) if reports else chapter.source.parent.parent / "reports"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    shown = " ".join(f"{name}={value!r}" for name, value in values.items())
+    echo(f"[otcompanion] running {chapter.name} ({chapter.title}) {shown}".rstrip())
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / f"{chapter.name}.ipynb"
+        nbformat.write(chapter_notebook(chapter), source)
+        partial = output.with_name(f".{output.stem}.partial.ipynb")
+        try:
+            with _project_kernel():
+                papermill.execute_notebook(
+                    str(source), str(partial), parameters=values, kernel_name=KERNEL_NAME,
+                    progress_bar=show_progress, log_output=False,
+                )
+        except PapermillExecutionError as error:
+            reports.mkdir(parents=True, exist_ok=True)
+            report = reports / f"{chapter.name}.failed.ipynb"
+            shutil.move(str(partial), report)
+            first_line = next((line for line in error.source.splitlines() if line.strip()), "")
+            raise ChapterFailed(
+                f"chapter {chapter.name} failed in cell In [{error.exec_count}] "
+                f"({first_line.strip()!r}): {error.ename}: {error.evalue}\n"
+                f"The failing notebook is kept at {report}; {output} was left unchanged.",
+                report=report,
+            ) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    _tidy_injected_cell(partial)
+    os.replace(partial, output)
+    echo(f"[otcompanion] {chapter.name} done in {time.perf_counter() - started:.1f} s -> {output}")
+    return output
+
+
+def chapter_times_table(root=None):
+    """Markdown table of each executed chapter's wall time, read from papermill's metadata."""
+    lines = ["| Chapter | Title | Wall time at these parameters | Non-default parameters |",
+             "|---|---|---|---|"]
+    for chapter in list_chapters(root):
+        if not chapter.executed.is_file():
+            continue
+        meta = nbformat.read(chapter.executed, as_version=4).metadata.get("papermill", {})
+        duration = meta.get("duration")
+        injected = meta.get("parameters") or {}
+        shown = ", ".join(f"`{name}={value!r}`" for name, value in injected.items()) or "none"
+        time_text = f"{duration:.0f} s" if duration is not None else "n/a"
+        lines.append(f"| `{chapter.name}` | {chapter.title} | {time_text} | {shown} |")
+    cores = os.cpu_count()
+    return "\n".join(lines) + f"\n\nMeasured in this build, on a machine with {cores} CPU cores.\n"
+
+
+def build_book(chapters=None, execute=True, root=None, echo=print):
+    """Execute chapters (all, or the named ones) and build the HTML book, warnings as errors.
+
+    Returns the path of ``book/_build/html/index.html``; raises :class:`ChapterFailed` if any
+    chapter failed (after trying all of them) and ``RuntimeError`` if Jupyter Book failed.
+    """
+    echo = echo or (lambda line: None)
+    root = Path(root) if root else project_root()
+    selected = [find_chapter(name, root) for name in chapters] if chapters else list_chapters(root)
+    failures = []
+    if execute:
+        for chapter in selected:
+            try:
+                run_chapter(chapter, echo=echo)
+            except ChapterFailed as error:
+                echo(f"[otcompanion] FAILED: {error}")
+                failures.append(chapter.name)
+    if failures:
+        raise ChapterFailed(f"{len(failures)} chapter(s) failed: {', '.join(failures)}; the book "
+                            f"was not built.")
+    missing = [c.name for c in list_chapters(root) if not c.executed.is_file()]
+    if missing:
+        raise ChapterFailed(f"chapter(s) {', '.join(missing)} have never been executed: run "
+                            f"`otcompanion build` without chapter names first.")
+    generated = root / "book" / "_generated"
+    generated.mkdir(parents=True, exist_ok=True)
+    (generated / "chapter_times.md").write_text(chapter_times_table(root), encoding="utf-8")
+    echo("[otcompanion] building the HTML book (jupyter-book, warnings as errors)")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    command = [str(jupyter_book) if jupyter_book.exists() else "jupyter-book", "build", str(root),
+               "--path-output", str(root / "book"), "--all", "-W", "--keep-going"]
+    result = subprocess.run(command, cwd=root)
+    if result.returncode:
+        raise RuntimeError(f"jupyter-book build failed (exit {result.returncode}); see the "
+                           f"warnings above.")
+    index = root / "book" / "_build" / "html" / "index.html"
+    echo(f"[otcompanion] the book is at {index}")
+    return index

@@ -212,12 +212,18 @@ balance.groupby(["split", "class"]).size().unstack().assign(
     share_malignant=lambda t: (t["malignant"] / t.sum(axis=1)).round(3))
 
 # %% [markdown]
-# The features live on very different scales (areas in the hundreds, smoothness around 0.1),
-# so here standardization is not optional. After standardizing with the training statistics,
-# every token–feature pair is comparable, and several separate the classes on their own:
+# The columns live on very different scales (areas in the hundreds, smoothness around 0.1),
+# so standardization is not optional here, and *how* to standardize matters. The thesis's
+# Gaussian tokens are exchangeable, so every feature is standardized with statistics pooled
+# over all tokens. Tokens built from table columns are not: the feature "mean" of the token
+# "area" and the feature "mean" of the token "smoothness" differ by four orders of magnitude,
+# and pooled statistics would leave every token except "area" squashed near a constant. For such
+# tokens the statistics are kept per token position and feature
+# (`TokenStandardizer(per_token=True)`), still from the training split only. After that, every
+# column is comparable, and several separate the classes on their own:
 
 # %%
-scaler = data.TokenStandardizer().fit(X_train)
+scaler = data.TokenStandardizer(per_token=True).fit(X_train)
 long = data.tokens_to_frame(scaler.transform(X_train), y_train,
                             feature_names=cancer.feature_names,
                             class_names=cancer.target_names)
@@ -226,7 +232,7 @@ long["token"] = [token_names[t] for t in long["token"]]
 long = long.melt(id_vars=["instance", "token", "label", "class"], var_name="feature",
                  value_name="standardized value")
 long["column"] = (long["token"] + " · " + long["feature"]).str.strip(" ·")
-plots.feature_boxes(long, x="column", y="standardized value",
+plots.feature_boxes(long, x="standardized value", y="column",
                     title="Standardized breast-cancer features by class (training split)");
 
 # %% [markdown]

@@ -175,13 +175,15 @@ def _convert(value, type_name):
         kind = kind[len("Optional["):-1] + "|None"
     alternatives = _split_top_level(kind, "|")
     if len(alternatives) > 1:
+        # "None" is tried first so that `-p name None` means None, not the string "None".
+        alternatives.sort(key=lambda alternative: alternative not in ("None", "NoneType"))
         for alternative in alternatives:
+            if alternative in ("None", "NoneType"):
+                if value is None or value == "None":
+                    return None
+                continue
             with contextlib.suppress(ValueError):
                 return _convert(value, alternative)
-        raise ValueError
-    if kind in ("None", "NoneType"):
-        if value is None or value == "None":
-            return None
         raise ValueError
     if kind in _SCALARS:
         if isinstance(value, str) and kind == "bool":
@@ -222,7 +224,8 @@ def _convert(value, type_name):
                 raise ValueError
             return tuple(_convert(item, kind) for item, kind in zip(value, arguments))
         return value
-    # No annotation (papermill says "None") or a type this parser does not know: parse literals.
+    # No annotation (papermill says "None") or a type this parser does not know: a Python
+    # literal is parsed, anything else stays a string.
     if isinstance(value, str):
         with contextlib.suppress(SyntaxError, ValueError):
             return ast.literal_eval(value)
@@ -259,8 +262,8 @@ def validate_parameters(chapter, values):
         if spec.type == "None":  # declared without annotation: take the type of the default
             with contextlib.suppress(SyntaxError, ValueError):
                 default = ast.literal_eval(spec.default)
-                spec = Parameter(name, type(default).__name__ if default is not None else "None",
-                                 spec.default, spec.help)
+                if default is not None:
+                    spec = Parameter(name, type(default).__name__, spec.default, spec.help)
         try:
             converted[name] = _convert(value, spec.type)
         except (TypeError, ValueError):

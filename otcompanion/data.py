@@ -227,18 +227,32 @@ class TokenStandardizer:
     statistics. A constant feature gets scale 1. The thesis code standardized test data with the
     test data's own statistics; this class never does (DESIGN §3).
 
+    Parameters
+    ----------
+    per_token : bool, default False
+        ``False`` pools all tokens, which suits exchangeable tokens such as the thesis's
+        Gaussian clouds. ``True`` keeps separate statistics for every (token position, feature)
+        pair, which suits tokens built from the columns of a table (e.g. one token per
+        measurement), where the same feature means different things in different tokens.
+
     Attributes
     ----------
-    mean_ : ndarray of shape (d,)
-    scale_ : ndarray of shape (d,)
+    mean_ : ndarray of shape (d,), or (T, d) when ``per_token``
+    scale_ : ndarray of the same shape as ``mean_``
     """
+
+    def __init__(self, per_token=False):
+        self.per_token = per_token
 
     def fit(self, X):
         tokens = check_tokens(X)
-        tokens = tokens.reshape(-1, tokens.shape[-1])
+        if not self.per_token:
+            tokens = tokens.reshape(-1, 1, tokens.shape[-1])
         self.mean_ = tokens.mean(axis=0)
         scale = tokens.std(axis=0)
         self.scale_ = np.where(scale > 0, scale, 1.0)
+        if not self.per_token:
+            self.mean_, self.scale_ = self.mean_[0], self.scale_[0]
         return self
 
     def _check_fitted(self, X):
@@ -246,11 +260,13 @@ class TokenStandardizer:
             raise RuntimeError("TokenStandardizer is not fitted yet: call fit(X_train) first.")
         tokens = np.asarray(X, dtype=float)
         check_tokens(tokens)
-        if tokens.shape[-1] != len(self.mean_):
-            raise ValueError(
-                f"X has {tokens.shape[-1]} features, the standardizer was fitted on "
-                f"{len(self.mean_)}."
-            )
+        expected = self.mean_.shape
+        got = tokens.shape[-len(expected):] if self.per_token else tokens.shape[-1:]
+        if self.per_token and tokens.ndim == 2:
+            got = (1, tokens.shape[-1])
+        if got != expected:
+            what = "(tokens, features)" if self.per_token else "features"
+            raise ValueError(f"X has {what} {got}, the standardizer was fitted on {expected}.")
         return tokens
 
     def transform(self, X):

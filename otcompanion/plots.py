@@ -1,4 +1,7 @@
-"""The book's figures (seaborn), styled in one place so chapters stay free of styling code."""
+"""The book's figures (seaborn), styled in one place so chapters stay free of styling code.
+
+Colours follow the sorted class names, so a class has the same colour in every figure.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,10 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 PALETTE = "colorblind"
+
+
+def _order(frame, column):
+    return sorted(frame[column].unique())
 
 
 def use_book_style():
@@ -35,7 +42,8 @@ def token_scatter(frame, x="x1", y="x2", hue="class", row=None, col=None, height
     -------
     seaborn.FacetGrid
     """
-    grid = sns.relplot(data=frame, x=x, y=y, hue=hue, row=row, col=col, height=height,
+    grid = sns.relplot(data=frame, x=x, y=y, hue=hue, hue_order=_order(frame, hue), row=row,
+                       col=col, height=height,
                        s=10, alpha=0.6, linewidth=0, palette=PALETTE,
                        facet_kws={"margin_titles": True})
     if equal_axes:
@@ -50,18 +58,21 @@ def class_balance(frame, x="class", hue=None, title=None, ax=None):
     """Bar chart of instance counts per class (``frame`` has one row per instance)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 3))
-    sns.countplot(data=frame, x=x, hue=hue or x, palette=PALETTE, legend=False, ax=ax)
+    hue = hue or x
+    sns.countplot(data=frame, x=x, hue=hue, hue_order=_order(frame, hue), palette=PALETTE,
+                  legend=hue != x, ax=ax)
     ax.set_ylabel("instances")
     if title:
         ax.set_title(title)
     return ax
 
 
-def feature_boxes(frame, x, y, hue="class", title=None, height=3.2, aspect=2.6):
-    """Box plots of a value per group (e.g. standardized features per token), split by class."""
-    grid = sns.catplot(data=frame, x=x, y=y, hue=hue, kind="box", height=height, aspect=aspect,
-                       palette=PALETTE, fliersize=1.5, linewidth=0.8)
-    grid.set_xticklabels(rotation=30, ha="right")
+def feature_boxes(frame, x, y, hue="class", title=None, height=6.0, aspect=1.2):
+    """Horizontal box plots of a value (``x``) per group (``y``, e.g. each column of a table),
+    split by ``hue`` (the class)."""
+    grid = sns.catplot(data=frame, x=x, y=y, hue=hue, hue_order=_order(frame, hue), kind="box",
+                       orient="h", height=height,
+                       aspect=aspect, palette=PALETTE, fliersize=1.5, linewidth=0.8)
     if title:
-        grid.figure.suptitle(title, y=1.03)
+        grid.figure.suptitle(title, y=1.02)
     return grid

@@ -1,0 +1,29 @@
+import textwrap
+
+import pytest
+
+FAILING_CHAPTER = '''\
+# %% [markdown]
+# # A chapter that can fail
+
+# %% tags=["parameters"]
+fail: bool = False  # raise an error in the second cell
+value: int = 1  # a number to print
+
+# %%
+print("value is", value)
+
+# %%
+if fail:
+    raise ValueError("the chapter was asked to fail")
+'''
+
+
+@pytest.fixture
+def toy_project(tmp_path, monkeypatch):
+    """A minimal project (``_toc.yml`` and one chapter) that ``OTCOMPANION_ROOT`` points at."""
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (tmp_path / "notebooks" / "00_toy.py").write_text(textwrap.dedent(FAILING_CHAPTER))
+    monkeypatch.setenv("OTCOMPANION_ROOT", str(tmp_path))
+    return tmp_path

@@ -1,0 +1,104 @@
+"""The ``otcompanion`` command and chapter execution end to end (these start Jupyter kernels)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from otcompanion import book
+from otcompanion.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["-p", "n_instances", "6", "-p", "n_tokens", "3", "-p", "levels", "[1]"]
+
+
+def outputs(path, skip_tag="provenance"):
+    """Every cell's outputs, except the provenance cell (its wall time differs between runs)."""
+    notebook = nbformat.read(path, as_version=4)
+    return [cell.get("outputs") for cell in notebook.cells
+            if cell.cell_type == "code" and skip_tag not in cell.metadata.get("tags", [])]
+
+
+def test_chapters_lists_titles_and_parameters(capsys):
+    assert main(["chapters"]) == 0
+    printed = capsys.readouterr().out
+    assert "00_data: The data" in printed
+    assert "n_tokens" in printed and ": int = 20" in printed and "tokens per instance" in printed
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["-p", "sed", "7"], "no parameter 'sed'. Did you mean 'seed'?"),
+    (["-p", "n_tokens", "abc"], "parameter 'n_tokens' of chapter 00_data must be int"),
+    (["-p", "seed", "1", "-p", "seed", "2"], "given more than once: ['seed']"),
+])
+def test_bad_parameters_fail_before_execution(tmp_path, capsys, arguments, message):
+    out = tmp_path / "out.ipynb"
+    assert main(["run", "00_data", *arguments, "-o", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_unknown_chapter_fails_with_the_list(capsys):
+    assert main(["run", "99_nothing"]) == 2
+    assert "the chapters are: 00_data" in capsys.readouterr().err
+
+
+def test_same_parameters_same_outputs_other_seed_other_figures(tmp_path):
+    first, second, other = (tmp_path / f"{name}.ipynb" for name in ("first", "second", "other"))
+    assert main(["run", "00_data", *TINY, "-o", str(first)]) == 0
+    assert main(["run", "00_data", *TINY, "-o", str(second)]) == 0
+    assert main(["run", "00_data", *TINY, "-p", "seed", "7", "-o", str(other)]) == 0
+    assert outputs(first) == outputs(second)
+    figures = [o for cell in outputs(first) for o in cell if "image/png" in o.get("data", {})]
+    other_figures = [o for cell in outputs(other) for o in cell if "image/png" in o.get("data", {})]
+    assert len(figures) == len(other_figures) >= 4
+    assert figures[0] != other_figures[0]
+    # The injected parameters are collapsed on the rendered page, and kept for papermill.
+    cells = nbformat.read(first, as_version=4).cells
+    injected = [c for c in cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "hide-cell" in injected[0].metadata["tags"]
+    assert "n_tokens = 3" in injected[0].source
+
+
+def test_executed_chapter_reruns_with_plain_papermill(tmp_path):
+    executed = tmp_path / "executed.ipynb"
+    book.run_chapter("00_data", {"n_instances": 6, "n_tokens": 3, "levels": [1]},
+                     output=executed, echo=None)
+    rerun = tmp_path / "rerun.ipynb"
+    papermill = Path(sys.executable).parent / "papermill"
+    subprocess.run([str(papermill), str(executed), str(rerun), "-p", "seed", "3",
+                    "--no-progress-bar"], check=True, capture_output=True)
+    notebook = nbformat.read(rerun, as_version=4)
+    assert notebook.metadata.papermill.parameters["seed"] == 3
+    assert notebook.metadata.kernelspec.name == book.KERNEL_NAME
+    assert all(not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+               for cell in notebook.cells)
+
+
+def test_failing_chapter_keeps_report_and_previous_output(toy_project, capsys):
+    assert main(["run", "toy", "-p", "value", "5"]) == 0
+    executed = toy_project / "book" / "chapters" / "00_toy.ipynb"
+    before = executed.read_bytes()
+    assert main(["run", "toy", "-p", "fail", "true"]) == 1
+    error = capsys.readouterr().err
+    assert "chapter 00_toy failed in cell" in error
+    assert "ValueError: the chapter was asked to fail" in error
+    report = toy_project / "reports" / "00_toy.failed.ipynb"
+    assert report.is_file() and str(report) in error
+    assert executed.read_bytes() == before
+    assert not list(executed.parent.glob(".*partial*"))
+
+
+def test_run_chapter_raises_chapter_failed_with_the_report(toy_project):
+    with pytest.raises(book.ChapterFailed) as failure:
+        book.run_chapter("toy", {"fail": True}, echo=None)
+    assert failure.value.report == toy_project / "reports" / "00_toy.failed.ipynb"
+
+
+def test_build_stops_when_a_chapter_fails(toy_project, capsys):
+    chapter = toy_project / "notebooks" / "00_toy.py"
+    chapter.write_text(chapter.read_text().replace("fail: bool = False", "fail: bool = True"))
+    assert main(["build"]) == 1
+    assert "1 chapter(s) failed: 00_toy; the book was not built." in capsys.readouterr().err

@@ -27,7 +27,9 @@ from pathlib import Path
 import jupytext
 import nbformat
 import papermill
+from jupyter_client import AsyncKernelManager
 from papermill.exceptions import PapermillExecutionError
+from traitlets import default
 
 KERNEL_NAME = "otcompanion"
 KERNEL_DISPLAY_NAME = "Python (otcompanion)"
@@ -275,6 +277,14 @@ def validate_parameters(chapter, values):
     return converted
 
 
+class _LocalSocketKernelManager(AsyncKernelManager):
+    """Talks to the kernel over local (IPC) sockets instead of unencrypted loopback TCP."""
+
+    @default("transport")
+    def _default_transport(self):
+        return "ipc"
+
+
 @contextlib.contextmanager
 def _project_kernel():
     """Make the ``otcompanion`` kernel name start *this* interpreter for the duration.
@@ -357,6 +367,7 @@ def run_chapter(chapter, parameters=None, output=None, reports=None, echo=print)
                 papermill.execute_notebook(
                     str(source), str(partial), parameters=values, kernel_name=KERNEL_NAME,
                     progress_bar=show_progress, log_output=False,
+                    kernel_manager_class=_LocalSocketKernelManager,
                 )
         except PapermillExecutionError as error:
             reports.mkdir(parents=True, exist_ok=True)

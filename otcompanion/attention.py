@@ -1,0 +1,959 @@
+"""The thesis Transformer: model, training protocol and tracing of the token trajectory.
+
+The model is the keras "Timeseries classification with a Transformer model" encoder that the
+thesis used, with the classification head applied to every token (DESIGN §3). Training follows
+the thesis protocol (token-wise cross-entropy, RMSprop, full batch, early stopping restoring the
+best weights) except that validation data never comes from the test set by default, and the
+model is trained and traced on the same standardized inputs (the thesis code trained on raw and
+traced on standardized inputs; this module does not reproduce that defect).
+
+Tracing records, in inference mode after every epoch, every block's output after
+attention+residual and after feed-forward+residual, and the attention logits of every head: the
+material for the thesis's OT metrics and for comparing attention with a Sinkhorn plan
+(Sander et al., *Sinkformers*, AISTATS 2022).
+
+References
+----------
+.. [1] A. Quadrio, A. Candelieri. *Transformers for Tabular Data: A Training Perspective of
+   Self-Attention via Optimal Transport*. Univ. Milano-Bicocca, 2025. arXiv:2512.09530.
+.. [2] A. Vaswani et al. *Attention is all you need*. NeurIPS 2017 (multi-head attention).
+.. [3] keras.io example "Timeseries classification with a Transformer model" (T. Ntakouris),
+   the encoder block of the thesis; keras ``MultiHeadAttention``, ``LayerNormalization``,
+   ``RMSprop`` and ``EarlyStopping`` for the defaults matched here.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .data import TokenStandardizer, _check_int, check_tokens, tokens_to_frame
+
+LAYER_NORM_EPS = 1e-6  # keras LayerNormalization(epsilon=1e-6) in the thesis's encoder block
+TRACE_FORMAT_VERSION = 1
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers
+# --------------------------------------------------------------------------------------------
+
+def _check_fraction(value, name, *, low_open=True, high=1.0, high_open=True):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r}.")
+    value = float(value)
+    low_ok = value > 0 if low_open else value >= 0
+    high_ok = value < high if high_open else value <= high
+    if not (low_ok and high_ok and math.isfinite(value)):
+        low = "(0" if low_open else "[0"
+        hi = f"{high})" if high_open else f"{high}]"
+        raise ValueError(f"{name} must be in {low}, {hi}, got {value}.")
+    return value
+
+
+def _check_positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r}.")
+    if not (math.isfinite(float(value)) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value}.")
+    return float(value)
+
+
+def _resolve_device(device):
+    """Return a ``torch.device`` for ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
+    if isinstance(device, torch.device):
+        text = str(device)
+    elif isinstance(device, str):
+        text = device.strip().lower()
+    else:
+        raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}.")
+    kind, _, index = text.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:<index>', got {device!r}.")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"device={device!r} was requested but CUDA is not available in this torch build "
+                f"or on this machine (torch {torch.__version__}); use device='cpu'."
+            )
+        if index and int(index) >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA "
+                             f"device(s) are available.")
+    return torch.device(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------------------------
+
+def _keras_glorot_(weight, fan_in, fan_out):
+    """Glorot-uniform initialization with keras's fans:
+    ``U(-limit, limit)``, ``limit = sqrt(6 / (fan_in + fan_out))``."""
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    with torch.no_grad():
+        weight.uniform_(-limit, limit)
+
+
+def _keras_dense(n_in, n_out):
+    """A ``Linear`` initialized like a keras ``Dense``/``Conv1D(kernel_size=1)``: Glorot-uniform
+    kernel, zero bias."""
+    layer = nn.Linear(n_in, n_out)
+    _keras_glorot_(layer.weight, n_in, n_out)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """Multi-head self-attention with keras ``MultiHeadAttention``'s parametrization.
+
+    For ``H`` heads of width ``k = key_dim``, with ``Q_h = x W^Q_h + b^Q_h`` (and likewise
+    ``K_h``, ``V_h``), each of width ``k``,
+
+    .. math::
+        S_h = \\frac{Q_h K_h^\\top}{\\sqrt{k}}, \\qquad
+        A_h = \\operatorname{softmax}_{\\text{row}}(S_h),
+        \\qquad \\operatorname{MHA}(x) = \\big[\\operatorname{Dropout}(A_1) V_1, \\dots,
+        \\operatorname{Dropout}(A_H) V_H\\big] W^O + b^O
+
+    (Vaswani et al. 2017, §3.2). The internal width is ``H * k`` (160 in the thesis), not the
+    token dimension ``d``; the output projection maps back to ``d``. Dropout acts on the
+    attention weights, as in keras. Kernels are Glorot-uniform with the fans keras computes for
+    its ``EinsumDense`` kernels of shape ``(d, H, k)`` and ``(H, k, d)``; biases start at zero.
+
+    Parameters
+    ----------
+    n_features : int
+        Token dimension ``d``.
+    n_heads : int
+    key_dim : int
+        Width of every head's queries, keys and values.
+    dropout : float
+        Dropout rate on the attention weights.
+    """
+
+    def __init__(self, n_features, n_heads, key_dim, dropout):
+        super().__init__()
+        self.n_heads, self.key_dim = n_heads, key_dim
+        width = n_heads * key_dim
+        self.query = nn.Linear(n_features, width)
+        self.key = nn.Linear(n_features, width)
+        self.value = nn.Linear(n_features, width)
+        self.output = nn.Linear(width, n_features)
+        for layer in (self.query, self.key, self.value):
+            # keras kernel (d, H, k): fan_in = H d, fan_out = k d
+            _keras_glorot_(layer.weight, n_heads * n_features, key_dim * n_features)
+            nn.init.zeros_(layer.bias)
+        # keras kernel (H, k, d): fan_in = k H, fan_out = d H
+        _keras_glorot_(self.output.weight, key_dim * n_heads, n_features * n_heads)
+        nn.init.zeros_(self.output.bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def _heads(self, projected):
+        batch, tokens, _ = projected.shape
+        return projected.view(batch, tokens, self.n_heads, self.key_dim).transpose(1, 2)
+
+    def forward(self, x):
+        """Attend from ``x`` to itself.
+
+        Returns
+        -------
+        out : Tensor of shape (B, T, d)
+        weights : Tensor of shape (B, H, T, T)
+            Row-stochastic attention weights (before dropout).
+        logits : Tensor of shape (B, H, T, T)
+            Pre-softmax scores ``Q K^T / sqrt(key_dim)``.
+        """
+        batch, tokens, _ = x.shape
+        q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
+        logits = q @ k.transpose(-1, -2) / math.sqrt(self.key_dim)
+        weights = torch.softmax(logits, dim=-1)
+        context = self.dropout(weights) @ v  # (B, H, T, k)
+        context = context.transpose(1, 2).reshape(batch, tokens, self.n_heads * self.key_dim)
+        return self.output(context), weights, logits
+
+
+class EncoderBlock(nn.Module):
+    """The thesis's encoder block (keras example, post-norm inside the residual branch).
+
+    .. math::
+        r = \\operatorname{LN}(\\operatorname{Dropout}(\\operatorname{MHA}(x))) + x, \\qquad
+        y = \\operatorname{LN}\\big(W_2\\,\\operatorname{Dropout}(\\operatorname{ReLU}(W_1 r + b_1))
+        + b_2\\big) + r
+
+    with LayerNorm ``eps = 1e-6`` applied *before* the residual addition (DESIGN §3). The keras
+    block's ``Conv1D(kernel_size=1)`` layers are per-token linear maps, implemented as
+    ``Linear`` layers ``ff_in`` (``d -> ff_dim``) and ``ff_out`` (``ff_dim -> d``).
+    """
+
+    def __init__(self, n_features, n_heads, key_dim, ff_dim, dropout):
+        super().__init__()
+        self.attention = MultiHeadSelfAttention(n_features, n_heads, key_dim, dropout)
+        self.attention_dropout = nn.Dropout(dropout)
+        self.attention_norm = nn.LayerNorm(n_features, eps=LAYER_NORM_EPS)
+        self.ff_in = _keras_dense(n_features, ff_dim)
+        self.ff_dropout = nn.Dropout(dropout)
+        self.ff_out = _keras_dense(ff_dim, n_features)
+        self.ff_norm = nn.LayerNorm(n_features, eps=LAYER_NORM_EPS)
+
+    def forward(self, x):
+        """Returns ``(out, residual, weights, logits)``: the block output after feed-forward +
+        residual, the intermediate output after attention + residual, and the attention weights
+        and logits of :class:`MultiHeadSelfAttention`."""
+        attended, weights, logits = self.attention(x)
+        residual = self.attention_norm(self.attention_dropout(attended)) + x
+        hidden = self.ff_out(self.ff_dropout(F.relu(self.ff_in(residual))))
+        out = self.ff_norm(hidden) + residual
+        return out, residual, weights, logits
+
+
+class ForwardTrace(NamedTuple):
+    """Everything a forward pass of :class:`ThesisTransformer` can report.
+
+    Attributes
+    ----------
+    logits : Tensor of shape (B, T, n_classes)
+        Token-wise class logits (softmax gives the probabilities).
+    block_outputs : Tensor of shape (n_blocks, 2, B, T, d)
+        ``[:, 0]`` after attention + residual, ``[:, 1]`` after feed-forward + residual (the
+        block's output).
+    attention : Tensor of shape (n_blocks, B, H, T, T)
+        Row-stochastic attention weights per head.
+    attention_logits : Tensor of shape (n_blocks, B, H, T, T)
+        Pre-softmax scores ``Q K^T / sqrt(key_dim)`` per head.
+    """
+
+    logits: torch.Tensor
+    block_outputs: torch.Tensor
+    attention: torch.Tensor
+    attention_logits: torch.Tensor
+
+
+class ThesisTransformer(nn.Module):
+    """Transformer encoder with a per-token classification head (thesis configuration).
+
+    ``n_blocks`` :class:`EncoderBlock` s followed by a head applied to every token:
+    ``Dense(8, ReLU) -> Dropout(0.4) -> Dense(k)`` in the thesis (DESIGN §3). The head is the
+    submodule :attr:`head` so that it can be pretrained, loaded and frozen on its own
+    (thesis's MLP pretraining). Softmax is left to the loss and to :meth:`predict_proba`.
+
+    Parameters
+    ----------
+    n_features : int
+        Token dimension ``d`` (thesis: 2).
+    n_classes : int
+        Number of classes ``k`` (at least 2).
+    n_blocks : int, default 2
+    n_heads : int, default 10
+    key_dim : int, default 16
+        Width of each head; the attention's internal width is ``n_heads * key_dim``.
+    ff_dim : int, default 32
+        Hidden width of the per-token feed-forward part.
+    head_units : sequence of int, default (8,)
+        Hidden layer widths of the head (each ReLU, then dropout); ``()`` gives a linear head.
+    dropout : float in [0, 1), default 0.1
+        Dropout of the encoder blocks (attention weights, attention output, feed-forward).
+    head_dropout : float in [0, 1), default 0.4
+        Dropout after each hidden layer of the head.
+
+    Attributes
+    ----------
+    blocks : nn.ModuleList of EncoderBlock
+    head : nn.Sequential
+    config : dict
+        The constructor arguments (to rebuild the model).
+    """
+
+    def __init__(self, n_features, n_classes, n_blocks=2, n_heads=10, key_dim=16, ff_dim=32,
+                 head_units=(8,), dropout=0.1, head_dropout=0.4):
+        super().__init__()
+        n_features = _check_int(n_features, "n_features", 1)
+        n_classes = _check_int(n_classes, "n_classes", 2)
+        n_blocks = _check_int(n_blocks, "n_blocks", 1)
+        n_heads = _check_int(n_heads, "n_heads", 1)
+        key_dim = _check_int(key_dim, "key_dim", 1)
+        ff_dim = _check_int(ff_dim, "ff_dim", 1)
+        if isinstance(head_units, (int, np.integer)) and not isinstance(head_units, bool):
+            head_units = (head_units,)
+        try:
+            head_units = tuple(head_units)
+        except TypeError:
+            raise TypeError(f"head_units must be a sequence of positive integers, got "
+                            f"{head_units!r}.") from None
+        head_units = tuple(_check_int(u, f"head_units[{i}]", 1) for i, u in enumerate(head_units))
+        dropout = _check_fraction(dropout, "dropout", low_open=False)
+        head_dropout = _check_fraction(head_dropout, "head_dropout", low_open=False)
+        self.config = dict(n_features=n_features, n_classes=n_classes, n_blocks=n_blocks,
+                           n_heads=n_heads, key_dim=key_dim, ff_dim=ff_dim,
+                           head_units=head_units, dropout=dropout, head_dropout=head_dropout)
+        self.n_features, self.n_classes = n_features, n_classes
+        self.n_blocks, self.n_heads, self.key_dim = n_blocks, n_heads, key_dim
+        self.blocks = nn.ModuleList(
+            EncoderBlock(n_features, n_heads, key_dim, ff_dim, dropout) for _ in range(n_blocks)
+        )
+        layers, width = [], n_features
+        for units in head_units:
+            layers += [_keras_dense(width, units), nn.ReLU(), nn.Dropout(head_dropout)]
+            width = units
+        layers.append(_keras_dense(width, n_classes))
+        self.head = nn.Sequential(*layers)
+
+    def _check_input(self, x):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor of shape (batch, tokens, "
+                            f"{self.n_features}), got {type(x).__name__}.")
+        if x.ndim != 3 or x.shape[-1] != self.n_features or 0 in x.shape:
+            raise ValueError(f"x must have shape (batch, tokens, {self.n_features}), got "
+                             f"{tuple(x.shape)}.")
+
+    def encode(self, x):
+        """The last block's output, shape ``(B, T, d)``: the tokens the head classifies."""
+        self._check_input(x)
+        for block in self.blocks:
+            x = block(x)[0]
+        return x
+
+    def forward(self, x, return_trace=False):
+        """Token-wise class logits, optionally with every block's intermediate results.
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, T, d)
+        return_trace : bool, default False
+
+        Returns
+        -------
+        Tensor of shape (B, T, n_classes), or a :class:`ForwardTrace` when ``return_trace``.
+        """
+        self._check_input(x)
+        if not return_trace:
+            return self.head(self.encode(x))
+        outputs, weights, scores = [], [], []
+        for block in self.blocks:
+            x, residual, attention, logits = block(x)
+            outputs.append(torch.stack([residual, x]))
+            weights.append(attention)
+            scores.append(logits)
+        return ForwardTrace(self.head(x), torch.stack(outputs), torch.stack(weights),
+                            torch.stack(scores))
+
+    def trace(self, x):
+        """Shorthand for ``forward(x, return_trace=True)`` (:class:`ForwardTrace`)."""
+        return self.forward(x, return_trace=True)
+
+    @torch.no_grad()
+    def predict_proba(self, x):
+        """Token-wise class probabilities ``softmax(logits)``, shape ``(B, T, n_classes)``,
+        in inference mode (the module's mode is restored afterwards)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return torch.softmax(self.forward(x), dim=-1)
+        finally:
+            self.train(was_training)
+
+
+class KerasRMSprop(torch.optim.Optimizer):
+    """RMSprop exactly as keras implements it (no momentum, not centered).
+
+    .. math::
+        v \\leftarrow \\rho v + (1 - \\rho) g^2, \\qquad
+        \\theta \\leftarrow \\theta - \\frac{\\eta\\, g}{\\sqrt{v + \\epsilon}}
+
+    with keras's defaults ``rho = 0.9``, ``epsilon = 1e-7`` (keras ``RMSprop``; the thesis used
+    it with ``learning_rate = 1e-2``). ``torch.optim.RMSprop`` differs in its defaults
+    (``alpha = 0.99``, ``eps = 1e-8``) *and* adds ``eps`` outside the square root, which matters
+    for parameters with gradients below about ``1e-3``; hence this small class.
+    """
+
+    def __init__(self, params, lr=1e-3, rho=0.9, eps=1e-7):
+        lr = _check_positive(lr, "lr")
+        rho = _check_fraction(rho, "rho", low_open=False)
+        eps = _check_positive(eps, "eps")
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["velocity"] = torch.zeros_like(p)
+                velocity = state["velocity"]
+                velocity.mul_(group["rho"]).addcmul_(p.grad, p.grad, value=1 - group["rho"])
+                p.addcdiv_(p.grad, (velocity + group["eps"]).sqrt_(), value=-group["lr"])
+        return loss
+
+
+# --------------------------------------------------------------------------------------------
+# Trace
+# --------------------------------------------------------------------------------------------
+
+def _softmax(logits):
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    weights = np.exp(shifted)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return weights
+
+
+@dataclass
+class Trace:
+    """Token trajectory of a training run, recorded in inference mode (DESIGN §3, "Tracing").
+
+    Epoch 0 is the untrained model; epoch ``e >= 1`` is the model after ``e`` epochs. The record
+    stops at :attr:`best_epoch` (the weights early stopping restores).
+
+    Attributes
+    ----------
+    inputs : ndarray of shape (n, T, d), float32
+        The standardized training tokens the model saw (all training instances, including those
+        held out for validation; see :attr:`is_validation`).
+    labels : ndarray of shape (n,)
+        Class label of every instance, as given in ``y_train``.
+    block_outputs : ndarray of shape (best_epoch + 1, n_blocks, 2, n, T, d), float32
+        For every epoch and block: ``[..., 0, ...]`` the output after attention + residual,
+        ``[..., 1, ...]`` the output after feed-forward + residual (the block's output).
+    attention_logits : ndarray of shape (n_snapshots, n_blocks, n, H, T, T), float32
+        Pre-softmax scores ``Q K^T / sqrt(key_dim)`` per head at the epochs
+        :attr:`attention_epochs` (``n_snapshots = 0`` when attention was not recorded). In
+        inference mode the attention weights are exactly their row-wise softmax
+        (:attr:`attention`), so only the logits are stored.
+    attention_epochs : ndarray of shape (n_snapshots,), int
+        Epochs at which attention was recorded: every ``attention_every``-th epoch from 0, plus
+        :attr:`best_epoch`.
+    is_validation : ndarray of shape (n,), bool
+        Instances held out of the gradient steps for early stopping.
+    best_epoch : int
+        1-based epoch of the restored weights.
+    """
+
+    inputs: np.ndarray
+    labels: np.ndarray
+    block_outputs: np.ndarray
+    attention_logits: np.ndarray
+    attention_epochs: np.ndarray
+    is_validation: np.ndarray
+    best_epoch: int
+
+    @property
+    def epochs(self):
+        """Epoch of every entry of :attr:`block_outputs`: ``0 .. best_epoch``."""
+        return np.arange(len(self.block_outputs))
+
+    @property
+    def trajectory(self):
+        """``[inputs, last block's output after epoch 1, …, after best_epoch]`` as one array of
+        shape ``(best_epoch + 1, n, T, d)`` (thesis §3: the trajectory the OT metrics use)."""
+        return np.concatenate([self.inputs[None], self.block_outputs[1:, -1, 1]])
+
+    @property
+    def attention(self):
+        """Attention weights ``softmax(attention_logits)`` per row, float32, same shape as
+        :attr:`attention_logits`. Computed on every access (as large as the logits)."""
+        return _softmax(self.attention_logits.astype(np.float32))
+
+    def attention_at(self, epoch):
+        """Attention weights at one recorded epoch, shape ``(n_blocks, n, H, T, T)``."""
+        hits = np.flatnonzero(self.attention_epochs == epoch)
+        if not len(hits):
+            raise ValueError(f"attention was not recorded at epoch {epoch}; recorded epochs are "
+                             f"{self.attention_epochs.tolist()}.")
+        return _softmax(self.attention_logits[hits[0]])
+
+    def trajectory_frame(self, feature_names=None):
+        """The trajectory as a tidy DataFrame: one row per (step, instance, token).
+
+        Columns: ``step`` (0 = standardized inputs, ``e`` = after epoch ``e``), ``instance``,
+        ``token``, ``label``, ``class``, ``validation`` and one column per feature (``x1``, …
+        unless ``feature_names`` is given).
+        """
+        frames = []
+        for step, tokens in enumerate(self.trajectory):
+            frame = tokens_to_frame(tokens, feature_names=feature_names)
+            frame.insert(0, "step", step)
+            n_tokens = tokens.shape[1]
+            frame.insert(3, "label", np.repeat(self.labels, n_tokens))
+            frame.insert(4, "class", [f"class {label}" for label in frame["label"]])
+            frame.insert(5, "validation", np.repeat(self.is_validation, n_tokens))
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def save(self, path):
+        """Write the trace to one compressed ``.npz`` file (``.npz`` is appended if missing).
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        labels = np.asarray(self.labels)
+        if labels.dtype == object:
+            labels = labels.astype(str)
+        with open(path, "wb") as handle:
+            np.savez_compressed(
+                handle, format_version=np.int64(TRACE_FORMAT_VERSION), inputs=self.inputs,
+                labels=labels, block_outputs=self.block_outputs,
+                attention_logits=self.attention_logits, attention_epochs=self.attention_epochs,
+                is_validation=self.is_validation, best_epoch=np.int64(self.best_epoch),
+            )
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Read a trace written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no trace file at {path}")
+        with np.load(path, allow_pickle=False) as stored:
+            names = set(stored.files)
+            expected = {"format_version", "inputs", "labels", "block_outputs",
+                        "attention_logits", "attention_epochs", "is_validation", "best_epoch"}
+            if not expected <= names:
+                missing = sorted(expected - names)
+                raise ValueError(f"{path} is not a Trace file: it lacks {missing}.")
+            version = int(stored["format_version"])
+            if version != TRACE_FORMAT_VERSION:
+                raise ValueError(f"{path} has trace format {version}; this version of "
+                                 f"otcompanion reads format {TRACE_FORMAT_VERSION}.")
+            return cls(inputs=stored["inputs"], labels=stored["labels"],
+                       block_outputs=stored["block_outputs"],
+                       attention_logits=stored["attention_logits"],
+                       attention_epochs=stored["attention_epochs"],
+                       is_validation=stored["is_validation"],
+                       best_epoch=int(stored["best_epoch"]))
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+def _token_loss(logits, codes):
+    """Mean token-wise cross-entropy with the instance label broadcast to every token."""
+    n_tokens = logits.shape[1]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                           codes.repeat_interleave(n_tokens))
+
+
+def _scores(logits, codes):
+    """Loss, token accuracy, instance accuracy and instance predictions from token logits.
+
+    The instance prediction is the argmax of the mean of its tokens' probabilities (thesis §3).
+    """
+    loss = float(_token_loss(logits, codes))
+    token_accuracy = float((logits.argmax(-1) == codes[:, None]).float().mean())
+    predictions = torch.softmax(logits, dim=-1).mean(dim=1).argmax(-1)
+    instance_accuracy = float((predictions == codes).float().mean())
+    return loss, token_accuracy, instance_accuracy, predictions
+
+
+@dataclass
+class TransformerFit:
+    """Result of :func:`train_transformer`.
+
+    Attributes
+    ----------
+    model : ThesisTransformer
+        With the restored best weights, in eval mode.
+    standardizer : TokenStandardizer
+        Fitted on the training tokens; every input of the model goes through it.
+    history : DataFrame
+        One row per epoch run: ``epoch`` (1-based), ``train_loss``, ``train_token_accuracy``,
+        ``train_instance_accuracy`` (keras convention: training mode, from the forward pass of
+        the epoch's gradient step, i.e. before the update), ``val_loss``,
+        ``val_token_accuracy``, ``val_instance_accuracy`` (inference mode, after the update;
+        NaN without validation data).
+    best_epoch : int
+        1-based epoch of the restored weights (lowest validation loss; the last epoch without
+        validation data).
+    fit_seconds : float
+        Wall-clock time of model construction, training, evaluation and tracing.
+    trace : Trace or None
+    test_metrics : dict or None
+        On the test set, with the restored weights: ``loss``, ``token_accuracy``,
+        ``instance_accuracy`` and ``recall_<class>`` (instance-level recall of every class).
+    classes : ndarray
+        The sorted class labels; model output ``j`` is ``classes[j]``.
+    validation : str
+        Where validation data came from: ``"split"``, ``"test"``, ``"given"`` or ``"none"``.
+    validation_indices : ndarray or None
+        Indices into ``X_train`` of the held-out validation instances (``"split"`` only).
+    params : dict
+        The training settings.
+    """
+
+    model: ThesisTransformer
+    standardizer: TokenStandardizer
+    history: pd.DataFrame
+    best_epoch: int
+    fit_seconds: float
+    trace: Trace | None
+    test_metrics: dict | None
+    classes: np.ndarray
+    validation: str
+    validation_indices: np.ndarray | None
+    params: dict = field(default_factory=dict)
+
+    def _tensor(self, X, name):
+        tokens = check_tokens(X, name)
+        standardized = self.standardizer.transform(tokens)
+        device = next(self.model.parameters()).device
+        return torch.as_tensor(standardized, dtype=torch.float32, device=device)
+
+    def predict_proba(self, X):
+        """Token-wise class probabilities for raw (unstandardized) tokens, shape
+        ``(n, T, n_classes)``."""
+        return self.model.predict_proba(self._tensor(X, "X")).cpu().numpy()
+
+    def predict(self, X):
+        """Instance classes: argmax of the mean of the token probabilities (thesis §3)."""
+        return self.classes[self.predict_proba(X).mean(axis=1).argmax(axis=1)]
+
+    def evaluate(self, X, y):
+        """Metrics of the model on raw tokens ``X`` with labels ``y``: ``loss``,
+        ``token_accuracy``, ``instance_accuracy`` and ``recall_<class>`` per class."""
+        tokens = check_tokens(X, "X")
+        codes = _encode_labels(y, self.classes, "y", len(tokens))
+        return _evaluate(self.model, self._tensor(tokens, "X"),
+                         torch.as_tensor(codes, device=next(self.model.parameters()).device),
+                         self.classes)
+
+
+def _evaluate(model, inputs, codes, classes):
+    model.eval()
+    with torch.no_grad():
+        loss, token_accuracy, instance_accuracy, predictions = _scores(model(inputs), codes)
+    metrics = dict(loss=loss, token_accuracy=token_accuracy, instance_accuracy=instance_accuracy)
+    predictions, codes = predictions.cpu().numpy(), codes.cpu().numpy()
+    for j, label in enumerate(classes):
+        members = codes == j
+        metrics[f"recall_{label}"] = (float((predictions[members] == j).mean()) if members.any()
+                                      else float("nan"))
+    return metrics
+
+
+def _check_y(y, name, n_instances, X_name):
+    labels = np.asarray(y)
+    if labels.ndim != 1 or len(labels) != n_instances:
+        raise ValueError(f"{name} must hold one label per instance of {X_name}: {X_name} has "
+                         f"{n_instances} instances, {name} has shape {labels.shape}.")
+    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
+        raise ValueError(f"{name} contains NaN or infinite labels.")
+    if labels.dtype == object:
+        if any(label is None or (isinstance(label, float) and not math.isfinite(label))
+               for label in labels):
+            raise ValueError(f"{name} contains missing labels.")
+        labels = labels.astype(str)
+    return labels
+
+
+def _encode_labels(y, classes, name, n_instances, X_name="X"):
+    labels = _check_y(y, name, n_instances, X_name)
+    unknown = sorted(set(labels.tolist()) - set(classes.tolist()), key=str)
+    if unknown:
+        raise ValueError(f"{name} has label(s) {unknown[:5]} that do not occur in y_train "
+                         f"(classes {classes.tolist()}).")
+    return np.searchsorted(classes, labels).astype(np.int64)
+
+
+def _validation_split(codes, fraction, seed):
+    """Stratified, seeded indices ``(fit, validation)`` of the training instances."""
+    from sklearn.model_selection import train_test_split
+
+    n, n_classes = len(codes), int(codes.max()) + 1
+    n_val = math.ceil(fraction * n)
+    counts = np.bincount(codes, minlength=n_classes)
+    if n_val < n_classes or n - n_val < n_classes or counts.min() < 2:
+        raise ValueError(
+            f"validation={fraction} cannot hold out a stratified validation set from "
+            f"{n} training instances with class counts {counts.tolist()}: it needs at least one "
+            f"instance of every class on both sides (here {n_val} held out). Use more training "
+            f"instances, another fraction, validation=(X_val, y_val) or validation=None."
+        )
+    fit, val = train_test_split(np.arange(n), test_size=n_val, random_state=seed,
+                                stratify=codes)
+    return np.sort(fit), np.sort(val)
+
+
+def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2, n_heads=10,
+                      key_dim=16, ff_dim=32, head_units=(8,), dropout=0.1, head_dropout=0.4,
+                      epochs=200, lr=1e-2, seed=0, patience=None, validation=0.2,
+                      device="cpu", n_threads=1, trace=True, attention_every=5, model=None,
+                      per_token_standardization=False):
+    """Train the thesis Transformer with the thesis protocol and trace the token trajectory.
+
+    Protocol (thesis §3, DESIGN §3): inputs standardized per feature with statistics of the
+    training tokens (training *and* tracing use the standardized inputs); token-wise
+    cross-entropy with the instance label broadcast to every token; keras RMSprop
+    (:class:`KerasRMSprop`: ``rho = 0.9``, ``epsilon = 1e-7``) with learning rate ``lr``; full
+    batch, no shuffling; early stopping on the validation loss (keras ``EarlyStopping``: an epoch
+    improves when its loss is strictly lower than the best so far; training stops after
+    ``patience`` epochs without improvement) and the best weights restored.
+
+    Parameters
+    ----------
+    X_train : array-like of shape (n, T, d) or (n, d)
+    y_train : array-like of shape (n,)
+        At least two classes.
+    X_test, y_test : optional
+        Test data, used only for :attr:`TransformerFit.test_metrics` after training (and for
+        validation only with ``validation="test"``).
+    n_blocks, n_heads, key_dim, ff_dim, head_units, dropout, head_dropout
+        Architecture, see :class:`ThesisTransformer`. Ignored when ``model`` is given.
+    epochs : int, default 200
+    lr : float, default 1e-2
+    seed : int, default 0
+        Seeds the weight initialization, the dropout masks and the validation split. Torch's
+        global random state is saved and restored around the fit, so a fit does not disturb
+        (and is not disturbed by) other random draws.
+    patience : int, optional
+        Early-stopping patience; default ``epochs`` (never stop early, but restore the best
+        weights), as in the thesis.
+    validation : float in (0, 1), "test", (X_val, y_val) or None, default 0.2
+        Validation data for early stopping. A fraction holds out that share of the training
+        instances (stratified by class, seeded by ``seed``, at least one instance of every
+        class). The thesis validated on the test set, which lets test labels choose the model;
+        ``"test"`` reproduces that for fidelity only. ``None``: no validation, no early stopping,
+        the last epoch is kept.
+    device : {"cpu", "cuda", "cuda:<index>"}, default "cpu"
+        Results on CUDA are not bitwise reproducible across machines.
+    n_threads : int, default 1
+        Torch intra-op threads during the fit (restored afterwards). One thread is much faster
+        for models this small and fixes the floating-point results (DESIGN §4).
+    trace : bool, default True
+        Record the :class:`Trace`.
+    attention_every : int or None, default 5
+        Record attention logits every this many epochs (from epoch 0) and at the best epoch;
+        ``None`` or 0 records none. Attention takes ``n_blocks * n * H * T^2 * 4`` bytes per
+        recorded epoch (1.4 MB at thesis size, 290 MB for all 200 epochs); every 5th epoch keeps
+        a thesis-size trace near 60 MB. Use 1 for per-epoch attention curves.
+    model : ThesisTransformer, optional
+        A model to start from (e.g. with a pretrained, frozen head); it is copied, not modified.
+        Only parameters with ``requires_grad`` are trained.
+    per_token_standardization : bool, default False
+        Passed to :class:`~otcompanion.data.TokenStandardizer` as ``per_token``.
+
+    Returns
+    -------
+    TransformerFit
+    """
+    started = time.perf_counter()
+    tokens = check_tokens(X_train, "X_train")
+    labels = _check_y(y_train, "y_train", len(tokens), "X_train")
+    classes, codes = np.unique(labels, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"y_train has a single class {classes[0]!r}; at least two classes are "
+                         f"needed.")
+    n_classes, n_features = len(classes), tokens.shape[-1]
+
+    if (X_test is None) != (y_test is None):
+        raise ValueError("X_test and y_test must be given together.")
+    test = None
+    if X_test is not None:
+        test_tokens = check_tokens(X_test, "X_test")
+        if test_tokens.shape[-1] != n_features:
+            raise ValueError(f"X_test has {test_tokens.shape[-1]} features per token, X_train "
+                             f"has {n_features}.")
+        test = (test_tokens, _encode_labels(y_test, classes, "y_test", len(test_tokens),
+                                            "X_test"))
+
+    epochs = _check_int(epochs, "epochs", 1)
+    lr = _check_positive(lr, "lr")
+    seed = _check_int(seed, "seed", 0)
+    n_threads = _check_int(n_threads, "n_threads", 1)
+    torch_device = _resolve_device(device)
+    if attention_every is None:
+        attention_every = 0
+    attention_every = _check_int(attention_every, "attention_every", 0)
+
+    # Validation data.
+    fit_index, val_index, val_data = np.arange(len(tokens)), None, None
+    if validation is None:
+        source = "none"
+        if patience is not None:
+            raise ValueError("patience needs validation data; validation=None trains for all "
+                             "epochs and keeps the last one.")
+    elif isinstance(validation, str):
+        if validation != "test":
+            raise ValueError(f"validation must be a fraction in (0, 1), 'test', (X_val, y_val) "
+                             f"or None, got {validation!r}.")
+        if test is None:
+            raise ValueError("validation='test' needs X_test and y_test.")
+        source, val_data = "test", test
+    elif isinstance(validation, tuple):
+        if len(validation) != 2:
+            raise ValueError("validation as a tuple must be (X_val, y_val).")
+        val_tokens = check_tokens(validation[0], "validation X_val")
+        if val_tokens.shape[-1] != n_features:
+            raise ValueError(f"validation X_val has {val_tokens.shape[-1]} features per token, "
+                             f"X_train has {n_features}.")
+        source = "given"
+        val_data = (val_tokens, _encode_labels(validation[1], classes, "validation y_val",
+                                               len(val_tokens), "validation X_val"))
+    else:
+        fraction = _check_fraction(validation, "validation")
+        source = "split"
+        fit_index, val_index = _validation_split(codes, fraction, seed)
+    if patience is None:
+        patience = epochs
+    patience = _check_int(patience, "patience", 1)
+
+    standardizer = TokenStandardizer(per_token=per_token_standardization).fit(tokens)
+    standardized = standardizer.transform(tokens)
+
+    def as_tensor(array, dtype=torch.float32):
+        return torch.as_tensor(array, dtype=dtype, device=torch_device)
+
+    inputs = as_tensor(standardized)
+    all_codes = as_tensor(codes, torch.int64)
+    fit_inputs, fit_codes = inputs[fit_index], all_codes[fit_index]
+    if val_index is not None:
+        val_inputs, val_codes = inputs[val_index], all_codes[val_index]
+    elif val_data is not None:
+        val_inputs = as_tensor(standardizer.transform(val_data[0]))
+        val_codes = as_tensor(val_data[1], torch.int64)
+    else:
+        val_inputs = val_codes = None
+
+    if model is not None:
+        if not isinstance(model, ThesisTransformer):
+            raise TypeError(f"model must be a ThesisTransformer, got {type(model).__name__}.")
+        if model.n_features != n_features or model.n_classes != n_classes:
+            raise ValueError(f"model has n_features={model.n_features}, "
+                             f"n_classes={model.n_classes}; the data has {n_features} features "
+                             f"and {n_classes} classes.")
+
+    previous_threads = torch.get_num_threads()
+    rng_devices = [torch_device.index or 0] if torch_device.type == "cuda" else []
+    torch.set_num_threads(n_threads)
+    try:
+        with torch.random.fork_rng(devices=rng_devices):
+            torch.manual_seed(seed)
+            if model is None:
+                net = ThesisTransformer(n_features, n_classes, n_blocks=n_blocks,
+                                        n_heads=n_heads, key_dim=key_dim, ff_dim=ff_dim,
+                                        head_units=head_units, dropout=dropout,
+                                        head_dropout=head_dropout)
+            else:
+                net = copy.deepcopy(model)
+            net.to(torch_device)
+            trainable = [p for p in net.parameters() if p.requires_grad]
+            if not trainable:
+                raise ValueError("model has no trainable parameters (all are frozen).")
+            optimizer = KerasRMSprop(trainable, lr=lr)
+
+            block_record, attention_record, attention_epochs = [], [], []
+
+            def record(epoch):
+                net.eval()
+                with torch.no_grad():
+                    out = net.trace(inputs)
+                block_record.append(out.block_outputs.cpu().numpy())
+                if attention_every and epoch % attention_every == 0:
+                    attention_record.append(out.attention_logits.cpu().numpy())
+                    attention_epochs.append(epoch)
+
+            if trace:
+                record(0)
+            rows, best_loss, best_epoch, best_state, wait = [], math.inf, 0, None, 0
+            for epoch in range(1, epochs + 1):
+                net.train()
+                optimizer.zero_grad(set_to_none=True)
+                logits = net(fit_inputs)
+                loss = _token_loss(logits, fit_codes)
+                loss.backward()
+                optimizer.step()
+                _, train_token, train_instance, _ = _scores(logits.detach(), fit_codes)
+                row = dict(epoch=epoch, train_loss=float(loss.detach()),
+                           train_token_accuracy=train_token,
+                           train_instance_accuracy=train_instance,
+                           val_loss=math.nan, val_token_accuracy=math.nan,
+                           val_instance_accuracy=math.nan)
+                if val_inputs is not None:
+                    net.eval()
+                    with torch.no_grad():
+                        val_loss, val_token, val_instance, _ = _scores(net(val_inputs),
+                                                                        val_codes)
+                    row.update(val_loss=val_loss, val_token_accuracy=val_token,
+                               val_instance_accuracy=val_instance)
+                rows.append(row)
+                if trace:
+                    record(epoch)
+                if val_inputs is None:
+                    best_epoch = epoch
+                    continue
+                if row["val_loss"] < best_loss:
+                    best_loss, best_epoch, wait = row["val_loss"], epoch, 0
+                    best_state = {key: value.detach().clone()
+                                  for key, value in net.state_dict().items()}
+                else:
+                    wait += 1
+                    if wait >= patience:
+                        break
+            if best_state is not None:
+                net.load_state_dict(best_state)
+            elif val_inputs is not None:  # no finite validation loss in any epoch
+                raise RuntimeError("the validation loss was never finite; training diverged "
+                                   "(try a smaller lr).")
+            net.eval()
+
+            trace_result = None
+            if trace:
+                keep = [i for i, e in enumerate(attention_epochs) if e <= best_epoch]
+                attention = [attention_record[i] for i in keep]
+                epochs_kept = [attention_epochs[i] for i in keep]
+                if attention_every and best_epoch not in epochs_kept:
+                    # The restored weights are those of best_epoch: record its attention now.
+                    with torch.no_grad():
+                        attention.append(net.trace(inputs).attention_logits.cpu().numpy())
+                    epochs_kept.append(best_epoch)
+                n, n_tokens = standardized.shape[:2]
+                empty = (0, net.n_blocks, n, net.n_heads, n_tokens, n_tokens)
+                is_validation = np.zeros(len(tokens), dtype=bool)
+                if val_index is not None:
+                    is_validation[val_index] = True
+                trace_result = Trace(
+                    inputs=standardized.astype(np.float32),
+                    labels=labels,
+                    block_outputs=np.stack(block_record[:best_epoch + 1]),
+                    attention_logits=(np.stack(attention) if attention
+                                      else np.zeros(empty, dtype=np.float32)),
+                    attention_epochs=np.asarray(epochs_kept, dtype=np.int64),
+                    is_validation=is_validation,
+                    best_epoch=int(best_epoch),
+                )
+            test_metrics = None
+            if test is not None:
+                test_metrics = _evaluate(net, as_tensor(standardizer.transform(test[0])),
+                                         as_tensor(test[1], torch.int64), classes)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+    params = dict(net.config, epochs=epochs, lr=lr, seed=seed, patience=patience,
+                  validation=validation if not isinstance(validation, tuple) else "given",
+                  device=str(torch_device), n_threads=n_threads, optimizer="keras RMSprop",
+                  rho=0.9, eps=1e-7, attention_every=attention_every,
+                  per_token_standardization=per_token_standardization,
+                  pretrained_model=model is not None)
+    return TransformerFit(
+        model=net, standardizer=standardizer, history=pd.DataFrame(rows),
+        best_epoch=int(best_epoch),
+        fit_seconds=time.perf_counter() - started, trace=trace_result, test_metrics=test_metrics,
+        classes=classes, validation=source, validation_indices=val_index, params=params,
+    )

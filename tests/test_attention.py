@@ -1,0 +1,345 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from otcompanion import attention
+from otcompanion.attention import ThesisTransformer, Trace, train_transformer
+from otcompanion.data import TokenStandardizer, thesis_split
+
+TINY = dict(n_blocks=2, n_heads=2, key_dim=4, ff_dim=8, epochs=30, attention_every=1)
+
+
+@pytest.fixture(scope="module")
+def easy():
+    """Two well-separated classes (level 4), 12 training and 12 test instances of 6 tokens."""
+    return thesis_split(2, 4, n_instances=24, n_tokens=6, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fit(easy):
+    X_train, X_test, y_train, y_test = easy
+    return train_transformer(X_train, y_train, X_test, y_test, seed=0, lr=1e-2, **TINY)
+
+
+# ---------------------------------------------------------------------------- model
+
+
+def test_forward_and_trace_shapes():
+    torch.manual_seed(0)
+    model = ThesisTransformer(n_features=3, n_classes=4, n_blocks=3, n_heads=5, key_dim=6)
+    x = torch.randn(7, 11, 3)
+    assert model(x).shape == (7, 11, 4)
+    out = model.trace(x)
+    assert out.logits.shape == (7, 11, 4)
+    assert out.block_outputs.shape == (3, 2, 7, 11, 3)
+    assert out.attention.shape == (3, 7, 5, 11, 11)
+    assert out.attention_logits.shape == (3, 7, 5, 11, 11)
+    # The attention's internal width is n_heads * key_dim, not d.
+    mha = model.blocks[0].attention
+    assert mha.query.weight.shape == (30, 3) and mha.output.weight.shape == (3, 30)
+    assert isinstance(model.head, torch.nn.Sequential)
+
+
+def test_attention_rows_sum_to_one_and_are_softmax_of_logits():
+    torch.manual_seed(1)
+    model = ThesisTransformer(2, 2).eval()
+    with torch.no_grad():
+        out = model.trace(torch.randn(4, 9, 2))
+    torch.testing.assert_close(out.attention.sum(-1), torch.ones(2, 4, 10, 9))
+    torch.testing.assert_close(out.attention, torch.softmax(out.attention_logits, -1))
+    assert (out.attention >= 0).all()
+
+
+def test_block_equals_the_thesis_formula_computed_by_hand():
+    torch.manual_seed(2)
+    model = ThesisTransformer(2, 3, n_blocks=2, n_heads=3, key_dim=4, ff_dim=5,
+                              dropout=0.0, head_dropout=0.0).eval()
+    x = torch.randn(5, 7, 2)
+    with torch.no_grad():
+        out = model.trace(x)
+        h = x
+        for b, block in enumerate(model.blocks):
+            mha = block.attention
+
+            def heads(t):
+                return t.view(5, 7, 3, 4).transpose(1, 2)
+
+            q, k, v = heads(mha.query(h)), heads(mha.key(h)), heads(mha.value(h))
+            logits = q @ k.transpose(-1, -2) / 2.0  # sqrt(key_dim = 4)
+            weights = torch.softmax(logits, -1)
+            a = mha.output((weights @ v).transpose(1, 2).reshape(5, 7, 12))
+            ln = torch.nn.functional.layer_norm
+            res = ln(a, (2,), block.attention_norm.weight, block.attention_norm.bias, 1e-6) + h
+            ff = block.ff_out(torch.relu(block.ff_in(res)))
+            h = ln(ff, (2,), block.ff_norm.weight, block.ff_norm.bias, 1e-6) + res
+            torch.testing.assert_close(out.attention_logits[b], logits)
+            torch.testing.assert_close(out.block_outputs[b, 0], res)
+            torch.testing.assert_close(out.block_outputs[b, 1], h)
+        torch.testing.assert_close(out.logits, model.head(h))
+    assert model.blocks[0].attention_norm.eps == 1e-6 and model.blocks[0].ff_norm.eps == 1e-6
+
+
+def test_head_layers_follow_head_units():
+    model = ThesisTransformer(2, 3, head_units=(8, 4), head_dropout=0.4)
+    linear = [m for m in model.head if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(2, 8), (8, 4), (4, 3)]
+    assert [m.p for m in model.head if isinstance(m, torch.nn.Dropout)] == [0.4, 0.4]
+    assert len(ThesisTransformer(2, 2, head_units=()).head) == 1
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_heads=0), "n_heads"), (dict(key_dim=0), "key_dim"), (dict(n_blocks=0), "n_blocks"),
+    (dict(ff_dim=0), "ff_dim"), (dict(n_classes=1), "n_classes"), (dict(dropout=1.0), "dropout"),
+    (dict(head_dropout=-0.1), "head_dropout"), (dict(head_units=(8, 0)), r"head_units\[1\]"),
+])
+def test_model_rejects_bad_arguments(kwargs, match):
+    args = dict(n_features=2, n_classes=2) | kwargs
+    with pytest.raises(ValueError, match=match):
+        ThesisTransformer(**args)
+
+
+def test_model_rejects_wrong_input_shape():
+    model = ThesisTransformer(2, 2)
+    with pytest.raises(ValueError, match=r"\(batch, tokens, 2\)"):
+        model(torch.randn(3, 4, 5))
+
+
+def test_keras_rmsprop_puts_epsilon_inside_the_square_root():
+    p = torch.nn.Parameter(torch.tensor([1.0, 1.0]))
+    p.grad = torch.tensor([1e-3, 1.0])
+    attention.KerasRMSprop([p], lr=0.01).step()
+    v = 0.1 * p.grad**2
+    expected = 1.0 - 0.01 * p.grad / torch.sqrt(v + 1e-7)
+    torch.testing.assert_close(p.detach(), expected)
+
+
+# ---------------------------------------------------------------------------- training
+
+
+def test_history_and_loss_decrease(fit):
+    history = fit.history
+    assert isinstance(history, pd.DataFrame) and len(history) == TINY["epochs"]
+    assert history["epoch"].tolist() == list(range(1, TINY["epochs"] + 1))
+    assert {"train_loss", "val_loss", "train_token_accuracy", "train_instance_accuracy",
+            "val_token_accuracy", "val_instance_accuracy"} <= set(history.columns)
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    assert history["val_loss"].min() < history["val_loss"].iloc[0]
+    assert 1 <= fit.best_epoch <= TINY["epochs"]
+    assert fit.best_epoch == int(history["val_loss"].idxmin()) + 1
+    assert fit.fit_seconds > 0 and not fit.model.training
+    assert set(fit.test_metrics) == {"loss", "token_accuracy", "instance_accuracy",
+                                     "recall_0", "recall_1"}
+    assert fit.test_metrics["instance_accuracy"] >= 0.75
+
+
+def test_trace_shapes_and_trajectory(fit, easy):
+    X_train, _, y_train, _ = easy
+    trace = fit.trace
+    n, T, d = X_train.shape
+    assert trace.block_outputs.shape == (fit.best_epoch + 1, 2, 2, n, T, d)
+    assert trace.block_outputs.dtype == np.float32
+    assert trace.attention_epochs.tolist() == list(range(fit.best_epoch + 1))
+    assert trace.attention_logits.shape == (fit.best_epoch + 1, 2, n, 2, T, T)
+    np.testing.assert_allclose(trace.attention.sum(-1), 1.0, rtol=1e-5)
+    trajectory = trace.trajectory
+    assert len(trajectory) == fit.best_epoch + 1 and trajectory.shape[1:] == (n, T, d)
+    standardized = TokenStandardizer().fit_transform(X_train)
+    np.testing.assert_array_equal(trajectory[0], standardized.astype(np.float32))
+    np.testing.assert_array_equal(trajectory[1:], trace.block_outputs[1:, -1, 1])
+    np.testing.assert_array_equal(trace.labels, y_train)
+    assert trace.is_validation.sum() == len(fit.validation_indices)
+    frame = trace.trajectory_frame()
+    assert len(frame) == (fit.best_epoch + 1) * n * T
+    assert {"step", "instance", "token", "label", "x1", "x2"} <= set(frame.columns)
+
+
+def test_restored_weights_are_the_best_epoch(fit, easy):
+    X_train, _, y_train, _ = easy
+    val = fit.validation_indices
+    metrics = fit.evaluate(X_train[val], y_train[val])
+    expected = fit.history.loc[fit.best_epoch - 1, "val_loss"]
+    assert metrics["loss"] == pytest.approx(expected, rel=1e-6)
+    # The final model reproduces the trace's last recorded epoch.
+    inputs = torch.as_tensor(fit.trace.inputs)
+    with torch.no_grad():
+        out = fit.model.trace(inputs)
+    np.testing.assert_allclose(out.block_outputs.numpy(), fit.trace.block_outputs[-1], atol=1e-6)
+
+
+def test_early_stopping_cuts_the_trace_at_the_best_epoch(easy):
+    X_train, _, y_train, _ = easy
+    # With this seed and a large step the validation loss stalls and training stops early.
+    result = train_transformer(X_train, y_train, seed=0, lr=0.05, patience=2,
+                               **(TINY | dict(epochs=30, attention_every=4)))
+    last = len(result.history)
+    assert last < 30 and last - result.best_epoch == 2
+    assert result.best_epoch % 4  # so the best epoch's attention is recorded separately
+    assert len(result.trace.trajectory) == result.best_epoch + 1
+    assert len(result.trace.block_outputs) == result.best_epoch + 1
+    epochs = result.trace.attention_epochs.tolist()
+    assert epochs == list(range(0, result.best_epoch + 1, 4)) + [result.best_epoch]
+    with torch.no_grad():
+        out = result.model.trace(torch.as_tensor(result.trace.inputs))
+    np.testing.assert_allclose(result.trace.attention_at(result.best_epoch),
+                               out.attention.numpy(), atol=1e-6)
+
+
+def test_no_validation_keeps_the_last_epoch(easy):
+    X_train, _, y_train, _ = easy
+    result = train_transformer(X_train, y_train, validation=None, trace=False,
+                               **(TINY | dict(epochs=5)))
+    assert result.best_epoch == 5 and result.trace is None and result.test_metrics is None
+    assert result.history["val_loss"].isna().all()
+
+
+def test_predict_returns_class_labels(easy):
+    X_train, X_test, y_train, y_test = easy
+    labels = np.where(y_train == 0, "benign", "malignant")
+    result = train_transformer(X_train, labels, trace=False, **(TINY | dict(epochs=8)))
+    assert result.classes.tolist() == ["benign", "malignant"]
+    assert set(result.predict(X_test)) <= {"benign", "malignant"}
+    assert result.predict_proba(X_test).shape == (len(X_test), 6, 2)
+
+
+def test_pretrained_model_is_copied_and_frozen_parameters_stay(easy):
+    X_train, _, y_train, _ = easy
+    torch.manual_seed(0)
+    start = ThesisTransformer(2, 2, n_heads=2, key_dim=4, ff_dim=8)
+    for p in start.head.parameters():
+        p.requires_grad_(False)
+    before = {k: v.clone() for k, v in start.state_dict().items()}
+    result = train_transformer(X_train, y_train, model=start, epochs=5, trace=False)
+    for key, value in start.state_dict().items():  # the caller's model is untouched
+        torch.testing.assert_close(value, before[key])
+    for key, value in result.model.head.state_dict().items():
+        torch.testing.assert_close(value, before[f"head.{key}"])
+    assert not torch.equal(result.model.blocks[0].ff_in.weight, before["blocks.0.ff_in.weight"])
+
+
+# ---------------------------------------------------------------------------- reproducibility
+
+
+def test_same_seed_same_numbers_other_seed_differs(easy, fit):
+    X_train, X_test, y_train, y_test = easy
+    again = train_transformer(X_train, y_train, X_test, y_test, seed=0, lr=1e-2, **TINY)
+    pd.testing.assert_frame_equal(again.history, fit.history)
+    np.testing.assert_array_equal(again.trace.block_outputs, fit.trace.block_outputs)
+    np.testing.assert_array_equal(again.trace.attention_logits, fit.trace.attention_logits)
+    other = train_transformer(X_train, y_train, X_test, y_test, seed=1, lr=1e-2, **TINY)
+    assert not other.history["train_loss"].equals(fit.history["train_loss"])
+
+
+def test_fit_restores_thread_count_and_global_rng(easy):
+    X_train, _, y_train, _ = easy
+    threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_transformer(X_train, y_train, trace=False, n_threads=1, **(TINY | dict(epochs=2)))
+    assert torch.get_num_threads() == threads
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_default_validation_ignores_test_labels(easy, fit):
+    X_train, X_test, y_train, y_test = easy
+    shuffled = np.random.default_rng(0).permutation(y_test)
+    flipped = 1 - y_test
+    for labels in (shuffled, flipped):
+        other = train_transformer(X_train, y_train, X_test, labels, seed=0, lr=1e-2, **TINY)
+        pd.testing.assert_frame_equal(other.history, fit.history)
+        np.testing.assert_array_equal(other.trace.block_outputs, fit.trace.block_outputs)
+        assert other.best_epoch == fit.best_epoch
+    assert fit.validation == "split"
+    assert set(fit.validation_indices) < set(range(len(X_train)))
+
+
+def test_thesis_validation_on_test_set_is_explicit(easy):
+    X_train, X_test, y_train, y_test = easy
+    result = train_transformer(X_train, y_train, X_test, y_test, validation="test", trace=False,
+                               **(TINY | dict(epochs=4)))
+    assert result.validation == "test" and result.validation_indices is None
+    loss = result.evaluate(X_test, y_test)["loss"]
+    assert loss == pytest.approx(result.history.loc[result.best_epoch - 1, "val_loss"], rel=1e-6)
+    with pytest.raises(ValueError, match="X_test"):
+        train_transformer(X_train, y_train, validation="test", **TINY)
+
+
+# ---------------------------------------------------------------------------- saving
+
+
+def test_trace_save_load_round_trip(fit, tmp_path):
+    path = fit.trace.save(tmp_path / "trace")
+    assert path.name == "trace.npz" and path.is_file()
+    loaded = Trace.load(path)
+    for name in ("inputs", "labels", "block_outputs", "attention_logits", "attention_epochs",
+                 "is_validation"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(fit.trace, name))
+        assert getattr(loaded, name).dtype == getattr(fit.trace, name).dtype
+    assert loaded.best_epoch == fit.trace.best_epoch
+    np.testing.assert_array_equal(loaded.trajectory, fit.trace.trajectory)
+
+
+def test_trace_without_attention_round_trips(easy, tmp_path):
+    X_train, _, y_train, _ = easy
+    result = train_transformer(X_train, y_train, **(TINY | dict(epochs=3, attention_every=None)))
+    assert result.trace.attention_logits.shape[0] == 0
+    loaded = Trace.load(result.trace.save(tmp_path / "t.npz"))
+    assert loaded.attention_logits.shape == result.trace.attention_logits.shape
+    with pytest.raises(ValueError, match="not recorded"):
+        loaded.attention_at(0)
+
+
+def test_load_rejects_other_files(tmp_path):
+    np.savez_compressed(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a Trace"):
+        Trace.load(tmp_path / "other.npz")
+    with pytest.raises(FileNotFoundError):
+        Trace.load(tmp_path / "missing.npz")
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+def _bad_call(easy, **changes):
+    X_train, X_test, y_train, y_test = easy
+    args = dict(X_train=X_train, y_train=y_train, epochs=1, trace=False) | changes
+    return lambda: train_transformer(**args)
+
+
+@pytest.mark.parametrize("changes, error, match", [
+    (dict(y_train=np.zeros(5, int)), ValueError, "y_train"),
+    (dict(X_train=np.zeros((12, 6, 2, 1))), ValueError, "X_train"),
+    (dict(X_train=np.full((12, 6, 2), np.nan)), ValueError, "X_train.*NaN"),
+    (dict(y_train=np.zeros(12, int)), ValueError, "single class"),
+    (dict(device="tpu"), ValueError, "device"),
+    (dict(n_heads=0), ValueError, "n_heads"),
+    (dict(epochs=0), ValueError, "epochs"),
+    (dict(lr=-1.0), ValueError, "lr"),
+    (dict(validation=1.5), ValueError, "validation"),
+    (dict(validation="train"), ValueError, "validation"),
+    (dict(validation=None, patience=3), ValueError, "patience"),
+    (dict(validation=0.05), ValueError, "validation"),
+    (dict(n_threads=0), ValueError, "n_threads"),
+])
+def test_train_rejects_bad_input(easy, changes, error, match):
+    with pytest.raises(error, match=match):
+        _bad_call(easy, **changes)()
+
+
+def test_train_rejects_bad_test_data(easy):
+    X_train, X_test, y_train, y_test = easy
+    with pytest.raises(ValueError, match="y_test"):
+        train_transformer(X_train, y_train, X_test, y_test[:-1], epochs=1)
+    with pytest.raises(ValueError, match="y_test.*do not occur"):
+        train_transformer(X_train, y_train, X_test, y_test + 5, epochs=1)
+    with pytest.raises(ValueError, match="X_test"):
+        train_transformer(X_train, y_train, X_test[..., :1], y_test, epochs=1)
+    with pytest.raises(ValueError, match="together"):
+        train_transformer(X_train, y_train, X_test, epochs=1)
+
+
+def test_cuda_without_cuda_is_a_clear_error(easy, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        _bad_call(easy, device="cuda")()

@@ -61,6 +61,16 @@ def _check_cloud(X, name):
     return tokens.reshape(-1, tokens.shape[-1])
 
 
+def _check_paired_clouds(source, other, other_name, purpose):
+    """Two clouds with the same number of points and features, as ``(n, d)`` arrays."""
+    x = _check_cloud(source, "source")
+    y = _check_cloud(other, other_name)
+    if x.shape != y.shape:
+        raise ValueError(f"source and {other_name} must have the same number of points and "
+                         f"features {purpose}; got {x.shape} and {y.shape}.")
+    return x, y
+
+
 def _check_trajectory(trajectory):
     """Validate a trajectory; return it as one array of shape ``(n_steps, n, T, d)``."""
     if isinstance(trajectory, (str, bytes)) or not hasattr(trajectory, "__len__"):
@@ -147,11 +157,7 @@ def exact_ot_assignment(source, target, max_points=MAX_EXACT_POINTS, num_iter_ma
     RuntimeError
         ``ot.emd`` stopped before optimality (a non-optimal plan is never returned).
     """
-    x = _check_cloud(source, "source")
-    y = _check_cloud(target, "target")
-    if x.shape != y.shape:
-        raise ValueError(f"source and target must have the same number of points and features "
-                         f"for an exact assignment; got {x.shape} and {y.shape}.")
+    x, y = _check_paired_clouds(source, target, "target", "for an exact assignment")
     n = len(x)
     if n > max_points:
         raise ValueError(
@@ -540,11 +546,7 @@ def monge_gap(source, mapped, epsilon=None, max_iter=10_000, tol=1e-9):
         relative to the squared distances converges slowly (thousands of iterations at
         ``epsilon = 0.1`` on unit-variance data).
     """
-    x = _check_cloud(source, "source")
-    y = _check_cloud(mapped, "mapped")
-    if x.shape != y.shape:
-        raise ValueError(f"source and mapped must have the same shape (one image per point); got "
-                         f"{x.shape} and {y.shape} points x features.")
+    x, y = _check_paired_clouds(source, mapped, "mapped", "(one image per point)")
     n = len(x)
     transport_cost = float(np.mean(np.sum((x - y) ** 2, axis=1)))
     if epsilon is None:

@@ -14,12 +14,12 @@ material for the thesis's OT metrics and for comparing attention with a Sinkhorn
 
 References
 ----------
-.. [1] A. Quadrio, A. Candelieri. *Transformers for Tabular Data: A Training Perspective of
-   Self-Attention via Optimal Transport*. Univ. Milano-Bicocca, 2025. arXiv:2512.09530.
-.. [2] A. Vaswani et al. *Attention is all you need*. NeurIPS 2017 (multi-head attention).
-.. [3] keras.io example "Timeseries classification with a Transformer model" (T. Ntakouris),
-   the encoder block of the thesis; keras ``MultiHeadAttention``, ``LayerNormalization``,
-   ``RMSprop`` and ``EarlyStopping`` for the defaults matched here.
+- A. Quadrio, A. Candelieri. *Transformers for Tabular Data: A Training Perspective of
+  Self-Attention via Optimal Transport*. Univ. Milano-Bicocca, 2025. arXiv:2512.09530.
+- A. Vaswani et al. *Attention is all you need*. NeurIPS 2017 (multi-head attention).
+- keras.io example "Timeseries classification with a Transformer model" (T. Ntakouris),
+  the encoder block of the thesis; keras ``MultiHeadAttention``, ``LayerNormalization``,
+  ``RMSprop`` and ``EarlyStopping`` for the defaults matched here.
 """
 
 from __future__ import annotations

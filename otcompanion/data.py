@@ -6,8 +6,8 @@ wherever a token array is, as one token per instance (DESIGN §5).
 
 References
 ----------
-.. [1] A. Quadrio, A. Candelieri. *Transformers for Tabular Data: A Training Perspective of
-   Self-Attention via Optimal Transport*. Univ. Milano-Bicocca, 2025. arXiv:2512.09530.
+- A. Quadrio, A. Candelieri. *Transformers for Tabular Data: A Training Perspective of
+  Self-Attention via Optimal Transport*. Univ. Milano-Bicocca, 2025. arXiv:2512.09530.
 """
 
 from __future__ import annotations

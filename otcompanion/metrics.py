@@ -11,25 +11,26 @@ is the position of point ``i`` at step ``t``.
 Metrics (DESIGN §3):
 
 - the thesis's metrics (:func:`thesis_metrics`): transformer distance, Wasserstein distance,
-  optimality, thesis Monge gap, matching, step cost and efficiency [1]_;
+  optimality, thesis Monge gap, matching, step cost and efficiency (Quadrio & Candelieri, 2025), and the value of that
+  efficiency for straight paths of equal length (:func:`equal_length_efficiency`);
 - scale-consistent companions: :func:`straightness` and :func:`w2_path_efficiency`;
-- the Monge gap of Uscidda & Cuturi [2]_ (:func:`monge_gap`), exact or entropic;
+- the Monge gap of Uscidda & Cuturi (2023) (:func:`monge_gap`), exact or entropic;
 - all of them along training (:func:`metric_curves`);
-- attention as a coupling, the Sinkformers view [3]_ (:func:`attention_coupling_metrics`).
+- attention as a coupling, the Sinkformers view (Sander et al., 2022) (:func:`attention_coupling_metrics`).
 
 Exact OT uses POT's network simplex ``ot.emd`` with a large iteration budget; a run that stops
 before optimality raises an error instead of returning a non-optimal plan (DESIGN §4).
 
 References
 ----------
-.. [1] A. Quadrio, A. Candelieri. *Transformers for Tabular Data: A Training Perspective of
-   Self-Attention via Optimal Transport*. Univ. Milano-Bicocca, 2025. arXiv:2512.09530.
-.. [2] T. Uscidda, M. Cuturi. *The Monge Gap: A Regularizer to Learn All Transport Maps*.
-   ICML 2023. arXiv:2302.04953.
-.. [3] M. E. Sander, P. Ablin, M. Blondel, G. Peyré. *Sinkformers: Transformers with Doubly
-   Stochastic Attention*. AISTATS 2022. arXiv:2110.11773.
-.. [4] G. Peyré, M. Cuturi. *Computational Optimal Transport*. Foundations and Trends in Machine
-   Learning 11(5-6), 2019. arXiv:1803.00567.
+- A. Quadrio, A. Candelieri. *Transformers for Tabular Data: A Training Perspective of
+  Self-Attention via Optimal Transport*. Univ. Milano-Bicocca, 2025. arXiv:2512.09530.
+- T. Uscidda, M. Cuturi. *The Monge Gap: A Regularizer to Learn All Transport Maps*.
+  ICML 2023. arXiv:2302.04953.
+- M. E. Sander, P. Ablin, M. Blondel, G. Peyré. *Sinkformers: Transformers with Doubly
+  Stochastic Attention*. AISTATS 2022. arXiv:2110.11773.
+- G. Peyré, M. Cuturi. *Computational Optimal Transport*. Foundations and Trends in Machine
+  Learning 11(5-6), 2019. arXiv:1803.00567.
 """
 
 from __future__ import annotations
@@ -99,6 +100,15 @@ def _check_labels(labels, n_instances):
     return labels
 
 
+def _check_step(step, last):
+    if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)):
+        raise ValueError(f"steps must hold integers; got {step!r}.")
+    if not 1 <= step <= last:
+        raise ValueError(f"step {step} is outside the trajectory: steps must lie between 1 and "
+                         f"{last} (the trajectory has {last + 1} recorded steps, 0 = start).")
+    return int(step)
+
+
 def _points(trajectory, labels):
     """Flattened points ``(n_steps, n * T, d)``, the label of every point and the classes."""
     steps = _check_trajectory(trajectory)
@@ -129,7 +139,7 @@ def exact_ot_assignment(source, target, max_points=MAX_EXACT_POINTS, num_iter_ma
         \\min_{s \\in \\mathfrak{S}_n} \\sum_{i=1}^n \\lVert x_i - y_{s(i)} \\rVert^2 ,
 
     with POT's network simplex ``ot.emd``. Between uniform measures of equal size an optimal plan
-    is a permutation matrix (Birkhoff's theorem; Peyré & Cuturi [4]_, Prop. 2.1), and the
+    is a permutation matrix (Birkhoff's theorem; Peyré & Cuturi, 2019, Prop. 2.1), and the
     network simplex returns a vertex, so the plan is returned as the permutation ``s``.
 
     Parameters
@@ -280,7 +290,7 @@ def _w2_path_per_class(table):
 # ----------------------------------------------------------------------------------------------
 
 def thesis_metrics(trajectory, labels, per_class=False):
-    """The thesis's OT metrics of a trajectory (Quadrio & Candelieri [1]_; DESIGN §3).
+    """The thesis's OT metrics of a trajectory (Quadrio & Candelieri, 2025; DESIGN §3).
 
     Per class ``c``, on the class cloud with start ``S = trajectory[0]`` and end
     ``E = trajectory[-1]`` (unit mass per point):
@@ -335,6 +345,37 @@ def thesis_metrics(trajectory, labels, per_class=False):
     if per_class:
         return metrics, _thesis_per_class(table)
     return metrics
+
+
+def equal_length_efficiency(labels, n_tokens=1):
+    """The thesis's efficiency of straight paths of equal length: :math:`\\sum_c \\sqrt{n_c} / n`.
+
+    If every point moves along a straight segment and all segments have the same length
+    :math:`\\ell`, then :math:`TD_c = \\sqrt{n_c}\\,\\ell` and the step cost is
+    :math:`n \\ell`, so :func:`thesis_metrics`' ``efficiency`` is :math:`\\sum_c \\sqrt{n_c} / n`
+    whatever :math:`\\ell` (DESIGN §3). This is the reference value against which the thesis's
+    efficiency should be read; straight paths of unequal lengths give values between it and 1.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_instances,)
+        One label per instance.
+    n_tokens : int, default 1
+        Tokens per instance: class ``c`` has ``n_c = n_tokens * (instances of c)`` points.
+
+    Returns
+    -------
+    float
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) == 0:
+        raise ValueError(f"labels must be a non-empty 1-D array, got shape {labels.shape}.")
+    if isinstance(n_tokens, (bool, np.bool_)) or not isinstance(n_tokens, (int, np.integer)) \
+            or n_tokens < 1:
+        raise ValueError(f"n_tokens must be a positive integer, got {n_tokens!r}.")
+    _, counts = np.unique(labels, return_counts=True)
+    points = counts * int(n_tokens)
+    return float(np.sqrt(points).sum() / points.sum())
 
 
 def straightness(trajectory, labels=None, per_class=False):
@@ -393,7 +434,7 @@ def w2_path_efficiency(trajectory, labels, per_class=False):
 
     by the triangle inequality of :math:`W_2` (up to rounding), and 1 iff the recorded
     distributions lie, in this order, on one geodesic of Wasserstein space, e.g. a
-    constant-speed displacement (McCann) interpolation (Peyré & Cuturi [4]_, ch. 7; DESIGN §3).
+    constant-speed displacement (McCann) interpolation (Peyré & Cuturi, 2019, ch. 7; DESIGN §3).
     Every :math:`W_2` is exact (:func:`exact_ot_assignment`, uniform weights ``1/n_c``). A class
     that never changes distribution (denominator 0) gets 1.0. The value does not depend on which
     point is which (only on the distributions), so it complements :func:`straightness`.
@@ -426,17 +467,19 @@ def w2_path_efficiency(trajectory, labels, per_class=False):
     })
 
 
-def metric_curves(trajectory, labels, per_class=False):
+def metric_curves(trajectory, labels, per_class=False, steps=None):
     """All trajectory metrics along training: one row per recorded step ``t >= 1``.
 
     Row ``t`` holds the metrics of the prefix ``trajectory[0..t]`` (start ``trajectory[0]``,
     end ``trajectory[t]``): the seven :func:`thesis_metrics`, :func:`straightness` and
     :func:`w2_path_efficiency`. The last row equals the metrics of the whole trajectory.
 
-    Path lengths are cumulated once, and each class needs one exact OT per step for
-    :math:`W(\\mu_0, \\mu_t)` and one per step for :math:`W_2(\\mu_t, \\mu_{t+1})`: for the
-    thesis's two classes of 450 points and 200 epochs, 800 solves of about 10 ms, some 10 s on one
-    CPU core.
+    Path lengths are cumulated once, and each class needs one exact OT per evaluated step for
+    :math:`W(\\mu_0, \\mu_t)` and one per recorded step for :math:`W_2(\\mu_t, \\mu_{t+1})`:
+    for the thesis's two classes of 450 points and 200 epochs, 800 solves of about 10 ms, some
+    10 s on one CPU core; evaluating only some ``steps`` halves that. Evaluating fewer steps never
+    changes the values: path lengths and the W2 path are always summed over every recorded step
+    (thinning the trajectory itself would shorten the paths and change the metrics).
 
     Parameters
     ----------
@@ -445,6 +488,8 @@ def metric_curves(trajectory, labels, per_class=False):
     labels : array-like of shape (n,)
     per_class : bool, default False
         Also return the per-class curves.
+    steps : iterable of int, optional
+        The steps ``t`` (1 <= t <= len(trajectory) - 1) to evaluate; default every step.
 
     Returns
     -------
@@ -457,7 +502,14 @@ def metric_curves(trajectory, labels, per_class=False):
         quantities of the class, its ``straightness`` and ``w2_path_efficiency``.
     """
     points, point_labels, classes = _points(trajectory, labels)
-    ends = list(range(1, len(points)))
+    last = len(points) - 1
+    if steps is None:
+        ends = list(range(1, last + 1))
+    else:
+        ends = sorted({_check_step(t, last) for t in steps})
+        if not ends:
+            raise ValueError("steps is empty; give at least one step between 1 and "
+                             f"{last}, or None for every step.")
     table = _class_curves(points, point_labels, classes, ends, with_path_w2=True)
     table["w2_path_efficiency"] = _w2_path_per_class(table)
     rows = []
@@ -483,7 +535,7 @@ def metric_curves(trajectory, labels, per_class=False):
 # ----------------------------------------------------------------------------------------------
 
 def monge_gap(source, mapped, epsilon=None, max_iter=10_000, tol=1e-9):
-    """Monge gap of a map on an empirical measure (Uscidda & Cuturi [2]_).
+    """Monge gap of a map on an empirical measure (Uscidda & Cuturi, 2023).
 
     For points :math:`x_1, \\dots, x_n` with images :math:`T(x_i)` and uniform weights,
 
@@ -642,7 +694,7 @@ def sinkhorn_uniform_plan(cost, epsilon=1.0, max_iter=1000, tol=1e-9, chunk_size
         \\langle P, C \\rangle - \\varepsilon H(P), \\qquad
         P = \\operatorname{diag}(u)\\, e^{-C/\\varepsilon} \\operatorname{diag}(v),
 
-    by Sinkhorn's iterations (Peyré & Cuturi [4]_, §4.2), vectorized over all leading axes with
+    by Sinkhorn's iterations (Peyré & Cuturi, 2019, §4.2), vectorized over all leading axes with
     numpy: the plan ``ot.sinkhorn(1/T, 1/S, C, reg=epsilon)`` computes one matrix at a time.
     Iterations run in the scaling domain, and matrices whose kernel under- or overflows there
     are solved again in the log domain (§4.4). Every iteration makes the column marginals exact;
@@ -698,7 +750,7 @@ def attention_coupling_metrics(attention, logits=None, index_names=None, max_ite
     A row-stochastic attention matrix :math:`A = \\operatorname{softmax}(L)` of shape
     ``(T, T)``, with logits :math:`L = QK^\\top / \\sqrt{d_k}`, divided by ``T`` is a coupling
     whose rows have the uniform marginal ``1/T``: one step of Sinkhorn's algorithm for the cost
-    :math:`-L` with :math:`\\varepsilon = 1`. Sinkformers (Sander et al. [3]_) iterate to the
+    :math:`-L` with :math:`\\varepsilon = 1`. Sinkformers (Sander et al., 2022) iterate to the
     doubly stochastic plan :math:`P` with both marginals uniform. Per matrix:
 
     - ``column_deviation`` = :math:`\\tfrac12 \\sum_j \\big| \\tfrac1T \\sum_i A_{ij} -

@@ -166,6 +166,8 @@ def test_efficiency_of_straight_equal_length_paths_is_the_thesis_bound():
     directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
     result = metrics.thesis_metrics(straight_path(X, X + 0.7 * directions, 5), labels)
     assert result["efficiency"] == pytest.approx(2 * np.sqrt(450) / 900, rel=1e-9)
+    assert metrics.equal_length_efficiency(labels) == pytest.approx(
+        result["efficiency"], rel=1e-9)
     assert result["efficiency"] == pytest.approx(0.047, abs=5e-4)
     assert result["step_cost"] == pytest.approx(900 * 0.7, rel=1e-9)
 
@@ -446,6 +448,32 @@ def test_attention_metrics_reject_bad_input():
         metrics.attention_coupling_metrics(A, index_names=["instance", "head"])
 
 
+def test_metric_curves_at_some_steps_equal_the_full_curves_there():
+    X, labels = clouds((10, 12), n_tokens=2, seed=23)
+    rng = np.random.default_rng(24)
+    trajectory = [X]
+    for _ in range(7):
+        trajectory.append(trajectory[-1] + 0.4 * rng.normal(size=X.shape))
+    full, full_by_class = metrics.metric_curves(trajectory, labels, per_class=True)
+    some, some_by_class = metrics.metric_curves(trajectory, labels, per_class=True,
+                                                steps=[7, 2, 5, 2])
+    assert list(some["epoch"]) == [2, 5, 7]
+    expected = full[full["epoch"].isin([2, 5, 7])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(some, expected)
+    expected = full_by_class[full_by_class["epoch"].isin([2, 5, 7])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(some_by_class, expected)
+
+
+@pytest.mark.parametrize("steps, message", [
+    ([0], "step 0 is outside the trajectory: steps must lie between 1 and 3"),
+    ([4], "step 4 is outside"), ([1.5], "steps must hold integers"), ([], "steps is empty"),
+])
+def test_metric_curves_rejects_bad_steps(steps, message):
+    X, labels = clouds()
+    with pytest.raises(ValueError, match=message):
+        metrics.metric_curves([X, X + 1, X + 2, X + 3], labels, steps=steps)
+
+
 # ---------------------------------------------------------------------------------------------
 # Input validation
 # ---------------------------------------------------------------------------------------------
@@ -487,3 +515,10 @@ def test_wrong_dimensions_are_rejected():
         metrics.thesis_metrics([np.zeros(5), np.zeros(5)], np.zeros(5))
     with pytest.raises(ValueError, match="per_class"):
         metrics.straightness([np.zeros((3, 2)), np.ones((3, 2))], per_class=True)
+
+
+def test_equal_length_efficiency_rejects_bad_input():
+    with pytest.raises(ValueError, match="labels must be a non-empty 1-D array"):
+        metrics.equal_length_efficiency([])
+    with pytest.raises(ValueError, match="n_tokens must be a positive integer"):
+        metrics.equal_length_efficiency([0, 1], n_tokens=0)

@@ -1,0 +1,428 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python (otcompanion)
+#     language: python
+#     name: otcompanion
+# ---
+
+# %% [markdown]
+# # Tracing self-attention
+#
+# The thesis reads the training of a Transformer as a *transport* problem. An encoder block
+# maps every token of an instance to a new position; stacking blocks and watching the map
+# change epoch after epoch gives every training token a **trajectory**, from its standardized
+# input position to where the last block sends it once training has stopped. If
+# self-attention learns to classify by moving the tokens of each class to a place where the
+# classifier head can separate them, that movement is a map between two point clouds, and
+# optimal transport tells us how economical it is.
+#
+# This chapter trains the thesis's Transformer on a two-class and a three-class setup of
+# {doc}`00_data`, records the trajectory with {func}`otcompanion.attention.train_transformer`,
+# and looks at it: the learning curves, the map from start to end, the paths in between, and
+# the attention weights themselves. {doc}`02_ot_metrics` measures the same trajectories over
+# all setups and many repetitions.
+
+# %% tags=["parameters"]
+seed: int = 0  # seed of the data and of the model's initialization, dropout and validation split
+tasks: list[int] = [2, 3]  # numbers of classes to train on (2 and/or 3)
+level: int = 2  # difficulty level of the setups, 1 (closest classes) to 4
+epochs: int = 200  # training epochs (thesis: 200)
+n_blocks: int = 2  # encoder blocks (thesis main runs: 2)
+n_heads: int = 10  # attention heads per block (thesis: 10)
+n_instances: int = 90  # instances per setup, half for training (thesis: 90)
+n_tokens: int = 20  # tokens per instance (thesis: 20)
+n_paths: int = 60  # token paths drawn in the path figure
+attention_instance: int = 0  # training instance whose attention weights are shown
+
+# %%
+import time
+
+started = time.perf_counter()
+
+import matplotlib.pyplot as plt
+from IPython.display import display
+import numpy as np
+import pandas as pd
+
+from otcompanion import attention, data, metrics, plots
+from otcompanion.provenance import provenance
+
+plots.use_book_style()
+task_names = {2: "2 classes", 3: "3 classes"}
+if not tasks or any(task not in task_names for task in tasks):
+    raise ValueError(f"tasks must be a non-empty list of 2 and/or 3, got {tasks}.")
+if not 0 <= attention_instance < n_instances // 2:
+    raise ValueError(f"attention_instance must lie between 0 and {n_instances // 2 - 1} (the "
+                     f"training instances), got {attention_instance}.")
+
+# %% [markdown]
+# ## The model and its training
+#
+# The architecture is the one of the keras example the thesis started from (DESIGN §3). A
+# block computes multi-head self-attention $a = \mathrm{MHA}(x, x)$ with $H$ heads of key size
+# 16, adds it back as $r = \mathrm{LayerNorm}(a) + x$, and applies a token-wise feed-forward
+# network the same way, $\mathrm{out} = \mathrm{LayerNorm}(\mathrm{FF}(r)) + r$. Every block
+# keeps the token dimension $d = 2$, so each block's output can be drawn in the plane of the
+# input. A small head (Dense 8, ReLU, Dense $k$, softmax) classifies every token; an instance's
+# prediction averages its tokens' probabilities.
+#
+# Training follows the thesis: inputs standardized with the training tokens' statistics,
+# token-wise cross-entropy, RMSprop with learning rate $10^{-2}$ on the full batch, and the
+# weights of the epoch with the lowest validation loss restored at the end. Unlike the thesis
+# code, which validated on the test set, 20 % of the *training* instances are held out for
+# that choice, so the test set plays no part in training.
+
+# %%
+runs = {}
+for n_classes in tasks:
+    X_train, X_test, y_train, y_test = data.thesis_split(
+        n_classes, level, n_instances=n_instances, n_tokens=n_tokens, seed=seed)
+    runs[n_classes] = attention.train_transformer(
+        X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks, n_heads=n_heads,
+        seed=seed)
+
+pd.DataFrame([
+    {"setup": f"{task_names[k]}, level {level}", "best epoch": fit.best_epoch,
+     "test instance accuracy": fit.test_metrics["instance_accuracy"],
+     "test token accuracy": fit.test_metrics["token_accuracy"],
+     "fit time (s)": fit.fit_seconds, "parameters": sum(p.numel() for p in fit.model.parameters())}
+    for k, fit in runs.items()
+]).round(3)
+
+# %% [markdown]
+# The curves show loss and accuracy on the training instances (in training mode, dropout on)
+# and on the validation instances (inference mode). The dotted line is the best epoch. Token
+# accuracy, the share of single tokens classified correctly, is the harder target: a token
+# drawn between two class means cannot be classified alone, while an instance of 20 tokens
+# usually can.
+
+# %%
+for k, fit in runs.items():
+    plots.training_curves(fit.history, fit.best_epoch,
+                          title=f"{task_names[k]}, level {level}")
+    plt.show()
+
+# %% [markdown]
+# ## From start to end: the map the blocks learn
+#
+# The trace keeps, for every epoch up to the best one, every block's output on all training
+# tokens. The thesis's trajectory is the sequence
+#
+# $$
+# P_0 = \text{standardized inputs}, \quad P_e = \text{last block's output after epoch } e,
+# \quad e = 1, \dots, e^\star ,
+# $$
+#
+# where $e^\star$ is the best epoch. Each arrow below joins a token's start $P_{0,i}$ to its
+# end $P_{e^\star, i}$.
+
+# %%
+figure, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.4), squeeze=False)
+for ax, (k, fit) in zip(axes[0], runs.items()):
+    trajectory = fit.trace.trajectory
+    plots.token_map(trajectory[0], trajectory[-1], fit.trace.labels, ax=ax,
+                    title=f"{task_names[k]}: start → epoch {fit.best_epoch}")
+plt.show()
+
+# %% [markdown]
+# The arrows of a class are close to parallel: the tokens of an instance, and mostly of a whole
+# class, are *translated* rather than deformed, and the translation differs between classes.
+# Why the map has this shape is the subject of the section "Inside the blocks" below.
+#
+# How far did every class move, and was the map economical? Per class $c$, the thesis compares
+# the cost of the map the network chose, each token with its own image,
+# $TD_c = \big(\sum_i \lVert S_i - E_i\rVert^2\big)^{1/2}$, with the cost of the optimal
+# assignment between the same start and end clouds, $W_c$; their ratio is the *optimality*
+# and the share of tokens that the optimal assignment sends to their own image is the
+# *matching* ({func}`otcompanion.metrics.thesis_metrics`). A translation is an optimal map
+# for the squared distance, so a class translated as one block has optimality and matching 1.
+
+# %%
+metric_tables = []
+for k, fit in runs.items():
+    totals, by_class = metrics.thesis_metrics(fit.trace.trajectory, fit.trace.labels,
+                                              per_class=True)
+    by_class.insert(0, "setup", task_names[k])
+    metric_tables.append(by_class)
+pd.concat(metric_tables, ignore_index=True).round(4)
+
+# %% [markdown]
+# ## The paths in between
+#
+# The end points do not tell how the tokens got there. Below, a random sample of tokens is
+# followed through every recorded epoch (hollow circle: start; dot: end).
+
+# %%
+figure, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.4), squeeze=False)
+for ax, (k, fit) in zip(axes[0], runs.items()):
+    plots.token_paths(fit.trace.trajectory, fit.trace.labels, ax=ax, n_paths=n_paths, seed=seed,
+                      title=f"{task_names[k]}: {n_paths} token paths")
+plt.show()
+
+# %% [markdown]
+# The table puts numbers on the paths: *straightness* is the net displacement over the path
+# length, summed over tokens (1 for straight paths traversed once); the path lengths are what
+# the thesis's *step cost* adds up. With a learning rate of $10^{-2}$ on the full batch the
+# positions can jump back and forth between epochs, and every such jump adds to the path
+# length without adding to the displacement.
+
+# %%
+path_rows = []
+for k, fit in runs.items():
+    trajectory = fit.trace.trajectory
+    points = trajectory.reshape(len(trajectory), -1, trajectory.shape[-1])
+    path_length = np.linalg.norm(np.diff(points, axis=0), axis=-1).sum(axis=0)
+    displacement = np.linalg.norm(points[-1] - points[0], axis=-1)
+    path_rows.append({"setup": task_names[k], "recorded epochs": len(trajectory) - 1,
+                      "mean path length": path_length.mean(),
+                      "mean displacement": displacement.mean(),
+                      "straightness": metrics.straightness(trajectory)})
+pd.DataFrame(path_rows).round(3)
+
+# %% [markdown]
+# ## Inside the blocks
+#
+# Each block moves the tokens twice: once by attention (plus residual) and once by the
+# feed-forward network (plus residual). The trace records both, so the two moves can be told
+# apart. The figure shows, at the best epoch, the model's input and the cloud after each
+# sublayer of every block.
+
+# %%
+def sublayer_outputs(fit):
+    """(name, tokens) for the input and the output of every sublayer at the best epoch."""
+    outputs = fit.trace.block_outputs[-1]  # (n_blocks, 2, n, T, d)
+    stages = [("input", fit.trace.inputs)]
+    for b in range(outputs.shape[0]):
+        stages += [(f"block {b + 1} attention", outputs[b, 0]),
+                   (f"block {b + 1} feed-forward", outputs[b, 1])]
+    return stages
+
+
+for k, fit in runs.items():
+    frame = pd.concat([data.tokens_to_frame(X, fit.trace.labels).assign(stage=name)
+                       for name, X in sublayer_outputs(fit)], ignore_index=True)
+    grid = plots.token_scatter(frame, col="stage", height=2.5, equal_axes=False,
+                               title=f"{task_names[k]}, epoch {fit.best_epoch}")
+    grid.set_titles(col_template="{col_name}", size="small")
+    plt.show()
+
+# %% [markdown]
+# The clouds keep their shape from one stage to the next and only shift. The reason is the
+# LayerNorm at the end of each sublayer, applied over the $d = 2$ features of a token. For a
+# vector $u = (u_1, u_2)$ the normalized vector is
+#
+# $$
+# \frac{u - \bar u}{\sqrt{\operatorname{var}(u) + \epsilon}}
+# = \frac{\delta}{\sqrt{\delta^2 + \epsilon}}\,(1, -1), \qquad \delta = \frac{u_1 - u_2}{2},
+# $$
+#
+# which is $\pm(1, -1)$ up to $\epsilon = 10^{-6}$: after the learned scale $\gamma$ and shift
+# $\beta$, a two-feature LayerNorm has essentially **two possible outputs**,
+# $\beta \pm (\gamma_1, -\gamma_2)$. Every sublayer therefore adds to each token one of two
+# fixed vectors, chosen by the sign of $u_1 - u_2$ of the sublayer's output, and its gradient
+# with respect to everything before the LayerNorm is of order
+# $\epsilon / \lvert\delta\rvert^3$, practically zero. The table counts, at the best epoch,
+# the distinct displacement vectors each sublayer adds to the tokens (rounded to $10^{-3}$),
+# overall and at most within one instance, and how much each block's attention logits
+# $QK^\top / \sqrt{d_k}$ changed during training (relative Frobenius change from epoch 0 to
+# the best epoch).
+
+# %%
+def sublayer_table(fit):
+    stages = sublayer_outputs(fit)
+    rows = []
+    for (_, before), (name, after) in zip(stages[:-1], stages[1:]):
+        moves = np.round(after - before, 3)  # (n, T, d)
+        rows.append({
+            "sublayer": name,
+            "distinct moves": len(np.unique(moves.reshape(-1, moves.shape[-1]), axis=0)),
+            "most distinct moves in one instance": max(
+                len(np.unique(instance_moves, axis=0)) for instance_moves in moves),
+            "mean move length": np.linalg.norm(after - before, axis=-1).mean(),
+        })
+    return pd.DataFrame(rows)
+
+
+def logit_change(fit):
+    logits = fit.trace.attention_logits  # (snapshots, n_blocks, n, H, T, T)
+    return pd.DataFrame([
+        {"block": b + 1, "relative change of the attention logits":
+            np.linalg.norm(logits[-1, b] - logits[0, b]) / np.linalg.norm(logits[0, b])}
+        for b in range(logits.shape[1])])
+
+
+display(pd.concat([sublayer_table(fit).assign(setup=task_names[k]) for k, fit in runs.items()],
+                  ignore_index=True).set_index(["setup", "sublayer"]).round(3))
+pd.concat([logit_change(fit).assign(setup=task_names[k]) for k, fit in runs.items()],
+          ignore_index=True).set_index(["setup", "block"]).round(3)
+
+# %% [markdown]
+# So, in the thesis's configuration, the whole network moves every token by a sum of a few
+# fixed vectors, one per sublayer, and which vector a token gets depends on a sign computed
+# from its attention-weighted values. Because the attention of an instance is close to uniform
+# (next section), the tokens of an instance get the same vectors (second column): each instance
+# is translated as a block, and the head only has to separate a few translated copies of the
+# input. This is the structure behind the thesis's observation that the learned map is close
+# to an optimal transport map: a translation is one.
+#
+# The attention logits do change during training (last table): RMSprop divides every step by
+# the running size of its gradient, so even the minute gradients that pass a two-feature
+# LayerNorm move the weights at full learning rate. But their effect on the tokens changes
+# only when a sign flips; between flips, the LayerNorm's $\gamma$ and $\beta$ decide how far
+# the tokens move. The thesis's claims are about this model, so the book measures this model;
+# {ref}`the second exercise <tracing-third-feature>` shows how the picture changes with one
+# more feature.
+#
+# ## The attention weights
+#
+# Attention is where tokens of one instance look at each other. Head $h$ of a block turns the
+# instance's tokens into a $T \times T$ matrix $A = \mathrm{softmax}(QK^\top / \sqrt{d_k})$,
+# whose row $i$ says how much token $i$ draws from every other token. The trace stores these
+# scores every 5 epochs. The heat maps show one training instance, every head of every block,
+# at epoch 0 (the initialization) and at the best epoch, on one common colour scale.
+
+# %%
+for k, fit in runs.items():
+    trace = fit.trace
+    shown = [0, fit.best_epoch]
+    weights = np.stack([trace.attention_at(e)[b, attention_instance]
+                        for b in range(n_blocks) for e in shown])
+    labels = [f"block {b + 1}\nepoch {e}" for b in range(n_blocks) for e in shown]
+    plots.attention_heads(weights, labels,
+                          title=f"{task_names[k]}: attention of training instance "
+                                f"{attention_instance} (largest weight "
+                                f"{weights.max():.3f}, uniform 1/T = {1 / n_tokens:.3f})")
+    plt.show()
+
+# %% [markdown]
+# How far are these weights from uniform averaging, and how close are they to a *transport
+# plan*? This is the question of the Sinkformers view of attention (Sander et al., 2022). Read
+# $A / T$ as a coupling: its rows have the uniform marginal $1/T$, so it is one half-step of
+# Sinkhorn's algorithm for the cost $-QK^\top/\sqrt{d_k}$ with $\varepsilon = 1$; iterating to
+# convergence gives the doubly stochastic Sinkhorn plan $P$. The figure tracks, averaged over
+# instances and heads, the total-variation distance of the column marginal of $A/T$ from
+# uniform (0 iff $A$ is doubly stochastic) and the total-variation distance from $A/T$ to $P$
+# ({func}`otcompanion.metrics.attention_coupling_metrics`).
+
+# %%
+coupling_frames = []
+for k, fit in runs.items():
+    trace = fit.trace
+    frame = metrics.attention_coupling_metrics(
+        trace.attention, trace.attention_logits,
+        index_names=("snapshot", "block", "instance", "head"))
+    frame["epoch"] = trace.attention_epochs[frame["snapshot"]]
+    frame["block"] = "block " + (frame["block"] + 1).astype(str)
+    frame["setup"] = task_names[k]
+    coupling_frames.append(frame)
+coupling = pd.concat(coupling_frames, ignore_index=True)
+per_epoch = (coupling.groupby(["setup", "block", "epoch"], as_index=False)
+             [["column_deviation", "tv_to_sinkhorn"]].mean())
+per_epoch["setup, block"] = per_epoch["setup"] + ", " + per_epoch["block"]
+grid = plots.metric_panels(per_epoch, "epoch", ["column_deviation", "tv_to_sinkhorn"],
+                           hue="setup, block", errorbar=None, height=2.6)
+plt.show()
+
+# %%
+coupling.groupby(["setup", "block"])[["column_deviation", "tv_to_sinkhorn"]].agg(
+    ["mean", "max"]).round(4)
+
+# %% [markdown]
+# Both distances lie between 0 and 1, and the two curves nearly coincide: the distance to the
+# Sinkhorn plan is essentially the failure of the column sums, because the attention is close
+# to uniform and Sinkhorn's normalization only has to rebalance the columns a little. Where
+# attention does become less uniform during training (typically in the last block, whose
+# logits are not behind another block's LayerNorm-hardened output), the matrices drift away
+# from doubly stochastic. For these data uniform averaging is a sensible solution: every token
+# of an instance carries the same class information, and averaging over the instance is what
+# reduces the within-class spread.
+#
+# ## Exercises
+#
+# ```{exercise}
+# :label: tracing-blocks
+#
+# Rerun the chapter with `n_blocks = 1` (for example
+# `otcompanion run 01_attention_tracing -p n_blocks 1 -o one_block.ipynb`). Compare the test
+# accuracy and the moves of the sublayers with the two-block model. Does the second block add
+# anything on this setup?
+# ```
+#
+# ```{solution-start} tracing-blocks
+# :class: dropdown
+# ```
+#
+# Train the other model on the same data and seed and put the two sublayer tables side by
+# side:
+
+# %%
+first_task = tasks[0]
+X_train, X_test, y_train, y_test = data.thesis_split(first_task, level, n_instances=n_instances,
+                                                     n_tokens=n_tokens, seed=seed)
+other_blocks = 1 if n_blocks != 1 else 2
+other = attention.train_transformer(X_train, y_train, X_test, y_test, epochs=epochs,
+                                    n_blocks=other_blocks, n_heads=n_heads, seed=seed)
+display(pd.concat([sublayer_table(fit).assign(model=f"{fit.model.n_blocks} block(s)")
+                   for fit in (runs[first_task], other)],
+                  ignore_index=True).set_index(["model", "sublayer"]).round(3))
+pd.DataFrame([{"model": f"{fit.model.n_blocks} block(s)", "best epoch": fit.best_epoch,
+               **fit.test_metrics} for fit in (runs[first_task], other)]).round(3)
+
+# %% [markdown]
+# Every sublayer still adds one of at most a few vectors, so a second block can only add
+# further fixed translations; compare the accuracy column to see whether that matters here.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: tracing-third-feature
+#
+# The LayerNorm argument above needs $d = 2$. Append to every token a third feature of pure
+# noise, $\mathcal N(0, 1)$, independent of the class, and train the same model. How many
+# distinct moves does each sublayer make now, how much do the attention logits change, and what
+# happens to the optimality of the map?
+# ```
+#
+# ```{solution-start} tracing-third-feature
+# :class: dropdown
+# ```
+#
+# With three features the normalized vector lies on a circle (zero mean, unit variance), not on
+# two points, so the LayerNorm no longer quantizes the moves and gradients flow through it:
+
+# %%
+rng = np.random.default_rng(seed)
+X_train, X_test, y_train, y_test = data.thesis_split(first_task, level, n_instances=n_instances,
+                                                     n_tokens=n_tokens, seed=seed)
+with_noise = [np.concatenate([X, rng.normal(size=X.shape[:2] + (1,))], axis=-1)
+              for X in (X_train, X_test)]
+three = attention.train_transformer(with_noise[0], y_train, with_noise[1], y_test,
+                                    epochs=epochs, n_blocks=n_blocks, n_heads=n_heads, seed=seed)
+display(sublayer_table(three).round(3), logit_change(three).round(3))
+pd.DataFrame([
+    {"features": fit.trace.inputs.shape[-1],
+     "test accuracy": fit.test_metrics["instance_accuracy"],
+     **metrics.thesis_metrics(fit.trace.trajectory, fit.trace.labels)}
+    for fit in (runs[first_task], three)
+]).round(4)
+
+# %% [markdown]
+# Compare the two rows: the optimality and matching of the two-feature model come from the
+# translations; with a third feature the sublayers can deform the clouds, and the numbers
+# show how far the learned map then is from the optimal assignment.
+#
+# ```{solution-end}
+# ```
+#
+# ## Provenance
+
+# %% tags=["provenance"]
+provenance({"seed": seed, "tasks": tasks, "level": level, "epochs": epochs, "n_blocks": n_blocks,
+            "n_heads": n_heads, "n_instances": n_instances, "n_tokens": n_tokens,
+            "n_paths": n_paths, "attention_instance": attention_instance}, started)

@@ -1,0 +1,343 @@
+"""Repeated experiments: the thesis grid of tasks x levels x repetitions, run in processes.
+
+The thesis repeats every setup (two or three classes, difficulty levels 1-4) many times with
+fresh data and a fresh model, and reports means and standard deviations. This module holds what
+the chapters need for that:
+
+- :data:`PROFILES` and :func:`resolve_profile`: the ``"book"`` scale (sized for the book build)
+  and the ``"thesis"`` scale (100 repetitions, 200 epochs, 2 blocks);
+- :func:`run_seed`: one seed per run, derived from the chapter seed and the run's coordinates,
+  so a run's numbers do not depend on which other runs are in the grid or on ``n_jobs``;
+- :func:`run_in_processes`: runs independent jobs in worker processes (tiny torch models are
+  fastest on one thread each, DESIGN §4), results in job order, progress on stderr;
+- :func:`trace_transformer_run` and :func:`transformer_grid`: train and trace the thesis
+  Transformer on one setup, measure its trajectory (:mod:`otcompanion.metrics`), and do so over
+  a whole grid;
+- :func:`mean_sd_table`: the "mean ± sd" tables of the chapters.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import numpy as np
+import pandas as pd
+
+from otcompanion import metrics
+from otcompanion.attention import train_transformer
+from otcompanion.data import _check_int, thesis_split
+
+#: Grid sizes of the two profiles. ``"book"`` keeps each chapter within a few minutes on a
+#: 2-core machine; ``"thesis"`` is the scale of the thesis's main runs.
+PROFILES = {
+    "book": {"n_repetitions": 3, "epochs": 200, "n_blocks": 2},
+    "thesis": {"n_repetitions": 100, "epochs": 200, "n_blocks": 2},
+}
+
+#: Summary columns of a traced run that are OT metrics of its trajectory, in reading order.
+TRAJECTORY_METRICS = metrics.THESIS_METRICS + ("straightness", "w2_path_efficiency")
+
+
+def resolve_profile(profile, **overrides):
+    """The grid settings of a profile, with explicit values taking precedence.
+
+    Parameters
+    ----------
+    profile : {"book", "thesis"}
+    **overrides
+        Settings to use instead of the profile's; ``None`` means "the profile's value".
+
+    Returns
+    -------
+    dict
+        Every key of the profile, plus any other key given.
+
+    Examples
+    --------
+    >>> resolve_profile("thesis", epochs=None, n_repetitions=5)
+    {'n_repetitions': 5, 'epochs': 200, 'n_blocks': 2}
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}.")
+    settings = dict(PROFILES[profile])
+    settings.update({name: value for name, value in overrides.items() if value is not None})
+    return settings
+
+
+def run_seed(seed, *coordinates):
+    """A reproducible seed for one run, from the chapter seed and the run's coordinates.
+
+    ``numpy.random.SeedSequence([seed, *coordinates])`` mixes the integers into a 32-bit seed,
+    so runs with different coordinates get unrelated random streams and a run's seed does not
+    depend on the rest of the grid.
+
+    Parameters
+    ----------
+    seed : int
+        The chapter's seed, >= 0.
+    *coordinates : int
+        E.g. number of classes, level, repetition; each >= 0.
+
+    Returns
+    -------
+    int
+    """
+    values = [_check_int(seed, "seed", 0)]
+    values += [_check_int(value, f"coordinate {i}", 0) for i, value in enumerate(coordinates)]
+    return int(np.random.SeedSequence(values).generate_state(1)[0])
+
+
+def _describe(job):
+    return ", ".join(f"{name}={value}" for name, value in job.items()
+                     if isinstance(value, (int, float, str, np.integer)))
+
+
+def _call(function, job):
+    started = time.perf_counter()
+    result = function(**job)
+    return result, time.perf_counter() - started
+
+
+def run_in_processes(function, jobs, n_jobs=1, progress=True):
+    """Call ``function(**job)`` for every job, in up to ``n_jobs`` worker processes.
+
+    Workers are started with the ``spawn`` method (a fresh interpreter: no OpenMP or torch
+    thread pool inherited from the parent) and reused for all jobs. Each job's result depends
+    only on its arguments, so results do not depend on ``n_jobs``.
+
+    Parameters
+    ----------
+    function : callable
+        A module-level function of the package (workers must be able to import it).
+    jobs : list of dict
+        Keyword arguments of every call.
+    n_jobs : int, default 1
+        Worker processes; 1 runs the jobs one after the other in this process.
+    progress : bool, default True
+        Print one line per finished job to stderr (count, arguments, seconds).
+
+    Returns
+    -------
+    list
+        The results, in the order of ``jobs``.
+    """
+    n_jobs = _check_int(n_jobs, "n_jobs", 1)
+    jobs = list(jobs)
+    started = time.perf_counter()
+
+    def report(done, job, seconds):
+        if progress:
+            print(f"[{done}/{len(jobs)}] {_describe(job)}: {seconds:.1f} s "
+                  f"(elapsed {time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+
+    results = [None] * len(jobs)
+    if n_jobs == 1 or len(jobs) <= 1:
+        for i, job in enumerate(jobs):
+            results[i], seconds = _call(function, job)
+            report(i + 1, job, seconds)
+        return results
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=context) as pool:
+        futures = {pool.submit(_call, function, job): i for i, job in enumerate(jobs)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            i = futures[future]
+            results[i], seconds = future.result()
+            report(done, jobs[i], seconds)
+    return results
+
+
+def curve_steps(last, n_points, horizon=None):
+    """Evenly spaced steps for metric curves, shared by runs of different lengths.
+
+    The grid has about ``n_points`` steps from 1 to ``horizon`` (default ``last``); the steps
+    after ``last`` are dropped and ``last`` is always included. Runs trained for the same number
+    of epochs but stopped at different best epochs thus share every grid step they reach.
+
+    Parameters
+    ----------
+    last : int
+        The last recorded step of the run (its best epoch), >= 1.
+    n_points : int
+        Grid size, >= 1.
+    horizon : int, optional
+        The largest step of the grid (e.g. the number of training epochs), >= ``last``.
+
+    Returns
+    -------
+    list of int
+    """
+    last = _check_int(last, "last", 1)
+    n_points = _check_int(n_points, "n_points", 1)
+    horizon = last if horizon is None else _check_int(horizon, "horizon", last)
+    grid = np.linspace(1, horizon, min(n_points, horizon)).round().astype(int)
+    return sorted({int(step) for step in grid if step <= last} | {last})
+
+
+def trace_transformer_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2,
+                          n_heads=10, n_instances=90, n_tokens=20, curve_points=20):
+    """Train and trace the thesis Transformer on one thesis setup; measure its trajectory.
+
+    Data and model are seeded with :func:`run_seed` ``(seed, n_classes, level, repetition)``;
+    the split, standardization and training follow the thesis protocol
+    (:func:`otcompanion.data.thesis_split`, :func:`otcompanion.attention.train_transformer`, one
+    thread). The trajectory (standardized training tokens, then the last block's output after
+    every epoch up to the best one) is measured with :func:`otcompanion.metrics.metric_curves`
+    at about ``curve_points`` epochs evenly spaced over the training length (the same epochs
+    in every run, :func:`curve_steps`) and at the best epoch, whose row measures the whole
+    trajectory.
+
+    Parameters
+    ----------
+    n_classes : {2, 3}
+    level : int, 1 to 4 in the thesis
+    repetition : int
+        Index of the repetition (>= 0); with ``seed`` it determines the run's seed.
+    seed : int, default 0
+    epochs, n_blocks, n_heads : int
+        Training length and architecture (thesis: 200, 2, 10).
+    n_instances, n_tokens : int
+        Data size (thesis: 90 instances of 20 tokens, half for training).
+    curve_points : int, default 20
+        Number of epochs at which the metric curves are evaluated.
+
+    Returns
+    -------
+    summary : dict
+        ``n_classes``, ``level``, ``repetition``, ``seed``, ``best_epoch``, ``fit_seconds``,
+        ``metrics_seconds``, ``instance_accuracy`` and ``token_accuracy`` (test set), the
+        :data:`TRAJECTORY_METRICS` of the whole trajectory and ``equal_length_efficiency``
+        (the thesis efficiency of straight, equal-length paths for these class sizes).
+    curves : pandas.DataFrame
+        The metric curves, with ``n_classes``, ``level`` and ``repetition`` columns and
+        ``on_grid`` (False only for a best epoch that is not a grid step).
+    """
+    run = run_seed(seed, n_classes, level, repetition)
+    X_train, X_test, y_train, y_test = thesis_split(n_classes, level, n_instances=n_instances,
+                                                    n_tokens=n_tokens, seed=run)
+    fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks,
+                            n_heads=n_heads, seed=run, attention_every=0)
+    started = time.perf_counter()
+    trajectory = fit.trace.trajectory
+    last = len(trajectory) - 1
+    if last == 0:  # cannot happen with best_epoch >= 1, kept as a clear error
+        raise RuntimeError("the trace has no epoch after the start.")
+    curves = metrics.metric_curves(trajectory, fit.trace.labels,
+                                   steps=curve_steps(last, curve_points, horizon=epochs))
+    final = curves.iloc[-1]
+    keys = {"n_classes": n_classes, "level": level, "repetition": repetition}
+    summary = {
+        **keys, "seed": run, "best_epoch": fit.best_epoch, "fit_seconds": fit.fit_seconds,
+        "metrics_seconds": time.perf_counter() - started,
+        "instance_accuracy": fit.test_metrics["instance_accuracy"],
+        "token_accuracy": fit.test_metrics["token_accuracy"],
+        **{name: float(final[name]) for name in TRAJECTORY_METRICS},
+        "equal_length_efficiency": metrics.equal_length_efficiency(fit.trace.labels,
+                                                                   X_train.shape[1]),
+    }
+    for position, (name, value) in enumerate(keys.items()):
+        curves.insert(position, name, value)
+    curves["on_grid"] = curves["epoch"].isin(curve_steps(epochs, curve_points))
+    return summary, curves
+
+
+def transformer_grid(tasks=(2, 3), levels=(1, 2, 3, 4), n_repetitions=3, *, seed=0, n_jobs=1,
+                     progress=True, **run_options):
+    """:func:`trace_transformer_run` for every task, level and repetition.
+
+    Parameters
+    ----------
+    tasks : sequence of {2, 3}
+        Numbers of classes.
+    levels : sequence of int
+        Difficulty levels (>= 1).
+    n_repetitions : int
+    seed : int
+    n_jobs : int
+        Worker processes (:func:`run_in_processes`); the numbers do not depend on it.
+    progress : bool
+    **run_options
+        Passed to :func:`trace_transformer_run` (``epochs``, ``n_blocks``, ``n_heads``,
+        ``n_instances``, ``n_tokens``, ``curve_points``).
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        One row per run (see :func:`trace_transformer_run`).
+    curves : pandas.DataFrame
+        The metric curves of all runs.
+    """
+    tasks = _check_choices(tasks, "tasks", (2, 3))
+    levels = _check_positive_ints(levels, "levels")
+    n_repetitions = _check_int(n_repetitions, "n_repetitions", 1)
+    jobs = [dict(n_classes=n_classes, level=level, repetition=repetition, seed=seed,
+                 **run_options)
+            for n_classes in tasks for level in levels for repetition in range(n_repetitions)]
+    results = run_in_processes(trace_transformer_run, jobs, n_jobs=n_jobs, progress=progress)
+    summary = pd.DataFrame([summary for summary, _ in results])
+    curves = pd.concat([curve for _, curve in results], ignore_index=True)
+    return summary, curves
+
+
+def _check_sequence(values, name):
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a list, got {values!r}.")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} is empty; give at least one value.")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} has repeated values: {values}.")
+    return values
+
+
+def _check_choices(values, name, allowed):
+    values = _check_sequence(values, name)
+    for value in values:
+        if value not in allowed or isinstance(value, bool):
+            raise ValueError(f"{name} may only contain {list(allowed)}, got {value!r}.")
+    return values
+
+
+def _check_positive_ints(values, name):
+    return [_check_int(value, f"{name} entry", 1) for value in _check_sequence(values, name)]
+
+
+def mean_sd_table(frame, by, columns, digits=3):
+    """Mean ± standard deviation of ``columns`` in every group of ``by``, as text.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per run.
+    by : list of str
+        Grouping columns (e.g. ``["n_classes", "level"]``).
+    columns : list of str
+        Numeric columns to summarize.
+    digits : int or dict, default 3
+        Significant decimals, one for all columns or per column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, the ``by`` columns, ``runs``, and one ``"mean ± sd"`` text column per
+        summarized column (sample standard deviation, ``ddof=1``; only the mean for one run).
+    """
+    missing = [name for name in [*by, *columns] if name not in frame.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
+    rows = []
+    for keys, group in frame.groupby(by, sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        row = dict(zip(by, keys))
+        row["runs"] = len(group)
+        for name in columns:
+            places = digits.get(name, 3) if isinstance(digits, dict) else digits
+            mean = group[name].mean()
+            if len(group) > 1:
+                row[name] = f"{mean:.{places}f} ± {group[name].std(ddof=1):.{places}f}"
+            else:
+                row[name] = f"{mean:.{places}f}"
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,59 @@
+"""Smoke runs of the chapters with tiny parameters: they execute, reproduce, and react to
+parameters. (00_data is covered in test_cli.py.)"""
+
+import nbformat
+import pytest
+
+from otcompanion import book
+
+TRACING_TINY = {"tasks": [2, 3], "n_instances": 30, "n_tokens": 4, "epochs": 5, "n_heads": 2,
+                "n_paths": 5}
+METRICS_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 2, "epochs": 3, "n_heads": 2,
+                "curve_points": 2}
+
+
+def figures(path):
+    notebook = nbformat.read(path, as_version=4)
+    return [output["data"]["image/png"] for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+
+
+def text_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    return "\n".join(output.get("data", {}).get("text/plain", "") + output.get("text", "")
+                     for cell in notebook.cells if cell.cell_type == "code"
+                     for output in cell.get("outputs", []))
+
+
+def test_attention_tracing_runs_reproduces_and_follows_its_seed(tmp_path):
+    first, second, other = (tmp_path / f"{name}.ipynb" for name in ("first", "second", "other"))
+    book.run_chapter("01_attention_tracing", TRACING_TINY, output=first, echo=None)
+    book.run_chapter("01_attention_tracing", TRACING_TINY, output=second, echo=None)
+    book.run_chapter("01_attention_tracing", {**TRACING_TINY, "seed": 4}, output=other,
+                     echo=None)
+    assert len(figures(first)) >= 8
+    assert figures(first) == figures(second)
+    assert figures(first) != figures(other)
+    assert "distinct moves" in text_outputs(first)
+
+
+def test_attention_tracing_rejects_bad_tasks(tmp_path):
+    with pytest.raises(book.ChapterFailed, match="tasks must be a non-empty list of 2 and/or 3"):
+        book.run_chapter("01_attention_tracing", {**TRACING_TINY, "tasks": [4]},
+                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
+
+
+def test_ot_metrics_runs_and_does_not_depend_on_n_jobs(tmp_path):
+    serial, parallel = tmp_path / "serial.ipynb", tmp_path / "parallel.ipynb"
+    book.run_chapter("02_ot_metrics", {**METRICS_TINY, "n_jobs": 1}, output=serial, echo=None)
+    book.run_chapter("02_ot_metrics", {**METRICS_TINY, "n_jobs": 2}, output=parallel, echo=None)
+    assert len(figures(serial)) == 2
+    assert figures(serial) == figures(parallel)
+    text = text_outputs(serial)
+    assert "estimated thesis-profile time" in text and "n_repetitions" in text
+
+
+def test_ot_metrics_rejects_an_unknown_profile(tmp_path):
+    with pytest.raises(book.ChapterFailed, match="profile must be one of"):
+        book.run_chapter("02_ot_metrics", {**METRICS_TINY, "profile": "paper"},
+                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)

@@ -1,0 +1,113 @@
+"""Repeated-experiment helpers: profiles, run seeds, process pools, the traced grid."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from otcompanion import experiments, metrics
+
+TINY_RUN = dict(epochs=3, n_heads=2, n_instances=30, n_tokens=4, curve_points=2)
+TIMES = ["fit_seconds", "metrics_seconds"]
+
+
+def test_profiles_and_overrides():
+    assert experiments.resolve_profile("thesis") == {"n_repetitions": 100, "epochs": 200,
+                                                     "n_blocks": 2}
+    book = experiments.resolve_profile("book", n_repetitions=None, epochs=7, extra=1)
+    assert book["epochs"] == 7 and book["extra"] == 1
+    assert book["n_repetitions"] == experiments.PROFILES["book"]["n_repetitions"]
+    with pytest.raises(ValueError, match=r"profile must be one of \['book', 'thesis'\]"):
+        experiments.resolve_profile("paper")
+
+
+def test_run_seeds_are_reproducible_and_distinct():
+    assert experiments.run_seed(0, 2, 1, 0) == experiments.run_seed(0, 2, 1, 0)
+    seeds = {experiments.run_seed(0, k, level, r)
+             for k in (2, 3) for level in (1, 2, 3, 4) for r in range(10)}
+    assert len(seeds) == 80
+    assert experiments.run_seed(1, 2, 1, 0) != experiments.run_seed(0, 2, 1, 0)
+    with pytest.raises(ValueError, match="seed must be at least 0"):
+        experiments.run_seed(-1)
+    with pytest.raises(TypeError, match="coordinate 1 must be an integer"):
+        experiments.run_seed(0, 2, 1.5)
+
+
+def test_curve_steps_share_a_grid_and_end_at_the_best_epoch():
+    full = experiments.curve_steps(200, 20)
+    assert full[0] == 1 and full[-1] == 200 and len(full) == 20
+    cut = experiments.curve_steps(175, 20, horizon=200)
+    assert cut[-1] == 175 and set(cut[:-1]) <= set(full)
+    assert experiments.curve_steps(3, 20) == [1, 2, 3]
+    with pytest.raises(ValueError, match="horizon must be at least 10"):
+        experiments.curve_steps(10, 5, horizon=4)
+
+
+def test_run_in_processes_keeps_job_order_and_does_not_depend_on_n_jobs(capsys):
+    jobs = [{"seed": s} for s in range(6)]
+    serial = experiments.run_in_processes(experiments.run_seed, jobs, n_jobs=1)
+    parallel = experiments.run_in_processes(experiments.run_seed, jobs, n_jobs=2)
+    assert serial == parallel == [experiments.run_seed(s) for s in range(6)]
+    assert "[6/6] seed=" in capsys.readouterr().err
+    experiments.run_in_processes(experiments.run_seed, jobs[:1], progress=False)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(ValueError, match="n_jobs must be at least 1"):
+        experiments.run_in_processes(experiments.run_seed, jobs, n_jobs=0)
+
+
+def test_traced_run_summarizes_its_trajectory():
+    summary, curves = experiments.trace_transformer_run(2, 1, 0, seed=0, **TINY_RUN)
+    assert summary["n_classes"] == 2 and summary["level"] == 1
+    assert set(experiments.TRAJECTORY_METRICS) <= set(summary)
+    assert 0 < summary["optimality"] <= 1 + 1e-12
+    assert 0 <= summary["instance_accuracy"] <= 1
+    last = curves.iloc[-1]
+    assert last["epoch"] == summary["best_epoch"]
+    assert last["optimality"] == summary["optimality"]
+    # 15 training instances of 4 tokens: classes of 32 and 28 points.
+    assert summary["equal_length_efficiency"] == pytest.approx(
+        (np.sqrt(32) + np.sqrt(28)) / 60)
+    assert {"n_classes", "level", "repetition", "on_grid"} <= set(curves.columns)
+
+
+def test_grid_does_not_depend_on_n_jobs_or_on_the_rest_of_the_grid():
+    serial, serial_curves = experiments.transformer_grid(
+        (2, 3), (1,), 2, seed=5, n_jobs=1, progress=False, **TINY_RUN)
+    parallel, parallel_curves = experiments.transformer_grid(
+        (2, 3), (1,), 2, seed=5, n_jobs=2, progress=False, **TINY_RUN)
+    assert len(serial) == 4
+    pd.testing.assert_frame_equal(serial.drop(columns=TIMES), parallel.drop(columns=TIMES))
+    pd.testing.assert_frame_equal(serial_curves, parallel_curves)
+    alone, _ = experiments.transformer_grid((3,), (1,), 2, seed=5, progress=False, **TINY_RUN)
+    pd.testing.assert_frame_equal(
+        alone.drop(columns=TIMES),
+        serial[serial["n_classes"] == 3].drop(columns=TIMES).reset_index(drop=True))
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    (dict(tasks=[4]), ValueError, r"tasks may only contain \[2, 3\], got 4"),
+    (dict(tasks=[]), ValueError, "tasks is empty"),
+    (dict(tasks="23"), ValueError, "tasks must be a list"),
+    (dict(levels=[1, 1]), ValueError, "levels has repeated values"),
+    (dict(levels=[0]), ValueError, "levels entry must be at least 1"),
+    (dict(n_repetitions=0), ValueError, "n_repetitions must be at least 1"),
+])
+def test_grid_rejects_bad_input_before_running(arguments, error, message):
+    with pytest.raises(error, match=message):
+        experiments.transformer_grid(**{"progress": False, **arguments})
+
+
+def test_mean_sd_table():
+    frame = pd.DataFrame({"group": ["a", "a", "b"], "x": [1.0, 3.0, 2.0], "n": [10, 20, 30]})
+    table = experiments.mean_sd_table(frame, ["group"], ["x", "n"], digits={"x": 2, "n": 0})
+    assert table.to_dict("records") == [
+        {"group": "a", "runs": 2, "x": "2.00 ± 1.41", "n": "15 ± 7"},
+        {"group": "b", "runs": 1, "x": "2.00", "n": "30"},
+    ]
+    with pytest.raises(ValueError, match=r"columns \['y'\] are not in the frame"):
+        experiments.mean_sd_table(frame, ["group"], ["y"])
+
+
+def test_equal_length_efficiency_matches_its_formula():
+    labels = np.array([0] * 3 + [1] * 5)
+    assert metrics.equal_length_efficiency(labels, 2) == pytest.approx(
+        (np.sqrt(6) + np.sqrt(10)) / 16)

@@ -1,0 +1,718 @@
+"""MLP pretraining: train the Transformer's head alone on synthetic token clouds, then freeze it.
+
+The thesis's pretraining experiment (Quadrio & Candelieri, 2025; DESIGN §3, "MLP pretraining")
+in four steps:
+
+1. Sample synthetic token clouds of the training shape from well-separated Gaussians
+   (:func:`pretraining_clouds`): by default class ``i`` of ``k`` has mean
+   ``3k (cos(2 pi i / k), sin(2 pi i / k), 0, ..., 0)`` (:func:`circle_means`) and covariance
+   ``I``; the thesis's own 3-class run used the means ``(-5, 0), (5, 0), (0, 5)``
+   (:data:`THESIS_3_CLASS_MEANS`).
+2. Train the classification head of :class:`~otcompanion.attention.ThesisTransformer` alone on
+   those clouds, token by token (:func:`pretrain_head`: Adam, ``lr = 1e-2``, early stopping with
+   patience 5 on a seeded validation split, best weights restored).
+3. Load the head into a fresh, seeded Transformer and freeze it (:func:`pretrained_transformer`).
+4. Train the attention blocks only with the unchanged Transformer protocol
+   (:func:`~otcompanion.attention.train_transformer` with ``model=``), so that the history, the
+   trace and the test metrics are exactly those of an unpretrained run.
+
+:func:`train_pretrained` does the four steps in one call and :func:`epochs_to_accuracy` measures
+convergence for the comparison with unpretrained runs.
+
+Why the pretraining clouds are *not* standardized. The Transformer standardizes its *inputs*,
+but its head never sees them: it sees the last block's output ``x + LN(...) + LN(...)``, whose
+scale is set by the LayerNorm gains and biases the blocks learn, not by the input statistics.
+The pretraining geometry (radius ``3k``, covariance ``I``) is therefore specified directly in the
+head's input coordinates, as the thesis did (it trained the head on the raw synthetic clouds):
+the pretrained head marks out class regions around those means and the blocks have to carry the
+standardized tokens into them. Standardizing the clouds with their own statistics would not
+change what the head can represent but would distort the stated geometry (for two classes on a
+circle the first coordinate's spread is dominated by the means, the second's by the noise), and
+the radius, the parameter the book varies, would lose its meaning.
+
+The correspondence between pretraining classes and data classes is by position: pretraining
+class ``i`` (mean ``means[i]``) is the head's output ``i``, which
+:func:`~otcompanion.attention.train_transformer` uses for the ``i``-th of the *sorted* training
+labels. Whether the pretraining means sit where the standardized data of that class already lies
+(the thesis's 3-class geometry) or elsewhere (the default circle) is part of the geometry being
+compared.
+
+References
+----------
+- A. Quadrio, A. Candelieri. *Transformers for Tabular Data: A Training
+  Perspective of Self-Attention via Optimal Transport*. Univ. Milano-Bicocca, 2025.
+  arXiv:2512.09530 (MLP pretraining of the Transformer's head on synthetic clouds).
+- D. P. Kingma, J. Ba. *Adam: A Method for Stochastic Optimization*. ICLR 2015.
+- L. Prechelt. *Early Stopping -- But When?* In *Neural Networks: Tricks of the
+  Trade*, Springer, 1998 (early stopping on a held-out validation set).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .attention import (
+    ThesisTransformer,
+    TransformerFit,
+    _check_fraction,
+    _check_positive,
+    _check_y,
+    _resolve_device,
+    _scores,
+    _token_loss,
+    _validation_split,
+    train_transformer,
+)
+from .data import _check_int, check_tokens, make_token_clouds
+
+#: Pretraining means of the thesis's 3-class run (Quadrio & Candelieri, 2025), covariance ``I``.
+THESIS_3_CLASS_MEANS = ((-5.0, 0.0), (5.0, 0.0), (0.0, 5.0))
+
+#: Architecture arguments of :class:`~otcompanion.attention.ThesisTransformer` (besides
+#: ``n_features`` and ``n_classes``).
+ARCHITECTURE_KEYS = ("n_blocks", "n_heads", "key_dim", "ff_dim", "head_units", "dropout",
+                     "head_dropout")
+
+#: Keys of ``pretraining=`` in :func:`train_pretrained` that go to :func:`pretraining_clouds`.
+CLOUD_KEYS = ("means", "covariances", "radius", "rotation", "covariance_scale", "n_instances",
+              "n_tokens", "seed")
+
+#: Keys of ``pretraining=`` in :func:`train_pretrained` that go to :func:`pretrain_head`.
+HEAD_KEYS = ("lr", "max_epochs", "patience", "validation")
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-7  # keras Adam's epsilon (torch's default is 1e-8)
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry and clouds
+# --------------------------------------------------------------------------------------------
+
+def _check_real(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r}.")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be finite, got {value}.")
+    return float(value)
+
+
+def circle_means(n_classes, n_features=2, radius=None, rotation=0.0):
+    """Class means on a circle in the first two coordinates (thesis dummy geometry).
+
+    .. math::
+        m_i = r\\,\\big(\\cos\\theta_i,\\ \\sin\\theta_i,\\ 0, \\dots, 0\\big) \\in
+        \\mathbb{R}^d, \\qquad \\theta_i = \\frac{2\\pi i}{k} + \\varphi,
+        \\qquad i = 0, \\dots, k - 1,
+
+    with ``r = 3k`` by default (Quadrio & Candelieri, 2025; DESIGN §3). Neighbouring means are
+    ``2 r sin(pi / k)`` apart (``6k sin(pi / k)`` by default: 12 for two classes, about 15.6
+    for three), far more than the unit standard deviation of the pretraining clouds.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes ``k``, at least 2.
+    n_features : int, default 2
+        Token dimension ``d``, at least 2: the circle lies in the first two coordinates and the
+        others are zero. One feature is rejected rather than silently folding the circle onto a
+        line (where two means could coincide); pass explicit ``means`` to
+        :func:`pretraining_clouds` for one-dimensional tokens.
+    radius : float, optional
+        Circle radius ``r > 0``; default ``3 * n_classes``.
+    rotation : float, default 0.0
+        Angle ``phi`` (radians) added to every class's angle. ``rotation = pi`` with two
+        classes puts class 0 at ``(-r, 0)``, the side where the thesis's class 0 lies.
+
+    Returns
+    -------
+    means : ndarray of shape (n_classes, n_features)
+        Coordinates whose magnitude is below ``1e-12 r`` (e.g. ``sin(pi)``) are set to 0.
+    """
+    n_classes = _check_int(n_classes, "n_classes", 2)
+    n_features = _check_int(n_features, "n_features", 1)
+    if n_features < 2:
+        raise ValueError(
+            f"n_features must be at least 2 for circle means (the circle lies in the first two "
+            f"coordinates), got {n_features}; for one-feature tokens give the means explicitly, "
+            f"e.g. pretraining_clouds(..., means=[[-6.0], [6.0]])."
+        )
+    radius = 3.0 * n_classes if radius is None else _check_positive(radius, "radius")
+    rotation = _check_real(rotation, "rotation")
+    angles = 2 * np.pi * np.arange(n_classes) / n_classes + rotation
+    means = np.zeros((n_classes, n_features))
+    means[:, 0] = radius * np.cos(angles)
+    means[:, 1] = radius * np.sin(angles)
+    means[np.abs(means) < 1e-12 * radius] = 0.0
+    return means
+
+
+def pretraining_clouds(n_classes, n_instances, n_tokens, n_features, means=None,
+                       covariances=None, radius=None, rotation=0.0, covariance_scale=1.0,
+                       seed=0):
+    """Synthetic token clouds for head pretraining (thesis: well-separated Gaussians).
+
+    Instance ``j`` of class ``i`` has tokens ``x_{j,1..T} ~ N(m_i, Sigma_i)`` i.i.d., sampled
+    with :func:`~otcompanion.data.make_token_clouds` (classes in consecutive, equal blocks).
+    By default ``m_i`` are :func:`circle_means` and ``Sigma_i = s I`` with
+    ``s = covariance_scale`` (Quadrio & Candelieri, 2025; DESIGN §3).
+
+    Parameters
+    ----------
+    n_classes : int
+        At least 2.
+    n_instances : int
+        A multiple of ``n_classes`` (balanced classes).
+    n_tokens, n_features : int
+        The training shape ``(T, d)``.
+    means : array-like of shape (n_classes, n_features), optional
+        Explicit class means (e.g. :data:`THESIS_3_CLASS_MEANS`); then ``radius`` and
+        ``rotation`` must keep their defaults.
+    covariances : array-like of shape (n_classes, n_features, n_features), optional
+        Explicit symmetric positive semi-definite covariances; then ``covariance_scale`` must
+        stay 1.
+    radius : float, optional
+        Radius of the circle means; default ``3 * n_classes``.
+    rotation : float, default 0.0
+        Rotation of the circle means (radians).
+    covariance_scale : float, default 1.0
+        ``s > 0`` in ``Sigma_i = s I``.
+    seed : int, default 0
+
+    Returns
+    -------
+    X : ndarray of shape (n_instances, n_tokens, n_features)
+    y : ndarray of shape (n_instances,), int codes ``0 .. n_classes - 1``
+    """
+    n_classes = _check_int(n_classes, "n_classes", 2)
+    n_instances = _check_int(n_instances, "n_instances", 1)
+    n_tokens = _check_int(n_tokens, "n_tokens", 1)
+    n_features = _check_int(n_features, "n_features", 1)
+    seed = _check_int(seed, "seed", 0)
+    if n_instances % n_classes:
+        raise ValueError(f"n_instances must be a multiple of n_classes ({n_classes}) so that "
+                         f"classes are balanced, got {n_instances}.")
+    if means is None:
+        means = circle_means(n_classes, n_features, radius=radius, rotation=rotation)
+    else:
+        if radius is not None or _check_real(rotation, "rotation") != 0.0:
+            raise ValueError("radius and rotation shape the circle means; they cannot be "
+                             "combined with explicit means.")
+        try:
+            means = np.asarray(means, dtype=float)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"means must be a numeric array: {error}") from None
+        if means.shape != (n_classes, n_features):
+            raise ValueError(f"means must have shape (n_classes, n_features) = "
+                             f"{(n_classes, n_features)}, got {means.shape}.")
+        if not np.all(np.isfinite(means)):
+            raise ValueError("means contains NaN or infinite values.")
+    scale = _check_positive(covariance_scale, "covariance_scale")
+    if covariances is None:
+        covariances = np.stack([scale * np.eye(n_features)] * n_classes)
+    else:
+        if scale != 1.0:
+            raise ValueError("covariance_scale scales the default identity covariance; it "
+                             "cannot be combined with explicit covariances.")
+        try:
+            covariances = np.asarray(covariances, dtype=float)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"covariances must be a numeric array: {error}") from None
+        if not np.all(np.isfinite(covariances)):
+            raise ValueError("covariances contains NaN or infinite values.")
+    return make_token_clouds(means, covariances, n_instances=n_instances, n_tokens=n_tokens,
+                             seed=seed)
+
+
+# --------------------------------------------------------------------------------------------
+# Head pretraining
+# --------------------------------------------------------------------------------------------
+
+def _new_head(n_features, n_classes, head_units, head_dropout):
+    """A freshly initialized head, built by :class:`ThesisTransformer` itself so that its
+    structure (and keras-style initialization) is by construction that of the Transformer's
+    head. The tiny encoder built alongside is discarded."""
+    return ThesisTransformer(n_features, n_classes, n_blocks=1, n_heads=1, key_dim=1, ff_dim=1,
+                             head_units=head_units, head_dropout=head_dropout).head
+
+
+def _head_structure(head):
+    """``(in, out)`` of every Linear layer of a head, and its dropout rate (or None)."""
+    linear = [m for m in head.modules() if isinstance(m, nn.Linear)]
+    dropout = [m.p for m in head.modules() if isinstance(m, nn.Dropout)]
+    return [(m.in_features, m.out_features) for m in linear], (dropout[0] if dropout else None)
+
+
+@dataclass
+class HeadPretraining:
+    """Result of :func:`pretrain_head`.
+
+    Attributes
+    ----------
+    head : nn.Sequential
+        The trained head with the restored best weights, in eval mode; the same structure as
+        ``ThesisTransformer(n_features, n_classes, head_units=..., head_dropout=...).head``.
+        It maps tokens ``(..., d)`` to class logits ``(..., k)`` and takes raw (unstandardized)
+        coordinates.
+    history : DataFrame
+        One row per epoch run: ``epoch`` (1-based), ``loss``, ``accuracy`` (token-wise),
+        ``instance_accuracy`` (keras convention: training mode, from the forward pass of the
+        epoch's gradient step), ``val_loss``, ``val_accuracy``, ``val_instance_accuracy``
+        (inference mode, after the update; NaN without validation data).
+    best_epoch : int
+        1-based epoch of the restored weights (lowest validation loss; the last epoch without
+        validation data).
+    fit_seconds : float
+    classes : ndarray
+        The sorted labels of ``y``; head output ``j`` is ``classes[j]``.
+    validation_indices : ndarray or None
+        Indices into ``X`` of the held-out validation instances.
+    params : dict
+        The settings, including ``n_features``, ``n_classes``, ``head_units``,
+        ``head_dropout`` (and, from :func:`train_pretrained`, the cloud geometry).
+    """
+
+    head: nn.Sequential
+    history: pd.DataFrame
+    best_epoch: int
+    fit_seconds: float
+    classes: np.ndarray
+    validation_indices: np.ndarray | None
+    params: dict = field(default_factory=dict)
+
+    def predict_proba(self, X):
+        """Token-wise class probabilities ``softmax(head(x))`` for raw tokens ``X``, shape
+        ``(n, T, k)``, in inference mode."""
+        tokens = check_tokens(X, "X")
+        n_features = self.params["n_features"]
+        if tokens.shape[-1] != n_features:
+            raise ValueError(f"X has {tokens.shape[-1]} features per token, the head takes "
+                             f"{n_features}.")
+        device = next(self.head.parameters()).device
+        was_training = self.head.training
+        self.head.eval()
+        try:
+            with torch.no_grad():
+                logits = self.head(torch.as_tensor(tokens, dtype=torch.float32, device=device))
+        finally:
+            self.head.train(was_training)
+        return torch.softmax(logits, dim=-1).cpu().numpy()
+
+    def predict(self, X):
+        """Instance classes: argmax of the mean token probability (thesis §3)."""
+        return self.classes[self.predict_proba(X).mean(axis=1).argmax(axis=1)]
+
+
+def pretrain_head(X, y, *, n_classes=None, head_units=(8,), head_dropout=0.4, lr=1e-2,
+                  max_epochs=200, patience=5, validation=0.2, seed=0, n_threads=1,
+                  device="cpu"):
+    """Train the Transformer's classification head alone, token by token (thesis pretraining).
+
+    The head ``f`` (``Dense(8, ReLU) -> Dropout(0.4) -> Dense(k)`` by default) is applied to
+    every token and trained with the token-wise cross-entropy against the instance label,
+
+    .. math::
+        \\mathcal{L} = -\\frac{1}{nT} \\sum_{j=1}^{n} \\sum_{t=1}^{T}
+        \\log \\operatorname{softmax}\\big(f(x_{j,t})\\big)_{y_j},
+
+    full batch, with Adam (Kingma & Ba, 2015; ``lr = 1e-2``, ``betas = (0.9, 0.999)``,
+    keras's ``epsilon = 1e-7``) and early stopping on the validation loss: an epoch improves
+    when its loss is strictly lower than the best so far, training stops after ``patience``
+    epochs without improvement and the best weights are restored (Quadrio & Candelieri, 2025;
+    Prechelt, 1998). The tokens are used as given, not standardized (see the module notes:
+    the head's input space is where the pretraining geometry is defined).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, T, d) or (n, d)
+        Pretraining tokens, usually from :func:`pretraining_clouds`.
+    y : array-like of shape (n,)
+        Instance labels; head output ``j`` is the ``j``-th sorted label.
+    n_classes : int, optional
+        Expected number of classes; an error if ``y`` has another number.
+    head_units : sequence of int, default (8,)
+        Hidden widths of the head (as in :class:`~otcompanion.attention.ThesisTransformer`).
+    head_dropout : float in [0, 1), default 0.4
+    lr : float, default 1e-2
+    max_epochs : int, default 200
+    patience : int or None, default 5
+        Early-stopping patience; ``None`` never stops early (but still restores the best
+        weights). Must be ``None`` when ``validation`` is ``None``.
+    validation : float in (0, 1), (X_val, y_val) or None, default 0.2
+        A fraction holds out that share of the instances (stratified by class, seeded by
+        ``seed``); a tuple gives explicit validation data; ``None`` trains for ``max_epochs``
+        and keeps the last epoch.
+    seed : int, default 0
+        Seeds the initialization, the dropout masks and the validation split; torch's global
+        random state is saved and restored.
+    n_threads : int, default 1
+        Torch intra-op threads during the fit, restored afterwards (DESIGN §4).
+    device : {"cpu", "cuda", "cuda:<index>"}, default "cpu"
+
+    Returns
+    -------
+    HeadPretraining
+    """
+    started = time.perf_counter()
+    tokens = check_tokens(X, "X")
+    labels = _check_y(y, "y", len(tokens), "X")
+    classes, codes = np.unique(labels, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"y has a single class {classes.tolist()[0]!r}; at least two classes "
+                         f"are needed to pretrain a classification head.")
+    if n_classes is not None:
+        n_classes = _check_int(n_classes, "n_classes", 2)
+        if n_classes != len(classes):
+            raise ValueError(f"n_classes={n_classes} but y has {len(classes)} classes "
+                             f"{classes.tolist()}.")
+    n_classes, n_features = len(classes), tokens.shape[-1]
+    lr = _check_positive(lr, "lr")
+    max_epochs = _check_int(max_epochs, "max_epochs", 1)
+    seed = _check_int(seed, "seed", 0)
+    n_threads = _check_int(n_threads, "n_threads", 1)
+    torch_device = _resolve_device(device)
+
+    fit_index, val_index, val_data = np.arange(len(tokens)), None, None
+    if validation is None:
+        if patience is not None:
+            raise ValueError("patience needs validation data: with validation=None training "
+                             "runs all max_epochs and keeps the last epoch; pass "
+                             "patience=None.")
+    elif isinstance(validation, tuple):
+        if len(validation) != 2:
+            raise ValueError("validation as a tuple must be (X_val, y_val).")
+        val_tokens = check_tokens(validation[0], "validation X_val")
+        if val_tokens.shape[-1] != n_features:
+            raise ValueError(f"validation X_val has {val_tokens.shape[-1]} features per token, "
+                             f"X has {n_features}.")
+        val_labels = _check_y(validation[1], "validation y_val", len(val_tokens),
+                              "validation X_val")
+        unknown = sorted(set(val_labels.tolist()) - set(classes.tolist()), key=str)
+        if unknown:
+            raise ValueError(f"validation y_val has label(s) {unknown[:5]} that do not occur "
+                             f"in y (classes {classes.tolist()}).")
+        val_data = (val_tokens, np.searchsorted(classes, val_labels))
+    elif isinstance(validation, str):
+        raise ValueError(f"validation must be a fraction in (0, 1), (X_val, y_val) or None, "
+                         f"got {validation!r}.")
+    else:
+        fraction = _check_fraction(validation, "validation")
+        fit_index, val_index = _validation_split(codes, fraction, seed)
+    if patience is None:
+        patience = max_epochs
+    patience = _check_int(patience, "patience", 1)
+
+    def as_tensor(array, dtype=torch.float32):
+        return torch.as_tensor(array, dtype=dtype, device=torch_device)
+
+    inputs, all_codes = as_tensor(tokens), as_tensor(codes, torch.int64)
+    fit_inputs, fit_codes = inputs[fit_index], all_codes[fit_index]
+    if val_index is not None:
+        val_inputs, val_codes = inputs[val_index], all_codes[val_index]
+    elif val_data is not None:
+        val_inputs, val_codes = as_tensor(val_data[0]), as_tensor(val_data[1], torch.int64)
+    else:
+        val_inputs = val_codes = None
+
+    previous_threads = torch.get_num_threads()
+    rng_devices = [torch_device.index or 0] if torch_device.type == "cuda" else []
+    torch.set_num_threads(n_threads)
+    try:
+        with torch.random.fork_rng(devices=rng_devices):
+            torch.manual_seed(seed)
+            head = _new_head(n_features, n_classes, head_units, head_dropout).to(torch_device)
+            optimizer = torch.optim.Adam(head.parameters(), lr=lr, betas=ADAM_BETAS,
+                                         eps=ADAM_EPS)
+            rows, best_loss, best_epoch, best_state, wait = [], math.inf, 0, None, 0
+            for epoch in range(1, max_epochs + 1):
+                head.train()
+                optimizer.zero_grad(set_to_none=True)
+                logits = head(fit_inputs)
+                loss = _token_loss(logits, fit_codes)
+                loss.backward()
+                optimizer.step()
+                _, token_accuracy, instance_accuracy, _ = _scores(logits.detach(), fit_codes)
+                row = dict(epoch=epoch, loss=float(loss.detach()), accuracy=token_accuracy,
+                           instance_accuracy=instance_accuracy, val_loss=math.nan,
+                           val_accuracy=math.nan, val_instance_accuracy=math.nan)
+                if val_inputs is not None:
+                    head.eval()
+                    with torch.no_grad():
+                        val_loss, val_token, val_instance, _ = _scores(head(val_inputs),
+                                                                        val_codes)
+                    row.update(val_loss=val_loss, val_accuracy=val_token,
+                               val_instance_accuracy=val_instance)
+                rows.append(row)
+                if val_inputs is None:
+                    best_epoch = epoch
+                    continue
+                if row["val_loss"] < best_loss:
+                    best_loss, best_epoch, wait = row["val_loss"], epoch, 0
+                    best_state = {key: value.detach().clone()
+                                  for key, value in head.state_dict().items()}
+                else:
+                    wait += 1
+                    if wait >= patience:
+                        break
+            if best_state is not None:
+                head.load_state_dict(best_state)
+            elif val_inputs is not None:
+                raise RuntimeError("the validation loss was never finite; head pretraining "
+                                   "diverged (try a smaller lr).")
+            head.eval()
+    finally:
+        torch.set_num_threads(previous_threads)
+
+    units, rate = _head_structure(head)
+    params = dict(n_features=n_features, n_classes=n_classes,
+                  head_units=tuple(out for _, out in units[:-1]), head_dropout=rate,
+                  lr=lr, max_epochs=max_epochs, patience=patience,
+                  validation=validation if not isinstance(validation, tuple) else "given",
+                  seed=seed, n_threads=n_threads, device=str(torch_device), optimizer="Adam",
+                  betas=ADAM_BETAS, eps=ADAM_EPS, standardized=False)
+    return HeadPretraining(head=head, history=pd.DataFrame(rows), best_epoch=int(best_epoch),
+                           fit_seconds=time.perf_counter() - started, classes=classes,
+                           validation_indices=val_index, params=params)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading into the Transformer
+# --------------------------------------------------------------------------------------------
+
+def pretrained_transformer(head_or_result, n_features, n_classes, *, freeze=True, seed=0,
+                           **architecture):
+    """A fresh, seeded :class:`~otcompanion.attention.ThesisTransformer` with a pretrained head.
+
+    The Transformer is built exactly as :func:`~otcompanion.attention.train_transformer` builds
+    it for the same ``seed`` (``torch.manual_seed(seed)``, then the constructor), so its blocks
+    start from the same weights as an unpretrained run with that seed and only the head
+    differs. The head's weights are copied in; with ``freeze`` its parameters get
+    ``requires_grad = False``, so ``train_transformer(..., model=this)`` trains the attention
+    blocks only (Quadrio & Candelieri, 2025: "freeze the MLP, train the attention"). A frozen
+    head's dropout still acts in training mode, as with a frozen keras ``Dropout`` layer.
+
+    Parameters
+    ----------
+    head_or_result : HeadPretraining or nn.Sequential
+        The pretrained head (or the result holding it); it is copied, not modified.
+    n_features, n_classes : int
+        Must match the head's input and output widths.
+    freeze : bool, default True
+    seed : int, default 0
+        Seeds the blocks' initialization; torch's global random state is saved and restored.
+    **architecture
+        ``n_blocks``, ``n_heads``, ``key_dim``, ``ff_dim``, ``dropout``, ``head_units``,
+        ``head_dropout`` (see :class:`~otcompanion.attention.ThesisTransformer`).
+        ``head_units`` defaults to the pretrained head's and must match it if given;
+        ``head_dropout`` defaults to the pretrained head's rate.
+
+    Returns
+    -------
+    ThesisTransformer
+        In eval mode.
+    """
+    if isinstance(head_or_result, HeadPretraining):
+        head = head_or_result.head
+    elif isinstance(head_or_result, nn.Sequential):
+        head = head_or_result
+    else:
+        raise TypeError(f"head_or_result must be a HeadPretraining or the nn.Sequential head, "
+                        f"got {type(head_or_result).__name__}.")
+    if not isinstance(freeze, (bool, np.bool_)):
+        raise TypeError(f"freeze must be True or False, got {freeze!r}.")
+    seed = _check_int(seed, "seed", 0)
+    unknown = sorted(set(architecture) - set(ARCHITECTURE_KEYS))
+    if unknown:
+        raise TypeError(f"unknown architecture argument(s) {unknown}; allowed: "
+                        f"{list(ARCHITECTURE_KEYS)}.")
+    shapes, rate = _head_structure(head)
+    if not shapes:
+        raise ValueError("the pretrained head has no Linear layers.")
+    n_features = _check_int(n_features, "n_features", 1)
+    n_classes = _check_int(n_classes, "n_classes", 2)
+    if shapes[0][0] != n_features:
+        raise ValueError(f"n_features={n_features} but the pretrained head takes "
+                         f"{shapes[0][0]} features.")
+    if shapes[-1][1] != n_classes:
+        raise ValueError(f"n_classes={n_classes} but the pretrained head has {shapes[-1][1]} "
+                         f"outputs.")
+    pretrained_units = tuple(out for _, out in shapes[:-1])
+    architecture = dict(architecture)
+    units = architecture.setdefault("head_units", pretrained_units)
+    if isinstance(units, (int, np.integer)) and not isinstance(units, bool):
+        units = (units,)
+    try:
+        units = tuple(units)
+    except TypeError:
+        raise TypeError(f"head_units must be a sequence of positive integers, got "
+                        f"{units!r}.") from None
+    if units != pretrained_units:
+        raise ValueError(f"head_units={units} does not match the pretrained head's hidden "
+                         f"widths {pretrained_units}.")
+    architecture["head_units"] = units
+    if rate is not None:
+        architecture.setdefault("head_dropout", rate)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = ThesisTransformer(n_features, n_classes, **architecture)
+    if _head_structure(model.head)[0] != shapes or len(model.head) != len(head):
+        raise ValueError(f"the pretrained head's layers {shapes} do not match the "
+                         f"Transformer's head {_head_structure(model.head)[0]}.")
+    state = {key: value.detach().to("cpu").clone() for key, value in head.state_dict().items()}
+    model.head.load_state_dict(state)
+    if freeze:
+        for parameter in model.head.parameters():
+            parameter.requires_grad_(False)
+    return model.eval()
+
+
+# --------------------------------------------------------------------------------------------
+# The whole protocol and convergence
+# --------------------------------------------------------------------------------------------
+
+def train_pretrained(X_train, y_train, X_test=None, y_test=None, *, pretraining=None, seed=0,
+                     freeze=True, **train_kwargs):
+    """The thesis's pretraining protocol in one call: clouds, head, frozen head, attention.
+
+    1. :func:`pretraining_clouds` of the training shape: as many instances as ``X_train`` has
+       (rounded up to a multiple of the number of classes), its tokens per instance and
+       features; circle means of radius ``3k`` and covariance ``I`` unless ``pretraining``
+       says otherwise.
+    2. :func:`pretrain_head` on them (Adam ``lr = 1e-2``, patience 5).
+    3. :func:`pretrained_transformer` (seeded with ``seed``, head loaded and frozen).
+    4. :func:`~otcompanion.attention.train_transformer` with ``model=`` that Transformer: the
+       same protocol, history, trace and test metrics as an unpretrained run with ``seed``.
+
+    Parameters
+    ----------
+    X_train, y_train, X_test, y_test
+        As for :func:`~otcompanion.attention.train_transformer`. Pretraining class ``i`` is the
+        ``i``-th sorted label of ``y_train``.
+    pretraining : dict, optional
+        Settings of the pretraining: cloud keys ``means``, ``covariances``, ``radius``,
+        ``rotation``, ``covariance_scale``, ``n_instances``, ``n_tokens``, ``seed`` (default:
+        ``seed``) and head keys ``lr``, ``max_epochs``, ``patience``, ``validation``. The head's
+        architecture (``head_units``, ``head_dropout``) is the Transformer's, set through
+        ``train_kwargs``.
+    seed : int, default 0
+        Seeds the clouds, the head's pretraining, the Transformer and its training.
+    freeze : bool, default True
+        Freeze the pretrained head (the thesis). ``False`` fine-tunes it with the blocks.
+    **train_kwargs
+        Architecture (``n_blocks``, ``n_heads``, ``key_dim``, ``ff_dim``, ``head_units``,
+        ``dropout``, ``head_dropout``) and training settings of
+        :func:`~otcompanion.attention.train_transformer` (``epochs``, ``lr``, ``patience``,
+        ``validation``, ``device``, ``n_threads``, ``trace``, ...), except ``model``.
+        ``device`` and ``n_threads`` also apply to the head's pretraining.
+
+    Returns
+    -------
+    fit : TransformerFit
+        ``fit.params["head_pretraining"]`` holds the pretraining settings and
+        ``fit.params["freeze_head"]`` the freeze flag.
+    pretraining : HeadPretraining
+    """
+    if "model" in train_kwargs:
+        raise TypeError("train_pretrained builds the model itself; call train_transformer("
+                        "..., model=pretrained_transformer(...)) to start from your own.")
+    seed = _check_int(seed, "seed", 0)
+    if not isinstance(freeze, (bool, np.bool_)):
+        raise TypeError(f"freeze must be True or False, got {freeze!r}.")
+    settings = {} if pretraining is None else pretraining
+    if not isinstance(settings, dict):
+        raise TypeError(f"pretraining must be a dict of settings, got "
+                        f"{type(pretraining).__name__}.")
+    misplaced = sorted({"head_units", "head_dropout"} & set(settings))
+    if misplaced:
+        raise ValueError(f"pretraining sets {misplaced}, but the head's architecture is the "
+                         f"Transformer's: pass them as keyword arguments of train_pretrained.")
+    unknown = sorted(set(settings) - set(CLOUD_KEYS) - set(HEAD_KEYS))
+    if unknown:
+        raise ValueError(f"unknown pretraining setting(s) {unknown}; allowed: "
+                         f"{list(CLOUD_KEYS + HEAD_KEYS)}.")
+
+    tokens = check_tokens(X_train, "X_train")
+    labels = _check_y(y_train, "y_train", len(tokens), "X_train")
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise ValueError(f"y_train has a single class {classes.tolist()[0]!r}; at least two "
+                         f"classes are needed.")
+    n, n_tokens, n_features = tokens.shape
+    k = len(classes)
+
+    architecture = {key: train_kwargs.pop(key) for key in ARCHITECTURE_KEYS
+                    if key in train_kwargs}
+    head_architecture = {key: architecture[key] for key in ("head_units", "head_dropout")
+                         if key in architecture}
+    shared = {key: train_kwargs[key] for key in ("device", "n_threads") if key in train_kwargs}
+
+    cloud_args = dict(n_instances=k * math.ceil(n / k), n_tokens=n_tokens, seed=seed)
+    cloud_args.update({key: settings[key] for key in CLOUD_KEYS if key in settings})
+    X_pre, y_pre = pretraining_clouds(k, n_features=n_features, **cloud_args)
+    head_args = {key: settings[key] for key in HEAD_KEYS if key in settings}
+    result = pretrain_head(X_pre, y_pre, n_classes=k, seed=seed, **head_architecture,
+                           **shared, **head_args)
+    geometry = {key: settings[key] for key in ("means", "covariances", "radius", "rotation",
+                                               "covariance_scale") if key in settings}
+    if "means" not in geometry:
+        geometry["means"] = circle_means(k, n_features, radius=settings.get("radius"),
+                                         rotation=settings.get("rotation", 0.0))
+    geometry = {key: (np.asarray(value).tolist() if isinstance(value, (np.ndarray, list, tuple))
+                      else value) for key, value in geometry.items()}
+    result.params.update(clouds=dict(geometry, n_instances=cloud_args["n_instances"],
+                                     n_tokens=cloud_args["n_tokens"],
+                                     seed=cloud_args["seed"]))
+
+    model = pretrained_transformer(result, n_features, k, freeze=freeze, seed=seed,
+                                   **architecture)
+    fit = train_transformer(X_train, y_train, X_test, y_test, seed=seed, model=model,
+                            **train_kwargs)
+    fit.params.update(head_pretraining=copy.deepcopy(result.params), freeze_head=bool(freeze))
+    return fit, result
+
+
+def epochs_to_accuracy(history, target, column="val_instance_accuracy"):
+    """First epoch whose accuracy reaches ``target``: a convergence measure.
+
+    .. math::
+        e^\\star = \\min\\{\\, e : a_e \\ge \\text{target} \\,\\}
+
+    over the rows of ``history`` (``None`` when no epoch reaches it). Used with ``best_epoch``
+    to compare pretrained and unpretrained runs (DESIGN §3, "MLP pretraining").
+
+    Parameters
+    ----------
+    history : DataFrame, TransformerFit or HeadPretraining
+        A history with an ``epoch`` column (or a result whose ``.history`` it is).
+    target : float in [0, 1]
+    column : str, default "val_instance_accuracy"
+        Accuracy column. For :class:`~otcompanion.attention.TransformerFit` histories
+        ``train_instance_accuracy`` is measured in training mode (dropout on) before the
+        epoch's update, the validation columns in inference mode after it; for
+        :class:`HeadPretraining` use ``accuracy`` or ``val_accuracy``.
+
+    Returns
+    -------
+    int or None
+    """
+    if isinstance(history, (TransformerFit, HeadPretraining)):
+        history = history.history
+    if not isinstance(history, pd.DataFrame):
+        raise TypeError(f"history must be a DataFrame or a fit result with .history, got "
+                        f"{type(history).__name__}.")
+    target = _check_fraction(target, "target", low_open=False, high_open=False)
+    if not isinstance(column, str) or column not in history.columns:
+        raise ValueError(f"column must be one of the history's columns "
+                         f"{list(history.columns)}, got {column!r}.")
+    if "epoch" not in history.columns:
+        raise ValueError("history has no 'epoch' column.")
+    reached = history.loc[history[column] >= target, "epoch"]
+    return int(reached.iloc[0]) if len(reached) else None

@@ -13,6 +13,8 @@ the chapters need for that:
 - :func:`trace_transformer_run` and :func:`transformer_grid`: train and trace the thesis
   Transformer on one setup, measure its trajectory (:mod:`otcompanion.metrics`), and do so over
   a whole grid;
+- :func:`pretraining_run` and :func:`pretraining_grid`: the same runs with a pretrained, frozen
+  head (:mod:`otcompanion.pretrain`), paired with the unpretrained ones;
 - :func:`mean_sd_table`: the "mean ± sd" tables of the chapters.
 """
 
@@ -281,6 +283,126 @@ def transformer_grid(tasks=(2, 3), levels=(1, 2, 3, 4), n_repetitions=3, *, seed
     return summary, curves
 
 
+def pretraining_run(n_classes, level, repetition, *, condition="none", pretraining=None, seed=0,
+                    epochs=200, n_blocks=2, n_heads=10, target_accuracy=1.0):
+    """One thesis-protocol run with or without a pretrained, frozen head (DESIGN §3).
+
+    The data and the Transformer's initial blocks are those of :func:`trace_transformer_run`
+    with the same ``(seed, n_classes, level, repetition)``: a pretrained run and an unpretrained
+    run of one repetition differ only in the head, so they can be compared pair by pair.
+
+    Parameters
+    ----------
+    n_classes, level, repetition, seed, epochs, n_blocks, n_heads
+        As for :func:`trace_transformer_run`.
+    condition : str, default "none"
+        A name for the pretraining setting, copied into the results.
+    pretraining : dict or None
+        ``None`` trains without pretraining; a dict (possibly empty, for the thesis default:
+        circle of radius ``3k``, covariance ``I``) is passed to
+        :func:`otcompanion.pretrain.train_pretrained`.
+    target_accuracy : float, default 1.0
+        Validation instance accuracy whose first epoch measures convergence
+        (:func:`otcompanion.pretrain.epochs_to_accuracy`).
+
+    Returns
+    -------
+    summary : dict
+        Run coordinates, ``condition``, ``best_epoch``, ``epochs_to_target`` (NaN if never
+        reached), ``min_val_loss``, test ``instance_accuracy`` and ``token_accuracy``,
+        ``fit_seconds`` (pretraining included), ``head_epochs`` and ``head_val_accuracy`` of the
+        pretraining (NaN without), and the thesis metrics and straightness of the trajectory.
+    history : pandas.DataFrame
+        The Transformer's per-epoch history with the run coordinates and ``condition``.
+    """
+    from otcompanion.pretrain import epochs_to_accuracy, train_pretrained
+
+    run = run_seed(seed, n_classes, level, repetition)
+    X_train, X_test, y_train, y_test = thesis_split(n_classes, level, seed=run)
+    options = dict(epochs=epochs, n_blocks=n_blocks, n_heads=n_heads, attention_every=0)
+    started = time.perf_counter()
+    head = None
+    if pretraining is None:
+        fit = train_transformer(X_train, y_train, X_test, y_test, seed=run, **options)
+    else:
+        fit, head = train_pretrained(X_train, y_train, X_test, y_test, pretraining=pretraining,
+                                     seed=run, **options)
+    seconds = time.perf_counter() - started
+    reached = epochs_to_accuracy(fit.history, target_accuracy)
+    trajectory = fit.trace.trajectory
+    keys = {"n_classes": n_classes, "level": level, "repetition": repetition,
+            "condition": condition}
+    summary = {
+        **keys, "seed": run, "best_epoch": fit.best_epoch,
+        "epochs_to_target": np.nan if reached is None else reached,
+        "min_val_loss": float(fit.history["val_loss"].min()),
+        "instance_accuracy": fit.test_metrics["instance_accuracy"],
+        "token_accuracy": fit.test_metrics["token_accuracy"],
+        "fit_seconds": seconds,
+        "head_epochs": np.nan if head is None else head.best_epoch,
+        "head_val_accuracy": (np.nan if head is None
+                              else float(head.history["val_accuracy"].max())),
+        **metrics.thesis_metrics(trajectory, fit.trace.labels),
+        "straightness": metrics.straightness(trajectory),
+    }
+    history = fit.history.copy()
+    for position, (name, value) in enumerate(keys.items()):
+        history.insert(position, name, value)
+    return summary, history
+
+
+def pretraining_grid(conditions, tasks=(2, 3), level=2, n_repetitions=3, *, seed=0, n_jobs=1,
+                     progress=True, **run_options):
+    """:func:`pretraining_run` for every condition, task and repetition.
+
+    Parameters
+    ----------
+    conditions : dict
+        Condition name -> ``pretraining`` setting (``None`` for no pretraining), or -> a dict
+        ``{n_classes: setting}`` when the setting depends on the task (a task missing from it is
+        skipped for that condition).
+    tasks : sequence of {2, 3}
+    level : int
+    n_repetitions : int
+    seed, n_jobs, progress
+        As for :func:`transformer_grid`.
+    **run_options
+        Passed to :func:`pretraining_run` (``epochs``, ``n_blocks``, ``n_heads``,
+        ``target_accuracy``).
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        One row per run.
+    histories : pandas.DataFrame
+        The per-epoch histories of all runs.
+    """
+    if not isinstance(conditions, dict) or not conditions:
+        raise ValueError("conditions must be a non-empty dict: name -> pretraining setting "
+                         "(None for no pretraining).")
+    tasks = _check_choices(tasks, "tasks", (2, 3))
+    level = _check_int(level, "level", 1)
+    n_repetitions = _check_int(n_repetitions, "n_repetitions", 1)
+    jobs = []
+    for name, setting in conditions.items():
+        for n_classes in tasks:
+            if isinstance(setting, dict) and setting and set(setting) <= {2, 3}:
+                if n_classes not in setting:
+                    continue
+                setting_for_task = setting[n_classes]
+            else:
+                setting_for_task = setting
+            jobs += [dict(n_classes=n_classes, level=level, repetition=repetition,
+                          condition=name, pretraining=setting_for_task, seed=seed, **run_options)
+                     for repetition in range(n_repetitions)]
+    if not jobs:
+        raise ValueError("no run to do: no condition applies to the given tasks.")
+    results = run_in_processes(pretraining_run, jobs, n_jobs=n_jobs, progress=progress)
+    summary = pd.DataFrame([summary for summary, _ in results])
+    histories = pd.concat([history for _, history in results], ignore_index=True)
+    return summary, histories
+
+
 def _check_sequence(values, name):
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise ValueError(f"{name} must be a list, got {values!r}.")
@@ -322,7 +444,8 @@ def mean_sd_table(frame, by, columns, digits=3):
     -------
     pandas.DataFrame
         One row per group, the ``by`` columns, ``runs``, and one ``"mean ± sd"`` text column per
-        summarized column (sample standard deviation, ``ddof=1``; only the mean for one run).
+        summarized column (sample standard deviation, ``ddof=1``; only the mean for one value).
+        Missing values (NaN) are left out; a column with none in a group reads ``"n/a"``.
     """
     missing = [name for name in [*by, *columns] if name not in frame.columns]
     if missing:
@@ -334,9 +457,12 @@ def mean_sd_table(frame, by, columns, digits=3):
         row["runs"] = len(group)
         for name in columns:
             places = digits.get(name, 3) if isinstance(digits, dict) else digits
-            mean = group[name].mean()
-            if len(group) > 1:
-                row[name] = f"{mean:.{places}f} ± {group[name].std(ddof=1):.{places}f}"
+            values = group[name].dropna()
+            mean = values.mean()
+            if values.empty:
+                row[name] = "n/a"
+            elif len(values) > 1:
+                row[name] = f"{mean:.{places}f} ± {values.std(ddof=1):.{places}f}"
             else:
                 row[name] = f"{mean:.{places}f}"
         rows.append(row)

@@ -57,3 +57,25 @@ def test_ot_metrics_rejects_an_unknown_profile(tmp_path):
     with pytest.raises(book.ChapterFailed, match="profile must be one of"):
         book.run_chapter("02_ot_metrics", {**METRICS_TINY, "profile": "paper"},
                          output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
+
+
+PRETRAINING_TINY = {"tasks": [2, 3], "n_seeds": 1, "epochs": 3, "n_heads": 2,
+                    "radius_factors": [1.0, 2.0], "rotations_deg": [0.0],
+                    "covariance_scales": [1.0]}
+
+
+def test_mlp_pretraining_runs_and_reports_its_findings(tmp_path):
+    out = tmp_path / "pretraining.ipynb"
+    book.run_chapter("03_mlp_pretraining", PRETRAINING_TINY, output=out, echo=None)
+    assert len(figures(out)) >= 4
+    notebook = nbformat.read(out, as_version=4)
+    findings = [output["data"]["text/markdown"] for cell in notebook.cells
+                if cell.cell_type == "code" for output in cell.get("outputs", [])
+                if "text/markdown" in output.get("data", {})]
+    assert any("**3 classes**" in text and "thesis means" in text for text in findings)
+
+
+def test_mlp_pretraining_rejects_a_bad_sensitivity_task(tmp_path):
+    with pytest.raises(book.ChapterFailed, match="sensitivity_task must be 2 or 3"):
+        book.run_chapter("03_mlp_pretraining", {**PRETRAINING_TINY, "sensitivity_task": 4},
+                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)

@@ -97,11 +97,13 @@ def test_grid_rejects_bad_input_before_running(arguments, error, message):
 
 
 def test_mean_sd_table():
-    frame = pd.DataFrame({"group": ["a", "a", "b"], "x": [1.0, 3.0, 2.0], "n": [10, 20, 30]})
+    frame = pd.DataFrame({"group": ["a", "a", "b", "c", "c"], "x": [1.0, 3.0, 2.0, np.nan, 4.0],
+                          "n": [10, 20, 30, np.nan, np.nan]})
     table = experiments.mean_sd_table(frame, ["group"], ["x", "n"], digits={"x": 2, "n": 0})
     assert table.to_dict("records") == [
         {"group": "a", "runs": 2, "x": "2.00 ± 1.41", "n": "15 ± 7"},
         {"group": "b", "runs": 1, "x": "2.00", "n": "30"},
+        {"group": "c", "runs": 2, "x": "4.00", "n": "n/a"},
     ]
     with pytest.raises(ValueError, match=r"columns \['y'\] are not in the frame"):
         experiments.mean_sd_table(frame, ["group"], ["y"])
@@ -111,3 +113,23 @@ def test_equal_length_efficiency_matches_its_formula():
     labels = np.array([0] * 3 + [1] * 5)
     assert metrics.equal_length_efficiency(labels, 2) == pytest.approx(
         (np.sqrt(6) + np.sqrt(10)) / 16)
+
+
+def test_pretraining_runs_pair_with_unpretrained_runs():
+    tiny = dict(epochs=3, n_heads=2)
+    summary, histories = experiments.pretraining_grid(
+        {"none": None, "circle": {"max_epochs": 3},
+         "thesis means": {3: {"means": ((-5.0, 0.0), (5.0, 0.0), (0.0, 5.0)), "max_epochs": 3}}},
+        tasks=(2, 3), level=2, n_repetitions=1, progress=False, **tiny)
+    assert sorted(zip(summary["condition"], summary["n_classes"])) == [
+        ("circle", 2), ("circle", 3), ("none", 2), ("none", 3), ("thesis means", 3)]
+    # Same data and seeds across conditions: the run seed depends on the task only.
+    assert summary.groupby("n_classes")["seed"].nunique().eq(1).all()
+    assert summary.loc[summary["condition"] == "none", "head_epochs"].isna().all()
+    assert (summary.loc[summary["condition"] != "none", "head_epochs"] >= 1).all()
+    assert set(histories["condition"]) == {"none", "circle", "thesis means"}
+    assert {"optimality", "straightness", "epochs_to_target"} <= set(summary.columns)
+    with pytest.raises(ValueError, match="conditions must be a non-empty dict"):
+        experiments.pretraining_grid({}, progress=False)
+    with pytest.raises(ValueError, match="no run to do"):
+        experiments.pretraining_grid({"only 3": {3: {}}}, tasks=(2,), progress=False)

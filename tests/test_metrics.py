@@ -522,3 +522,12 @@ def test_equal_length_efficiency_rejects_bad_input():
         metrics.equal_length_efficiency([])
     with pytest.raises(ValueError, match="n_tokens must be a positive integer"):
         metrics.equal_length_efficiency([0, 1], n_tokens=0)
+
+
+def test_empty_clouds_and_trajectories_are_rejected():
+    with pytest.raises(ValueError, match=r"trajectory\[0\] is empty"):
+        metrics.thesis_metrics([np.zeros((0, 2, 2))] * 2, np.array([]))
+    with pytest.raises(ValueError, match="source is empty"):
+        metrics.monge_gap(np.zeros((0, 2)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="source is empty"):
+        metrics.exact_ot_assignment(np.zeros((0, 2)), np.zeros((0, 2)))

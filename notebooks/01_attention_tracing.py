@@ -63,7 +63,7 @@ if not 0 <= attention_instance < n_instances // 2:
 # %% [markdown]
 # ## The model and its training
 #
-# The architecture is the one of the keras example the thesis started from (DESIGN §3). A
+# The architecture is the one of the keras example the thesis started from. A
 # block computes multi-head self-attention $a = \mathrm{MHA}(x, x)$ with $H$ heads of key size
 # 16, adds it back as $r = \mathrm{LayerNorm}(a) + x$, and applies a token-wise feed-forward
 # network the same way, $\mathrm{out} = \mathrm{LayerNorm}(\mathrm{FF}(r)) + r$. Every block

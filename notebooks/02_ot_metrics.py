@@ -94,8 +94,8 @@ experiments.mean_sd_table(
 # ## The metrics
 #
 # Per class $c$, with start cloud $S$ (standardized training tokens) and end cloud $E$ (the
-# last block's output at the best epoch), the thesis defines (DESIGN §3,
-# {func}`otcompanion.metrics.thesis_metrics`):
+# last block's output at the best epoch), the thesis defines
+# ({func}`otcompanion.metrics.thesis_metrics`):
 #
 # - the *transformer distance* $TD = \sum_c \big(\sum_i \lVert S_i - E_i\rVert^2\big)^{1/2}$,
 #   the cost of the map the network chose, each token with its own image;

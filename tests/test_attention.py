@@ -343,3 +343,15 @@ def test_cuda_without_cuda_is_a_clear_error(easy, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(RuntimeError, match="CUDA is not available"):
         _bad_call(easy, device="cuda")()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_fit_matches_the_cpu_fit(easy):
+    X_train, X_test, y_train, y_test = easy
+    options = dict(TINY, epochs=5, dropout=0.0, head_dropout=0.0, seed=0)
+    cpu = train_transformer(X_train, y_train, X_test, y_test, device="cpu", **options)
+    gpu = train_transformer(X_train, y_train, X_test, y_test, device="cuda", **options)
+    assert next(gpu.model.parameters()).device.type == "cuda"
+    np.testing.assert_allclose(gpu.history["train_loss"], cpu.history["train_loss"], rtol=1e-3)
+    np.testing.assert_allclose(gpu.trace.trajectory, cpu.trace.trajectory, atol=1e-3)
+    assert gpu.predict(X_test).tolist() == cpu.predict(X_test).tolist()

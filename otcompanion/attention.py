@@ -34,6 +34,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 from torch import nn
 from torch.nn import functional as F
 
@@ -957,3 +959,93 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
         fit_seconds=time.perf_counter() - started, trace=trace_result, test_metrics=test_metrics,
         classes=classes, validation=source, validation_indices=val_index, params=params,
     )
+
+
+class TransformerClassifier(ClassifierMixin, BaseEstimator):
+    """The thesis Transformer as a scikit-learn classifier of token arrays.
+
+    A thin estimator around :func:`train_transformer` so that the Transformer can sit next to
+    other classifiers in cross-validation loops: ``fit(X, y)`` trains with the thesis protocol
+    (standardization with training statistics, keras RMSprop, full batch, early stopping on a
+    seeded training-only validation split); ``predict_proba`` returns *instance* probabilities,
+    the mean of the token probabilities (thesis §3), and ``predict`` their argmax.
+
+    Parameters
+    ----------
+    n_blocks, n_heads, key_dim, ff_dim, head_units, dropout, head_dropout
+        Architecture, see :class:`ThesisTransformer` (defaults: the thesis configuration).
+    epochs, lr, patience, validation
+        Training, see :func:`train_transformer`.
+    per_token_standardization : bool, default False
+        Standardize every token position separately (for tokens built from table columns).
+    random_state : int, default 0
+        The ``seed`` of :func:`train_transformer`.
+    device : str, default "cpu"
+    n_threads : int, default 1
+
+    Attributes
+    ----------
+    fit_ : TransformerFit
+        The result of :func:`train_transformer` (no trace is recorded).
+    classes_ : ndarray
+        The sorted class labels.
+    n_features_in_ : int
+        Features per token.
+    """
+
+    def __init__(self, n_blocks=2, n_heads=10, key_dim=16, ff_dim=32, head_units=(8,),
+                 dropout=0.1, head_dropout=0.4, epochs=200, lr=1e-2, patience=None,
+                 validation=0.2, per_token_standardization=False, random_state=0,
+                 device="cpu", n_threads=1):
+        self.n_blocks = n_blocks
+        self.n_heads = n_heads
+        self.key_dim = key_dim
+        self.ff_dim = ff_dim
+        self.head_units = head_units
+        self.dropout = dropout
+        self.head_dropout = head_dropout
+        self.epochs = epochs
+        self.lr = lr
+        self.patience = patience
+        self.validation = validation
+        self.per_token_standardization = per_token_standardization
+        self.random_state = random_state
+        self.device = device
+        self.n_threads = n_threads
+
+    def fit(self, X, y):
+        """Train on token array ``X`` of shape (n, T, d) (or a table (n, d)) and labels ``y``."""
+        self.fit_ = train_transformer(
+            X, y, n_blocks=self.n_blocks, n_heads=self.n_heads, key_dim=self.key_dim,
+            ff_dim=self.ff_dim, head_units=self.head_units, dropout=self.dropout,
+            head_dropout=self.head_dropout, epochs=self.epochs, lr=self.lr,
+            patience=self.patience, validation=self.validation,
+            per_token_standardization=self.per_token_standardization,
+            seed=self.random_state, device=self.device, n_threads=self.n_threads, trace=False)
+        self.classes_ = self.fit_.classes
+        self.n_features_in_ = check_tokens(X, "X").shape[-1]
+        return self
+
+    def _check_fitted_tokens(self, X):
+        if not hasattr(self, "fit_"):
+            raise NotFittedError("This TransformerClassifier is not fitted yet; call fit first.")
+        tokens = check_tokens(X, "X")
+        if tokens.shape[-1] != self.n_features_in_:
+            raise ValueError(f"X has {tokens.shape[-1]} features per token, but the classifier "
+                             f"was fitted with {self.n_features_in_}.")
+        return tokens
+
+    def predict_proba(self, X):
+        """Instance probabilities ``(n, n_classes)``: the mean of the token probabilities."""
+        tokens = self._check_fitted_tokens(X)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.n_threads)
+        try:
+            return self.fit_.predict_proba(tokens).mean(axis=1)
+        finally:
+            torch.set_num_threads(previous)
+
+    def predict(self, X):
+        """Instance classes: the argmax of :meth:`predict_proba`."""
+        probabilities = self.predict_proba(X)
+        return self.classes_[probabilities.argmax(axis=1)]

@@ -355,3 +355,29 @@ def test_cuda_fit_matches_the_cpu_fit(easy):
     np.testing.assert_allclose(gpu.history["train_loss"], cpu.history["train_loss"], rtol=1e-3)
     np.testing.assert_allclose(gpu.trace.trajectory, cpu.trace.trajectory, atol=1e-3)
     assert gpu.predict(X_test).tolist() == cpu.predict(X_test).tolist()
+
+
+def test_transformer_classifier_is_a_scikit_learn_classifier(easy):
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    X_train, X_test, y_train, y_test = easy
+    options = dict(n_heads=2, key_dim=4, ff_dim=8, epochs=30)
+    classifier = attention.TransformerClassifier(**options, random_state=3)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        classifier.predict(X_test)
+    assert clone(classifier).get_params() == classifier.get_params()
+    classifier.fit(X_train, np.where(y_train == 0, "healthy", "sick"))
+    probabilities = classifier.predict_proba(X_test)
+    assert probabilities.shape == (len(X_test), 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(classifier.predict(X_test)) <= {"healthy", "sick"}
+    same = train_transformer(X_train, np.where(y_train == 0, "healthy", "sick"), seed=3,
+                             trace=False, **options)
+    assert classifier.predict(X_test).tolist() == same.predict(X_test).tolist()
+    scores = cross_val_score(attention.TransformerClassifier(**options), X_train, y_train,
+                             cv=StratifiedKFold(3))
+    assert scores.shape == (3,) and np.all((0 <= scores) & (scores <= 1))
+    with pytest.raises(ValueError, match="X has 3 features per token, but the classifier was"):
+        classifier.predict(np.zeros((2, 6, 3)))

@@ -15,6 +15,7 @@ the chapters need for that:
   a whole grid;
 - :func:`pretraining_run` and :func:`pretraining_grid`: the same runs with a pretrained, frozen
   head (:mod:`otcompanion.pretrain`), paired with the unpretrained ones;
+- :func:`cross_validate_models`: several classifiers on the same stratified repeated folds;
 - :func:`mean_sd_table`: the "mean ± sd" tables of the chapters.
 """
 
@@ -103,7 +104,7 @@ def _call(function, job):
     return result, time.perf_counter() - started
 
 
-def run_in_processes(function, jobs, n_jobs=1, progress=True):
+def run_in_processes(function, jobs, n_jobs=1, progress=True, labels=None):
     """Call ``function(**job)`` for every job, in up to ``n_jobs`` worker processes.
 
     Workers are started with the ``spawn`` method (a fresh interpreter: no OpenMP or torch
@@ -119,7 +120,9 @@ def run_in_processes(function, jobs, n_jobs=1, progress=True):
     n_jobs : int, default 1
         Worker processes; 1 runs the jobs one after the other in this process.
     progress : bool, default True
-        Print one line per finished job to stderr (count, arguments, seconds).
+        Print one line per finished job to stderr (count, label, seconds).
+    labels : list of str, optional
+        A label per job for the progress lines; by default its scalar arguments.
 
     Returns
     -------
@@ -128,18 +131,22 @@ def run_in_processes(function, jobs, n_jobs=1, progress=True):
     """
     n_jobs = _check_int(n_jobs, "n_jobs", 1)
     jobs = list(jobs)
+    if labels is None:
+        labels = [_describe(job) for job in jobs]
+    elif len(labels) != len(jobs):
+        raise ValueError(f"labels has {len(labels)} entries for {len(jobs)} jobs.")
     started = time.perf_counter()
 
-    def report(done, job, seconds):
+    def report(done, i, seconds):
         if progress:
-            print(f"[{done}/{len(jobs)}] {_describe(job)}: {seconds:.1f} s "
+            print(f"[{done}/{len(jobs)}] {labels[i]}: {seconds:.1f} s "
                   f"(elapsed {time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
 
     results = [None] * len(jobs)
     if n_jobs == 1 or len(jobs) <= 1:
         for i, job in enumerate(jobs):
             results[i], seconds = _call(function, job)
-            report(i + 1, job, seconds)
+            report(i + 1, i, seconds)
         return results
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=context) as pool:
@@ -147,7 +154,7 @@ def run_in_processes(function, jobs, n_jobs=1, progress=True):
         for done, future in enumerate(as_completed(futures), start=1):
             i = futures[future]
             results[i], seconds = future.result()
-            report(done, jobs[i], seconds)
+            report(done, i, seconds)
     return results
 
 
@@ -401,6 +408,101 @@ def pretraining_grid(conditions, tasks=(2, 3), level=2, n_repetitions=3, *, seed
     summary = pd.DataFrame([summary for summary, _ in results])
     histories = pd.concat([history for _, history in results], ignore_index=True)
     return summary, histories
+
+
+def _cross_validation_fold(estimator, X, y, train, test, classes):
+    """Fit a clone of ``estimator`` on ``train``, score it on ``test``."""
+    from sklearn.base import clone
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
+
+    model = clone(estimator)
+    started = time.perf_counter()
+    model.fit(X[train], y[train])
+    fit_seconds = time.perf_counter() - started
+    probabilities = model.predict_proba(X[test])
+    predicted = np.asarray(model.classes_)[probabilities.argmax(axis=1)]
+    if len(classes) == 2:
+        positive = list(model.classes_).index(classes[1])
+        auc = roc_auc_score(y[test] == classes[1], probabilities[:, positive])
+    else:
+        order = [list(model.classes_).index(c) for c in classes]
+        auc = roc_auc_score(y[test], probabilities[:, order], multi_class="ovr", labels=classes)
+    return {"accuracy": accuracy_score(y[test], predicted),
+            "balanced_accuracy": balanced_accuracy_score(y[test], predicted),
+            "roc_auc": float(auc), "fit_seconds": fit_seconds}
+
+
+def cross_validate_models(models, inputs, y, *, n_splits=5, n_repeats=2, seed=0, n_jobs=1,
+                          progress=True):
+    """Stratified repeated cross-validation of several classifiers on the same folds.
+
+    Every model is fitted on the same training folds (scikit-learn's
+    ``RepeatedStratifiedKFold`` seeded by ``seed``) and scored on the held-out fold by accuracy,
+    balanced accuracy and ROC AUC (one-vs-rest, macro-averaged, for more than two classes).
+    Models may read different representations of the same instances (a table for the
+    baselines, token arrays for the Transformer), given in ``inputs``.
+
+    Parameters
+    ----------
+    models : dict
+        Name -> ``(estimator, input_name)``: an unfitted scikit-learn classifier with
+        ``predict_proba`` (cloned for every fold) and the key of its data in ``inputs``.
+    inputs : dict
+        Input name -> array with one row (instance) per label.
+    y : array-like of shape (n,)
+    n_splits, n_repeats : int
+        Folds per repetition (>= 2) and repetitions (>= 1).
+    seed : int
+    n_jobs : int
+        Worker processes over (model, fold) pairs (:func:`run_in_processes`).
+    progress : bool
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model and fold: ``model``, ``repeat``, ``fold``, ``accuracy``,
+        ``balanced_accuracy``, ``roc_auc``, ``fit_seconds``.
+    """
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got shape {y.shape}.")
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2:
+        raise ValueError(f"y has a single class {classes[0].item()!r}; at least two are "
+                         "needed.")
+    n_splits = _check_int(n_splits, "n_splits", 2)
+    n_repeats = _check_int(n_repeats, "n_repeats", 1)
+    if counts.min() < n_splits:
+        smallest = classes[counts.argmin()].item()
+        raise ValueError(f"class {smallest!r} has {counts.min()} instances, fewer than "
+                         f"n_splits={n_splits}: every fold needs every class.")
+    if not isinstance(models, dict) or not models:
+        raise ValueError("models must be a non-empty dict: name -> (estimator, input_name).")
+    for name, spec in models.items():
+        if not (isinstance(spec, tuple) and len(spec) == 2):
+            raise ValueError(f"models[{name!r}] must be a pair (estimator, input_name).")
+        if spec[1] not in inputs:
+            raise ValueError(f"model {name!r} reads input {spec[1]!r}, which is not in inputs "
+                             f"{sorted(inputs)}.")
+    arrays = {key: np.asarray(value) for key, value in inputs.items()}
+    for key, array in arrays.items():
+        if len(array) != len(y):
+            raise ValueError(f"input {key!r} has {len(array)} rows, y has {len(y)} labels.")
+    splitter = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats,
+                                       random_state=_check_int(seed, "seed", 0))
+    splits = list(splitter.split(np.zeros(len(y)), y))
+    jobs, keys = [], []
+    for name, (estimator, input_name) in models.items():
+        for index, (train, test) in enumerate(splits):
+            jobs.append(dict(estimator=estimator, X=arrays[input_name], y=y, train=train,
+                             test=test, classes=classes))
+            keys.append({"model": name, "repeat": index // n_splits, "fold": index % n_splits})
+    labels = [f"{key['model']}, repeat {key['repeat']}, fold {key['fold']}" for key in keys]
+    results = run_in_processes(_cross_validation_fold, jobs, n_jobs=n_jobs, progress=progress,
+                               labels=labels)
+    return pd.DataFrame([{**key, **result} for key, result in zip(keys, results)])
 
 
 def _check_sequence(values, name):

@@ -133,3 +133,51 @@ def test_pretraining_runs_pair_with_unpretrained_runs():
         experiments.pretraining_grid({}, progress=False)
     with pytest.raises(ValueError, match="no run to do"):
         experiments.pretraining_grid({"only 3": {3: {}}}, tasks=(2,), progress=False)
+
+
+def test_cross_validation_uses_the_same_folds_for_every_model():
+    from sklearn.datasets import make_classification
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    labels = np.where(y == 1, "yes", "no")
+    models = {"logistic": (LogisticRegression(), "table"),
+              "prior": (DummyClassifier(strategy="prior"), "table"),
+              "tokens": (LogisticRegression(), "first two")}
+    inputs = {"table": X, "first two": X[:, :2]}
+    results = experiments.cross_validate_models(models, inputs, labels, n_splits=3,
+                                                n_repeats=2, seed=1, progress=False)
+    assert len(results) == 3 * 6
+    assert results.groupby("model").size().eq(6).all()
+    prior = results[results["model"] == "prior"]
+    assert np.allclose(prior["roc_auc"], 0.5) and np.allclose(prior["balanced_accuracy"], 0.5)
+    assert results.loc[results["model"] == "logistic", "accuracy"].mean() > 0.8
+    again = experiments.cross_validate_models(models, inputs, labels, n_splits=3, n_repeats=2,
+                                              seed=1, n_jobs=2, progress=False)
+    columns = ["model", "repeat", "fold", "accuracy", "balanced_accuracy", "roc_auc"]
+    pd.testing.assert_frame_equal(results[columns], again[columns])
+    three = np.repeat([0, 1, 2], 20)
+    multi = experiments.cross_validate_models({"logistic": (LogisticRegression(), "table")},
+                                              {"table": X + three[:, None]}, three, n_splits=2,
+                                              n_repeats=1, progress=False)
+    assert (multi["roc_auc"] > 0.5).all()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(y=np.zeros(10)), "single class"),
+    (dict(y=np.array([0] * 8 + [1] * 2)), "class 1 has 2 instances, fewer than n_splits=3"),
+    (dict(models={}), "models must be a non-empty dict"),
+    (dict(models={"m": "not a pair"}), r"models\['m'\] must be a pair"),
+    (dict(models={"m": (None, "other")}), "reads input 'other'"),
+    (dict(inputs={"table": np.zeros((9, 2))}), "input 'table' has 9 rows, y has 10"),
+])
+def test_cross_validation_rejects_bad_input(arguments, message):
+    from sklearn.linear_model import LogisticRegression
+
+    options = dict(models={"m": (LogisticRegression(), "table")},
+                   inputs={"table": np.zeros((10, 2))}, y=np.array([0, 1] * 5))
+    options.update(arguments)
+    with pytest.raises(ValueError, match=message):
+        experiments.cross_validate_models(options["models"], options["inputs"], options["y"],
+                                          n_splits=3, progress=False)

@@ -415,11 +415,16 @@ def _cross_validation_fold(estimator, X, y, train, test, classes):
     from sklearn.base import clone
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
 
+    from threadpoolctl import threadpool_limits
+
     model = clone(estimator)
-    started = time.perf_counter()
-    model.fit(X[train], y[train])
-    fit_seconds = time.perf_counter() - started
-    probabilities = model.predict_proba(X[test])
+    # One thread per fold (OpenMP/BLAS), as torch models get: folds run in parallel processes,
+    # and thread oversubscription would make the fit times meaningless.
+    with threadpool_limits(limits=1):
+        started = time.perf_counter()
+        model.fit(X[train], y[train])
+        fit_seconds = time.perf_counter() - started
+        probabilities = model.predict_proba(X[test])
     predicted = np.asarray(model.classes_)[probabilities.argmax(axis=1)]
     if len(classes) == 2:
         positive = list(model.classes_).index(classes[1])
@@ -437,7 +442,8 @@ def cross_validate_models(models, inputs, y, *, n_splits=5, n_repeats=2, seed=0,
     """Stratified repeated cross-validation of several classifiers on the same folds.
 
     Every model is fitted on the same training folds (scikit-learn's
-    ``RepeatedStratifiedKFold`` seeded by ``seed``) and scored on the held-out fold by accuracy,
+    ``RepeatedStratifiedKFold`` seeded by ``seed``), on one BLAS/OpenMP thread (torch models
+    set their own thread count, by default one), and scored on the held-out fold by accuracy,
     balanced accuracy and ROC AUC (one-vs-rest, macro-averaged, for more than two classes).
     Models may read different representations of the same instances (a table for the
     baselines, token arrays for the Transformer), given in ``inputs``.

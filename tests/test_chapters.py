@@ -79,3 +79,59 @@ def test_mlp_pretraining_rejects_a_bad_sensitivity_task(tmp_path):
     with pytest.raises(book.ChapterFailed, match="sensitivity_task must be 2 or 3"):
         book.run_chapter("03_mlp_pretraining", {**PRETRAINING_TINY, "sensitivity_task": 4},
                          output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
+
+
+BIOMEDICAL_TINY = {"n_splits": 2, "n_repeats": 1, "transformer_epochs": 2, "transformer_heads": 2,
+                   "ot_epochs": 2}
+
+
+def write_csv(path, n_rows=40, missing=False, single_class=False):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    labels = ["healthy", "ill"] * (n_rows // 2)
+    if single_class:
+        labels = ["healthy"] * n_rows
+    lines = ["f1,f2,f3,f4,f5,f6,diagnosis"]
+    for row, label in enumerate(labels):
+        values = rng.normal(size=6) + (1.5 if label == "ill" else 0.0)
+        cells = [f"{v:.4f}" for v in values]
+        if missing and row == 4:
+            cells[2] = ""
+        lines.append(",".join(cells + [label]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_biomedical_case_runs_on_the_bundled_table(tmp_path):
+    out = tmp_path / "bundled.ipynb"
+    book.run_chapter("05_biomedical_case", BIOMEDICAL_TINY, output=out, echo=None)
+    text = text_outputs(out)
+    assert "OT classifier" in text and "gradient boosting" in text and "569" in text
+    assert len(figures(out)) >= 2
+
+
+def test_biomedical_case_runs_unchanged_on_a_users_csv(tmp_path):
+    csv = write_csv(tmp_path / "patients.csv")
+    out = tmp_path / "csv.ipynb"
+    book.run_chapter("05_biomedical_case", {**BIOMEDICAL_TINY, "data_path": str(csv),
+                                            "target": "diagnosis", "csv_tokens": 2},
+                     output=out, echo=None)
+    text = text_outputs(out)
+    assert "CSV file" in text and "2 x 3" in text and "class ill" in text
+
+
+@pytest.mark.parametrize("problem, message", [
+    (dict(missing=True), r"column 'f3' has a missing value in row 5"),
+    (dict(single_class=True), "single class 'healthy'"),
+])
+def test_biomedical_case_rejects_a_bad_csv_before_training(tmp_path, problem, message):
+    csv = write_csv(tmp_path / "bad.csv", **problem)
+    with pytest.raises(book.ChapterFailed, match=message) as failure:
+        book.run_chapter("05_biomedical_case", {**BIOMEDICAL_TINY, "data_path": str(csv),
+                                                "target": "diagnosis"},
+                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
+    report = nbformat.read(failure.value.report, as_version=4)
+    executed = [cell for cell in report.cells if cell.cell_type == "code"
+                and cell.get("execution_count")]
+    assert not any("cross_validate_models" in cell.source for cell in executed)

@@ -15,6 +15,7 @@ the chapters need for that:
   a whole grid;
 - :func:`pretraining_run` and :func:`pretraining_grid`: the same runs with a pretrained, frozen
   head (:mod:`otcompanion.pretrain`), paired with the unpretrained ones;
+- :func:`classifier_comparison_run`: the OT classifier next to the Transformer on one setup;
 - :func:`cross_validate_models`: several classifiers on the same stratified repeated folds;
 - :func:`mean_sd_table`: the "mean ± sd" tables of the chapters.
 """
@@ -408,6 +409,51 @@ def pretraining_grid(conditions, tasks=(2, 3), level=2, n_repetitions=3, *, seed
     summary = pd.DataFrame([summary for summary, _ in results])
     histories = pd.concat([history for _, history in results], ignore_index=True)
     return summary, histories
+
+
+def classifier_comparison_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2,
+                              n_heads=10, ot_options=None):
+    """The OT classifier and the thesis Transformer on the same thesis data, one thread each.
+
+    The data are those of :func:`trace_transformer_run` with the same
+    ``(seed, n_classes, level, repetition)``, and both models are seeded with the run's seed.
+
+    Parameters
+    ----------
+    n_classes, level, repetition, seed, epochs, n_blocks, n_heads
+        As for :func:`trace_transformer_run`.
+    ot_options : dict, optional
+        Parameters of :class:`~otcompanion.otclassifier.DummyGaussianOTClassifier` (default:
+        the thesis's settings).
+
+    Returns
+    -------
+    list of dict
+        Two rows, ``model`` "Transformer" and "OT classifier", with the run coordinates,
+        ``instance_accuracy``, ``token_accuracy`` (test set) and ``fit_seconds``.
+    """
+    from otcompanion.otclassifier import DummyGaussianOTClassifier
+
+    run = run_seed(seed, n_classes, level, repetition)
+    X_train, X_test, y_train, y_test = thesis_split(n_classes, level, seed=run)
+    keys = {"n_classes": n_classes, "level": level, "repetition": repetition, "seed": run}
+    fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks,
+                            n_heads=n_heads, seed=run, trace=False)
+    rows = [{**keys, "model": "Transformer",
+             "instance_accuracy": fit.test_metrics["instance_accuracy"],
+             "token_accuracy": fit.test_metrics["token_accuracy"],
+             "fit_seconds": fit.fit_seconds}]
+    model = DummyGaussianOTClassifier(**{"random_state": run, **(ot_options or {})})
+    started = time.perf_counter()
+    model.fit(X_train, y_train)
+    seconds = time.perf_counter() - started
+    token_scores = model.predict_token_proba(X_test)
+    token_accuracy = float(np.mean(model.classes_[token_scores.argmax(axis=-1)]
+                                   == np.asarray(y_test)[:, None]))
+    rows.append({**keys, "model": "OT classifier",
+                 "instance_accuracy": float(model.score(X_test, y_test)),
+                 "token_accuracy": token_accuracy, "fit_seconds": seconds})
+    return rows
 
 
 def _cross_validation_fold(estimator, X, y, train, test, classes):

@@ -383,6 +383,10 @@ class DummyGaussianOTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         Torch intra-op threads during fit and prediction (restored afterwards). One thread is
         the fastest for this MLP at the default batch sizes and fixes the floating-point
         results (DESIGN §4).
+    standardize : bool, default True
+        Step 1. ``False`` keeps the raw features (``mean_`` 0, ``scale_`` 1): the dummy
+        Gaussians then sit at the thesis's radius in raw units, for measuring what
+        standardization changes.
     random_state : int, RandomState instance or None, default None
         Seeds the dummy draws, the minibatches, the validation split, the MLP's initialization
         and its batch order. An integer gives the same model on every fit (on the CPU).
@@ -436,7 +440,8 @@ class DummyGaussianOTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
                  solver="exact", epsilon=0.01, batch_size_ot=256,
                  max_dense_points=MAX_EXACT_POINTS, hidden_layer_sizes=(32, 32), max_epochs=50,
                  learning_rate=1e-2, batch_size=None, validation_fraction=0.1,
-                 n_iter_no_change=5, tol=1e-4, device="cpu", n_threads=1, random_state=None):
+                 n_iter_no_change=5, tol=1e-4, standardize=True, device="cpu", n_threads=1,
+                 random_state=None):
         self.geometry = geometry
         self.radius = radius
         self.covariance_scale = covariance_scale
@@ -452,6 +457,7 @@ class DummyGaussianOTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.standardize = standardize
         self.device = device
         self.n_threads = n_threads
         self.random_state = random_state
@@ -500,6 +506,8 @@ class DummyGaussianOTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
         if p["means"] is not None and p["dummy_dim"] not in (None, p["means"].shape[1]):
             raise ValueError(f"dummy_dim={self.dummy_dim} does not match the explicit means of "
                              f"shape {p['means'].shape}; leave dummy_dim=None.")
+        if not isinstance(self.standardize, (bool, np.bool_)):
+            raise ValueError(f"standardize must be True or False, got {self.standardize!r}.")
         if not isinstance(self.solver, str) or self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}.")
         p["epsilon"] = _check_positive_number(self.epsilon, "epsilon")
@@ -640,9 +648,12 @@ class DummyGaussianOTClassifier(ClassifierMixin, TransformerMixin, BaseEstimator
 
         # 1. Standardization with training statistics.
         flat = tokens.reshape(n * T, d)
-        mean = flat.mean(axis=0)
-        scale = flat.std(axis=0)
-        scale = np.where(scale > 0, scale, 1.0)
+        if self.standardize:
+            mean = flat.mean(axis=0)
+            scale = flat.std(axis=0)
+            scale = np.where(scale > 0, scale, 1.0)
+        else:
+            mean, scale = np.zeros(d), np.ones(d)
         standardized = (flat - mean) / scale
         token_codes = np.repeat(codes, T)
 

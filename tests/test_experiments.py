@@ -181,3 +181,13 @@ def test_cross_validation_rejects_bad_input(arguments, message):
     with pytest.raises(ValueError, match=message):
         experiments.cross_validate_models(options["models"], options["inputs"], options["y"],
                                           n_splits=3, progress=False)
+
+
+def test_classifier_comparison_uses_the_traced_runs_data():
+    rows = experiments.classifier_comparison_run(2, 3, 0, seed=1, epochs=3, n_heads=2,
+                                                 ot_options={"max_epochs": 3})
+    assert [row["model"] for row in rows] == ["Transformer", "OT classifier"]
+    assert rows[0]["seed"] == rows[1]["seed"] == experiments.run_seed(1, 2, 3, 0)
+    for row in rows:
+        assert 0 <= row["instance_accuracy"] <= 1 and 0 <= row["token_accuracy"] <= 1
+        assert row["fit_seconds"] > 0

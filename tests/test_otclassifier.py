@@ -446,3 +446,15 @@ def test_estimators_are_available_at_the_top_level():
     assert otcompanion.TransformerClassifier is TransformerClassifier
     with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
         otcompanion.Nothing
+
+
+def test_standardize_false_keeps_raw_features():
+    X_train, X_test, y_train, y_test = thesis_split(2, 4, seed=0)
+    raw = DummyGaussianOTClassifier(standardize=False, random_state=0).fit(X_train, y_train)
+    np.testing.assert_array_equal(raw.mean_, [0.0, 0.0])
+    np.testing.assert_array_equal(raw.scale_, [1.0, 1.0])
+    assert raw.score(X_test, y_test) > 0.9
+    standardized = DummyGaussianOTClassifier(random_state=0).fit(X_train, y_train)
+    assert not np.allclose(standardized.mean_, 0.0)
+    with pytest.raises(ValueError, match="standardize must be True or False"):
+        DummyGaussianOTClassifier(standardize="yes").fit(X_train, y_train)

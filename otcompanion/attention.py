@@ -694,6 +694,40 @@ def _validation_split(codes, fraction, seed):
     return np.sort(fit), np.sort(val)
 
 
+class EarlyStopping:
+    """keras ``EarlyStopping(restore_best_weights=True)`` on a validation loss.
+
+    An epoch improves when its loss is strictly lower than the best so far; :meth:`update`
+    says to stop after ``patience`` epochs in a row without improvement, and :meth:`restore`
+    loads the weights of the best epoch.
+    """
+
+    def __init__(self, patience):
+        self.patience = patience
+        self.best_loss = math.inf
+        self.best_epoch = 0
+        self.best_state = None
+        self.wait = 0
+
+    def update(self, epoch, loss, module):
+        """Record epoch ``epoch`` with validation ``loss``; return True when training should
+        stop."""
+        if loss < self.best_loss:
+            self.best_loss, self.best_epoch, self.wait = loss, epoch, 0
+            self.best_state = {key: value.detach().clone()
+                               for key, value in module.state_dict().items()}
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+    def restore(self, module, what):
+        """Load the best weights into ``module``; no finite loss in any epoch is an error."""
+        if self.best_state is None:
+            raise RuntimeError(f"the validation loss was never finite; {what} diverged (try a "
+                               f"smaller lr).")
+        module.load_state_dict(self.best_state)
+
+
 def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2, n_heads=10,
                       key_dim=16, ff_dim=32, head_units=(8,), dropout=0.1, head_dropout=0.4,
                       epochs=200, lr=1e-2, seed=0, patience=None, validation=0.2,
@@ -874,7 +908,7 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
 
             if trace:
                 record(0)
-            rows, best_loss, best_epoch, best_state, wait = [], math.inf, 0, None, 0
+            rows, best_epoch, stopping = [], 0, EarlyStopping(patience)
             for epoch in range(1, epochs + 1):
                 net.train()
                 optimizer.zero_grad(set_to_none=True)
@@ -900,20 +934,11 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
                     record(epoch)
                 if val_inputs is None:
                     best_epoch = epoch
-                    continue
-                if row["val_loss"] < best_loss:
-                    best_loss, best_epoch, wait = row["val_loss"], epoch, 0
-                    best_state = {key: value.detach().clone()
-                                  for key, value in net.state_dict().items()}
-                else:
-                    wait += 1
-                    if wait >= patience:
-                        break
-            if best_state is not None:
-                net.load_state_dict(best_state)
-            elif val_inputs is not None:  # no finite validation loss in any epoch
-                raise RuntimeError("the validation loss was never finite; training diverged "
-                                   "(try a smaller lr).")
+                elif stopping.update(epoch, row["val_loss"], net):
+                    break
+            if val_inputs is not None:
+                stopping.restore(net, "training")
+                best_epoch = stopping.best_epoch
             net.eval()
 
             trace_result = None

@@ -60,6 +60,7 @@ import torch
 from torch import nn
 
 from .attention import (
+    EarlyStopping,
     ThesisTransformer,
     TransformerFit,
     _check_fraction,
@@ -430,7 +431,7 @@ def pretrain_head(X, y, *, n_classes=None, head_units=(8,), head_dropout=0.4, lr
             head = _new_head(n_features, n_classes, head_units, head_dropout).to(torch_device)
             optimizer = torch.optim.Adam(head.parameters(), lr=lr, betas=ADAM_BETAS,
                                          eps=ADAM_EPS)
-            rows, best_loss, best_epoch, best_state, wait = [], math.inf, 0, None, 0
+            rows, best_epoch, stopping = [], 0, EarlyStopping(patience)
             for epoch in range(1, max_epochs + 1):
                 head.train()
                 optimizer.zero_grad(set_to_none=True)
@@ -452,20 +453,11 @@ def pretrain_head(X, y, *, n_classes=None, head_units=(8,), head_dropout=0.4, lr
                 rows.append(row)
                 if val_inputs is None:
                     best_epoch = epoch
-                    continue
-                if row["val_loss"] < best_loss:
-                    best_loss, best_epoch, wait = row["val_loss"], epoch, 0
-                    best_state = {key: value.detach().clone()
-                                  for key, value in head.state_dict().items()}
-                else:
-                    wait += 1
-                    if wait >= patience:
-                        break
-            if best_state is not None:
-                head.load_state_dict(best_state)
-            elif val_inputs is not None:
-                raise RuntimeError("the validation loss was never finite; head pretraining "
-                                   "diverged (try a smaller lr).")
+                elif stopping.update(epoch, row["val_loss"], head):
+                    break
+            if val_inputs is not None:
+                stopping.restore(head, "head pretraining")
+                best_epoch = stopping.best_epoch
             head.eval()
     finally:
         torch.set_num_threads(previous_threads)

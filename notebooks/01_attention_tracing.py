@@ -45,7 +45,7 @@ import time
 started = time.perf_counter()
 
 import matplotlib.pyplot as plt
-from IPython.display import display
+from IPython.display import Markdown, display
 import numpy as np
 import pandas as pd
 
@@ -130,9 +130,11 @@ for ax, (k, fit) in zip(axes[0], runs.items()):
 plt.show()
 
 # %% [markdown]
-# The arrows of a class are close to parallel: the tokens of an instance, and mostly of a whole
-# class, are *translated* rather than deformed, and the translation differs between classes.
-# Why the map has this shape is the subject of the section "Inside the blocks" below.
+# Within a class the arrows look parallel: the tokens are *translated* rather than deformed.
+# The table below gives every class's mean move (end minus start) next to the metrics; classes
+# with the same mean move were not moved apart at all, and are separated, if at all, by the
+# head from where they started. Why the map has this shape is the subject of the section
+# "Inside the blocks" below.
 #
 # How far did every class move, and was the map economical? Per class $c$, the thesis compares
 # the cost of the map the network chose, each token with its own image,
@@ -148,6 +150,11 @@ for k, fit in runs.items():
     totals, by_class = metrics.thesis_metrics(fit.trace.trajectory, fit.trace.labels,
                                               per_class=True)
     by_class.insert(0, "setup", task_names[k])
+    trajectory = fit.trace.trajectory
+    moves = (trajectory[-1] - trajectory[0]).mean(axis=1)  # mean move of every instance
+    for axis in range(moves.shape[-1]):
+        by_class.insert(2 + axis, f"mean move x{axis + 1}",
+                        [moves[fit.trace.labels == c, axis].mean() for c in by_class["class"]])
     metric_tables.append(by_class)
 pd.concat(metric_tables, ignore_index=True).round(4)
 
@@ -264,9 +271,9 @@ pd.concat([logit_change(fit).assign(setup=task_names[k]) for k, fit in runs.item
 # %% [markdown]
 # So, in the thesis's configuration, the whole network moves every token by a sum of a few
 # fixed vectors, one per sublayer, and which vector a token gets depends on a sign computed
-# from its attention-weighted values. Because the attention of an instance is close to uniform
-# (next section), the tokens of an instance get the same vectors (second column): each instance
-# is translated as a block, and the head only has to separate a few translated copies of the
+# from its attention-weighted values. Here that sign turns out to be the same for all tokens of
+# an instance (second column), and often for all tokens of the data set (first column): each
+# instance is translated as a block, and the head only has to separate a few translated copies of the
 # input. This is the structure behind the thesis's observation that the learned map is close
 # to an optimal transport map: a translation is one.
 #
@@ -336,9 +343,8 @@ coupling.groupby(["setup", "block"])[["column_deviation", "tv_to_sinkhorn"]].agg
 # Both distances lie between 0 and 1, and the two curves nearly coincide: the distance to the
 # Sinkhorn plan is essentially the failure of the column sums, because the attention is close
 # to uniform and Sinkhorn's normalization only has to rebalance the columns a little. Where
-# attention does become less uniform during training (typically in the last block, whose
-# logits are not behind another block's LayerNorm-hardened output), the matrices drift away
-# from doubly stochastic. For these data uniform averaging is a sensible solution: every token
+# attention becomes less uniform during training, the matrices drift away from doubly
+# stochastic; compare the blocks in the table. For these data uniform averaging is a sensible solution: every token
 # of an instance carries the same class information, and averaging over the instance is what
 # reduces the within-class spread.
 #
@@ -370,12 +376,19 @@ other = attention.train_transformer(X_train, y_train, X_test, y_test, epochs=epo
 display(pd.concat([sublayer_table(fit).assign(model=f"{fit.model.n_blocks} block(s)")
                    for fit in (runs[first_task], other)],
                   ignore_index=True).set_index(["model", "sublayer"]).round(3))
-pd.DataFrame([{"model": f"{fit.model.n_blocks} block(s)", "best epoch": fit.best_epoch,
-               **fit.test_metrics} for fit in (runs[first_task], other)]).round(3)
+models = {f"{fit.model.n_blocks} block(s)": fit for fit in (runs[first_task], other)}
+display(pd.DataFrame([{"model": name, "best epoch": fit.best_epoch, **fit.test_metrics}
+                      for name, fit in models.items()]).round(3))
+accuracies = {name: fit.test_metrics["instance_accuracy"] for name, fit in models.items()}
+display(Markdown(
+    "Test accuracy: " + ", ".join(f"{name} {value:.3f}" for name, value in accuracies.items())
+    + (". The second block adds nothing measurable on this setup"
+       if max(accuracies.values()) - min(accuracies.values()) < 0.01 else
+       f". The {max(accuracies, key=accuracies.get)} model is more accurate here")
+    + "; every sublayer of either model adds one of at most a few fixed vectors, so a second "
+    "block can only add further fixed translations."))
 
 # %% [markdown]
-# Every sublayer still adds one of at most a few vectors, so a second block can only add
-# further fixed translations; compare the accuracy column to see whether that matters here.
 #
 # ```{solution-end}
 # ```
@@ -412,10 +425,20 @@ pd.DataFrame([
     for fit in (runs[first_task], three)
 ]).round(4)
 
+# %%
+two_d, three_d = (metrics.thesis_metrics(fit.trace.trajectory, fit.trace.labels)
+                  for fit in (runs[first_task], three))
+display(Markdown(
+    f"With a third feature the first sublayer makes {sublayer_table(three).iloc[0, 1]} distinct "
+    f"moves instead of {sublayer_table(runs[first_task]).iloc[0, 1]}. Optimality goes from "
+    f"{two_d['optimality']:.4f} to {three_d['optimality']:.4f} and matching from "
+    f"{two_d['matching']:.3f} to {three_d['matching']:.3f}: once the sublayers can deform the "
+    f"clouds, the optimal assignment "
+    + ("still sends almost every token to its own image." if three_d["matching"] >= 0.99 else
+       "no longer sends every token to its own image, although its cost stays close to that of "
+       "the network's map.")))
+
 # %% [markdown]
-# Compare the two rows: the optimality and matching of the two-feature model come from the
-# translations; with a third feature the sublayers can deform the clouds, and the numbers
-# show how far the learned map then is from the optimal assignment.
 #
 # ```{solution-end}
 # ```

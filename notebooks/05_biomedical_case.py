@@ -208,11 +208,12 @@ for split, X, y in (("training", table_train, y_train), ("test", table_test, y_t
     frames.append(pd.DataFrame({"f1": mapped[:, 0], "f2": mapped[:, 1], "class": y,
                                 "split": split}))
 grid = plots.token_scatter(pd.concat(frames, ignore_index=True), x="f1", y="f2", col="split",
-                           height=3.6)
+                           height=3.8, equal_axes=False)
+grid.set_titles(col_template="{col_name}")
 for ax in grid.axes.flat:
     ax.scatter(ot_model.dummy_means_[:, 0], ot_model.dummy_means_[:, 1], marker="X", s=120,
-               color="black", label="dummy means")
-grid.axes.flat[0].legend(loc="lower left", fontsize="small")
+               color="black")
+grid.figure.suptitle("first two coordinates of the mapped space; crosses: dummy means", y=1.03)
 plt.show()
 pd.DataFrame([{"test accuracy": ot_model.score(table_test, y_test),
                "fit seconds": ot_model.fit_timings_["total"],
@@ -222,35 +223,44 @@ pd.DataFrame([{"test accuracy": ot_model.score(table_test, y_test),
 # ## Where the thesis's method stands
 
 # %%
-means = results.groupby("model")[["accuracy", "balanced_accuracy", "roc_auc",
-                                  "fit_seconds"]].mean()
+means = results.groupby("model")[["accuracy", "balanced_accuracy", "roc_auc"]].mean()
+median_seconds = results.groupby("model")["fit_seconds"].median()
 ranked = means["balanced_accuracy"].rank(ascending=False, method="min").astype(int)
-best = means["balanced_accuracy"].idxmax()
-fastest_baseline = means.drop(index=["OT classifier", "Transformer"])["fit_seconds"].min()
+baselines = [name for name in means.index if name not in ("OT classifier", "Transformer")]
+fastest_baseline = median_seconds[baselines].min()
+per_fold = results.pivot_table(index=["repeat", "fold"], columns="model",
+                               values="balanced_accuracy")
 
 
 def describe(name):
     row = means.loc[name]
-    gap = means.loc[best, "balanced_accuracy"] - row["balanced_accuracy"]
-    return (f"the **{name}** ranks {ranked[name]} of {len(means)} by balanced accuracy "
-            f"({row['balanced_accuracy']:.3f}, "
-            + ("the best" if name == best else f"{gap:.3f} below the best, {best}")
-            + f"), with ROC AUC {row['roc_auc']:.3f} and a mean fit time of "
-            f"{row['fit_seconds']:.2f} s ({row['fit_seconds'] / fastest_baseline:.0f} times the "
-            f"fastest baseline)")
+    others = per_fold.drop(columns=name)
+    rival = others.mean().idxmax()  # the best other model
+    difference = per_fold[name] - per_fold[rival]
+    margin = (f"{difference.mean():+.3f} ± {difference.std(ddof=1):.3f} against {rival}, "
+              f"paired over folds")
+    clear = abs(difference.mean()) > 2 * difference.std(ddof=1) / np.sqrt(len(difference))
+    return (f"the **{name}** ranks {ranked[name]} of {len(means)} by mean balanced accuracy "
+            f"({row['balanced_accuracy']:.3f}; {margin}, "
+            + ("a difference larger than twice its standard error" if clear else
+               "a difference within twice its standard error, so not a ranking")
+            + f"), with ROC AUC {row['roc_auc']:.3f} and a median fit time of "
+            f"{median_seconds[name]:.2f} s ({median_seconds[name] / fastest_baseline:.0f} times "
+            f"the fastest baseline's median)")
 
 
 display(Markdown(
     f"On {source}, over {n_repeats} x {n_splits} folds: " + describe("OT classifier") + "; "
-    + describe("Transformer") + ". The baselines' balanced accuracies range from "
-    f"{means.drop(index=['OT classifier', 'Transformer'])['balanced_accuracy'].min():.3f} to "
-    f"{means.drop(index=['OT classifier', 'Transformer'])['balanced_accuracy'].max():.3f}."
+    + describe("Transformer") + ". The baselines' mean balanced accuracies range from "
+    f"{means.loc[baselines, 'balanced_accuracy'].min():.3f} to "
+    f"{means.loc[baselines, 'balanced_accuracy'].max():.3f}."
 ))
 
 # %% [markdown]
-# The standard deviations in the table above are over folds that share most of their training
-# data, so they understate the uncertainty of a difference between two models; differences
-# smaller than about one standard deviation should not be read as a ranking.
+# The paired differences compare two models fold by fold, which removes the variation that
+# folds share; folds still share most of their training data, so even the standard error of a
+# paired difference understates the uncertainty. A difference within twice that standard error
+# is not a ranking.
 #
 # ## Exercises
 #
@@ -267,20 +277,35 @@ display(Markdown(
 # ```
 
 # %%
-statistics = data.load_breast_cancer_tokens("statistics")
-layout_results = experiments.cross_validate_models(
-    {"Transformer, statistics layout": (TransformerClassifier(
-        epochs=transformer_epochs, n_heads=transformer_heads, per_token_standardization=True,
-        random_state=seed), "tokens")},
-    {"tokens": statistics.X}, np.asarray(statistics.target_names)[statistics.y],
-    n_splits=n_splits, n_repeats=1, seed=seed, n_jobs=n_jobs, progress=False)
-experiments.mean_sd_table(layout_results, ["model"], ["accuracy", "balanced_accuracy",
-                                                      "roc_auc"])
+layouts = {"statistics (3 tokens of 10)": data.load_breast_cancer_tokens("statistics")}
+default_layout = "measurements (10 tokens of 3)"
+reuse = not data_path and breast_cancer_layout == "measurements"
+if not reuse:
+    layouts[default_layout] = data.load_breast_cancer_tokens("measurements")
+layout_results = pd.concat([
+    experiments.cross_validate_models(
+        {name: (TransformerClassifier(epochs=transformer_epochs, n_heads=transformer_heads,
+                                      per_token_standardization=True, random_state=seed),
+                "tokens")},
+        {"tokens": dataset_of_layout.X},
+        np.asarray(dataset_of_layout.target_names)[dataset_of_layout.y],
+        n_splits=n_splits, n_repeats=1, seed=seed, n_jobs=n_jobs, progress=False)
+    for name, dataset_of_layout in layouts.items()], ignore_index=True)
+if reuse:  # the chapter's own Transformer runs: the first repetition has the same folds
+    first_repeat = results[(results["model"] == "Transformer") & (results["repeat"] == 0)]
+    layout_results = pd.concat([layout_results, first_repeat.assign(model=default_layout)],
+                               ignore_index=True)
+layout_table = experiments.mean_sd_table(layout_results, ["model"],
+                                         ["accuracy", "balanced_accuracy", "roc_auc"])
+display(layout_table)
+layout_means = layout_results.groupby("model")["balanced_accuracy"].mean()
+display(Markdown(
+    "On the same folds (one repetition of the cross-validation), the Transformer's balanced "
+    "accuracy is " + " and ".join(f"{value:.3f} with the {name} layout"
+                                  for name, value in layout_means.items())
+    + f": the {layout_means.idxmax().split(' (')[0]} layout is the better one here."))
 
 # %% [markdown]
-# Compare with the Transformer's row above (same seed, so the first repetition's folds are the
-# same when this chapter runs on the breast-cancer table).
-#
 # ```{solution-end}
 # ```
 #
@@ -302,7 +327,18 @@ radius_results = experiments.cross_validate_models(
                                                  random_state=seed), "table") for r in radii},
     {"table": table}, labels, n_splits=n_splits, n_repeats=1, seed=seed, n_jobs=n_jobs,
     progress=False)
-experiments.mean_sd_table(radius_results, ["model"], ["balanced_accuracy", "roc_auc"])
+radius_results["radius"] = radius_results["model"].str.split().str[1].astype(float)
+by_radius = radius_results.groupby("radius")[["balanced_accuracy", "roc_auc"]].agg(
+    ["mean", "std"])
+display(by_radius.round(3))
+best_radius = by_radius[("balanced_accuracy", "mean")].idxmax()
+display(Markdown(
+    f"The mean balanced accuracy goes from "
+    f"{by_radius[('balanced_accuracy', 'mean')].iloc[0]:.3f} at radius {radii[0]:g} to "
+    f"{by_radius[('balanced_accuracy', 'mean')].iloc[-1]:.3f} at radius {radii[-1]:g}, best "
+    f"at radius {best_radius:g} "
+    f"({by_radius.loc[best_radius, ('balanced_accuracy', 'mean')]:.3f}); the thesis's default, "
+    f"3k, is {3 * len(counts)} here."))
 
 # %% [markdown]
 # ```{solution-end}

@@ -319,7 +319,9 @@ def pretraining_run(n_classes, level, repetition, *, condition="none", pretraini
         Run coordinates, ``condition``, ``best_epoch``, ``epochs_to_target`` (NaN if never
         reached), ``min_val_loss``, test ``instance_accuracy`` and ``token_accuracy``,
         ``fit_seconds`` (pretraining included), ``head_epochs`` and ``head_val_accuracy`` of the
-        pretraining (NaN without), and the thesis metrics and straightness of the trajectory.
+        pretraining and ``head_accuracy_on_inputs``, the pretrained head's token accuracy on
+        the standardized training tokens (NaN without pretraining), and the thesis metrics and
+        straightness of the trajectory.
     history : pandas.DataFrame
         The Transformer's per-epoch history with the run coordinates and ``condition``.
     """
@@ -350,6 +352,11 @@ def pretraining_run(n_classes, level, repetition, *, condition="none", pretraini
         "head_epochs": np.nan if head is None else head.best_epoch,
         "head_val_accuracy": (np.nan if head is None
                               else float(head.history["val_accuracy"].max())),
+        # Does the pretrained head's class layout already fit the data? Its token accuracy on
+        # the standardized training inputs, before any block moves them.
+        "head_accuracy_on_inputs": (np.nan if head is None else float(np.mean(
+            head.predict_proba(fit.standardizer.transform(X_train)).argmax(axis=-1)
+            == np.searchsorted(fit.classes, y_train)[:, None]))),
         **metrics.thesis_metrics(trajectory, fit.trace.labels),
         "straightness": metrics.straightness(trajectory),
     }

@@ -127,6 +127,9 @@ def test_pretraining_runs_pair_with_unpretrained_runs():
     assert summary.groupby("n_classes")["seed"].nunique().eq(1).all()
     assert summary.loc[summary["condition"] == "none", "head_epochs"].isna().all()
     assert (summary.loc[summary["condition"] != "none", "head_epochs"] >= 1).all()
+    pretrained = summary[summary["condition"] != "none"]
+    assert pretrained["head_accuracy_on_inputs"].between(0, 1).all()
+    assert summary.loc[summary["condition"] == "none", "head_accuracy_on_inputs"].isna().all()
     assert set(histories["condition"]) == {"none", "circle", "thesis means"}
     assert {"optimality", "straightness", "epochs_to_target"} <= set(summary.columns)
     with pytest.raises(ValueError, match="conditions must be a non-empty dict"):

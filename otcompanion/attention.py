@@ -666,6 +666,18 @@ def _check_y(y, name, n_instances, X_name):
     return labels
 
 
+def _check_training_data(X, y, X_name, y_name, purpose=""):
+    """Validated tokens and labels for training: ``(tokens, labels, classes, codes)``, with
+    at least two classes."""
+    tokens = check_tokens(X, X_name)
+    labels = _check_y(y, y_name, len(tokens), X_name)
+    classes, codes = np.unique(labels, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"{y_name} has a single class {classes.tolist()[0]!r}; at least two "
+                         f"classes are needed{purpose}.")
+    return tokens, labels, classes, codes
+
+
 def _encode_labels(y, classes, name, n_instances, X_name="X"):
     labels = _check_y(y, name, n_instances, X_name)
     unknown = sorted(set(labels.tolist()) - set(classes.tolist()), key=str)
@@ -791,12 +803,7 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
     TransformerFit
     """
     started = time.perf_counter()
-    tokens = check_tokens(X_train, "X_train")
-    labels = _check_y(y_train, "y_train", len(tokens), "X_train")
-    classes, codes = np.unique(labels, return_inverse=True)
-    if len(classes) < 2:
-        raise ValueError(f"y_train has a single class {classes[0]!r}; at least two classes are "
-                         f"needed.")
+    tokens, labels, classes, codes = _check_training_data(X_train, y_train, "X_train", "y_train")
     n_classes, n_features = len(classes), tokens.shape[-1]
 
     if (X_test is None) != (y_test is None):

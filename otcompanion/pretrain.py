@@ -65,6 +65,7 @@ from .attention import (
     TransformerFit,
     _check_fraction,
     _check_positive,
+    _check_training_data,
     _check_y,
     _resolve_device,
     _scores,
@@ -362,12 +363,8 @@ def pretrain_head(X, y, *, n_classes=None, head_units=(8,), head_dropout=0.4, lr
     HeadPretraining
     """
     started = time.perf_counter()
-    tokens = check_tokens(X, "X")
-    labels = _check_y(y, "y", len(tokens), "X")
-    classes, codes = np.unique(labels, return_inverse=True)
-    if len(classes) < 2:
-        raise ValueError(f"y has a single class {classes.tolist()[0]!r}; at least two classes "
-                         f"are needed to pretrain a classification head.")
+    tokens, labels, classes, codes = _check_training_data(
+        X, y, "X", "y", " to pretrain a classification head")
     if n_classes is not None:
         n_classes = _check_int(n_classes, "n_classes", 2)
         if n_classes != len(classes):

@@ -40,7 +40,14 @@ from sklearn.utils import metadata_routing
 from torch import nn
 from torch.nn import functional as F
 
+from ._training import (EarlyStopping, check_training_data, encode_labels, resolve_device,
+                        resolve_validation, torch_session, train_epochs)
+from ._validation import check_bool, check_int, check_positive
 from .data import TokenStandardizer, _check_int, check_tokens, tokens_to_frame
+
+#: Columns of :attr:`TransformerFit.history`.
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_token_accuracy", "train_instance_accuracy",
+                   "val_loss", "val_token_accuracy", "val_instance_accuracy"]
 
 LAYER_NORM_EPS = 1e-6  # keras LayerNormalization(epsilon=1e-6) in the thesis's encoder block
 TRACE_FORMAT_VERSION = 1
@@ -69,29 +76,6 @@ def _check_positive(value, name):
     if not (math.isfinite(float(value)) and value > 0):
         raise ValueError(f"{name} must be a positive finite number, got {value}.")
     return float(value)
-
-
-def _resolve_device(device):
-    """Return a ``torch.device`` for ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
-    if isinstance(device, torch.device):
-        text = str(device)
-    elif isinstance(device, str):
-        text = device.strip().lower()
-    else:
-        raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}.")
-    kind, _, index = text.partition(":")
-    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:<index>', got {device!r}.")
-    if kind == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(
-                f"device={device!r} was requested but CUDA is not available in this torch build "
-                f"or on this machine (torch {torch.__version__}); use device='cpu'."
-            )
-        if index and int(index) >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA "
-                             f"device(s) are available.")
-    return torch.device(text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -632,7 +616,7 @@ class TransformerFit:
         """Metrics of the model on raw tokens ``X`` with labels ``y``: ``loss``,
         ``token_accuracy``, ``instance_accuracy`` and ``recall_<class>`` per class."""
         tokens = check_tokens(X, "X")
-        codes = _encode_labels(y, self.classes, "y", len(tokens))
+        codes = encode_labels(y, self.classes, "y", len(tokens))
         return _evaluate(self.model, self._tensor(tokens, "X"),
                          torch.as_tensor(codes, device=next(self.model.parameters()).device),
                          self.classes)
@@ -651,95 +635,6 @@ def _evaluate(model, inputs, codes, classes):
     return metrics
 
 
-def _check_y(y, name, n_instances, X_name):
-    labels = np.asarray(y)
-    if labels.ndim != 1 or len(labels) != n_instances:
-        raise ValueError(f"{name} must hold one label per instance of {X_name}: {X_name} has "
-                         f"{n_instances} instances, {name} has shape {labels.shape}.")
-    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
-        raise ValueError(f"{name} contains NaN or infinite labels.")
-    if labels.dtype == object:
-        if any(label is None or (isinstance(label, float) and not math.isfinite(label))
-               for label in labels):
-            raise ValueError(f"{name} contains missing labels.")
-        labels = labels.astype(str)
-    return labels
-
-
-def _check_training_data(X, y, X_name, y_name, purpose=""):
-    """Validated tokens and labels for training: ``(tokens, labels, classes, codes)``, with
-    at least two classes."""
-    tokens = check_tokens(X, X_name)
-    labels = _check_y(y, y_name, len(tokens), X_name)
-    classes, codes = np.unique(labels, return_inverse=True)
-    if len(classes) < 2:
-        raise ValueError(f"{y_name} has a single class {classes.tolist()[0]!r}; at least two "
-                         f"classes are needed{purpose}.")
-    return tokens, labels, classes, codes
-
-
-def _encode_labels(y, classes, name, n_instances, X_name="X"):
-    labels = _check_y(y, name, n_instances, X_name)
-    unknown = sorted(set(labels.tolist()) - set(classes.tolist()), key=str)
-    if unknown:
-        raise ValueError(f"{name} has label(s) {unknown[:5]} that do not occur in y_train "
-                         f"(classes {classes.tolist()}).")
-    return np.searchsorted(classes, labels).astype(np.int64)
-
-
-def _validation_split(codes, fraction, seed):
-    """Stratified, seeded indices ``(fit, validation)`` of the training instances."""
-    from sklearn.model_selection import train_test_split
-
-    n, n_classes = len(codes), int(codes.max()) + 1
-    n_val = math.ceil(fraction * n)
-    counts = np.bincount(codes, minlength=n_classes)
-    if n_val < n_classes or n - n_val < n_classes or counts.min() < 2:
-        raise ValueError(
-            f"validation={fraction} cannot hold out a stratified validation set from "
-            f"{n} training instances with class counts {counts.tolist()}: it needs at least one "
-            f"instance of every class on both sides (here {n_val} held out). Use more training "
-            f"instances, another fraction, validation=(X_val, y_val) or validation=None."
-        )
-    fit, val = train_test_split(np.arange(n), test_size=n_val, random_state=seed,
-                                stratify=codes)
-    return np.sort(fit), np.sort(val)
-
-
-class EarlyStopping:
-    """keras ``EarlyStopping(restore_best_weights=True)`` on a validation loss.
-
-    An epoch improves when its loss is strictly lower than the best so far; :meth:`update`
-    says to stop after ``patience`` epochs in a row without improvement, and :meth:`restore`
-    loads the weights of the best epoch.
-    """
-
-    def __init__(self, patience):
-        self.patience = patience
-        self.best_loss = math.inf
-        self.best_epoch = 0
-        self.best_state = None
-        self.wait = 0
-
-    def update(self, epoch, loss, module):
-        """Record epoch ``epoch`` with validation ``loss``; return True when training should
-        stop."""
-        if loss < self.best_loss:
-            self.best_loss, self.best_epoch, self.wait = loss, epoch, 0
-            self.best_state = {key: value.detach().clone()
-                               for key, value in module.state_dict().items()}
-            return False
-        self.wait += 1
-        return self.wait >= self.patience
-
-    def restore(self, module, what):
-        """Load the best weights into ``module``; no finite loss in any epoch is an error."""
-        if self.best_state is None:
-            raise RuntimeError(f"the validation loss was never finite; {what} diverged (try a "
-                               f"smaller lr).")
-        module.load_state_dict(self.best_state)
-
-
 def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2, n_heads=10,
                       key_dim=16, ff_dim=32, head_units=(8,), dropout=0.1, head_dropout=0.4,
                       epochs=200, lr=1e-2, seed=0, patience=None, validation=0.2,
@@ -747,13 +642,16 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
                       per_token_standardization=False):
     """Train the thesis Transformer with the thesis protocol and trace the token trajectory.
 
-    Protocol (thesis §3, DESIGN §3): inputs standardized per feature with statistics of the
-    training tokens (training *and* tracing use the standardized inputs); token-wise
+    Protocol (Quadrio & Candelieri, 2025, §3): inputs standardized per feature with statistics
+    of the training tokens (training *and* tracing use the standardized inputs); token-wise
     cross-entropy with the instance label broadcast to every token; keras RMSprop
     (:class:`KerasRMSprop`: ``rho = 0.9``, ``epsilon = 1e-7``) with learning rate ``lr``; full
     batch, no shuffling; early stopping on the validation loss (keras ``EarlyStopping``: an epoch
     improves when its loss is strictly lower than the best so far; training stops after
-    ``patience`` epochs without improvement) and the best weights restored.
+    ``patience`` epochs without improvement) and the best weights restored. The loop is the
+    package's one training core (:func:`otcompanion._training.train_epochs`). After every
+    epoch one inference-mode pass over all training instances records the trace and gives the
+    validation scores of the held-out ones.
 
     Parameters
     ----------
@@ -784,7 +682,7 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
         Results on CUDA are not bitwise reproducible across machines.
     n_threads : int, default 1
         Torch intra-op threads during the fit (restored afterwards). One thread is much faster
-        for models this small and fixes the floating-point results (DESIGN §4).
+        for models this small and fixes the floating-point results.
     trace : bool, default True
         Record the :class:`Trace`.
     attention_every : int or None, default 5
@@ -803,7 +701,7 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
     TransformerFit
     """
     started = time.perf_counter()
-    tokens, labels, classes, codes = _check_training_data(X_train, y_train, "X_train", "y_train")
+    tokens, labels, classes, codes = check_training_data(X_train, y_train, "X_train", "y_train")
     n_classes, n_features = len(classes), tokens.shape[-1]
 
     if (X_test is None) != (y_test is None):
@@ -814,67 +712,16 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
         if test_tokens.shape[-1] != n_features:
             raise ValueError(f"X_test has {test_tokens.shape[-1]} features per token, X_train "
                              f"has {n_features}.")
-        test = (test_tokens, _encode_labels(y_test, classes, "y_test", len(test_tokens),
-                                            "X_test"))
+        test = (test_tokens, encode_labels(y_test, classes, "y_test", len(test_tokens),
+                                           "X_test"))
 
-    epochs = _check_int(epochs, "epochs", 1)
-    lr = _check_positive(lr, "lr")
-    seed = _check_int(seed, "seed", 0)
-    n_threads = _check_int(n_threads, "n_threads", 1)
-    torch_device = _resolve_device(device)
-    if attention_every is None:
-        attention_every = 0
-    attention_every = _check_int(attention_every, "attention_every", 0)
-
-    # Validation data.
-    fit_index, val_index, val_data = np.arange(len(tokens)), None, None
-    if validation is None:
-        source = "none"
-        if patience is not None:
-            raise ValueError("patience needs validation data; validation=None trains for all "
-                             "epochs and keeps the last one.")
-    elif isinstance(validation, str):
-        if validation != "test":
-            raise ValueError(f"validation must be a fraction in (0, 1), 'test', (X_val, y_val) "
-                             f"or None, got {validation!r}.")
-        if test is None:
-            raise ValueError("validation='test' needs X_test and y_test.")
-        source, val_data = "test", test
-    elif isinstance(validation, tuple):
-        if len(validation) != 2:
-            raise ValueError("validation as a tuple must be (X_val, y_val).")
-        val_tokens = check_tokens(validation[0], "validation X_val")
-        if val_tokens.shape[-1] != n_features:
-            raise ValueError(f"validation X_val has {val_tokens.shape[-1]} features per token, "
-                             f"X_train has {n_features}.")
-        source = "given"
-        val_data = (val_tokens, _encode_labels(validation[1], classes, "validation y_val",
-                                               len(val_tokens), "validation X_val"))
-    else:
-        fraction = _check_fraction(validation, "validation")
-        source = "split"
-        fit_index, val_index = _validation_split(codes, fraction, seed)
-    if patience is None:
-        patience = epochs
-    patience = _check_int(patience, "patience", 1)
-
-    standardizer = TokenStandardizer(per_token=per_token_standardization).fit(tokens)
-    standardized = standardizer.transform(tokens)
-
-    def as_tensor(array, dtype=torch.float32):
-        return torch.as_tensor(array, dtype=dtype, device=torch_device)
-
-    inputs = as_tensor(standardized)
-    all_codes = as_tensor(codes, torch.int64)
-    fit_inputs, fit_codes = inputs[fit_index], all_codes[fit_index]
-    if val_index is not None:
-        val_inputs, val_codes = inputs[val_index], all_codes[val_index]
-    elif val_data is not None:
-        val_inputs = as_tensor(standardizer.transform(val_data[0]))
-        val_codes = as_tensor(val_data[1], torch.int64)
-    else:
-        val_inputs = val_codes = None
-
+    epochs = check_int(epochs, "epochs", 1)
+    lr = check_positive(lr, "lr")
+    seed = check_int(seed, "seed", 0)
+    n_threads = check_int(n_threads, "n_threads", 1)
+    torch_device = resolve_device(device)
+    trace = check_bool(trace, "trace")
+    attention_every = check_int(attention_every or 0, "attention_every", 0)
     if model is not None:
         if not isinstance(model, ThesisTransformer):
             raise TypeError(f"model must be a ThesisTransformer, got {type(model).__name__}.")
@@ -882,104 +729,107 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
             raise ValueError(f"model has n_features={model.n_features}, "
                              f"n_classes={model.n_classes}; the data has {n_features} features "
                              f"and {n_classes} classes.")
+    source, fit_index, val_index, val_data = resolve_validation(validation, tokens, codes,
+                                                                classes, seed, test=test)
+    if source == "none" and patience is not None:
+        raise ValueError("patience needs validation data; validation=None trains for all "
+                         "epochs and keeps the last one.")
+    patience = check_int(epochs if patience is None else patience, "patience", 1)
 
-    previous_threads = torch.get_num_threads()
-    rng_devices = [torch_device.index or 0] if torch_device.type == "cuda" else []
-    torch.set_num_threads(n_threads)
-    try:
-        with torch.random.fork_rng(devices=rng_devices):
-            torch.manual_seed(seed)
-            if model is None:
-                net = ThesisTransformer(n_features, n_classes, n_blocks=n_blocks,
-                                        n_heads=n_heads, key_dim=key_dim, ff_dim=ff_dim,
-                                        head_units=head_units, dropout=dropout,
-                                        head_dropout=head_dropout)
+    standardizer = TokenStandardizer(per_token=per_token_standardization).fit(tokens)
+    standardized = standardizer.transform(tokens)
+
+    def as_tensor(array, dtype=torch.float32):
+        return torch.as_tensor(array, dtype=dtype, device=torch_device)
+
+    inputs, all_codes = as_tensor(standardized), as_tensor(codes, torch.int64)
+    if val_data is not None:
+        val_inputs = as_tensor(standardizer.transform(val_data[0]))
+        val_codes = as_tensor(val_data[1], torch.int64)
+    elif val_index is not None:
+        val_codes = all_codes[val_index]
+
+    with torch_session(seed, n_threads, torch_device):
+        if model is None:
+            net = ThesisTransformer(n_features, n_classes, n_blocks=n_blocks, n_heads=n_heads,
+                                    key_dim=key_dim, ff_dim=ff_dim, head_units=head_units,
+                                    dropout=dropout, head_dropout=head_dropout)
+        else:
+            net = copy.deepcopy(model)
+        net.to(torch_device)
+        trainable = [p for p in net.parameters() if p.requires_grad]
+        if not trainable:
+            raise ValueError("model has no trainable parameters (all are frozen).")
+        optimizer = KerasRMSprop(trainable, lr=lr)
+        block_record, attention_record = [], {}
+
+        def record(epoch):
+            """One inference pass over all training instances: the trace, and the logits of
+            the held-out ones."""
+            with_attention = bool(attention_every) and epoch % attention_every == 0
+            out = net.trace(inputs)
+            block_record.append(out.block_outputs.cpu().numpy())
+            if with_attention:
+                attention_record[epoch] = out.attention_logits.cpu().numpy()
+            return out.logits
+
+        def evaluate(epoch):
+            logits = record(epoch) if trace else None
+            if val_data is not None:
+                logits = net(val_inputs)
+            elif val_index is None:
+                return {}
+            elif logits is None:
+                logits = net(inputs[val_index])
             else:
-                net = copy.deepcopy(model)
-            net.to(torch_device)
-            trainable = [p for p in net.parameters() if p.requires_grad]
-            if not trainable:
-                raise ValueError("model has no trainable parameters (all are frozen).")
-            optimizer = KerasRMSprop(trainable, lr=lr)
+                logits = logits[val_index]
+            loss, token_accuracy, instance_accuracy, _ = _scores(logits, val_codes)
+            return dict(val_loss=loss, val_token_accuracy=token_accuracy,
+                        val_instance_accuracy=instance_accuracy)
 
-            block_record, attention_record, attention_epochs = [], [], []
+        def train_scores(logits, fit_codes):
+            _, token_accuracy, instance_accuracy, _ = _scores(logits, fit_codes)
+            return dict(train_token_accuracy=token_accuracy,
+                        train_instance_accuracy=instance_accuracy)
 
-            def record(epoch):
-                net.eval()
-                with torch.no_grad():
-                    out = net.trace(inputs)
-                block_record.append(out.block_outputs.cpu().numpy())
-                if attention_every and epoch % attention_every == 0:
-                    attention_record.append(out.attention_logits.cpu().numpy())
-                    attention_epochs.append(epoch)
-
-            if trace:
-                record(0)
-            rows, best_epoch, stopping = [], 0, EarlyStopping(patience)
-            for epoch in range(1, epochs + 1):
-                net.train()
-                optimizer.zero_grad(set_to_none=True)
-                logits = net(fit_inputs)
-                loss = _token_loss(logits, fit_codes)
-                loss.backward()
-                optimizer.step()
-                _, train_token, train_instance, _ = _scores(logits.detach(), fit_codes)
-                row = dict(epoch=epoch, train_loss=float(loss.detach()),
-                           train_token_accuracy=train_token,
-                           train_instance_accuracy=train_instance,
-                           val_loss=math.nan, val_token_accuracy=math.nan,
-                           val_instance_accuracy=math.nan)
-                if val_inputs is not None:
-                    net.eval()
-                    with torch.no_grad():
-                        val_loss, val_token, val_instance, _ = _scores(net(val_inputs),
-                                                                        val_codes)
-                    row.update(val_loss=val_loss, val_token_accuracy=val_token,
-                               val_instance_accuracy=val_instance)
-                rows.append(row)
-                if trace:
-                    record(epoch)
-                if val_inputs is None:
-                    best_epoch = epoch
-                elif stopping.update(epoch, row["val_loss"], net):
-                    break
-            if val_inputs is not None:
-                stopping.restore(net, "training")
-                best_epoch = stopping.best_epoch
+        if trace:
             net.eval()
+            with torch.no_grad():
+                record(0)
+        rows, best_epoch = train_epochs(
+            net, optimizer, _token_loss, inputs[fit_index], all_codes[fit_index], epochs,
+            train_metrics=train_scores, evaluate=evaluate,
+            stopping=None if source == "none" else EarlyStopping(patience), what="training")
 
-            trace_result = None
-            if trace:
-                keep = [i for i, e in enumerate(attention_epochs) if e <= best_epoch]
-                attention = [attention_record[i] for i in keep]
-                epochs_kept = [attention_epochs[i] for i in keep]
-                if attention_every and best_epoch not in epochs_kept:
-                    # The restored weights are those of best_epoch: record its attention now.
-                    with torch.no_grad():
-                        attention.append(net.trace(inputs).attention_logits.cpu().numpy())
-                    epochs_kept.append(best_epoch)
-                n, n_tokens = standardized.shape[:2]
-                empty = (0, net.n_blocks, n, net.n_heads, n_tokens, n_tokens)
-                is_validation = np.zeros(len(tokens), dtype=bool)
-                if val_index is not None:
-                    is_validation[val_index] = True
-                trace_result = Trace(
-                    inputs=standardized.astype(np.float32),
-                    labels=labels,
-                    block_outputs=np.stack(block_record[:best_epoch + 1]),
-                    attention_logits=(np.stack(attention) if attention
-                                      else np.zeros(empty, dtype=np.float32)),
-                    attention_epochs=np.asarray(epochs_kept, dtype=np.int64),
-                    is_validation=is_validation,
-                    best_epoch=int(best_epoch),
-                )
-            test_metrics = None
-            if test is not None:
-                test_metrics = _evaluate(net, as_tensor(standardizer.transform(test[0])),
-                                         as_tensor(test[1], torch.int64), classes)
-    finally:
-        torch.set_num_threads(previous_threads)
+        trace_result = None
+        if trace:
+            kept = {epoch: logits for epoch, logits in attention_record.items()
+                    if epoch <= best_epoch}
+            if attention_every and best_epoch not in kept:
+                # The restored weights are those of best_epoch: record its attention now.
+                with torch.no_grad():
+                    kept[best_epoch] = net.trace(inputs).attention_logits.cpu().numpy()
+            n, n_tokens = standardized.shape[:2]
+            empty = (0, net.n_blocks, n, net.n_heads, n_tokens, n_tokens)
+            is_validation = np.zeros(len(tokens), dtype=bool)
+            if val_index is not None:
+                is_validation[val_index] = True
+            trace_result = Trace(
+                inputs=standardized.astype(np.float32),
+                labels=labels,
+                block_outputs=np.stack(block_record[:best_epoch + 1]),
+                attention_logits=(np.stack(list(kept.values())) if kept
+                                  else np.zeros(empty, dtype=np.float32)),
+                attention_epochs=np.asarray(list(kept), dtype=np.int64),
+                is_validation=is_validation,
+                best_epoch=int(best_epoch),
+            )
+        test_metrics = None
+        if test is not None:
+            test_metrics = _evaluate(net, as_tensor(standardizer.transform(test[0])),
+                                     as_tensor(test[1], torch.int64), classes)
 
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     params = dict(net.config, epochs=epochs, lr=lr, seed=seed, patience=patience,
                   validation=validation if not isinstance(validation, tuple) else "given",
                   device=str(torch_device), n_threads=n_threads, optimizer="keras RMSprop",
@@ -987,8 +837,7 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
                   per_token_standardization=per_token_standardization,
                   pretrained_model=model is not None)
     return TransformerFit(
-        model=net, standardizer=standardizer, history=pd.DataFrame(rows),
-        best_epoch=int(best_epoch),
+        model=net, standardizer=standardizer, history=history, best_epoch=int(best_epoch),
         fit_seconds=time.perf_counter() - started, trace=trace_result, test_metrics=test_metrics,
         classes=classes, validation=source, validation_indices=val_index, params=params,
     )

@@ -1,11 +1,12 @@
 """MLP pretraining: train the Transformer's head alone on synthetic token clouds, then freeze it.
 
-The thesis's pretraining experiment (Quadrio & Candelieri, 2025; DESIGN §3, "MLP pretraining")
-in four steps:
+The thesis's pretraining experiment (Quadrio & Candelieri, 2025, "MLP pretraining") in four
+steps:
 
 1. Sample synthetic token clouds of the training shape from well-separated Gaussians
    (:func:`pretraining_clouds`): by default class ``i`` of ``k`` has mean
-   ``3k (cos(2 pi i / k), sin(2 pi i / k), 0, ..., 0)`` (:func:`circle_means`) and covariance
+   ``3k (sin(2 pi i / k), cos(2 pi i / k), 0, ..., 0)``, the thesis circle
+   (:func:`otcompanion.geometry.dummy_means`), and covariance
    ``I``; the thesis's own 3-class run used the means ``(-5, 0), (5, 0), (0, 5)``
    (:data:`THESIS_3_CLASS_MEANS`).
 2. Train the classification head of :class:`~otcompanion.attention.ThesisTransformer` alone on
@@ -59,21 +60,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .attention import (
-    EarlyStopping,
-    ThesisTransformer,
-    TransformerFit,
-    _check_fraction,
-    _check_positive,
-    _check_training_data,
-    _check_y,
-    _resolve_device,
-    _scores,
-    _token_loss,
-    _validation_split,
-    train_transformer,
-)
-from .data import _check_int, check_tokens, make_token_clouds
+from ._training import (EarlyStopping, check_labels, check_training_data, resolve_device,
+                        resolve_validation, torch_session, train_epochs)
+from ._validation import check_bool, check_int, check_positive, check_real
+from .attention import ThesisTransformer, TransformerFit, _scores, _token_loss, train_transformer
+from .data import check_tokens, make_token_clouds
+from .geometry import dummy_means
 
 #: Pretraining means of the thesis's 3-class run (Quadrio & Candelieri, 2025), covariance ``I``.
 THESIS_3_CLASS_MEANS = ((-5.0, 0.0), (5.0, 0.0), (0.0, 5.0))
@@ -84,11 +76,15 @@ ARCHITECTURE_KEYS = ("n_blocks", "n_heads", "key_dim", "ff_dim", "head_units", "
                      "head_dropout")
 
 #: Keys of ``pretraining=`` in :func:`train_pretrained` that go to :func:`pretraining_clouds`.
-CLOUD_KEYS = ("means", "covariances", "radius", "rotation", "covariance_scale", "n_instances",
-              "n_tokens", "seed")
+CLOUD_KEYS = ("means", "covariances", "geometry", "radius", "rotation", "covariance_scale",
+              "n_instances", "n_tokens", "seed")
 
 #: Keys of ``pretraining=`` in :func:`train_pretrained` that go to :func:`pretrain_head`.
 HEAD_KEYS = ("lr", "max_epochs", "patience", "validation")
+
+#: Columns of :attr:`HeadPretraining.history`.
+HISTORY_COLUMNS = ["epoch", "train_loss", "accuracy", "instance_accuracy", "val_loss",
+                   "val_accuracy", "val_instance_accuracy"]
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-7  # keras Adam's epsilon (torch's default is 1e-8)
@@ -98,73 +94,16 @@ ADAM_EPS = 1e-7  # keras Adam's epsilon (torch's default is 1e-8)
 # Geometry and clouds
 # --------------------------------------------------------------------------------------------
 
-def _check_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r}.")
-    if not math.isfinite(float(value)):
-        raise ValueError(f"{name} must be finite, got {value}.")
-    return float(value)
-
-
-def circle_means(n_classes, n_features=2, radius=None, rotation=0.0):
-    """Class means on a circle in the first two coordinates (thesis dummy geometry).
-
-    .. math::
-        m_i = r\\,\\big(\\cos\\theta_i,\\ \\sin\\theta_i,\\ 0, \\dots, 0\\big) \\in
-        \\mathbb{R}^d, \\qquad \\theta_i = \\frac{2\\pi i}{k} + \\varphi,
-        \\qquad i = 0, \\dots, k - 1,
-
-    with ``r = 3k`` by default (Quadrio & Candelieri, 2025; DESIGN §3). Neighbouring means are
-    ``2 r sin(pi / k)`` apart (``6k sin(pi / k)`` by default: 12 for two classes, about 15.6
-    for three), far more than the unit standard deviation of the pretraining clouds.
-
-    Parameters
-    ----------
-    n_classes : int
-        Number of classes ``k``, at least 2.
-    n_features : int, default 2
-        Token dimension ``d``, at least 2: the circle lies in the first two coordinates and the
-        others are zero. One feature is rejected rather than silently folding the circle onto a
-        line (where two means could coincide); pass explicit ``means`` to
-        :func:`pretraining_clouds` for one-dimensional tokens.
-    radius : float, optional
-        Circle radius ``r > 0``; default ``3 * n_classes``.
-    rotation : float, default 0.0
-        Angle ``phi`` (radians) added to every class's angle. ``rotation = pi`` with two
-        classes puts class 0 at ``(-r, 0)``, the side where the thesis's class 0 lies.
-
-    Returns
-    -------
-    means : ndarray of shape (n_classes, n_features)
-        Coordinates whose magnitude is below ``1e-12 r`` (e.g. ``sin(pi)``) are set to 0.
-    """
-    n_classes = _check_int(n_classes, "n_classes", 2)
-    n_features = _check_int(n_features, "n_features", 1)
-    if n_features < 2:
-        raise ValueError(
-            f"n_features must be at least 2 for circle means (the circle lies in the first two "
-            f"coordinates), got {n_features}; for one-feature tokens give the means explicitly, "
-            f"e.g. pretraining_clouds(..., means=[[-6.0], [6.0]])."
-        )
-    radius = 3.0 * n_classes if radius is None else _check_positive(radius, "radius")
-    rotation = _check_real(rotation, "rotation")
-    angles = 2 * np.pi * np.arange(n_classes) / n_classes + rotation
-    means = np.zeros((n_classes, n_features))
-    means[:, 0] = radius * np.cos(angles)
-    means[:, 1] = radius * np.sin(angles)
-    means[np.abs(means) < 1e-12 * radius] = 0.0
-    return means
-
-
 def pretraining_clouds(n_classes, n_instances, n_tokens, n_features, means=None,
-                       covariances=None, radius=None, rotation=0.0, covariance_scale=1.0,
-                       seed=0):
+                       covariances=None, geometry="circle", radius=None, rotation=0.0,
+                       covariance_scale=1.0, seed=0):
     """Synthetic token clouds for head pretraining (thesis: well-separated Gaussians).
 
     Instance ``j`` of class ``i`` has tokens ``x_{j,1..T} ~ N(m_i, Sigma_i)`` i.i.d., sampled
     with :func:`~otcompanion.data.make_token_clouds` (classes in consecutive, equal blocks).
-    By default ``m_i`` are :func:`circle_means` and ``Sigma_i = s I`` with
-    ``s = covariance_scale`` (Quadrio & Candelieri, 2025; DESIGN §3).
+    By default ``m_i`` are the thesis circle (:func:`otcompanion.geometry.dummy_means`: class
+    ``i`` at ``3k (sin(2 pi i / k), cos(2 pi i / k), 0, ..., 0)``) and ``Sigma_i = s I`` with
+    ``s = covariance_scale`` (Quadrio & Candelieri, 2025).
 
     Parameters
     ----------
@@ -175,13 +114,16 @@ def pretraining_clouds(n_classes, n_instances, n_tokens, n_features, means=None,
     n_tokens, n_features : int
         The training shape ``(T, d)``.
     means : array-like of shape (n_classes, n_features), optional
-        Explicit class means (e.g. :data:`THESIS_3_CLASS_MEANS`); then ``radius`` and
-        ``rotation`` must keep their defaults.
+        Explicit class means (e.g. :data:`THESIS_3_CLASS_MEANS`); then ``geometry``,
+        ``radius`` and ``rotation`` must keep their defaults.
     covariances : array-like of shape (n_classes, n_features, n_features), optional
         Explicit symmetric positive semi-definite covariances; then ``covariance_scale`` must
         stay 1.
+    geometry : {"circle", "circle_cos_sin", "simplex"}, default "circle"
+        Layout of the means (:func:`otcompanion.geometry.dummy_means`); the thesis's circle by
+        default.
     radius : float, optional
-        Radius of the circle means; default ``3 * n_classes``.
+        Distance of the means from the origin; default ``3 * n_classes``.
     rotation : float, default 0.0
         Rotation of the circle means (radians).
     covariance_scale : float, default 1.0
@@ -193,20 +135,26 @@ def pretraining_clouds(n_classes, n_instances, n_tokens, n_features, means=None,
     X : ndarray of shape (n_instances, n_tokens, n_features)
     y : ndarray of shape (n_instances,), int codes ``0 .. n_classes - 1``
     """
-    n_classes = _check_int(n_classes, "n_classes", 2)
-    n_instances = _check_int(n_instances, "n_instances", 1)
-    n_tokens = _check_int(n_tokens, "n_tokens", 1)
-    n_features = _check_int(n_features, "n_features", 1)
-    seed = _check_int(seed, "seed", 0)
+    n_classes = check_int(n_classes, "n_classes", 2)
+    n_instances = check_int(n_instances, "n_instances", 1)
+    n_tokens = check_int(n_tokens, "n_tokens", 1)
+    n_features = check_int(n_features, "n_features", 1)
+    seed = check_int(seed, "seed", 0)
     if n_instances % n_classes:
         raise ValueError(f"n_instances must be a multiple of n_classes ({n_classes}) so that "
                          f"classes are balanced, got {n_instances}.")
     if means is None:
-        means = circle_means(n_classes, n_features, radius=radius, rotation=rotation)
+        if n_features < 2:
+            raise ValueError(f"n_features must be at least 2 for the default means (the "
+                             f"circle lies in the first two coordinates), got {n_features}; "
+                             f"for one-feature tokens give explicit means, e.g. "
+                             f"means=[[-6.0], [6.0]].")
+        means = dummy_means(n_classes, geometry, radius, n_features, rotation)
     else:
-        if radius is not None or _check_real(rotation, "rotation") != 0.0:
-            raise ValueError("radius and rotation shape the circle means; they cannot be "
-                             "combined with explicit means.")
+        if (geometry != "circle" or radius is not None
+                or check_real(rotation, "rotation") != 0.0):
+            raise ValueError("geometry, radius and rotation shape the default means; they "
+                             "cannot be combined with explicit means.")
         try:
             means = np.asarray(means, dtype=float)
         except (TypeError, ValueError) as error:
@@ -216,7 +164,7 @@ def pretraining_clouds(n_classes, n_instances, n_tokens, n_features, means=None,
                              f"{(n_classes, n_features)}, got {means.shape}.")
         if not np.all(np.isfinite(means)):
             raise ValueError("means contains NaN or infinite values.")
-    scale = _check_positive(covariance_scale, "covariance_scale")
+    scale = check_positive(covariance_scale, "covariance_scale")
     if covariances is None:
         covariances = np.stack([scale * np.eye(n_features)] * n_classes)
     else:
@@ -355,7 +303,7 @@ def pretrain_head(X, y, *, n_classes=None, head_units=(8,), head_dropout=0.4, lr
         Seeds the initialization, the dropout masks and the validation split; torch's global
         random state is saved and restored.
     n_threads : int, default 1
-        Torch intra-op threads during the fit, restored afterwards (DESIGN §4).
+        Torch intra-op threads during the fit, restored afterwards.
     device : {"cpu", "cuda", "cuda:<index>"}, default "cpu"
 
     Returns
@@ -363,101 +311,55 @@ def pretrain_head(X, y, *, n_classes=None, head_units=(8,), head_dropout=0.4, lr
     HeadPretraining
     """
     started = time.perf_counter()
-    tokens, labels, classes, codes = _check_training_data(
+    tokens, labels, classes, codes = check_training_data(
         X, y, "X", "y", " to pretrain a classification head")
     if n_classes is not None:
-        n_classes = _check_int(n_classes, "n_classes", 2)
+        n_classes = check_int(n_classes, "n_classes", 2)
         if n_classes != len(classes):
             raise ValueError(f"n_classes={n_classes} but y has {len(classes)} classes "
                              f"{classes.tolist()}.")
     n_classes, n_features = len(classes), tokens.shape[-1]
-    lr = _check_positive(lr, "lr")
-    max_epochs = _check_int(max_epochs, "max_epochs", 1)
-    seed = _check_int(seed, "seed", 0)
-    n_threads = _check_int(n_threads, "n_threads", 1)
-    torch_device = _resolve_device(device)
-
-    fit_index, val_index, val_data = np.arange(len(tokens)), None, None
-    if validation is None:
-        if patience is not None:
-            raise ValueError("patience needs validation data: with validation=None training "
-                             "runs all max_epochs and keeps the last epoch; pass "
-                             "patience=None.")
-    elif isinstance(validation, tuple):
-        if len(validation) != 2:
-            raise ValueError("validation as a tuple must be (X_val, y_val).")
-        val_tokens = check_tokens(validation[0], "validation X_val")
-        if val_tokens.shape[-1] != n_features:
-            raise ValueError(f"validation X_val has {val_tokens.shape[-1]} features per token, "
-                             f"X has {n_features}.")
-        val_labels = _check_y(validation[1], "validation y_val", len(val_tokens),
-                              "validation X_val")
-        unknown = sorted(set(val_labels.tolist()) - set(classes.tolist()), key=str)
-        if unknown:
-            raise ValueError(f"validation y_val has label(s) {unknown[:5]} that do not occur "
-                             f"in y (classes {classes.tolist()}).")
-        val_data = (val_tokens, np.searchsorted(classes, val_labels))
-    elif isinstance(validation, str):
-        raise ValueError(f"validation must be a fraction in (0, 1), (X_val, y_val) or None, "
-                         f"got {validation!r}.")
-    else:
-        fraction = _check_fraction(validation, "validation")
-        fit_index, val_index = _validation_split(codes, fraction, seed)
-    if patience is None:
-        patience = max_epochs
-    patience = _check_int(patience, "patience", 1)
+    lr = check_positive(lr, "lr")
+    max_epochs = check_int(max_epochs, "max_epochs", 1)
+    seed = check_int(seed, "seed", 0)
+    n_threads = check_int(n_threads, "n_threads", 1)
+    torch_device = resolve_device(device)
+    source, fit_index, val_index, val_data = resolve_validation(validation, tokens, codes,
+                                                                classes, seed)
+    if source == "none" and patience is not None:
+        raise ValueError("patience needs validation data: with validation=None training "
+                         "runs all max_epochs and keeps the last epoch; pass patience=None.")
+    patience = check_int(max_epochs if patience is None else patience, "patience", 1)
 
     def as_tensor(array, dtype=torch.float32):
         return torch.as_tensor(array, dtype=dtype, device=torch_device)
 
     inputs, all_codes = as_tensor(tokens), as_tensor(codes, torch.int64)
-    fit_inputs, fit_codes = inputs[fit_index], all_codes[fit_index]
     if val_index is not None:
         val_inputs, val_codes = inputs[val_index], all_codes[val_index]
     elif val_data is not None:
         val_inputs, val_codes = as_tensor(val_data[0]), as_tensor(val_data[1], torch.int64)
-    else:
-        val_inputs = val_codes = None
 
-    previous_threads = torch.get_num_threads()
-    rng_devices = [torch_device.index or 0] if torch_device.type == "cuda" else []
-    torch.set_num_threads(n_threads)
-    try:
-        with torch.random.fork_rng(devices=rng_devices):
-            torch.manual_seed(seed)
-            head = _new_head(n_features, n_classes, head_units, head_dropout).to(torch_device)
-            optimizer = torch.optim.Adam(head.parameters(), lr=lr, betas=ADAM_BETAS,
-                                         eps=ADAM_EPS)
-            rows, best_epoch, stopping = [], 0, EarlyStopping(patience)
-            for epoch in range(1, max_epochs + 1):
-                head.train()
-                optimizer.zero_grad(set_to_none=True)
-                logits = head(fit_inputs)
-                loss = _token_loss(logits, fit_codes)
-                loss.backward()
-                optimizer.step()
-                _, token_accuracy, instance_accuracy, _ = _scores(logits.detach(), fit_codes)
-                row = dict(epoch=epoch, loss=float(loss.detach()), accuracy=token_accuracy,
-                           instance_accuracy=instance_accuracy, val_loss=math.nan,
-                           val_accuracy=math.nan, val_instance_accuracy=math.nan)
-                if val_inputs is not None:
-                    head.eval()
-                    with torch.no_grad():
-                        val_loss, val_token, val_instance, _ = _scores(head(val_inputs),
-                                                                        val_codes)
-                    row.update(val_loss=val_loss, val_accuracy=val_token,
-                               val_instance_accuracy=val_instance)
-                rows.append(row)
-                if val_inputs is None:
-                    best_epoch = epoch
-                elif stopping.update(epoch, row["val_loss"], head):
-                    break
-            if val_inputs is not None:
-                stopping.restore(head, "head pretraining")
-                best_epoch = stopping.best_epoch
-            head.eval()
-    finally:
-        torch.set_num_threads(previous_threads)
+    def train_scores(logits, fit_codes):
+        _, token_accuracy, instance_accuracy, _ = _scores(logits, fit_codes)
+        return dict(accuracy=token_accuracy, instance_accuracy=instance_accuracy)
+
+    def evaluate(epoch):
+        if source == "none":
+            return {}
+        loss, token_accuracy, instance_accuracy, _ = _scores(head(val_inputs), val_codes)
+        return dict(val_loss=loss, val_accuracy=token_accuracy,
+                    val_instance_accuracy=instance_accuracy)
+
+    with torch_session(seed, n_threads, torch_device):
+        head = _new_head(n_features, n_classes, head_units, head_dropout).to(torch_device)
+        optimizer = torch.optim.Adam(head.parameters(), lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS)
+        rows, best_epoch = train_epochs(
+            head, optimizer, _token_loss, inputs[fit_index], all_codes[fit_index], max_epochs,
+            train_metrics=train_scores, evaluate=evaluate,
+            stopping=None if source == "none" else EarlyStopping(patience),
+            what="head pretraining")
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS).rename(columns={"train_loss": "loss"})
 
     units, rate = _head_structure(head)
     params = dict(n_features=n_features, n_classes=n_classes,
@@ -466,7 +368,7 @@ def pretrain_head(X, y, *, n_classes=None, head_units=(8,), head_dropout=0.4, lr
                   validation=validation if not isinstance(validation, tuple) else "given",
                   seed=seed, n_threads=n_threads, device=str(torch_device), optimizer="Adam",
                   betas=ADAM_BETAS, eps=ADAM_EPS, standardized=False)
-    return HeadPretraining(head=head, history=pd.DataFrame(rows), best_epoch=int(best_epoch),
+    return HeadPretraining(head=head, history=history, best_epoch=int(best_epoch),
                            fit_seconds=time.perf_counter() - started, classes=classes,
                            validation_indices=val_index, params=params)
 
@@ -514,9 +416,8 @@ def pretrained_transformer(head_or_result, n_features, n_classes, *, freeze=True
     else:
         raise TypeError(f"head_or_result must be a HeadPretraining or the nn.Sequential head, "
                         f"got {type(head_or_result).__name__}.")
-    if not isinstance(freeze, (bool, np.bool_)):
-        raise TypeError(f"freeze must be True or False, got {freeze!r}.")
-    seed = _check_int(seed, "seed", 0)
+    freeze = check_bool(freeze, "freeze")
+    seed = check_int(seed, "seed", 0)
     unknown = sorted(set(architecture) - set(ARCHITECTURE_KEYS))
     if unknown:
         raise TypeError(f"unknown architecture argument(s) {unknown}; allowed: "
@@ -524,8 +425,8 @@ def pretrained_transformer(head_or_result, n_features, n_classes, *, freeze=True
     shapes, rate = _head_structure(head)
     if not shapes:
         raise ValueError("the pretrained head has no Linear layers.")
-    n_features = _check_int(n_features, "n_features", 1)
-    n_classes = _check_int(n_classes, "n_classes", 2)
+    n_features = check_int(n_features, "n_features", 1)
+    n_classes = check_int(n_classes, "n_classes", 2)
     if shapes[0][0] != n_features:
         raise ValueError(f"n_features={n_features} but the pretrained head takes "
                          f"{shapes[0][0]} features.")
@@ -612,9 +513,8 @@ def train_pretrained(X_train, y_train, X_test=None, y_test=None, *, pretraining=
     if "model" in train_kwargs:
         raise TypeError("train_pretrained builds the model itself; call train_transformer("
                         "..., model=pretrained_transformer(...)) to start from your own.")
-    seed = _check_int(seed, "seed", 0)
-    if not isinstance(freeze, (bool, np.bool_)):
-        raise TypeError(f"freeze must be True or False, got {freeze!r}.")
+    seed = check_int(seed, "seed", 0)
+    freeze = check_bool(freeze, "freeze")
     settings = {} if pretraining is None else pretraining
     if not isinstance(settings, dict):
         raise TypeError(f"pretraining must be a dict of settings, got "
@@ -629,7 +529,7 @@ def train_pretrained(X_train, y_train, X_test=None, y_test=None, *, pretraining=
                          f"{list(CLOUD_KEYS + HEAD_KEYS)}.")
 
     tokens = check_tokens(X_train, "X_train")
-    labels = _check_y(y_train, "y_train", len(tokens), "X_train")
+    labels = check_labels(y_train, "y_train", len(tokens), "X_train")
     classes = np.unique(labels)
     if len(classes) < 2:
         raise ValueError(f"y_train has a single class {classes.tolist()[0]!r}; at least two "
@@ -649,11 +549,12 @@ def train_pretrained(X_train, y_train, X_test=None, y_test=None, *, pretraining=
     head_args = {key: settings[key] for key in HEAD_KEYS if key in settings}
     result = pretrain_head(X_pre, y_pre, n_classes=k, seed=seed, **head_architecture,
                            **shared, **head_args)
-    geometry = {key: settings[key] for key in ("means", "covariances", "radius", "rotation",
-                                               "covariance_scale") if key in settings}
+    geometry = {key: settings[key] for key in ("means", "covariances", "geometry", "radius",
+                                               "rotation", "covariance_scale") if key in settings}
     if "means" not in geometry:
-        geometry["means"] = circle_means(k, n_features, radius=settings.get("radius"),
-                                         rotation=settings.get("rotation", 0.0))
+        geometry["means"] = dummy_means(k, settings.get("geometry", "circle"),
+                                        settings.get("radius"), n_features,
+                                        settings.get("rotation", 0.0))
     geometry = {key: (np.asarray(value).tolist() if isinstance(value, (np.ndarray, list, tuple))
                       else value) for key, value in geometry.items()}
     result.params.update(clouds=dict(geometry, n_instances=cloud_args["n_instances"],
@@ -675,7 +576,7 @@ def epochs_to_accuracy(history, target, column="val_instance_accuracy"):
         e^\\star = \\min\\{\\, e : a_e \\ge \\text{target} \\,\\}
 
     over the rows of ``history`` (``None`` when no epoch reaches it). Used with ``best_epoch``
-    to compare pretrained and unpretrained runs (DESIGN §3, "MLP pretraining").
+    to compare pretrained and unpretrained runs (Quadrio & Candelieri, 2025, "MLP pretraining").
 
     Parameters
     ----------
@@ -697,7 +598,7 @@ def epochs_to_accuracy(history, target, column="val_instance_accuracy"):
     if not isinstance(history, pd.DataFrame):
         raise TypeError(f"history must be a DataFrame or a fit result with .history, got "
                         f"{type(history).__name__}.")
-    target = _check_fraction(target, "target", low_open=False, high_open=False)
+    target = check_real(target, "target", 0.0, 1.0)
     if not isinstance(column, str) or column not in history.columns:
         raise ValueError(f"column must be one of the history's columns "
                          f"{list(history.columns)}, got {column!r}.")

@@ -7,10 +7,10 @@ import torch
 
 from otcompanion.attention import ThesisTransformer, train_transformer
 from otcompanion.data import thesis_split
+from otcompanion.geometry import dummy_means
 from otcompanion.pretrain import (
     THESIS_3_CLASS_MEANS,
     HeadPretraining,
-    circle_means,
     epochs_to_accuracy,
     pretrain_head,
     pretrained_transformer,
@@ -54,50 +54,10 @@ def _heads_equal(a, b):
 # ---------------------------------------------------------------------------- geometry
 
 
-@pytest.mark.parametrize("k", [2, 3, 5])
-def test_circle_means_default_radius_angles_and_distances(k):
-    means = circle_means(k, n_features=4)
-    assert means.shape == (k, 4)
-    np.testing.assert_array_equal(means[:, 2:], 0.0)
-    np.testing.assert_allclose(np.linalg.norm(means, axis=1), 3 * k)
-    angles = np.arctan2(means[:, 1], means[:, 0]) % (2 * np.pi)
-    np.testing.assert_allclose(angles, 2 * np.pi * np.arange(k) / k, atol=1e-12)
-    # Neighbours on the circle are 2 r sin(pi / k) apart; no two means are closer.
-    distances = np.linalg.norm(means[:, None] - means[None], axis=-1)
-    neighbour = 2 * 3 * k * math.sin(math.pi / k)
-    np.testing.assert_allclose(np.diag(np.roll(distances, 1, axis=1)), neighbour)
-    assert distances[~np.eye(k, dtype=bool)].min() == pytest.approx(neighbour)
-
-
-def test_circle_means_radius_rotation_and_exact_zeros():
-    np.testing.assert_array_equal(circle_means(2), [[6.0, 0.0], [-6.0, 0.0]])
-    np.testing.assert_array_equal(circle_means(2, rotation=math.pi), [[-6.0, 0.0], [6.0, 0.0]])
-    np.testing.assert_allclose(circle_means(4, radius=2.0, rotation=math.pi / 2),
-                               [[0, 2], [-2, 0], [0, -2], [2, 0]], atol=1e-15)
-    rotated = circle_means(3, rotation=0.3)
-    angles = np.arctan2(rotated[:, 1], rotated[:, 0]) % (2 * np.pi)
-    np.testing.assert_allclose(angles, (0.3 + 2 * np.pi * np.arange(3) / 3) % (2 * np.pi))
-
-
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(n_classes=3, n_features=1), ValueError, "n_features must be at least 2.*means"),
-    (dict(n_classes=1), ValueError, "n_classes"),
-    (dict(n_classes=2.0), TypeError, "n_classes"),
-    (dict(n_classes=3, radius=0.0), ValueError, "radius"),
-    (dict(n_classes=3, radius=-1.0), ValueError, "radius"),
-    (dict(n_classes=3, radius=math.inf), ValueError, "radius"),
-    (dict(n_classes=3, radius="3"), TypeError, "radius"),
-    (dict(n_classes=3, rotation=math.nan), ValueError, "rotation"),
-])
-def test_circle_means_rejects_bad_input(kwargs, error, match):
-    with pytest.raises(error, match=match):
-        circle_means(**kwargs)
-
-
 def test_pretraining_clouds_shape_means_covariance_and_seed():
     X, y = pretraining_clouds(3, 30, 40, 3, seed=1)
     assert X.shape == (30, 40, 3) and y.tolist() == [0] * 10 + [1] * 10 + [2] * 10
-    for i, mean in enumerate(circle_means(3, 3)):
+    for i, mean in enumerate(dummy_means(3, dim=3)):
         cloud = X[y == i].reshape(-1, 3)
         np.testing.assert_allclose(cloud.mean(axis=0), mean, atol=0.2)
         np.testing.assert_allclose(np.cov(cloud, rowvar=False), np.eye(3), atol=0.2)
@@ -124,7 +84,7 @@ def test_pretraining_clouds_explicit_geometry():
     (dict(n_classes=1), "n_classes"),
     (dict(n_features=1), "n_features"),
     (dict(means=np.zeros((2, 2))), r"means must have shape .*\(3, 2\)"),
-    (dict(means=THESIS_3_CLASS_MEANS, radius=4.0), "radius and rotation"),
+    (dict(means=THESIS_3_CLASS_MEANS, radius=4.0), "geometry, radius and rotation"),
     (dict(means=[[0, 0], [1, 1], [2, np.nan]]), "means contains NaN"),
     (dict(covariances=np.stack([np.eye(2)] * 3), covariance_scale=2.0), "covariance_scale"),
     (dict(covariances=np.stack([-np.eye(2)] * 3)), "positive semi-definite"),
@@ -299,7 +259,7 @@ def test_train_pretrained_freezes_head_and_traces_like_an_unpretrained_run(run, 
     assert isinstance(pre, HeadPretraining)
     assert _heads_equal(fit.model.head, pre.head)
     assert fit.params["pretrained_model"] and fit.params["freeze_head"]
-    assert fit.params["head_pretraining"]["clouds"]["means"] == [[6.0, 0.0], [-6.0, 0.0]]
+    assert fit.params["head_pretraining"]["clouds"]["means"] == [[0.0, 6.0], [0.0, -6.0]]
     assert fit.params["head_pretraining"]["clouds"]["n_instances"] == len(X_train)
     plain = train_transformer(X_train, y_train, X_test, y_test, seed=0, **TINY, **TRAIN)
     assert list(fit.history.columns) == list(plain.history.columns)

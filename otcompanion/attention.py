@@ -43,7 +43,7 @@ from torch.nn import functional as F
 from ._training import (EarlyStopping, check_training_data, encode_labels, resolve_device,
                         resolve_validation, torch_session, train_epochs)
 from ._validation import check_bool, check_int, check_positive
-from .data import TokenStandardizer, _check_int, check_tokens, tokens_to_frame
+from .data import TokenStandardizer, check_tokens, tokens_to_frame
 
 #: Columns of :attr:`TransformerFit.history`.
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_token_accuracy", "train_instance_accuracy",
@@ -262,12 +262,12 @@ class ThesisTransformer(nn.Module):
     def __init__(self, n_features, n_classes, n_blocks=2, n_heads=10, key_dim=16, ff_dim=32,
                  head_units=(8,), dropout=0.1, head_dropout=0.4):
         super().__init__()
-        n_features = _check_int(n_features, "n_features", 1)
-        n_classes = _check_int(n_classes, "n_classes", 2)
-        n_blocks = _check_int(n_blocks, "n_blocks", 1)
-        n_heads = _check_int(n_heads, "n_heads", 1)
-        key_dim = _check_int(key_dim, "key_dim", 1)
-        ff_dim = _check_int(ff_dim, "ff_dim", 1)
+        n_features = check_int(n_features, "n_features", 1)
+        n_classes = check_int(n_classes, "n_classes", 2)
+        n_blocks = check_int(n_blocks, "n_blocks", 1)
+        n_heads = check_int(n_heads, "n_heads", 1)
+        key_dim = check_int(key_dim, "key_dim", 1)
+        ff_dim = check_int(ff_dim, "ff_dim", 1)
         if isinstance(head_units, (int, np.integer)) and not isinstance(head_units, bool):
             head_units = (head_units,)
         try:
@@ -275,7 +275,7 @@ class ThesisTransformer(nn.Module):
         except TypeError:
             raise TypeError(f"head_units must be a sequence of positive integers, got "
                             f"{head_units!r}.") from None
-        head_units = tuple(_check_int(u, f"head_units[{i}]", 1) for i, u in enumerate(head_units))
+        head_units = tuple(check_int(u, f"head_units[{i}]", 1) for i, u in enumerate(head_units))
         dropout = _check_fraction(dropout, "dropout", low_open=False)
         head_dropout = _check_fraction(head_dropout, "head_dropout", low_open=False)
         self.config = dict(n_features=n_features, n_classes=n_classes, n_blocks=n_blocks,

@@ -21,6 +21,8 @@ import ot
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from ._validation import check_int
+
 THESIS_LEVELS = (1, 2, 3, 4)
 THESIS_N_CLASSES = (2, 3)
 
@@ -56,14 +58,6 @@ def check_tokens(X, name="X"):
         instance = int(np.argwhere(~np.isfinite(tokens))[0][0])
         raise ValueError(f"{name} contains NaN or infinite values (first in instance {instance}).")
     return tokens
-
-
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
-    return int(value)
 
 
 def thesis_setup(n_classes, level):
@@ -135,9 +129,9 @@ def make_token_clouds(means, covariances, n_instances=90, n_tokens=20, seed=0):
     for k, cov in enumerate(covariances):
         if not np.allclose(cov, cov.T) or np.linalg.eigvalsh(cov).min() < -1e-10:
             raise ValueError(f"covariances[{k}] must be symmetric positive semi-definite.")
-    n_instances = _check_int(n_instances, "n_instances", 1)
-    n_tokens = _check_int(n_tokens, "n_tokens", 1)
-    seed = _check_int(seed, "seed", 0)
+    n_instances = check_int(n_instances, "n_instances", 1)
+    n_tokens = check_int(n_tokens, "n_tokens", 1)
+    seed = check_int(seed, "seed", 0)
     if n_classes < 2:
         raise ValueError(f"at least two classes are needed, got {n_classes}.")
     if n_instances % n_classes:
@@ -514,7 +508,7 @@ def load_csv(path, target, features=None, n_tokens=None):
                          f"two classes are needed.")
     token_names = []
     if n_tokens is not None:
-        n_tokens = _check_int(n_tokens, "n_tokens", 1)
+        n_tokens = check_int(n_tokens, "n_tokens", 1)
         if len(features) % n_tokens:
             raise ValueError(f"{len(features)} feature columns cannot form n_tokens={n_tokens} "
                              f"tokens of equal size.")

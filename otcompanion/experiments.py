@@ -32,7 +32,8 @@ import pandas as pd
 
 from otcompanion import metrics
 from otcompanion.attention import train_transformer
-from otcompanion.data import _check_int, thesis_split
+from otcompanion._validation import check_int as _check_int
+from otcompanion.data import thesis_split
 
 #: Grid sizes of the two profiles. ``"book"`` keeps each chapter within a few minutes on a
 #: 2-core machine; ``"thesis"`` is the scale of the thesis's main runs.

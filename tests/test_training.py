@@ -95,7 +95,7 @@ def test_train_epochs_full_batch_loss_is_the_step_loss_and_early_stopping_restor
     assert best == 2 and len(rows) == 4  # stops after two epochs without improvement
     assert [row["epoch"] for row in rows] == [1, 2, 3, 4]
     with torch_session(0):  # the same initial weights: epoch 1 reports their loss exactly
-        initial = float(nn.functional.mse_loss(_linear()(x), t))
+        initial = float(nn.functional.mse_loss(_linear()(x), t).detach())
     assert rows[0]["train_loss"] == initial
 
 

@@ -1,36 +1,87 @@
-"""Time of one thesis-size Transformer fit and of the OT metrics on its trace, side by side.
+"""Time of a traced thesis-size Transformer fit against the code it replaced, and of the OT
+metrics on its trace, side by side in one run.
 
 Usage::
 
-    .venv/bin/python benchmarks/transformer_speed.py [--repeats 3] [--n-jobs 2]
+    .venv/bin/python benchmarks/transformer_speed.py [--repeats 3] [--baseline REV]
 
-For each task (2 and 3 classes, level 2, the thesis's 45 training instances of 20 tokens) it
-measures, in one process and one run, on one torch thread:
+Table 1, the fit. A traced thesis-size fit (``thesis_split(k, 2, seed)``: 45 training instances
+of 20 tokens, d = 2; 2 blocks, 10 heads, key_dim 16, 200 epochs, validation split, the trace
+recorded every epoch), one torch thread, each variant in a fresh subprocess, alternating:
 
-- ``fit``: :func:`otcompanion.attention.train_transformer` with the thesis protocol (2 blocks,
-  200 epochs, trace recorded);
-- ``thesis_metrics``: the seven thesis metrics of the whole trajectory;
-- ``w2_path_efficiency`` and ``straightness``: the scale-consistent path metrics;
-- ``metric_curves (20 epochs)``: what chapter 02 computes per run;
-- ``metric_curves (every epoch)``: the full curves, for comparison.
+- ``baseline``: the package as it was at git revision ``--baseline`` (default ``0931502``, the
+  last revision before the factored attention and the shared training loop), exported with
+  ``git archive`` into a temporary folder;
+- ``reference model``: today's training loop with the reference formulation of the attention
+  (``tests/reference_transformer.py``: projections of width ``H * key_dim``), which the
+  equivalence tests compare with the factored one;
+- ``current``: the package as it is.
 
-It prints the median over ``--repeats`` repetitions, the ratio of every step to the fit, and
-the estimated wall time of chapter 02's thesis profile (2 tasks x 4 levels x 100 repetitions,
-each run = fit + 20-epoch curves) with ``--n-jobs`` worker processes.
+Table 2, the metrics on the trace of a current fit: the thesis metrics, straightness, the W2
+path efficiency and the metric curves at the 20 epochs chapter 02 evaluates, with their ratio
+to the fit, and the resulting estimate of chapter 02's thesis profile per worker.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
+from io import BytesIO
+from pathlib import Path
 
 import pandas as pd
 
-from otcompanion import data, experiments, metrics
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Times one traced fit in the interpreter that runs it; prints JSON.
+FIT_SCRIPT = """
+import json, sys, time, torch
+torch.set_num_threads(1)
+from otcompanion import data
 from otcompanion.attention import train_transformer
+n_classes, seed, variant = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+X_train, X_test, y_train, y_test = data.thesis_split(n_classes, 2, seed=seed)
+options = dict(seed=seed, attention_every=0)
+if variant == "reference model":
+    sys.path.insert(0, sys.argv[4])
+    from reference_transformer import ReferenceThesisTransformer
+    torch.manual_seed(seed)
+    options["model"] = ReferenceThesisTransformer(2, n_classes)
+started = time.perf_counter()
+fit = train_transformer(X_train, y_train, X_test, y_test, **options)
+print(json.dumps({"seconds": time.perf_counter() - started, "best_epoch": fit.best_epoch}))
+"""
+
+
+def export_revision(revision, folder):
+    """Write the package as it was at ``revision`` into ``folder`` (``git archive``)."""
+    archive = subprocess.run(["git", "archive", revision, "otcompanion"], cwd=ROOT,
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+
+
+def time_fit(variant, n_classes, seed, baseline_folder):
+    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if variant == "baseline":
+        environment["PYTHONPATH"] = str(baseline_folder)
+        cwd = baseline_folder
+    else:
+        environment.pop("PYTHONPATH", None)
+        cwd = ROOT
+    result = subprocess.run(
+        [sys.executable, "-c", FIT_SCRIPT, str(n_classes), str(seed), variant,
+         str(ROOT / "tests")], cwd=cwd, env=environment, check=True, capture_output=True,
+        text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def timed(function, *args, **kwargs):
@@ -39,10 +90,16 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
-def measure(n_classes, level, seed):
-    X_train, X_test, y_train, y_test = data.thesis_split(n_classes, level, seed=seed)
+def metric_times(n_classes, seed):
+    import torch
+
+    from otcompanion import data, experiments, metrics
+    from otcompanion.attention import train_transformer
+
+    torch.set_num_threads(1)
+    X_train, X_test, y_train, y_test = data.thesis_split(n_classes, 2, seed=seed)
     fit, fit_seconds = timed(train_transformer, X_train, y_train, X_test, y_test, seed=seed,
-                             n_threads=1)
+                             attention_every=0)
     trajectory, labels = fit.trace.trajectory, fit.trace.labels
     last = len(trajectory) - 1
     times = {"fit": fit_seconds}
@@ -52,41 +109,54 @@ def measure(n_classes, level, seed):
     _, times["metric_curves (20 epochs)"] = timed(
         metrics.metric_curves, trajectory, labels,
         steps=experiments.curve_steps(last, 20, horizon=200))
-    _, times["metric_curves (every epoch)"] = timed(metrics.metric_curves, trajectory, labels)
-    return times, fit.best_epoch
+    return times
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="repetitions per task")
-    parser.add_argument("--n-jobs", type=int, default=2,
-                        help="worker processes assumed in the thesis-profile estimate")
+    parser.add_argument("--repeats", type=int, default=3, help="fits per variant and task")
+    parser.add_argument("--baseline", default="0931502",
+                        help="git revision of the code the fit is compared with")
     arguments = parser.parse_args()
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"python {platform.python_version()}; one torch thread per fit")
+          f"python {platform.python_version()}; one torch thread per fit\n")
+    variants = ["baseline", "reference model", "current"]
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        export_revision(arguments.baseline, folder)
+        for repeat in range(arguments.repeats):
+            for n_classes in (2, 3):
+                for variant in variants:
+                    result = time_fit(variant, n_classes, repeat, folder)
+                    rows.append({"task": f"{n_classes} classes", "variant": variant,
+                                 **result})
+    fits = pd.DataFrame(rows)
+    table = fits.groupby(["variant", "task"], sort=False)["seconds"].median().unstack("task")
+    table = table.loc[variants]
+    for task in list(table.columns):
+        table[f"{task}: baseline / variant"] = table.loc["baseline", task] / table[task]
+    print(f"Traced thesis-size fit (200 epochs, trace every epoch), median seconds over "
+          f"{arguments.repeats} seeds; baseline = revision {arguments.baseline}:\n")
+    print(table.round(2).to_string())
+
     rows = []
     for n_classes in (2, 3):
         for repeat in range(arguments.repeats):
-            times, best_epoch = measure(n_classes, 2, seed=repeat)
-            rows += [{"task": f"{n_classes} classes", "step": step, "seconds": seconds,
-                      "best_epoch": best_epoch} for step, seconds in times.items()]
+            rows += [{"task": f"{n_classes} classes", "step": step, "seconds": seconds}
+                     for step, seconds in metric_times(n_classes, repeat).items()]
     frame = pd.DataFrame(rows)
-    table = frame.groupby(["task", "step"], sort=False)["seconds"].median().unstack("task")
-    for task in table.columns:
-        table[f"{task} / fit"] = table[task] / table.loc["fit", task]
-    print(f"\nMedian seconds over {arguments.repeats} repetitions (level 2, thesis size), and "
-          "the ratio of each step to the fit:\n")
-    print(table.round(3).to_string())
-
-    per_run = statistics.mean(
-        table.loc["fit", task] + table.loc["metric_curves (20 epochs)", task]
-        for task in ("2 classes", "3 classes"))
-    runs = 2 * 4 * experiments.PROFILES["thesis"]["n_repetitions"]
-    print(f"\nChapter 02 thesis profile: {runs} runs x {per_run:.2f} s per run "
-          f"(fit + 20-epoch curves) / {arguments.n_jobs} processes = "
-          f"{runs * per_run / arguments.n_jobs / 60:.1f} min "
-          "(plus worker start-up; levels other than 2 differ slightly).")
+    steps = frame.groupby(["task", "step"], sort=False)["seconds"].median().unstack("task")
+    for task in list(steps.columns):
+        steps[f"{task} / fit"] = steps[task] / steps.loc["fit", task]
+    print(f"\nCurrent code: a fit and the metrics of its trace, median seconds over "
+          f"{arguments.repeats} seeds (level 2):\n")
+    print(steps.round(3).to_string())
+    per_run = statistics.mean(steps.loc["fit", task] + steps.loc["metric_curves (20 epochs)", task]
+                              for task in ("2 classes", "3 classes"))
+    print(f"\nChapter 02's thesis profile: 800 runs x {per_run:.2f} s (fit + 20-epoch curves) "
+          f"= {800 * per_run / 60:.1f} min on one worker, {800 * per_run / 2 / 60:.1f} min on "
+          "two (benchmarks/thesis_profile.py measures it).")
 
 
 if __name__ == "__main__":

@@ -63,9 +63,11 @@ if sensitivity_task not in task_names:
 # ## The pretraining data
 #
 # The synthetic clouds have the shape of the training data (as many instances, 20 tokens of 2
-# features). Class $i$ of $k$ is drawn from $\mathcal N(m_i, I)$ with the means on a circle of
-# radius $3k$, $m_i = 3k\,(\cos 2\pi i/k, \sin 2\pi i/k)$
-# ({func}`otcompanion.pretrain.circle_means`). For its three-class run the thesis used the means
+# features). Class $i$ of $k$ is drawn from $\mathcal N(m_i, I)$ with the means on the thesis's
+# circle of radius $3k$, $m_i = 3k\,(\sin 2\pi i/k, \cos 2\pi i/k)$
+# ({func}`otcompanion.geometry.dummy_means`, as the thesis code writes it): class 0 sits at
+# $(0, 3k)$; for two classes the means are $(0, 6)$ and $(0, -6)$, perpendicular to the axis
+# along which the two data classes lie. For its three-class run the thesis used the means
 # $(-5, 0)$, $(5, 0)$, $(0, 5)$ instead, which resemble the layout of the three-class data
 # (two classes left and right, one above). The head, a Dense(8)–ReLU–Dense($k$) network applied
 # to every token, is trained on these clouds with Adam (learning rate $10^{-2}$) and early
@@ -354,11 +356,12 @@ plt.show()
 
 # %% [markdown]
 # The head splits the plane into three sectors that meet near the circle's centre, one around
-# each dummy mean; class $i$'s sector is around angle $2\pi i/3$, wherever class $i$ lies in
-# the data. A frozen head therefore asks the blocks to carry each class into *its* sector:
-# a class that starts in another class's sector (in the thesis data class 0 lies on the left,
-# its sector on the right) must be carried across the plane, with the few fixed translations
-# of {doc}`01_attention_tracing`.
+# each dummy mean; class $i$'s sector surrounds $m_i$, wherever class $i$ lies in the data. A
+# frozen head therefore asks the blocks to carry each class into *its* sector: in the thesis
+# data class 0 lies on the left and its sector is at the top, class 1 lies on the right and
+# its sector at the lower right, class 2 lies at the top and its sector at the lower left, so
+# classes must be carried across the plane, with the few fixed translations of
+# {doc}`01_attention_tracing`.
 #
 # ```{solution-end}
 # ```

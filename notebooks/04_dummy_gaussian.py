@@ -64,8 +64,10 @@ if not tasks or any(task not in task_names for task in tasks):
 # ## The method in pictures
 #
 # **Dummy geometry.** With $k$ classes the thesis puts the dummy means on a circle of radius
-# $3k$ at angles $2\pi i/k$, with covariance $I$: far apart compared with the spread of
-# standardized data.
+# $3k$, class $i$ at $3k\,(\sin 2\pi i/k, \cos 2\pi i/k)$ (class 0 at the top), with
+# covariance $I$: far apart compared with the spread of standardized data. For two classes the
+# dummy means $(0, 6)$ and $(0, -6)$ are perpendicular to the axis along which the data's
+# classes lie, so neither class starts on the other's side.
 
 # %%
 figure, axes = plt.subplots(1, 2, figsize=(8, 4))
@@ -233,18 +235,20 @@ slopes.round(3)
 # The three-class setup at level `sensitivity_level` (the hardest by default), with the
 # comparison's repetitions: the radius of the dummy circle, the covariance of the dummy
 # Gaussians, and the *assignment* of classes to dummy means are varied one at a time around the
-# thesis's choice (circle, radius $3k = 9$, covariance $I$, class $i$ at angle $2\pi i/k$).
-# The circle assigns class $i$ to its angle whatever the class's position in the data; the
-# "reversed" assignment gives the same three means to the classes in the opposite order. (For
-# three classes in the plane a regular simplex *is* the circle, so the layout itself is not
-# varied.)
+# thesis's choice (circle, radius $3k = 9$, covariance $I$, class $i$ at
+# $9\,(\sin 2\pi i/3, \cos 2\pi i/3)$). The circle assigns class $i$ to its place whatever the
+# class's position in the data; the "reversed" assignment gives the same three means to the
+# classes in the opposite order, and the "(cos, sin)" layout is the thesis circle reflected
+# across the diagonal (class 0 at $(9, 0)$, the layout an earlier version of this book used by
+# mistake). For three classes in the plane a regular simplex is that reflected circle.
 
 # %%
 circle = dummy_means(3, "circle", None, 2)
 variations = ([("radius", r, {"radius": r}) for r in (1.0, 3.0, 9.0, 27.0)]
               + [("covariance", s, {"covariance_scale": s}) for s in (0.1, 1.0, 4.0, 16.0)]
               + [("assignment", "circle order", {}),
-                 ("assignment", "reversed", {"geometry": circle[::-1]})])
+                 ("assignment", "reversed", {"geometry": circle[::-1]}),
+                 ("assignment", "(cos, sin)", {"geometry": "circle_cos_sin"})])
 rows = []
 for repetition in range(n_repetitions):
     run = experiments.run_seed(seed, 3, sensitivity_level, repetition)

@@ -42,7 +42,7 @@ from torch.nn import functional as F
 
 from ._training import (EarlyStopping, check_training_data, encode_labels, resolve_device,
                         resolve_validation, torch_session, train_epochs)
-from ._validation import check_bool, check_int, check_positive
+from ._validation import check_bool, check_choice, check_int, check_positive
 from .data import TokenStandardizer, check_tokens, tokens_to_frame
 
 #: Columns of :attr:`TransformerFit.history`.
@@ -51,6 +51,10 @@ HISTORY_COLUMNS = ["epoch", "train_loss", "train_token_accuracy", "train_instanc
 
 LAYER_NORM_EPS = 1e-6  # keras LayerNormalization(epsilon=1e-6) in the thesis's encoder block
 TRACE_FORMAT_VERSION = 1
+
+#: Where a trajectory starts (:meth:`Trace.trajectory_from`): at the standardized inputs (this
+#: book) or after the first epoch (the thesis code's indexing).
+TRAJECTORY_STARTS = ("input", "first_epoch")
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,6 +450,40 @@ class Trace:
         """``[inputs, last block's output after epoch 1, …, after best_epoch]`` as one array of
         shape ``(best_epoch + 1, n, T, d)`` (thesis §3: the trajectory the OT metrics use)."""
         return np.concatenate([self.inputs[None], self.block_outputs[1:, -1, 1]])
+
+    def trajectory_from(self, start="input"):
+        """The trajectory with the start the thesis metrics should use.
+
+        ``start="input"`` is :attr:`trajectory`: the standardized inputs, then the last block's
+        output after epochs ``1 .. best_epoch``. ``start="first_epoch"`` is what the thesis's R
+        code most likely measured: its tracing callback stored the output after keras epoch
+        ``e`` (counted from 0) at list position ``e + 1`` (counted from 1), overwriting the
+        inputs stored there, and it kept ``proj[1:best_epoch]`` with keras's 0-based
+        ``best_epoch``. That is the output after epochs ``1 .. best_epoch - 1`` (1-based): it
+        starts after the first epoch instead of at the inputs and ends one epoch before the
+        restored weights (Quadrio & Candelieri, 2025, the tracing code of the experiments).
+
+        Parameters
+        ----------
+        start : {"input", "first_epoch"}, default "input"
+
+        Returns
+        -------
+        ndarray of shape (n_steps, n, T, d)
+
+        Raises
+        ------
+        ValueError
+            An unknown ``start``, or ``"first_epoch"`` with ``best_epoch < 3`` (fewer than two
+            recorded steps; the thesis retried such fits).
+        """
+        start = check_choice(start, "start", TRAJECTORY_STARTS)
+        if start == "input":
+            return self.trajectory
+        if self.best_epoch < 3:
+            raise ValueError(f"start='first_epoch' needs best_epoch >= 3 (two recorded steps "
+                             f"after the first epoch), got best_epoch={self.best_epoch}.")
+        return self.block_outputs[1:self.best_epoch, -1, 1]
 
     @property
     def attention(self):

@@ -149,6 +149,13 @@ def test_trace_shapes_and_trajectory(fit, easy):
     np.testing.assert_array_equal(trajectory[1:], trace.block_outputs[1:, -1, 1])
     np.testing.assert_array_equal(trace.labels, y_train)
     assert trace.is_validation.sum() == len(fit.validation_indices)
+    np.testing.assert_array_equal(trace.trajectory_from("input"), trajectory)
+    # The thesis code's indexing: outputs after epochs 1 .. best_epoch - 1.
+    thesis = trace.trajectory_from("first_epoch")
+    assert len(thesis) == fit.best_epoch - 1
+    np.testing.assert_array_equal(thesis, trajectory[1:fit.best_epoch])
+    with pytest.raises(ValueError, match="start must be one of"):
+        trace.trajectory_from("last")
     frame = trace.trajectory_frame()
     assert len(frame) == (fit.best_epoch + 1) * n * T
     assert {"step", "instance", "token", "label", "x1", "x2"} <= set(frame.columns)
@@ -381,3 +388,17 @@ def test_transformer_classifier_is_a_scikit_learn_classifier(easy):
     assert scores.shape == (3,) and np.all((0 <= scores) & (scores <= 1))
     with pytest.raises(ValueError, match="X has 3 features per token, but the classifier was"):
         classifier.predict(np.zeros((2, 6, 3)))
+
+
+def test_thesis_trajectory_needs_two_steps_after_the_first_epoch():
+    from otcompanion.attention import Trace
+
+    n, T, d = 2, 3, 2
+    trace = Trace(inputs=np.zeros((n, T, d), np.float32), labels=np.array([0, 1]),
+                  block_outputs=np.zeros((3, 1, 2, n, T, d), np.float32),
+                  attention_logits=np.zeros((0, 1, n, 1, T, T), np.float32),
+                  attention_epochs=np.zeros(0, np.int64), is_validation=np.zeros(n, bool),
+                  best_epoch=2)
+    assert len(trace.trajectory_from("input")) == 3
+    with pytest.raises(ValueError, match="best_epoch >= 3"):
+        trace.trajectory_from("first_epoch")

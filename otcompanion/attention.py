@@ -145,17 +145,26 @@ class MultiHeadSelfAttention(nn.Module):
 
     every head's scores are a bilinear form in the augmented tokens with a ``(d + 1) x (d + 1)``
     matrix ``M_h``, and its value-output path is the ``(d + 1) x d`` map ``N_h`` (the
-    associativity of the products in Vaswani et al. 2017, §3.2). When ``d + 1 < k`` (the thesis
-    model, Quadrio & Candelieri 2025, arXiv:2512.09530: ``d = 2``, ``k = 16``, ``H = 10``),
-    :meth:`forward` computes ``M`` and ``N`` from ``query``, ``key``, ``value`` and ``output`` in
-    every call, so autograd differentiates the same parameters, and replaces the width-``H k``
-    projections by width-``d + 1`` products. Scores are kept key-major,
+    associativity of the products in Vaswani et al. 2017, §3.2). When ``2 (d + 1) <= k`` (the
+    thesis model, Quadrio & Candelieri 2025, arXiv:2512.09530: ``d = 2``, ``k = 16``,
+    ``H = 10``), :meth:`forward` computes ``M`` and ``N`` from ``query``, ``key``, ``value`` and
+    ``output`` in every call, so autograd differentiates the same parameters, and replaces the
+    width-``H k`` projections by width-``d + 1`` products. Scores are kept key-major,
     ``(B, T_key, H, T_query)``: the softmax then reduces over an outer axis (vectorized across
     heads and queries) and the sum over heads and keys of the value path is one batched
     product. The dropout mask is :class:`torch.nn.Dropout` applied to a ``(B, H, T, T)`` tensor
     of ones, the same random numbers in the same order as the direct computation's dropout of
-    the weights, so both give the same results up to floating-point rounding. Otherwise
-    (``d + 1 >= k``) the direct computation above is used.
+    the weights, so both give the same results up to floating-point rounding.
+
+    Otherwise the direct computation above is used. On one CPU thread at the thesis size, the
+    factored forward and backward pass of one attention layer in training mode takes about
+    three quarters of the direct one's time (drawing the dropout mask dominates both) and its
+    inference forward about a third. For ``d + 1 < k < 2 (d + 1)`` the products shrink less
+    and the measured training-mode gain is smaller (0.8 to 1.0 of the direct time); there the
+    direct computation keeps the previous floating-point results exactly, which matters for
+    this model: with ``d = 2`` the post-norm LayerNorm normalizes two numbers, amplifies
+    rounding differences by orders of magnitude, and makes float32 training trajectories part
+    within a few epochs.
 
     Parameters
     ----------
@@ -170,13 +179,14 @@ class MultiHeadSelfAttention(nn.Module):
     Attributes
     ----------
     factored : bool
-        Whether :meth:`forward` uses the factored computation (``n_features + 1 < key_dim``).
+        Whether :meth:`forward` uses the factored computation
+        (``2 * (n_features + 1) <= key_dim``).
     """
 
     def __init__(self, n_features, n_heads, key_dim, dropout):
         super().__init__()
         self.n_heads, self.key_dim = n_heads, key_dim
-        self.factored = n_features + 1 < key_dim
+        self.factored = 2 * (n_features + 1) <= key_dim
         width = n_heads * key_dim
         self.query = nn.Linear(n_features, width)
         self.key = nn.Linear(n_features, width)

@@ -2,9 +2,9 @@
 
 :class:`otcompanion.attention.MultiHeadSelfAttention` folds the query-key and value-output
 products into per-head ``(d+1) x (d+1)`` and ``(d+1) x d`` matrices when that is cheaper
-(``d + 1 < key_dim``). These tests compare it with :mod:`reference_transformer`, today's direct
-computation reading the same parameters (Vaswani et al. 2017, §3.2), on random weights with
-non-zero biases:
+(``2 (d + 1) <= key_dim``). These tests compare it with :mod:`reference_transformer`, the
+direct computation reading the same parameters (Vaswani et al. 2017, §3.2), on random weights
+with non-zero biases:
 
 - float64, every output and every parameter gradient: ``rtol = 1e-9``, ``atol = 1e-12``. In
   exact arithmetic the two computations are equal, so only rounding (about 1e-16 per operation)
@@ -16,8 +16,9 @@ non-zero biases:
   up to 8e-5 away from a float64 evaluation on these weights (the factored one 2e-5).
 - float32 gradients: at the attention module (no LayerNorm), ``rtol = 1e-4``, ``atol = 1e-5``.
   Through the whole model the same amplification turns rounding differences of 1e-7 into
-  gradient differences of up to 1e-1 for *any* two float32 implementations (both are as far
-  from a float64 evaluation), so there the float64 comparison checks the gradients.
+  gradient differences of several percent of the largest gradient: on these weights the direct
+  computation's own float32 gradients are up to 4e-2 of it away from float64 ones (the
+  factored one's up to 2e-2), so there the float64 comparison checks the gradients.
 
 In training mode both computations are run from the same seed and must give the same results:
 the dropout masks (drawn by ``nn.Dropout`` for a ``(B, H, T, T)`` tensor) coincide, and the
@@ -80,9 +81,9 @@ def traced_step(model, x, codes, training, seed=7):
     return out, gradients, torch.get_rng_state()
 
 
-@pytest.mark.parametrize("n_features, factored", [(2, True), (3, True), (14, True),
-                                                  (15, False), (30, False)])
-def test_factored_computation_is_used_when_narrower(n_features, factored):
+@pytest.mark.parametrize("n_features, factored", [(2, True), (3, True), (7, True),
+                                                  (8, False), (15, False), (30, False)])
+def test_factored_computation_is_used_when_at_most_half_as_wide(n_features, factored):
     # key_dim = 16: the factored products have width d + 1, the direct ones width 16.
     model = ThesisTransformer(n_features, 2, n_heads=4, key_dim=16)
     assert all(block.attention.factored == factored for block in model.blocks)
@@ -104,7 +105,7 @@ def test_parameters_and_initialization_are_unchanged():
 
 @pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
 @pytest.mark.parametrize("n_blocks", [1, 2])
-@pytest.mark.parametrize("n_features", [2, 3, 14, 30])
+@pytest.mark.parametrize("n_features", [2, 3, 7, 30])
 def test_same_outputs_and_gradients_as_reference_in_float64(n_features, n_blocks, training):
     model, reference = model_pair(n_features, n_blocks, dtype=torch.float64)
     x, codes = inputs(n_features, dtype=torch.float64)

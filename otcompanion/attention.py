@@ -1,7 +1,7 @@
 """The thesis Transformer: model, training protocol and tracing of the token trajectory.
 
 The model is the keras "Timeseries classification with a Transformer model" encoder that the
-thesis used, with the classification head applied to every token (DESIGN §3). Training follows
+thesis used, with the classification head applied to every token (Quadrio & Candelieri, 2025). Training follows
 the thesis protocol (token-wise cross-entropy, RMSprop, full batch, early stopping restoring the
 best weights) except that validation data never comes from the test set by default, and the
 model is trained and traced on the same standardized inputs (the thesis code trained on raw and
@@ -42,7 +42,7 @@ from torch.nn import functional as F
 
 from ._training import (EarlyStopping, check_training_data, encode_labels, resolve_device,
                         resolve_validation, torch_session, train_epochs)
-from ._validation import check_bool, check_choice, check_int, check_positive
+from ._validation import check_bool, check_choice, check_fraction, check_int, check_positive
 from .data import TokenStandardizer, check_tokens, tokens_to_frame
 
 #: Columns of :attr:`TransformerFit.history`.
@@ -55,31 +55,6 @@ TRACE_FORMAT_VERSION = 1
 #: Where a trajectory starts (:meth:`Trace.trajectory_from`): at the standardized inputs (this
 #: book) or after the first epoch (the thesis code's indexing).
 TRAJECTORY_STARTS = ("input", "first_epoch")
-
-
-# --------------------------------------------------------------------------------------------
-# Validation helpers
-# --------------------------------------------------------------------------------------------
-
-def _check_fraction(value, name, *, low_open=True, high=1.0, high_open=True):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
-    value = float(value)
-    low_ok = value > 0 if low_open else value >= 0
-    high_ok = value < high if high_open else value <= high
-    if not (low_ok and high_ok and math.isfinite(value)):
-        low = "(0" if low_open else "[0"
-        hi = f"{high})" if high_open else f"{high}]"
-        raise ValueError(f"{name} must be in {low}, {hi}, got {value}.")
-    return value
-
-
-def _check_positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
-    if not (math.isfinite(float(value)) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value}.")
-    return float(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,7 +240,7 @@ class EncoderBlock(nn.Module):
         y = \\operatorname{LN}\\big(W_2\\,\\operatorname{Dropout}(\\operatorname{ReLU}(W_1 r + b_1))
         + b_2\\big) + r
 
-    with LayerNorm ``eps = 1e-6`` applied *before* the residual addition (DESIGN §3). The keras
+    with LayerNorm ``eps = 1e-6`` applied *before* the residual addition (as in the keras example). The keras
     block's ``Conv1D(kernel_size=1)`` layers are per-token linear maps, implemented as
     ``Linear`` layers ``ff_in`` (``d -> ff_dim``) and ``ff_out`` (``ff_dim -> d``).
     """
@@ -315,9 +290,9 @@ class ForwardTrace(NamedTuple):
     block_outputs : Tensor of shape (n_blocks, 2, B, T, d)
         ``[:, 0]`` after attention + residual, ``[:, 1]`` after feed-forward + residual (the
         block's output).
-    attention : Tensor of shape (n_blocks, B, H, T, T)
-        Row-stochastic attention weights per head.
-    attention_logits : Tensor of shape (n_blocks, B, H, T, T)
+    attention : Tensor of shape (n_blocks, B, H, T, T) or None
+        Row-stochastic attention weights per head (``None`` when not asked for).
+    attention_logits : Tensor of shape (n_blocks, B, H, T, T) or None
         Pre-softmax scores ``Q K^T / sqrt(key_dim)`` per head.
     """
 
@@ -331,7 +306,7 @@ class ThesisTransformer(nn.Module):
     """Transformer encoder with a per-token classification head (thesis configuration).
 
     ``n_blocks`` :class:`EncoderBlock` s followed by a head applied to every token:
-    ``Dense(8, ReLU) -> Dropout(0.4) -> Dense(k)`` in the thesis (DESIGN §3). The head is the
+    ``Dense(8, ReLU) -> Dropout(0.4) -> Dense(k)`` in the thesis (Quadrio & Candelieri, 2025). The head is the
     submodule :attr:`head` so that it can be pretrained, loaded and frozen on its own
     (thesis's MLP pretraining). Softmax is left to the loss and to :meth:`predict_proba`.
 
@@ -379,8 +354,8 @@ class ThesisTransformer(nn.Module):
             raise TypeError(f"head_units must be a sequence of positive integers, got "
                             f"{head_units!r}.") from None
         head_units = tuple(check_int(u, f"head_units[{i}]", 1) for i, u in enumerate(head_units))
-        dropout = _check_fraction(dropout, "dropout", low_open=False)
-        head_dropout = _check_fraction(head_dropout, "head_dropout", low_open=False)
+        dropout = check_fraction(dropout, "dropout", allow_zero=True)
+        head_dropout = check_fraction(head_dropout, "head_dropout", allow_zero=True)
         self.config = dict(n_features=n_features, n_classes=n_classes, n_blocks=n_blocks,
                            n_heads=n_heads, key_dim=key_dim, ff_dim=ff_dim,
                            head_units=head_units, dropout=dropout, head_dropout=head_dropout)
@@ -411,13 +386,17 @@ class ThesisTransformer(nn.Module):
             x = block(x)[0]
         return x
 
-    def forward(self, x, return_trace=False):
+    def forward(self, x, return_trace=False, with_attention=True):
         """Token-wise class logits, optionally with every block's intermediate results.
 
         Parameters
         ----------
         x : Tensor of shape (B, T, d)
         return_trace : bool, default False
+        with_attention : bool, default True
+            With ``return_trace``: also stack the attention weights and logits (``False``
+            leaves them ``None`` and saves their copies when only the token outputs are
+            needed).
 
         Returns
         -------
@@ -433,11 +412,14 @@ class ThesisTransformer(nn.Module):
             weights.append(attention)
             scores.append(logits)
         block_outputs = torch.stack(outputs).view(self.n_blocks, 2, *x.shape)
+        if not with_attention:
+            return ForwardTrace(self.head(x), block_outputs, None, None)
         return ForwardTrace(self.head(x), block_outputs, _stack(weights), _stack(scores))
 
-    def trace(self, x):
-        """Shorthand for ``forward(x, return_trace=True)`` (:class:`ForwardTrace`)."""
-        return self.forward(x, return_trace=True)
+    def trace(self, x, with_attention=True):
+        """Shorthand for ``forward(x, return_trace=True, with_attention=...)``
+        (:class:`ForwardTrace`)."""
+        return self.forward(x, return_trace=True, with_attention=with_attention)
 
     @torch.no_grad()
     def predict_proba(self, x):
@@ -465,9 +447,9 @@ class KerasRMSprop(torch.optim.Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, rho=0.9, eps=1e-7):
-        lr = _check_positive(lr, "lr")
-        rho = _check_fraction(rho, "rho", low_open=False)
-        eps = _check_positive(eps, "eps")
+        lr = check_positive(lr, "lr")
+        rho = check_fraction(rho, "rho", allow_zero=True)
+        eps = check_positive(eps, "eps")
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps))
 
     @torch.no_grad()
@@ -502,7 +484,7 @@ def _softmax(logits):
 
 @dataclass
 class Trace:
-    """Token trajectory of a training run, recorded in inference mode (DESIGN §3, "Tracing").
+    """Token trajectory of a training run, recorded in inference mode (thesis, "Tracing").
 
     Epoch 0 is the untrained model; epoch ``e >= 1`` is the model after ``e`` epochs. The record
     stops at :attr:`best_epoch` (the weights early stopping restores).
@@ -904,7 +886,7 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
             """One inference pass over all training instances: the trace, and the logits of
             the held-out ones."""
             with_attention = bool(attention_every) and epoch % attention_every == 0
-            out = net.trace(inputs)
+            out = net.trace(inputs, with_attention=with_attention)
             block_record.append(out.block_outputs.cpu().numpy())
             if with_attention:
                 attention_record[epoch] = out.attention_logits.cpu().numpy()

@@ -1,8 +1,8 @@
 """The thesis Transformer: model, training protocol and tracing of the token trajectory.
 
 The model is the keras "Timeseries classification with a Transformer model" encoder that the
-thesis used, with the classification head applied to every token (Quadrio & Candelieri, 2025). Training follows
-the thesis protocol (token-wise cross-entropy, RMSprop, full batch, early stopping restoring the
+thesis used, with the classification head applied to every token (Quadrio & Candelieri, 2025).
+Training follows the thesis protocol (token-wise cross-entropy, RMSprop, full batch, early stopping restoring the
 best weights) except that validation data never comes from the test set by default, and the
 model is trained and traced on the same standardized inputs (the thesis code trained on raw and
 traced on standardized inputs; this module does not reproduce that defect).

@@ -2,7 +2,7 @@
 
 An instance is a set of ``T`` tokens in ``R^d``; a data set of ``n`` instances is a float array
 of shape ``(n, T, d)`` with one integer label per instance. A plain table ``(n, d)`` is accepted
-wherever a token array is, as one token per instance (DESIGN §5).
+wherever a token array is, as one token per instance.
 
 References
 ----------
@@ -219,7 +219,8 @@ class TokenStandardizer:
     ``fit`` computes the mean and standard deviation of every feature over all tokens of all
     training instances; ``transform`` applies ``(x - mean) / std`` to any token array with those
     statistics. A constant feature gets scale 1. The thesis code standardized test data with the
-    test data's own statistics; this class never does (DESIGN §3).
+    test data's own statistics (Quadrio & Candelieri, 2025, the OT model's code); this class never
+    does.
 
     Parameters
     ----------

@@ -64,8 +64,113 @@ def test_emd_warning_in_log_is_an_error(monkeypatch):
 
     monkeypatch.setattr(ot, "emd", fake_emd)
     X, labels = clouds()
+    # An end unrelated to the start, so that ot.emd is needed (a translation X + 1 is certified
+    # optimal without a solver).
+    E = np.random.default_rng(1).normal(size=X.shape)
     with pytest.raises(RuntimeError, match="did not converge"):
-        metrics.thesis_metrics([X, X + 1.0], labels)
+        metrics.thesis_metrics([X, E], labels)
+
+
+# Equivalence with the previous implementation: ot.emd on the full plan, for every pair.
+
+def emd_reference(x, y):
+    """The optimal permutation and cost of ot.emd on the full n x n plan (the previous method)."""
+    cost_matrix = cdist(x, y, "sqeuclidean")
+    ones = np.ones(len(x))
+    plan = ot.emd(ones, ones, cost_matrix, numItermax=10**7)
+    permutation = plan.argmax(axis=1)
+    return permutation, float(cost_matrix[np.arange(len(x)), permutation].sum())
+
+
+@pytest.fixture
+def solver_calls(monkeypatch):
+    """Count the calls of the two solvers behind exact_ot_assignment."""
+    calls = {"linear_sum_assignment": 0, "emd": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(metrics, "linear_sum_assignment",
+                        counted("linear_sum_assignment", metrics.linear_sum_assignment))
+    monkeypatch.setattr(ot, "emd", counted("emd", ot.emd))
+    return calls
+
+
+def related_clouds(relation, d, n=240, seed=0):
+    """A source cloud and a target related to it as named (n points in dimension d)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    shift = rng.normal(size=d)
+    if relation == "translation":
+        return x, x + shift
+    if relation == "tiny noise":  # far below the distance between neighbours
+        return x, x + shift + 1e-7 * rng.normal(size=(n, d))
+    if relation == "small noise":  # of the order of that distance: some points change partner
+        return x, x + shift + 0.03 * rng.normal(size=(n, d))
+    if relation == "few jumps":  # a shared shift, and 3% of the points jump far
+        y = x + shift
+        jumpers = rng.choice(n, size=n * 3 // 100, replace=False)
+        y[jumpers] += 2.0 * rng.normal(size=(len(jumpers), d))
+        return x, y
+    if relation == "dilation":  # the gradient of a convex function: the identity is optimal
+        return x, 1.3 * x + shift
+    if relation == "unrelated":
+        return x, rng.normal(size=(n, d)) + shift
+    raise ValueError(relation)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("relation", ["translation", "tiny noise", "small noise", "few jumps",
+                                      "dilation", "unrelated"])
+def test_exact_assignment_equals_emd_on_the_full_plan(relation, d):
+    x, y = related_clouds(relation, d, seed=d)
+    assignment, cost = metrics.exact_ot_assignment(x, y)
+    expected_assignment, expected_cost = emd_reference(x, y)
+    # Points in general position have a unique optimal permutation: the same plan, the same cost.
+    np.testing.assert_array_equal(assignment, expected_assignment)
+    assert cost == expected_cost
+    uniform = np.full(len(x), 1.0 / len(x))
+    w2 = np.sqrt(ot.emd2(uniform, uniform, cdist(x, y, "sqeuclidean"), numItermax=10**7))
+    assert np.sqrt(cost / len(x)) == pytest.approx(w2, rel=1e-9)
+
+
+@pytest.mark.parametrize("relation, solver", [
+    ("translation", None), ("tiny noise", None), ("few jumps", "linear_sum_assignment"),
+    ("unrelated", "emd"),
+])
+def test_exact_assignment_takes_the_expected_route(relation, solver, solver_calls):
+    x, y = related_clouds(relation, 2)
+    metrics.exact_ot_assignment(x, y)
+    expected = {"linear_sum_assignment": 0, "emd": 0}
+    if solver is not None:
+        expected[solver] = 1
+    assert solver_calls == expected
+
+
+def test_swapped_points_are_not_certified_as_identity(solver_calls):
+    # A shared shift for all points but two that trade places: the identity costs 2 |x_a - x_b|^2
+    # more than the optimum, which swaps them back. A certificate that looked only at each
+    # point's own displacement would accept the identity.
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(100, 2))
+    y = x + np.array([0.5, -0.25])
+    y[[3, 70]] = y[[70, 3]]
+    assignment, cost = metrics.exact_ot_assignment(x, y)
+    assert assignment[3] == 70 and assignment[70] == 3
+    assert cost == pytest.approx(100 * 0.3125, rel=1e-12)
+    assert solver_calls["linear_sum_assignment"] == 1
+
+
+def test_duplicate_points_give_the_optimal_cost():
+    # Ties between optimal permutations: the cost is still the optimum (the plan may differ).
+    rng = np.random.default_rng(6)
+    x = np.repeat(rng.normal(size=(40, 2)), 3, axis=0)
+    for y in (x + 0.1, x + 0.01 * rng.normal(size=x.shape), rng.normal(size=x.shape)):
+        assert metrics.exact_ot_assignment(x, y)[1] == pytest.approx(emd_reference(x, y)[1],
+                                                                    rel=1e-9)
 
 
 def test_exact_ot_refuses_clouds_over_the_memory_bound():
@@ -446,6 +551,58 @@ def test_attention_metrics_reject_bad_input():
         metrics.attention_coupling_metrics(broken)
     with pytest.raises(ValueError, match="index_names"):
         metrics.attention_coupling_metrics(A, index_names=["instance", "head"])
+
+
+def random_walk(n_per_class=(30, 25), n_tokens=3, n_steps=12, seed=40):
+    """A trajectory mixing still, drifting, noisy, jumping and unrelated steps."""
+    rng = np.random.default_rng(seed)
+    X, labels = clouds(n_per_class, n_tokens=n_tokens, seed=seed)
+    trajectory = [X]
+    for t in range(n_steps):
+        step = trajectory[-1] + rng.normal(scale=0.2, size=2)  # a shared drift
+        if t % 3 == 1:
+            step = step + 0.05 * rng.normal(size=X.shape)
+        if t % 4 == 2:
+            jumpers = rng.random(len(X)) < 0.1
+            step[jumpers] += rng.normal(size=step[jumpers].shape)
+        if t == 7:
+            step = rng.normal(size=X.shape) + 3.0 * labels[:, None, None]
+        trajectory.append(step)
+    return trajectory, labels
+
+
+def test_metric_curves_equal_a_reference_with_emd2_at_every_step():
+    trajectory, labels = random_walk()
+    curves, by_class = metrics.metric_curves(trajectory, labels, per_class=True)
+    steps = np.stack(trajectory)  # (n_steps, n, T, d)
+    last = len(steps) - 1
+    expected = {name: np.zeros(last) for name in ("wasserstein", "w2_path_efficiency")}
+    for c in (0, 1):
+        cloud = steps[:, labels == c].reshape(len(steps), -1, 2)
+        n_c = cloud.shape[1]
+        uniform = np.full(n_c, 1.0 / n_c)
+
+        def w2(a, b):
+            cost = cdist(cloud[a], cloud[b], "sqeuclidean")
+            return np.sqrt(ot.emd2(uniform, uniform, cost, numItermax=10**7))
+
+        w2_path = np.cumsum([w2(t, t + 1) for t in range(last)])
+        w2_start = np.array([w2(0, t) for t in range(1, last + 1)])
+        expected["wasserstein"] += np.sqrt(n_c) * w2_start  # the thesis's W_c: sqrt of a sum
+        expected["w2_path_efficiency"] += 0.5 * w2_start / w2_path  # mean over the two classes
+        rows = by_class[by_class["class"] == c]
+        np.testing.assert_allclose(rows["wasserstein"], np.sqrt(n_c) * w2_start, rtol=1e-9)
+        ones = np.ones(n_c)
+        matching = [np.trace(ot.emd(ones, ones, cdist(cloud[0], cloud[t], "sqeuclidean"),
+                                    numItermax=10**7)) / n_c for t in range(1, last + 1)]
+        np.testing.assert_array_equal(rows["matching"], matching)
+    assert list(curves["epoch"]) == list(range(1, last + 1))
+    for name, values in expected.items():
+        np.testing.assert_allclose(curves[name], values, rtol=1e-9)
+    assert curves["optimality"].between(0, 1 + 1e-12).all()
+    assert (curves["matching"] < 1).any() and (curves["matching"] == 1).any()
+    value = metrics.w2_path_efficiency(trajectory, labels)
+    assert value == pytest.approx(expected["w2_path_efficiency"][-1], rel=1e-9)
 
 
 def test_metric_curves_at_some_steps_equal_the_full_curves_there():

@@ -621,13 +621,14 @@ def test_metric_curves_at_some_steps_equal_the_full_curves_there():
     pd.testing.assert_frame_equal(some_by_class, expected)
 
 
-@pytest.mark.parametrize("steps, message", [
-    ([0], "step 0 is outside the trajectory: steps must lie between 1 and 3"),
-    ([4], "step 4 is outside"), ([1.5], "steps must hold integers"), ([], "steps is empty"),
+@pytest.mark.parametrize("steps, error, message", [
+    ([0], ValueError, "step 0 is outside the trajectory: steps must lie between 1 and 3"),
+    ([4], ValueError, "step 4 is outside"), ([1.5], TypeError, "steps entry must be an integer"),
+    ([], ValueError, "steps is empty"),
 ])
-def test_metric_curves_rejects_bad_steps(steps, message):
+def test_metric_curves_rejects_bad_steps(steps, error, message):
     X, labels = clouds()
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         metrics.metric_curves([X, X + 1, X + 2, X + 3], labels, steps=steps)
 
 
@@ -677,8 +678,10 @@ def test_wrong_dimensions_are_rejected():
 def test_equal_length_efficiency_rejects_bad_input():
     with pytest.raises(ValueError, match="labels must be a non-empty 1-D array"):
         metrics.equal_length_efficiency([])
-    with pytest.raises(ValueError, match="n_tokens must be a positive integer"):
+    with pytest.raises(ValueError, match="n_tokens must be at least 1"):
         metrics.equal_length_efficiency([0, 1], n_tokens=0)
+    with pytest.raises(TypeError, match="n_tokens must be an integer"):
+        metrics.equal_length_efficiency([0, 1], n_tokens=2.0)
 
 
 def test_empty_clouds_and_trajectories_are_rejected():

@@ -327,16 +327,18 @@ class ForwardTrace(NamedTuple):
     block_outputs : Tensor of shape (n_blocks, 2, B, T, d)
         ``[:, 0]`` after attention + residual, ``[:, 1]`` after feed-forward + residual (the
         block's output).
-    attention : Tensor of shape (n_blocks, B, H, T, T)
-        Row-stochastic attention weights per head.
-    attention_logits : Tensor of shape (n_blocks, B, H, T, T)
-        Pre-softmax scores ``Q K^T / sqrt(key_dim)`` per head.
+    attention : Tensor of shape (n_blocks, B, H, T, T), or None
+        Row-stochastic attention weights per head (``None`` when the forward pass was asked
+        for no attention). With the factored attention of :class:`MultiHeadSelfAttention`, a
+        non-contiguous view of key-major memory.
+    attention_logits : Tensor of shape (n_blocks, B, H, T, T), or None
+        Pre-softmax scores ``Q K^T / sqrt(key_dim)`` per head (stored like ``attention``).
     """
 
     logits: torch.Tensor
     block_outputs: torch.Tensor
-    attention: torch.Tensor
-    attention_logits: torch.Tensor
+    attention: torch.Tensor | None
+    attention_logits: torch.Tensor | None
 
 
 class ThesisTransformer(nn.Module):
@@ -423,13 +425,18 @@ class ThesisTransformer(nn.Module):
             x = block(x)[0]
         return x
 
-    def forward(self, x, return_trace=False):
+    def forward(self, x, return_trace=False, attention=True):
         """Token-wise class logits, optionally with every block's intermediate results.
 
         Parameters
         ----------
         x : Tensor of shape (B, T, d)
         return_trace : bool, default False
+        attention : bool, default True
+            With ``return_trace``, also return the attention weights and logits of every
+            block. ``False`` leaves :attr:`ForwardTrace.attention` and
+            :attr:`ForwardTrace.attention_logits` as ``None`` and skips copying them (two
+            ``(n_blocks, B, H, T, T)`` tensors), for traces that record block outputs only.
 
         Returns
         -------
@@ -440,16 +447,19 @@ class ThesisTransformer(nn.Module):
             return self.head(self.encode(x))
         outputs, weights, scores = [], [], []
         for block in self.blocks:
-            x, residual, attention, logits = block(x)
+            x, residual, block_weights, block_logits = block(x)
             outputs += [residual, x]
-            weights.append(attention)
-            scores.append(logits)
+            weights.append(block_weights)
+            scores.append(block_logits)
         block_outputs = torch.stack(outputs).view(self.n_blocks, 2, *x.shape)
+        if not attention:
+            return ForwardTrace(self.head(x), block_outputs, None, None)
         return ForwardTrace(self.head(x), block_outputs, _stack(weights), _stack(scores))
 
-    def trace(self, x):
-        """Shorthand for ``forward(x, return_trace=True)`` (:class:`ForwardTrace`)."""
-        return self.forward(x, return_trace=True)
+    def trace(self, x, attention=True):
+        """Shorthand for ``forward(x, return_trace=True, attention=attention)``
+        (:class:`ForwardTrace`)."""
+        return self.forward(x, return_trace=True, attention=attention)
 
     @torch.no_grad()
     def predict_proba(self, x):

@@ -160,6 +160,18 @@ def test_attention_module_matches_reference_with_gradients_in_float32(n_features
         torch.testing.assert_close(value, expected, **FLOAT32)
 
 
+def test_trace_without_attention_has_the_same_outputs():
+    model, _ = model_pair(2, 2)
+    x, _ = inputs(2)
+    model.eval()
+    with torch.no_grad():
+        full, outputs_only = model.trace(x), model.trace(x, attention=False)
+    assert outputs_only.attention is None and outputs_only.attention_logits is None
+    assert torch.equal(outputs_only.logits, full.logits)
+    assert torch.equal(outputs_only.block_outputs, full.block_outputs)
+    assert full.attention.shape == full.attention_logits.shape == (2, 5, 4, 7, 7)
+
+
 def test_train_mode_comparison_sees_the_dropout_mask():
     # The float32 comparison in training mode is only meaningful if another mask would fail it.
     model, reference = model_pair(2, 2, dropout=0.3)

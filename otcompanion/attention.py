@@ -255,9 +255,10 @@ class MultiHeadSelfAttention(nn.Module):
         weights = torch.softmax(logits, dim=1)  # over the keys s
         dropped = weights
         if self.training and self.dropout.p > 0:
-            # nn.Dropout of a (B, H, T, T) tensor of ones: the mask it draws for the weights
-            # of the direct computation (same random numbers, same order), scaled by 1/(1-p)
-            ones = x.new_ones(()).expand(batch, heads, tokens, tokens)
+            # nn.Dropout of a contiguous (B, H, T, T) tensor of ones draws the mask it draws for
+            # the weights of the direct computation (same random numbers in the same order, on
+            # CPU and CUDA), scaled by 1/(1-p); laid out key-major, it multiplies the weights.
+            ones = x.new_ones(batch, heads, tokens, tokens)
             noise = self.dropout(ones).permute(0, 3, 1, 2).reshape(batch, tokens, heads * tokens)
             dropped = weights * noise
         # context[b, a, (h, t)] = sum_s Dropout(A_h)[t, s] x~_s[a]

@@ -218,9 +218,10 @@ class MultiHeadSelfAttention(nn.Module):
         weights = torch.softmax(logits, dim=1)  # over the keys s
         dropped = weights
         if self.training and self.dropout.p > 0:
-            # nn.Dropout of a (B, H, T, T) tensor of ones: the mask it draws for the weights
-            # of the direct computation (same random numbers, same order), scaled by 1/(1-p)
-            ones = x.new_ones(()).expand(batch, heads, tokens, tokens)
+            # nn.Dropout of a contiguous (B, H, T, T) tensor of ones draws the mask it draws for
+            # the weights of the direct computation (same random numbers in the same order, on
+            # CPU and CUDA), scaled by 1/(1-p); laid out key-major, it multiplies the weights.
+            ones = x.new_ones(batch, heads, tokens, tokens)
             noise = self.dropout(ones).permute(0, 3, 1, 2).reshape(batch, tokens, heads * tokens)
             dropped = weights * noise
         # context[b, a, (h, t)] = sum_s Dropout(A_h)[t, s] x~_s[a]
@@ -290,16 +291,18 @@ class ForwardTrace(NamedTuple):
     block_outputs : Tensor of shape (n_blocks, 2, B, T, d)
         ``[:, 0]`` after attention + residual, ``[:, 1]`` after feed-forward + residual (the
         block's output).
-    attention : Tensor of shape (n_blocks, B, H, T, T) or None
-        Row-stochastic attention weights per head (``None`` when not asked for).
-    attention_logits : Tensor of shape (n_blocks, B, H, T, T) or None
-        Pre-softmax scores ``Q K^T / sqrt(key_dim)`` per head.
+    attention : Tensor of shape (n_blocks, B, H, T, T), or None
+        Row-stochastic attention weights per head (``None`` when the forward pass was asked
+        for no attention). With the factored attention of :class:`MultiHeadSelfAttention`, a
+        non-contiguous view of key-major memory.
+    attention_logits : Tensor of shape (n_blocks, B, H, T, T), or None
+        Pre-softmax scores ``Q K^T / sqrt(key_dim)`` per head (stored like ``attention``).
     """
 
     logits: torch.Tensor
     block_outputs: torch.Tensor
-    attention: torch.Tensor
-    attention_logits: torch.Tensor
+    attention: torch.Tensor | None
+    attention_logits: torch.Tensor | None
 
 
 class ThesisTransformer(nn.Module):
@@ -386,17 +389,18 @@ class ThesisTransformer(nn.Module):
             x = block(x)[0]
         return x
 
-    def forward(self, x, return_trace=False, with_attention=True):
+    def forward(self, x, return_trace=False, attention=True):
         """Token-wise class logits, optionally with every block's intermediate results.
 
         Parameters
         ----------
         x : Tensor of shape (B, T, d)
         return_trace : bool, default False
-        with_attention : bool, default True
-            With ``return_trace``: also stack the attention weights and logits (``False``
-            leaves them ``None`` and saves their copies when only the token outputs are
-            needed).
+        attention : bool, default True
+            With ``return_trace``, also return the attention weights and logits of every
+            block. ``False`` leaves :attr:`ForwardTrace.attention` and
+            :attr:`ForwardTrace.attention_logits` as ``None`` and skips copying them (two
+            ``(n_blocks, B, H, T, T)`` tensors), for traces that record block outputs only.
 
         Returns
         -------
@@ -407,19 +411,19 @@ class ThesisTransformer(nn.Module):
             return self.head(self.encode(x))
         outputs, weights, scores = [], [], []
         for block in self.blocks:
-            x, residual, attention, logits = block(x)
+            x, residual, block_weights, block_logits = block(x)
             outputs += [residual, x]
-            weights.append(attention)
-            scores.append(logits)
+            weights.append(block_weights)
+            scores.append(block_logits)
         block_outputs = torch.stack(outputs).view(self.n_blocks, 2, *x.shape)
-        if not with_attention:
+        if not attention:
             return ForwardTrace(self.head(x), block_outputs, None, None)
         return ForwardTrace(self.head(x), block_outputs, _stack(weights), _stack(scores))
 
-    def trace(self, x, with_attention=True):
-        """Shorthand for ``forward(x, return_trace=True, with_attention=...)``
+    def trace(self, x, attention=True):
+        """Shorthand for ``forward(x, return_trace=True, attention=attention)``
         (:class:`ForwardTrace`)."""
-        return self.forward(x, return_trace=True, with_attention=with_attention)
+        return self.forward(x, return_trace=True, attention=attention)
 
     @torch.no_grad()
     def predict_proba(self, x):
@@ -886,7 +890,7 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
             """One inference pass over all training instances: the trace, and the logits of
             the held-out ones."""
             with_attention = bool(attention_every) and epoch % attention_every == 0
-            out = net.trace(inputs, with_attention=with_attention)
+            out = net.trace(inputs, attention=with_attention)
             block_record.append(out.block_outputs.cpu().numpy())
             if with_attention:
                 attention_record[epoch] = out.attention_logits.cpu().numpy()

@@ -92,15 +92,29 @@ def test_factored_computation_is_used_when_at_most_half_as_wide(n_features, fact
 def test_parameters_and_initialization_are_unchanged():
     torch.manual_seed(3)
     model = ThesisTransformer(2, 2)
+    attention = model.blocks[0].attention
+    assert attention.factored
+    assert [k for k in model.state_dict() if k.startswith("blocks.0.attention.")] == [
+        f"blocks.0.attention.{layer}.{kind}"
+        for layer in ("query", "key", "value", "output") for kind in ("weight", "bias")]
+    assert attention.query.weight.shape == (160, 2) and attention.output.weight.shape == (2, 160)
+    # The keras-Glorot draws under seed 3, recorded with the direct implementation.
+    first_draws = {"query": [0.20931418, -0.29543358, 0.22689058],
+                   "key": [0.14034553, 0.32545701, -0.05878688],
+                   "value": [0.21358952, -0.32817093, 0.07968421],
+                   "output": [0.00323691, 0.11995900, 0.02459713]}
+    for name, values in first_draws.items():
+        layer = getattr(attention, name)
+        torch.testing.assert_close(layer.weight.detach().flatten()[:3], torch.tensor(values),
+                                   rtol=0, atol=1e-7)
+        assert not layer.bias.any()
+    total = sum(float(p.detach().double().abs().sum()) for p in model.parameters())
+    assert total == pytest.approx(455.78312181132515, rel=1e-9)
+    # The reference subclass draws the same weights (so benchmarks can build either).
     torch.manual_seed(3)
     reference = ReferenceThesisTransformer(2, 2)
-    attention_keys = [k for k in model.state_dict() if k.startswith("blocks.0.attention.")]
-    assert attention_keys == [f"blocks.0.attention.{layer}.{kind}"
-                              for layer in ("query", "key", "value", "output")
-                              for kind in ("weight", "bias")]
     for (name, a), (_, b) in zip(model.state_dict().items(), reference.state_dict().items()):
         assert torch.equal(a, b), name
-    assert model.blocks[0].attention.query.weight.shape == (160, 2)
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
@@ -158,6 +172,18 @@ def test_attention_module_matches_reference_with_gradients_in_float32(n_features
     for value, expected in zip(values + gradients, expected_values + expected_gradients):
         assert value.shape == expected.shape
         torch.testing.assert_close(value, expected, **FLOAT32)
+
+
+def test_trace_without_attention_has_the_same_outputs():
+    model, _ = model_pair(2, 2)
+    x, _ = inputs(2)
+    model.eval()
+    with torch.no_grad():
+        full, outputs_only = model.trace(x), model.trace(x, attention=False)
+    assert outputs_only.attention is None and outputs_only.attention_logits is None
+    assert torch.equal(outputs_only.logits, full.logits)
+    assert torch.equal(outputs_only.block_outputs, full.block_outputs)
+    assert full.attention.shape == full.attention_logits.shape == (2, 5, 4, 7, 7)
 
 
 def test_train_mode_comparison_sees_the_dropout_mask():

@@ -53,7 +53,8 @@ from IPython.display import Markdown, display
 
 from otcompanion import data, experiments, plots
 from otcompanion.attention import train_transformer
-from otcompanion.otclassifier import DummyGaussianOTClassifier, dummy_means
+from otcompanion.geometry import dummy_means
+from otcompanion.otclassifier import DummyGaussianOTClassifier
 
 plots.use_book_style()
 task_names = {2: "2 classes", 3: "3 classes"}

@@ -4,19 +4,17 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.datasets import make_blobs
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
-from otcompanion import metrics
+from otcompanion import alignment, metrics, otclassifier
 from otcompanion.data import thesis_split
-from otcompanion.otclassifier import (
-    DummyGaussianOTClassifier,
-    dummy_means,
-    gaussian_ot_map,
-)
+from otcompanion.geometry import dummy_means
+from otcompanion.otclassifier import DummyGaussianOTClassifier
 
 SOLVERS = ("exact", "sinkhorn", "minibatch", "gaussian")
 
@@ -157,6 +155,39 @@ def test_validation_holds_out_training_instances(thesis_data):
     assert no_validation.history_["val_loss"].isna().all()
 
 
+def test_early_stopping_has_keras_semantics_with_tol_as_min_delta(thesis_data):
+    X_train, _, y_train, _ = thesis_data
+    tol, patience = 0.2, 3
+    model = DummyGaussianOTClassifier(solver="gaussian", tol=tol, n_iter_no_change=patience,
+                                      max_epochs=30, random_state=0).fit(X_train, y_train)
+    losses = model.history_["val_loss"].to_numpy()
+    # keras EarlyStopping(min_delta=tol, restore_best_weights=True): an epoch improves iff its
+    # loss is below the best so far minus tol; stop after `patience` epochs without.
+    best, best_epoch, wait, stop = np.inf, 0, 0, len(losses)
+    for epoch, loss in enumerate(losses, start=1):
+        if loss < best - tol:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait == patience:
+                stop = epoch
+                break
+    assert model.best_epoch_ == best_epoch
+    assert model.n_iter_ == stop < 30
+    # tol is an absolute threshold: here a later epoch has a lower loss, by less than tol, and
+    # is neither kept nor resets the patience (with tol = 0 it would be the best epoch).
+    assert np.argmin(losses) + 1 != best_epoch
+    assert losses.min() >= best - tol
+    # The restored weights are those of the best epoch: their validation loss is its loss.
+    rows = (model.validation_indices_[:, None] * X_train.shape[1]
+            + np.arange(X_train.shape[1])).ravel()
+    standardized = ((X_train.reshape(-1, 2) - model.mean_) / model.scale_)[rows]
+    with torch.no_grad():
+        mapped = model.mlp_(torch.as_tensor(standardized, dtype=torch.float32)).numpy()
+    targets = model.ot_targets_.reshape(-1, 2)[rows]
+    assert np.mean((mapped - targets) ** 2) == pytest.approx(losses[best_epoch - 1], rel=1e-5)
+
+
 def test_same_random_state_same_model_and_different_seeds_differ(small_tokens):
     X, y = small_tokens
     first = DummyGaussianOTClassifier(random_state=5).fit(X, y)
@@ -207,25 +238,6 @@ def test_sinkhorn_with_small_epsilon_approaches_the_exact_targets(small_tokens):
     assert gaps[2] < 0.1  # nearest dummy draws are about 0.4 apart (unit covariance, 40 draws)
 
 
-def test_gaussian_map_sends_a_gaussian_sample_onto_the_target_moments():
-    rng = np.random.default_rng(0)
-    root = rng.normal(size=(3, 3))
-    source = rng.multivariate_normal([1.0, -2.0, 0.5], root @ root.T + 0.1 * np.eye(3),
-                                     size=5000)
-    target_mean = np.array([6.0, 0.0, -1.0])
-    root = rng.normal(size=(3, 3))
-    target_cov = root @ root.T + 0.2 * np.eye(3)
-    mapped = gaussian_ot_map(source, target_mean, target_cov)
-    np.testing.assert_allclose(mapped.mean(axis=0), target_mean, atol=1e-10)
-    np.testing.assert_allclose(np.cov(mapped, rowvar=False, bias=True), target_cov, atol=1e-6)
-    # It is the affine Monge map of POT's closed form (Bures-Wasserstein mapping).
-    import ot
-    empirical_cov = np.cov(source, rowvar=False, bias=True)
-    A, b = ot.gaussian.bures_wasserstein_mapping(source.mean(axis=0), target_mean,
-                                                 empirical_cov, target_cov)
-    np.testing.assert_allclose(mapped, source @ A + b, atol=1e-6)
-
-
 def test_gaussian_solver_targets_have_the_dummy_moments(small_tokens):
     X, y = small_tokens
     model = DummyGaussianOTClassifier(solver="gaussian", covariance_scale=0.5,
@@ -237,42 +249,42 @@ def test_gaussian_solver_targets_have_the_dummy_moments(small_tokens):
                                    atol=1e-6)
 
 
-def test_gaussian_map_of_a_degenerate_cloud_is_finite():
-    source = np.zeros((5, 3))
-    source[:, 0] = np.arange(5.0)  # variance in one coordinate only
-    mapped = gaussian_ot_map(source, np.ones(3), np.eye(3))
-    assert np.all(np.isfinite(mapped))
-    np.testing.assert_allclose(mapped.mean(axis=0), np.ones(3), atol=1e-9)
-    np.testing.assert_allclose(mapped[:, 1:], 1.0, atol=1e-9)  # constant coordinates -> mean
-    np.testing.assert_allclose(mapped[:, 0].var(), 1.0, rtol=1e-6)
-
-
 # ---------------------------------------------------------------------------------------------
 # Dummy geometry and dimension
 # ---------------------------------------------------------------------------------------------
 
-def test_circle_means_are_the_thesis_geometry():
-    means = dummy_means(3)
-    np.testing.assert_allclose(means, 9.0 * np.array(
-        [[1.0, 0.0], [-0.5, np.sqrt(3) / 2], [-0.5, -np.sqrt(3) / 2]]))
-    np.testing.assert_allclose(dummy_means(2, dim=4),
-                               [[6.0, 0, 0, 0], [-6.0, 0, 0, 0]])
+def test_default_geometry_is_the_thesis_circle(thesis_data, small_tokens):
+    X_train, _, y_train, _ = thesis_data
+    two = DummyGaussianOTClassifier(max_epochs=1, random_state=0).fit(X_train, y_train)
+    np.testing.assert_array_equal(two.dummy_means_, [[0.0, 6.0], [0.0, -6.0]])
+    X, y = small_tokens
+    three = DummyGaussianOTClassifier(max_epochs=1, random_state=0).fit(X, y)
+    np.testing.assert_allclose(three.dummy_means_, [[0.0, 9.0], [9 * np.sqrt(3) / 2, -4.5],
+                                                   [-9 * np.sqrt(3) / 2, -4.5]], atol=1e-12)
 
 
-def test_simplex_means_are_equidistant():
-    means = dummy_means(5, "simplex", radius=2.0, dim=4)
-    assert means.shape == (5, 4)
-    np.testing.assert_allclose(np.linalg.norm(means, axis=1), 2.0)
-    distances = np.linalg.norm(means[:, None] - means[None], axis=-1)[np.triu_indices(5, 1)]
-    np.testing.assert_allclose(distances, 2.0 * np.sqrt(2 * 5 / 4))
-    np.testing.assert_allclose(dummy_means(3, "simplex"), dummy_means(3, "circle"), atol=1e-12)
+@pytest.mark.parametrize("geometry", ["circle", "circle_cos_sin", "simplex"])
+def test_named_geometries_come_from_geometry_dummy_means(small_tokens, geometry):
+    X, y = small_tokens
+    model = DummyGaussianOTClassifier(geometry=geometry, radius=5.0, dummy_dim=3, max_epochs=1,
+                                      random_state=0).fit(X, y)
+    np.testing.assert_array_equal(model.dummy_means_, dummy_means(3, geometry, 5.0, 3))
 
 
-def test_means_never_collapse():
-    with pytest.raises(ValueError, match="too small .* at least 2"):
-        dummy_means(3, "circle", dim=1)
-    with pytest.raises(ValueError, match="at least 3"):
-        dummy_means(4, "simplex", dim=2)
+def test_default_dummy_dim_is_the_dimension_of_the_layout():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2, 3, 4], 8)
+    X = rng.normal(size=(40, 1)) + y[:, None]  # one feature
+    for geometry, dim in (("circle", 2), ("circle_cos_sin", 2), ("simplex", 4)):
+        model = DummyGaussianOTClassifier(geometry=geometry, max_epochs=1,
+                                          random_state=0).fit(X, y)
+        assert model.dummy_dim_ == dim
+    wide = rng.normal(size=(40, 6)) + y[:, None]  # more features than the layout needs
+    assert DummyGaussianOTClassifier(max_epochs=1).fit(wide, y).dummy_dim_ == 6
+    with pytest.raises(ValueError, match="dummy_dim=1: dim=1 is too small for geometry"):
+        DummyGaussianOTClassifier(dummy_dim=1).fit(X, y)
+    with pytest.raises(ValueError, match="dummy_dim=3: .* use dim >= 4"):
+        DummyGaussianOTClassifier(geometry="simplex", dummy_dim=3).fit(X, y)
 
 
 def test_one_feature_gets_a_two_dimensional_dummy_space():
@@ -334,10 +346,13 @@ def test_exact_ot_never_returns_a_non_converged_plan(small_tokens, monkeypatch):
 
 
 def test_sinkhorn_warns_when_it_does_not_converge(small_tokens, monkeypatch):
-    from otcompanion import otclassifier
+    from functools import partial
+
+    from sklearn.exceptions import ConvergenceWarning
     X, y = small_tokens
-    monkeypatch.setattr(otclassifier, "_SINKHORN_MAX_ITER", 2)
-    with pytest.warns(UserWarning, match="Sinkhorn did not converge in 2 iterations for class"):
+    monkeypatch.setattr(otclassifier, "sinkhorn_alignment",
+                        partial(alignment.sinkhorn_alignment, max_iter=2))
+    with pytest.warns(ConvergenceWarning, match="Sinkhorn did not converge in 2 iterations"):
         DummyGaussianOTClassifier(solver="sinkhorn", epsilon=0.01, max_epochs=1).fit(X, y)
 
 
@@ -407,34 +422,68 @@ def test_predict_before_fit_raises():
     (dict(geometry="sphere"), "geometry must be one of"),
     (dict(geometry=[[0.0, 1.0]]), "n_classes >= 2"),
     (dict(geometry=[[0.0, 1.0], [0.0, 1.0], [2.0, 0.0]]), "two identical rows"),
+    (dict(geometry=[[0.0, 1.0], [1.0, np.nan], [2.0, 0.0]]), "NaN or infinite"),
     (dict(geometry=[[0.0, 1.0], [1.0, 0.0], [2.0, 0.0]], radius=2.0), "radius scales"),
     (dict(geometry=[[0.0, 1.0], [1.0, 0.0], [2.0, 0.0]], dummy_dim=3), "does not match"),
-    (dict(radius=-1.0), "radius must be a positive"),
-    (dict(covariance_scale=0), "covariance_scale must be a positive"),
-    (dict(dummy_dim=0), "dummy_dim must be an integer >= 1"),
-    (dict(dummy_dim=1), "dummy dimension 1 is too small"),
-    (dict(epsilon=-0.1), "epsilon must be a positive"),
-    (dict(batch_size_ot=0), "batch_size_ot must be an integer >= 1"),
+    (dict(radius=-1.0), r"radius must be a finite number in \(0.0, inf\)"),
+    (dict(covariance_scale=0), "covariance_scale must be a finite number"),
+    (dict(dummy_dim=0), "dummy_dim must be at least 1"),
+    (dict(dummy_dim=1), "dummy_dim=1: dim=1 is too small"),
+    (dict(epsilon=-0.1), "epsilon must be a finite number"),
+    (dict(batch_size_ot=0), "batch_size_ot must be at least 1"),
     (dict(solver="minibatch", batch_size_ot=200, max_dense_points=100),
      "exceeds max_dense_points"),
-    (dict(hidden_layer_sizes=(32, 0)), r"hidden_layer_sizes\[1\] must be an integer >= 1"),
-    (dict(hidden_layer_sizes="wide"), r"hidden_layer_sizes\[0\] must be an integer"),
-    (dict(max_epochs=0), "max_epochs must be an integer >= 1"),
-    (dict(max_epochs=2.5), "max_epochs must be an integer"),
-    (dict(learning_rate=0), "learning_rate must be a positive"),
-    (dict(batch_size=0), "batch_size must be an integer >= 1"),
-    (dict(validation_fraction=1.0), r"validation_fraction must be a number in \[0, 1\)"),
-    (dict(n_iter_no_change=0), "n_iter_no_change must be an integer >= 1"),
-    (dict(tol=-1), "tol must be a non-negative"),
+    (dict(hidden_layer_sizes=(32, 0)), r"hidden_layer_sizes\[1\] must be at least 1"),
+    (dict(max_epochs=0), "max_epochs must be at least 1"),
+    (dict(learning_rate=0), "learning_rate must be a finite number"),
+    (dict(learning_rate=float("inf")), "learning_rate must be a finite number"),
+    (dict(batch_size=0), "batch_size must be at least 1"),
+    (dict(validation_fraction=1.0), r"validation_fraction must be a finite number in \[0.0, "
+                                    r"1.0\)"),
+    (dict(n_iter_no_change=0), "n_iter_no_change must be at least 1"),
+    (dict(tol=-1), r"tol must be a finite number in \[0.0, inf\)"),
     (dict(device="tpu"), "device must be 'cpu', 'cuda'"),
-    (dict(device=3), "device must be a string"),
-    (dict(n_threads=0), "n_threads must be an integer >= 1"),
-    (dict(random_state="seed"), "cannot be used to seed"),
+    (dict(n_threads=0), "n_threads must be at least 1"),
+    (dict(random_state=-1), "Seed must be between"),
 ])
-def test_bad_parameters_are_named(small_tokens, params, match):
+def test_bad_parameter_values_are_named(small_tokens, params, match):
     X, y = small_tokens
     with pytest.raises(ValueError, match=match):
         DummyGaussianOTClassifier(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(solver=1), "solver must be one of"),
+    (dict(geometry=None), "geometry must be one of .* or an array of class means"),
+    (dict(geometry=3), "geometry must be one of"),
+    (dict(radius="large"), "radius must be a real number or None"),
+    (dict(covariance_scale=True), "covariance_scale must be a real number"),
+    (dict(dummy_dim=2.0), "dummy_dim must be an integer or None"),
+    (dict(epsilon="small"), "epsilon must be a real number"),
+    (dict(hidden_layer_sizes="wide"), "hidden_layer_sizes must be a list"),
+    (dict(hidden_layer_sizes=(32, 1.5)), r"hidden_layer_sizes\[1\] must be an integer"),
+    (dict(max_epochs=2.5), "max_epochs must be an integer"),
+    (dict(batch_size="auto"), "batch_size must be an integer or None"),
+    (dict(validation_fraction=None), "validation_fraction must be a real number"),
+    (dict(n_iter_no_change=None), "n_iter_no_change must be an integer"),
+    (dict(tol="1e-4"), "tol must be a real number"),
+    (dict(standardize="yes"), "standardize must be True or False"),
+    (dict(device=3), "device must be a string"),
+    (dict(n_threads=1.0), "n_threads must be an integer"),
+    (dict(random_state="seed"), "random_state must be None, an integer or a numpy RandomState"),
+])
+def test_bad_parameter_types_are_named(small_tokens, params, match):
+    X, y = small_tokens
+    with pytest.raises(TypeError, match=match):
+        DummyGaussianOTClassifier(**params).fit(X, y)
+
+
+def test_a_single_hidden_width_and_no_hidden_layer(small_tokens):
+    X, y = small_tokens
+    one = DummyGaussianOTClassifier(hidden_layer_sizes=16, max_epochs=1).fit(X, y)
+    assert [layer.out_features for layer in one.mlp_ if hasattr(layer, "out_features")] == [16, 2]
+    affine = DummyGaussianOTClassifier(hidden_layer_sizes=(), max_epochs=1).fit(X, y)
+    assert len(affine.mlp_) == 1
 
 
 def test_estimators_are_available_at_the_top_level():
@@ -456,5 +505,3 @@ def test_standardize_false_keeps_raw_features():
     assert raw.score(X_test, y_test) > 0.9
     standardized = DummyGaussianOTClassifier(random_state=0).fit(X_train, y_train)
     assert not np.allclose(standardized.mean_, 0.0)
-    with pytest.raises(ValueError, match="standardize must be True or False"):
-        DummyGaussianOTClassifier(standardize="yes").fit(X_train, y_train)

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from otcompanion import engine, experiments, metrics, plots
+from otcompanion import engine, experiments, metrics, plots, stats
 from otcompanion.provenance import provenance
 
 plots.use_book_style()
@@ -80,13 +80,13 @@ print(f"{len(summary)} runs in {time.perf_counter() - started:.0f} s")
 # %% [markdown]
 # ## Accuracy and training
 #
-# Mean ± standard deviation over the repetitions of each setup: test accuracy per instance and
+# Mean and 95 % bootstrap interval over the repetitions of each setup ({mod}`otcompanion.stats`): test accuracy per instance and
 # per token, the best epoch (the one early stopping restored) and the time to train and trace
 # one model on one thread.
 
 # %%
 by = ["setup", "level"]
-experiments.mean_sd_table(
+stats.interval_table(
     summary, by, ["instance_accuracy", "token_accuracy", "best_epoch", "fit_seconds"],
     digits={"instance_accuracy": 3, "token_accuracy": 3, "best_epoch": 0, "fit_seconds": 2})
 
@@ -118,11 +118,11 @@ experiments.mean_sd_table(
 metric_columns = list(experiments.TRAJECTORY_METRICS)
 digits = {name: 3 for name in metric_columns} | {"transformer_distance": 1, "wasserstein": 1,
                                                  "monge_gap": 3, "step_cost": 0}
-experiments.mean_sd_table(summary, by, metric_columns, digits=digits)
+stats.interval_table(summary, by, metric_columns, digits=digits)
 
 # %% [markdown]
-# The same numbers as a function of the level (the bands are ± one standard deviation over
-# repetitions). The dotted line in the efficiency panel is the equal-length value of the
+# The same numbers as a function of the level (the bands are 95 % bootstrap intervals of the
+# mean over repetitions). The dotted line in the efficiency panel is the equal-length value of the
 # thesis's efficiency for two classes; for three classes it is slightly higher.
 
 # %%

@@ -1,8 +1,8 @@
 """Repeated experiments: the thesis grid of tasks x levels x repetitions.
 
 The thesis repeats every setup (two or three classes, difficulty levels 1-4) many times with
-fresh data and a fresh model, and reports means and standard deviations. This module holds what
-the chapters need for that:
+fresh data and a fresh model, and reports means and standard deviations (this book reports means with 95 %
+intervals, :mod:`otcompanion.stats`). This module holds what the chapters need for that:
 
 - :data:`PROFILES` and :func:`resolve_profile`: the ``"book"`` scale (sized for the book build)
   and the ``"thesis"`` scale (100 repetitions, 200 epochs, 2 blocks);
@@ -16,7 +16,6 @@ the chapters need for that:
   head (:mod:`otcompanion.pretrain`), paired with the unpretrained ones;
 - :func:`classifier_comparison_run`: the OT classifier next to the Transformer on one setup;
 - :func:`cross_validate_models`: several classifiers on the same stratified repeated folds;
-- :func:`mean_sd_table`: the "mean ± sd" tables of the chapters.
 
 Every grid function takes ``scheduler`` (:func:`otcompanion.engine.run_jobs`): ``"local"`` (all
 cores of this machine), a number of worker processes, or a Dask scheduler address.
@@ -559,46 +558,3 @@ def cross_validate_models(models, inputs, y, *, n_splits=5, n_repeats=2, seed=0,
     results = run_jobs(_cross_validation_fold, jobs, scheduler=scheduler, progress=progress,
                        description="cross-validation folds")
     return pd.DataFrame([{**key, **result} for key, result in zip(keys, results)])
-
-
-def mean_sd_table(frame, by, columns, digits=3):
-    """Mean ± standard deviation of ``columns`` in every group of ``by``, as text.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        One row per run.
-    by : list of str
-        Grouping columns (e.g. ``["n_classes", "level"]``).
-    columns : list of str
-        Numeric columns to summarize.
-    digits : int or dict, default 3
-        Significant decimals, one for all columns or per column.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per group, the ``by`` columns, ``runs``, and one ``"mean ± sd"`` text column per
-        summarized column (sample standard deviation, ``ddof=1``; only the mean for one value).
-        Missing values (NaN) are left out; a column with none in a group reads ``"n/a"``.
-    """
-    missing = [name for name in [*by, *columns] if name not in frame.columns]
-    if missing:
-        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
-    rows = []
-    for keys, group in frame.groupby(by, sort=True):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        row = dict(zip(by, keys))
-        row["runs"] = len(group)
-        for name in columns:
-            places = digits.get(name, 3) if isinstance(digits, dict) else digits
-            values = group[name].dropna()
-            mean = values.mean()
-            if values.empty:
-                row[name] = "n/a"
-            elif len(values) > 1:
-                row[name] = f"{mean:.{places}f} ± {values.std(ddof=1):.{places}f}"
-            else:
-                row[name] = f"{mean:.{places}f}"
-        rows.append(row)
-    return pd.DataFrame(rows)

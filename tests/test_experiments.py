@@ -87,19 +87,6 @@ def test_grid_rejects_bad_input_before_running(arguments, error, message):
         experiments.transformer_grid(**{"progress": False, **arguments})
 
 
-def test_mean_sd_table():
-    frame = pd.DataFrame({"group": ["a", "a", "b", "c", "c"], "x": [1.0, 3.0, 2.0, np.nan, 4.0],
-                          "n": [10, 20, 30, np.nan, np.nan]})
-    table = experiments.mean_sd_table(frame, ["group"], ["x", "n"], digits={"x": 2, "n": 0})
-    assert table.to_dict("records") == [
-        {"group": "a", "runs": 2, "x": "2.00 ± 1.41", "n": "15 ± 7"},
-        {"group": "b", "runs": 1, "x": "2.00", "n": "30"},
-        {"group": "c", "runs": 2, "x": "4.00", "n": "n/a"},
-    ]
-    with pytest.raises(ValueError, match=r"columns \['y'\] are not in the frame"):
-        experiments.mean_sd_table(frame, ["group"], ["y"])
-
-
 def test_equal_length_efficiency_matches_its_formula():
     labels = np.array([0] * 3 + [1] * 5)
     assert metrics.equal_length_efficiency(labels, 2) == pytest.approx(

@@ -31,6 +31,8 @@ from jupyter_client import AsyncKernelManager
 from papermill.exceptions import PapermillExecutionError
 from traitlets import default
 
+from otcompanion import claims
+
 KERNEL_NAME = "otcompanion"
 KERNEL_DISPLAY_NAME = "Python (otcompanion)"
 
@@ -433,6 +435,8 @@ def build_book(chapters=None, execute=True, root=None, echo=print):
     generated = root / "book" / "_generated"
     generated.mkdir(parents=True, exist_ok=True)
     (generated / "chapter_times.md").write_text(chapter_times_table(root), encoding="utf-8")
+    findings = claims.collect(chapter.executed for chapter in list_chapters(root))
+    (generated / "claims.md").write_text(claims.ledger_markdown(findings), encoding="utf-8")
     echo("[otcompanion] building the HTML book (jupyter-book, warnings as errors)")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book) if jupyter_book.exists() else "jupyter-book", "build", str(root),

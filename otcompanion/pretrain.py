@@ -606,3 +606,128 @@ def epochs_to_accuracy(history, target, column="val_instance_accuracy"):
         raise ValueError("history has no 'epoch' column.")
     reached = history.loc[history[column] >= target, "epoch"]
     return int(reached.iloc[0]) if len(reached) else None
+
+
+def early_stopping_view(history, *, epochs=None, patience=None, loss="val_loss"):
+    """The part of a training history that early stopping would have run, and its best epoch.
+
+    Early stopping only decides *when* training ends: up to that epoch the weights, the dropout
+    masks and every recorded number are those of the longer run. A run trained for ``epochs``
+    epochs with patience ``patience`` is therefore the first rows of a longer run with the same
+    seed, cut by the rule of :class:`keras.callbacks.EarlyStopping` that
+    :func:`~otcompanion.attention.train_transformer` applies (an epoch improves when its loss is
+    strictly below the best so far; training stops after ``patience`` epochs in a row without
+    improvement; the best epoch's weights are restored):
+
+    .. math::
+        b_e = \\operatorname*{arg\\,min}_{j \\le e} \\ell_j \\ (\\text{first minimum}), \\qquad
+        s = \\min\\{\\, e \\le E : e - b_e \\ge p \\,\\} \\ (\\text{else } E),
+
+    where :math:`\\ell_j` is the validation loss after epoch :math:`j`, :math:`E` the epoch
+    budget and :math:`p` the patience; the run stops after epoch :math:`s` and restores
+    :math:`b_s` (Prechelt, 1998; the thesis trains with patience = epochs, Quadrio & Candelieri,
+    2025). This lets an early-stopped run be compared with a longer run's history without
+    training the longer one again.
+
+    Parameters
+    ----------
+    history : DataFrame, TransformerFit or HeadPretraining
+        Per-epoch history with an ``epoch`` column numbered 1, 2, ... and the ``loss`` column.
+    epochs : int, optional
+        Epoch budget ``E``; default all epochs of ``history``. It may exceed them only when
+        the rule stops within them (a history that early stopping already cut).
+    patience : int, optional
+        Patience ``p``; default ``E`` (never stop early, restore the best epoch: the thesis).
+    loss : str, default "val_loss"
+        The monitored column.
+
+    Returns
+    -------
+    history : DataFrame
+        The rows of epochs ``1 .. s`` (a copy).
+    best_epoch : int
+        The restored epoch ``b_s``.
+
+    Raises
+    ------
+    ValueError
+        A missing column, epochs that are not ``1, 2, ...``, a budget longer than a history
+        that the rule does not stop, or a loss that is never finite up to the stop (the run diverged).
+    """
+    if isinstance(history, (TransformerFit, HeadPretraining)):
+        history = history.history
+    if not isinstance(history, pd.DataFrame):
+        raise TypeError(f"history must be a DataFrame or a fit result with .history, got "
+                        f"{type(history).__name__}.")
+    for column in ("epoch", loss):
+        if not isinstance(column, str) or column not in history.columns:
+            raise ValueError(f"history has no column {column!r}; it has "
+                             f"{list(history.columns)}.")
+    if len(history) == 0:
+        raise ValueError("history is empty.")
+    if not np.array_equal(history["epoch"].to_numpy(), np.arange(1, len(history) + 1)):
+        raise ValueError("history['epoch'] must be 1, 2, ..., one row per epoch in order.")
+    budget = check_int(len(history) if epochs is None else epochs, "epochs", 1)
+    patience = check_int(budget if patience is None else patience, "patience", 1)
+    losses = history[loss].to_numpy(dtype=float)
+    best, best_epoch, wait, stop = math.inf, 0, 0, None
+    for epoch in range(1, min(budget, len(history)) + 1):
+        value = losses[epoch - 1]
+        if value < best:  # NaN never improves, as in keras
+            best, best_epoch, wait = value, epoch, 0
+            continue
+        wait += 1
+        if wait >= patience:
+            stop = epoch
+            break
+    if stop is None:
+        if budget > len(history):
+            raise ValueError(f"history has {len(history)} epochs, fewer than epochs={budget}, and "
+                             f"the rule does not stop within them.")
+        stop = budget
+    if best_epoch == 0:
+        raise ValueError(f"the monitored {loss!r} is never finite in epochs 1 to {stop}: "
+                         f"the run diverged.")
+    return history.iloc[:stop].copy(), best_epoch
+
+
+def convergence_summary(history, *, epochs=None, patience=None, target=1.0,
+                        accuracy="val_instance_accuracy", loss="val_loss"):
+    """Convergence of one run under an epoch budget and an early-stopping rule.
+
+    The run is cut by :func:`early_stopping_view` (budget ``E``, patience ``p``; stop epoch
+    ``s``, restored epoch ``b``). Measured on what that run saw:
+
+    - ``epochs_to_target``: the first epoch ``<= s`` whose ``accuracy`` reaches ``target``
+      (:func:`epochs_to_accuracy`), NaN if none; ``reached`` says whether it did;
+    - ``epochs_to_target_capped``: the same with a run that never reached it counted as
+      ``E + 1``, the *restricted* time to the target (its mean is the restricted mean time of
+      survival analysis, Royston & Parmar, 2013): a paired difference of these values is a
+      lower bound on the true difference in magnitude when the slower run did not reach it;
+    - ``stop_epoch`` ``s`` and ``best_epoch`` ``b``;
+    - ``val_loss`` and ``val_accuracy``: the monitored loss and the accuracy at ``b`` (the
+      restored model).
+
+    Parameters
+    ----------
+    history : DataFrame, TransformerFit or HeadPretraining
+    epochs, patience, loss
+        As for :func:`early_stopping_view`.
+    target : float in [0, 1], default 1.0
+    accuracy : str, default "val_instance_accuracy"
+
+    Returns
+    -------
+    dict
+    """
+    if isinstance(history, (TransformerFit, HeadPretraining)):
+        history = history.history
+    cut, best_epoch = early_stopping_view(history, epochs=epochs, patience=patience, loss=loss)
+    budget = len(history) if epochs is None else int(epochs)
+    reached = epochs_to_accuracy(cut, target, column=accuracy)
+    best = cut.iloc[best_epoch - 1]
+    return {"stop_epoch": len(cut), "best_epoch": best_epoch,
+            "epochs_to_target": np.nan if reached is None else float(reached),
+            "reached": reached is not None,
+            "epochs_to_target_capped": float(budget + 1 if reached is None else reached),
+            "val_loss": float(best[loss]), "val_accuracy": float(best[accuracy])}

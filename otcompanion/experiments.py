@@ -12,8 +12,10 @@ intervals, :mod:`otcompanion.stats`). This module holds what the chapters need f
   trajectory (:mod:`otcompanion.metrics`), once per build (the run cache of
   :mod:`otcompanion.engine`); :func:`trace_transformer_run` and :func:`transformer_grid` read it
   for one setup and for a whole grid;
-- :func:`pretraining_run` and :func:`pretraining_grid`: the same runs with a pretrained, frozen
-  head (:mod:`otcompanion.pretrain`), paired with the unpretrained ones;
+- :func:`pretrained_head`, :func:`pretraining_run` and :func:`pretraining_grid`: the same runs
+  with a pretrained, frozen head (:mod:`otcompanion.pretrain`), one head shared by every run
+  (the thesis's protocol) or one per repetition, paired with the unpretrained ones and measured
+  under one epoch budget and early-stopping rule;
 - :func:`classifier_comparison_run`: the OT classifier next to the Transformer on one setup;
 - :func:`cross_validate_models`: several classifiers on the same stratified repeated folds;
 

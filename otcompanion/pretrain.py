@@ -17,8 +17,12 @@ steps:
    (:func:`~otcompanion.attention.train_transformer` with ``model=``), so that the history, the
    trace and the test metrics are exactly those of an unpretrained run.
 
-:func:`train_pretrained` does the four steps in one call and :func:`epochs_to_accuracy` measures
-convergence for the comparison with unpretrained runs.
+:func:`train_pretrained` does the four steps in one call. Convergence is measured by
+:func:`epochs_to_accuracy` and, under an epoch budget and an early-stopping rule, by
+:func:`convergence_summary`; :func:`early_stopping_view` cuts a longer run's history by that rule
+(early stopping does not change training before it stops), so an unpretrained run trained once
+for 200 epochs also serves as the early-stopped run it contains. :func:`pretraining_verdict`
+turns paired differences with their intervals into a verdict on the thesis's claim.
 
 Why the pretraining clouds are *not* standardized. The Transformer standardizes its *inputs*,
 but its head never sees them: it sees the last block's output ``x + LN(...) + LN(...)``, whose
@@ -46,6 +50,9 @@ References
 - D. P. Kingma, J. Ba. *Adam: A Method for Stochastic Optimization*. ICLR 2015.
 - L. Prechelt. *Early Stopping -- But When?* In *Neural Networks: Tricks of the
   Trade*, Springer, 1998 (early stopping on a held-out validation set).
+- P. Royston, M. K. B. Parmar. Restricted mean survival time: an alternative to the hazard
+  ratio for the design and analysis of randomized trials with a time-to-event outcome. *BMC
+  Medical Research Methodology* 13, 152, 2013 (times capped at a horizon).
 """
 
 from __future__ import annotations
@@ -731,3 +738,72 @@ def convergence_summary(history, *, epochs=None, patience=None, target=1.0,
             "reached": reached is not None,
             "epochs_to_target_capped": float(budget + 1 if reached is None else reached),
             "val_loss": float(best[loss]), "val_accuracy": float(best[accuracy])}
+
+
+def pretraining_verdict(differences, *, speed="epochs_to_target_capped",
+                        accuracy="val_accuracy", cell=("setup", "condition")):
+    """A verdict on "pretraining helps convergence only partly and is fragile" (thesis claim 3).
+
+    ``differences`` holds paired differences *pretrained minus unpretrained* with 95 %
+    intervals (:func:`otcompanion.stats.paired_differences`), one row per cell (e.g. task and
+    pretraining condition) and quantity. A cell is
+
+    - *faster* when the interval of the ``speed`` difference (epochs to the target) lies below
+      0 and the interval of the ``accuracy`` difference does not lie below 0;
+    - *harmed* when the ``speed`` interval lies above 0 (slower) or the ``accuracy`` interval
+      below 0 (less accurate).
+
+    The verdict: ``"supported"`` when some cells are faster and others harmed (the gain is
+    partial and depends on the setup), ``"partly supported"`` when some cells are faster and
+    none harmed (a gain, but no fragility shown), ``"not supported"`` when no cell is faster
+    and some are harmed, ``"inconclusive"`` when no interval excludes 0. An interval that
+    contains 0 is not evidence of no effect; with many cells, a few exclusions can be chance
+    (each interval has 95 % coverage on its own).
+
+    Parameters
+    ----------
+    differences : DataFrame
+        Columns ``quantity``, ``low``, ``high`` and the ``cell`` columns.
+    speed, accuracy : str
+        The ``quantity`` values of the two measures.
+    cell : sequence of str
+        Columns that identify a cell.
+
+    Returns
+    -------
+    dict
+        ``verdict`` (one of :data:`otcompanion.claims.VERDICTS`) and the cells (tuples of the
+        ``cell`` values) that were ``faster``, ``slower``, ``less_accurate`` and ``harmed``.
+    """
+    if not isinstance(differences, pd.DataFrame):
+        raise TypeError(f"differences must be a DataFrame, got {type(differences).__name__}.")
+    cell = list(cell)
+    missing = [name for name in ("quantity", "low", "high", *cell)
+               if name not in differences.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in differences; it has "
+                         f"{list(differences.columns)}.")
+    for quantity in (speed, accuracy):
+        if not (differences["quantity"] == quantity).any():
+            raise ValueError(f"differences has no rows of quantity {quantity!r}; it has "
+                             f"{sorted(differences['quantity'].unique())}.")
+
+    def cells(quantity, where):
+        rows = differences[differences["quantity"] == quantity]
+        return {tuple(row) for row in rows.loc[where(rows), cell].itertuples(index=False)}
+
+    slower = cells(speed, lambda rows: rows["low"] > 0)
+    quicker = cells(speed, lambda rows: rows["high"] < 0)
+    less_accurate = cells(accuracy, lambda rows: rows["high"] < 0)
+    faster = quicker - less_accurate
+    harmed = slower | less_accurate
+    if faster and harmed:
+        verdict = "supported"
+    elif faster:
+        verdict = "partly supported"
+    elif harmed:
+        verdict = "not supported"
+    else:
+        verdict = "inconclusive"
+    return {"verdict": verdict, "faster": sorted(faster), "slower": sorted(slower),
+            "less_accurate": sorted(less_accurate), "harmed": sorted(harmed)}

@@ -144,27 +144,97 @@ def test_equal_length_efficiency_matches_its_formula():
         (np.sqrt(6) + np.sqrt(10)) / 16)
 
 
+PRETRAINING_TINY = dict(epochs=3, n_heads=2)
+HEADS_TINY = {"max_epochs": 3}
+
+
 def test_pretraining_runs_pair_with_unpretrained_runs():
-    tiny = dict(epochs=3, n_heads=2)
     summary, histories = experiments.pretraining_grid(
-        {"none": None, "circle": {"max_epochs": 3},
-         "thesis means": {3: {"means": ((-5.0, 0.0), (5.0, 0.0), (0.0, 5.0)), "max_epochs": 3}}},
-        tasks=(2, 3), level=2, n_repetitions=1, progress=False, **tiny)
-    assert sorted(zip(summary["condition"], summary["n_classes"])) == [
-        ("circle", 2), ("circle", 3), ("none", 2), ("none", 3), ("thesis means", 3)]
-    # Same data and seeds across conditions: the run seed depends on the task only.
-    assert summary.groupby("n_classes")["seed"].nunique().eq(1).all()
-    assert summary.loc[summary["condition"] == "none", "head_epochs"].isna().all()
-    assert (summary.loc[summary["condition"] != "none", "head_epochs"] >= 1).all()
+        {"none": None, "shared": {"head": "shared", **HEADS_TINY},
+         "own": {"head": "per repetition", **HEADS_TINY},
+         "random": {"rotation": "random", **HEADS_TINY},
+         "thesis means": {3: {"means": ((-5.0, 0.0), (5.0, 0.0), (0.0, 5.0)), **HEADS_TINY}}},
+        tasks=(2, 3), levels=(1, 2), n_repetitions=2, progress=False, **PRETRAINING_TINY)
+    counts = summary.groupby(["condition", "n_classes"]).size()
+    assert counts.drop(("thesis means", 3)).eq(4).all() and counts[("thesis means", 3)] == 4
+    assert ("thesis means", 2) not in counts.index
+    # Same data and seeds across conditions: the run seed depends on task, level, repetition.
+    assert summary.groupby(["n_classes", "level", "repetition"])["seed"].nunique().eq(1).all()
+    assert set(summary["head"]) == {"none", "shared", "per repetition"}
+    heads = summary[summary["condition"] != "none"].groupby(["condition", "n_classes"])
+    # The thesis's protocol: one head per task; otherwise one per repetition (across levels).
+    assert heads["head_seed"].nunique()[("shared", 2)] == 1
+    assert heads["head_seed"].nunique()[("own", 2)] == 2
+    own = summary[summary["condition"] == "own"].groupby("repetition")["head_seed"].nunique()
+    assert own.eq(2).all()  # one per task and repetition, shared by the levels
+    random = summary[summary["condition"] == "random"]
+    assert random["rotation"].between(0, 2 * np.pi).all() and random["rotation"].nunique() > 1
+    assert (summary.loc[summary["condition"].isin(["shared", "own"]), "rotation"] == 0).all()
+    assert summary.loc[summary["condition"] == "thesis means", "rotation"].isna().all()
+    none = summary[summary["condition"] == "none"]
+    assert none[["head_epochs", "head_accuracy_on_inputs", "head_seed"]].isna().all().all()
     pretrained = summary[summary["condition"] != "none"]
     assert pretrained["head_accuracy_on_inputs"].between(0, 1).all()
-    assert summary.loc[summary["condition"] == "none", "head_accuracy_on_inputs"].isna().all()
-    assert set(histories["condition"]) == {"none", "circle", "thesis means"}
-    assert {"optimality", "straightness", "epochs_to_target"} <= set(summary.columns)
-    with pytest.raises(ValueError, match="conditions must be a non-empty dict"):
-        experiments.pretraining_grid({}, progress=False)
-    with pytest.raises(ValueError, match="no run to do"):
-        experiments.pretraining_grid({"only 3": {3: {}}}, tasks=(2,), progress=False)
+    assert (pretrained["head_epochs"] >= 1).all()
+    assert set(histories["condition"]) == set(summary["condition"])
+    assert (summary["stop_epoch"] <= 3).all() and (summary["best_epoch"] <= summary["stop_epoch"]).all()
+    capped = summary["epochs_to_target_capped"]
+    assert (capped == summary["epochs_to_target"].fillna(4)).all()
+    # Without a longer reference run, the unpretrained run's restored model is the tested one.
+    assert none["instance_accuracy"].notna().all()
+
+
+def test_unpretrained_runs_are_cut_from_the_longer_reference_run():
+    cut, cut_history = experiments.pretraining_run(2, 1, 0, epochs=3, patience=1,
+                                                   reference_epochs=5, n_heads=2)
+    record = experiments.traced_run(2, 1, 0, epochs=5, n_heads=2)
+    assert cut["reference_best_epoch"] == record["summary"]["best_epoch"]
+    assert len(cut_history) == cut["stop_epoch"] <= 3
+    pd.testing.assert_frame_equal(
+        cut_history.drop(columns="condition").reset_index(drop=True),
+        record["history"].iloc[:cut["stop_epoch"]].reset_index(drop=True))
+    if cut["best_epoch"] != record["summary"]["best_epoch"]:
+        assert np.isnan(cut["instance_accuracy"])  # that model's test accuracy is unknown
+
+
+def test_pretrained_heads_follow_their_seed_and_geometry():
+    head = experiments.pretrained_head(2, head_seed=4, pretraining=HEADS_TINY)
+    again = experiments.pretrained_head(2, head_seed=4, pretraining=HEADS_TINY)
+    other = experiments.pretrained_head(2, head_seed=5, pretraining=HEADS_TINY)
+    assert head.params["clouds"]["means"] == [[0.0, 6.0], [0.0, -6.0]]  # the thesis circle
+    assert head.history.equals(again.history) and not head.history.equals(other.history)
+    rotated = experiments.pretrained_head(2, head_seed=4,
+                                          pretraining={"rotation": "random", **HEADS_TINY})
+    angle = rotated.params["clouds"]["rotation"]
+    assert 0 <= angle < 2 * np.pi
+    assert np.allclose(rotated.params["clouds"]["means"][0],
+                       [6 * np.sin(angle), 6 * np.cos(angle)])
+    assert experiments.head_seed(0, 2) != experiments.head_seed(0, 2, 0)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: experiments.pretraining_grid({}, progress=False), ValueError,
+     "conditions must be a non-empty dict"),
+    (lambda: experiments.pretraining_grid({"only 3": {3: {}}}, tasks=(2,), progress=False),
+     ValueError, "no run to do"),
+    (lambda: experiments.pretraining_grid({"c": {"head": "each"}}, progress=False), ValueError,
+     r"conditions\['c'\]\['head'\] must be one of"),
+    (lambda: experiments.pretraining_grid({"c": 3}, progress=False), TypeError,
+     r"conditions\['c'\] must be None or a dict"),
+    (lambda: experiments.pretraining_grid({"c": None}, levels=(0,), progress=False),
+     ValueError, "levels"),
+    (lambda: experiments.pretrained_head(2, pretraining={"rotation": "spin"}), ValueError,
+     "rotation must be an angle in radians or 'random'"),
+    (lambda: experiments.pretrained_head(2, pretraining={"radious": 2}), ValueError,
+     "unknown pretraining setting"),
+    (lambda: experiments.pretraining_run(2, 1, 0, epochs=5, reference_epochs=3), ValueError,
+     "reference_epochs must be at least 5"),
+    (lambda: experiments.pretraining_run(2, 1, 0, target_accuracy=1.5), ValueError,
+     "target_accuracy"),
+])
+def test_pretraining_runs_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
 
 
 def test_cross_validation_uses_the_same_folds_for_every_model():

@@ -715,6 +715,64 @@ def pretraining_grid(conditions, tasks=(2, 3), levels=(2,), n_repetitions=3, *, 
     return summary, histories
 
 
+def pretraining_differences(summary, quantities, *, baseline="none", pool_levels=False,
+                            seed=0):
+    """Paired differences of every pretraining condition against ``baseline``, with intervals.
+
+    Rows of :func:`pretraining_grid`'s summary are paired on the task, the level and the
+    repetition (same data and initial blocks, :func:`otcompanion.stats.paired_differences`).
+    With ``pool_levels`` every repetition's levels are averaged first and the pairs are the
+    repetitions: a repetition's pretrained head is shared by its levels
+    (:func:`head_seed`), so its levels are not independent runs and the interval is taken over
+    repetitions.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row per run with ``n_classes``, ``level``, ``repetition``, ``condition`` and the
+        ``quantities``.
+    quantities : list of str
+        Numeric columns to compare.
+    baseline : str, default "none"
+        The condition every other one is compared with (differences are *other minus
+        baseline*).
+    pool_levels : bool, default False
+    seed : int, default 0
+        Seed of the bootstrap resampling.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`otcompanion.stats.paired_differences`, grouped by ``n_classes``
+        (and ``level`` unless pooled), with the compared ``condition``.
+    """
+    from otcompanion import stats
+
+    quantities = list(quantities)
+    missing = [name for name in ("n_classes", "level", "repetition", "condition", *quantities)
+               if name not in summary.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the summary; it has "
+                         f"{list(summary.columns)}.")
+    frame = summary.assign(condition=summary["condition"].astype(str))
+    if baseline not in set(frame["condition"]):
+        raise ValueError(f"baseline={baseline!r} is not a condition of the summary: "
+                         f"{sorted(set(frame['condition']))}.")
+    by = ["n_classes"]
+    if pool_levels:
+        frame = frame.groupby(["n_classes", "condition", "repetition"],
+                              as_index=False)[quantities].mean()
+    else:
+        by.append("level")
+    others = [name for name in dict.fromkeys(frame["condition"]) if name != baseline]
+    if not others:
+        raise ValueError(f"the summary has no condition besides the baseline {baseline!r}.")
+    return pd.concat([
+        stats.paired_differences(frame, by, ["repetition"], "condition", name, baseline,
+                                 quantities, seed=seed).assign(condition=name)
+        for name in others], ignore_index=True)
+
+
 def classifier_comparison_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2,
                               n_heads=10, ot_options=None):
     """The OT classifier and the thesis Transformer on the same thesis data, one thread each.

@@ -328,8 +328,9 @@ def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="differ
             ax.set_title(str(panel))
     axes[0][0].invert_yaxis()  # first row on top (the axes share y)
     axes[0][0].set_ylabel(y)
-    if hue:
-        axes[0][-1].legend(fontsize="small", title=hue, loc="best")
+    if hue:  # below the panels, so that it hides no interval
+        figure.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center",
+                      ncols=min(len(hues), 3), fontsize="small")
     if title:
         figure.suptitle(title)
     return figure

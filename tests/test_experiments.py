@@ -212,6 +212,34 @@ def test_pretrained_heads_follow_their_seed_and_geometry():
     assert experiments.head_seed(0, 2) != experiments.head_seed(0, 2, 0)
 
 
+def test_pretraining_differences_pair_runs_and_pool_levels_by_repetition():
+    rows = [dict(n_classes=2, level=level, repetition=repetition, condition=condition,
+                 epochs=10.0 + level + (offset if condition == "a" else 0.0))
+            for level in (1, 2) for repetition in range(4)
+            for condition, offset in (("none", 0), ("a", -2.0), ("b", 0.0))
+            for offset in [(-2.0 if repetition % 2 else -4.0) if condition == "a" else 0.0]]
+    summary = pd.DataFrame(rows)
+    by_level = experiments.pretraining_differences(summary, ["epochs"])
+    assert sorted(set(by_level["condition"])) == ["a", "b"] and len(by_level) == 4
+    a = by_level[by_level["condition"] == "a"]
+    assert (a["difference"] == -3.0).all() and (a["pairs"] == 4).all()
+    assert (a["verdict"] == "first lower").all()
+    b = by_level[by_level["condition"] == "b"]
+    assert (b["verdict"] == "identical in every pair").all()
+    pooled = experiments.pretraining_differences(summary, ["epochs"], pool_levels=True)
+    assert "level" not in pooled.columns and (pooled["pairs"] == 4).all()
+    assert pooled.loc[pooled["condition"] == "a", "difference"].item() == -3.0
+    against_b = experiments.pretraining_differences(summary[summary["condition"] != "none"],
+                                                    ["epochs"], baseline="b")
+    assert set(against_b["condition"]) == {"a"}
+    with pytest.raises(ValueError, match="baseline='c' is not a condition"):
+        experiments.pretraining_differences(summary, ["epochs"], baseline="c")
+    with pytest.raises(ValueError, match="columns \\['loss'\\]"):
+        experiments.pretraining_differences(summary, ["loss"])
+    with pytest.raises(ValueError, match="no condition besides"):
+        experiments.pretraining_differences(summary[summary["condition"] == "none"], ["epochs"])
+
+
 @pytest.mark.parametrize("call, error, match", [
     (lambda: experiments.pretraining_grid({}, progress=False), ValueError,
      "conditions must be a non-empty dict"),

@@ -715,6 +715,50 @@ def pretraining_grid(conditions, tasks=(2, 3), levels=(2,), n_repetitions=3, *, 
     return summary, histories
 
 
+def budget_summaries(histories, epochs, *, patience=None, target_accuracy=1.0,
+                     keys=("n_classes", "level", "repetition", "condition")):
+    """Every run's convergence under a smaller epoch budget, from the histories already run.
+
+    A run trained with budget ``E`` and patience ``p`` contains, epoch for epoch, the run that
+    budget ``E' <= E`` with the same patience would have trained (early stopping does not change
+    training before it stops), so the comparison can be repeated at shorter budgets for free
+    (:func:`otcompanion.pretrain.convergence_summary` on each run's history).
+
+    Parameters
+    ----------
+    histories : pandas.DataFrame
+        Per-epoch histories of several runs (as :func:`pretraining_grid` returns them), each
+        with its epochs ``1, 2, ...`` up to where it stopped.
+    epochs : int
+        The budget ``E'``; no run may have stopped at its own budget below it.
+    patience : int, optional
+        Patience (default ``epochs``).
+    target_accuracy : float, default 1.0
+    keys : sequence of str
+        Columns that identify a run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: the ``keys`` and the fields of
+        :func:`~otcompanion.pretrain.convergence_summary`.
+    """
+    from otcompanion.pretrain import convergence_summary
+
+    keys = list(keys)
+    missing = [name for name in [*keys, "epoch"] if name not in histories.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the histories; they have "
+                         f"{list(histories.columns)}.")
+    rows = []
+    for values, history in histories.groupby(keys, sort=True, observed=True):
+        history = history.sort_values("epoch")
+        rows.append({**dict(zip(keys, values)),
+                     **convergence_summary(history, epochs=epochs, patience=patience,
+                                           target=target_accuracy)})
+    return pd.DataFrame(rows)
+
+
 def pretraining_differences(summary, quantities, *, baseline="none", pool_levels=False,
                             seed=0):
     """Paired differences of every pretraining condition against ``baseline``, with intervals.

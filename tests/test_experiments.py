@@ -212,6 +212,26 @@ def test_pretrained_heads_follow_their_seed_and_geometry():
     assert experiments.head_seed(0, 2) != experiments.head_seed(0, 2, 0)
 
 
+def test_shorter_budgets_are_read_from_the_runs_already_trained():
+    conditions = {"none": None, "circle": {"max_epochs": 3}}
+    long, histories = experiments.pretraining_grid(
+        conditions, tasks=(2,), levels=(1,), n_repetitions=2, progress=False, epochs=6,
+        patience=3, n_heads=2)
+    short, _ = experiments.pretraining_grid(
+        conditions, tasks=(2,), levels=(1,), n_repetitions=2, progress=False, epochs=4,
+        patience=3, reference_epochs=6, n_heads=2)
+    cut = experiments.budget_summaries(histories, 4, patience=3)
+    columns = ["stop_epoch", "best_epoch", "epochs_to_target_capped", "val_accuracy"]
+    keys = ["n_classes", "level", "repetition", "condition"]
+    expected = short.sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(cut[keys + columns], expected[keys + columns],
+                                  check_dtype=False, atol=1e-5)
+    same = experiments.budget_summaries(histories, 6, patience=3)
+    assert same["best_epoch"].tolist() == long.sort_values(keys)["best_epoch"].tolist()
+    with pytest.raises(ValueError, match="columns \\['condition'\\]"):
+        experiments.budget_summaries(histories.drop(columns="condition"), 4)
+
+
 def test_pretraining_differences_pair_runs_and_pool_levels_by_repetition():
     rows = [dict(n_classes=2, level=level, repetition=repetition, condition=condition,
                  epochs=10.0 + level + (offset if condition == "a" else 0.0))

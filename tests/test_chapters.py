@@ -61,7 +61,7 @@ def test_ot_metrics_rejects_an_unknown_profile(tmp_path):
 
 PRETRAINING_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 3, "epochs": 3,
                     "patience": 2, "reference_epochs": 4, "n_heads": 2,
-                    "sensitivity_repetitions": 2, "radius_factors": [2.0]}
+                    "sensitivity_repetitions": 2, "radius_factors": [2.0], "shorter_budgets": [2]}
 
 
 def glued(path):

@@ -113,11 +113,12 @@ def interval_text(row, places=1):
 # ({func}`otcompanion.experiments.pretrained_head`), then frozen ({numref}`fig-pretraining-clouds`).
 
 # %%
+# In alphabetical order, the order of every table and figure legend.
 conditions = {
-    "none": None,
-    "circle, one head": {"head": "shared"},
     "circle, head per repetition": {"head": "per repetition"},
+    "circle, one head": {"head": "shared"},
     "random rotation, head per repetition": {"head": "per repetition", "rotation": "random"},
+    "unpretrained": None,
 }
 pretrained_conditions = [name for name, setting in conditions.items() if setting is not None]
 
@@ -192,7 +193,7 @@ glue_figure("pretraining-clouds", grid.figure)
 # keeps shrinking, not when the classes are separated.
 
 # %%
-none = summary[summary["condition"] == "none"]
+none = summary[summary["condition"] == "unpretrained"]
 glue_text("pretraining-late-best",
           100 * float((none["reference_best_epoch"] > 0.9 * reference_epochs).mean()))
 glue_text("pretraining-median-best", float(none["reference_best_epoch"].median()))
@@ -254,11 +255,12 @@ glue_figure("pretraining-curves", grid.figure)
 
 # %%
 quantities = ["epochs_to_target_capped", "best_epoch", "val_accuracy", "log10_val_loss"]
-by_level = experiments.pretraining_differences(summary, quantities, seed=seed)
+by_level = experiments.pretraining_differences(summary, quantities, baseline="unpretrained",
+                                               seed=seed)
 by_level["setup"] = by_level["n_classes"].map(task_names)
 figure = plots.paired_intervals(by_level[by_level["quantity"] == "epochs_to_target_capped"],
                                 "level", hue="condition", col="setup",
-                                xlabel="epochs to the target, pretrained − unpretrained",
+                                xlabel="pretrained − unpretrained (epochs)",
                                 height=3.2, width=4.0)
 glue_figure("pretraining-differences", figure)
 
@@ -277,7 +279,8 @@ glue_figure("pretraining-differences", figure)
 # taken over the repetitions ({glue:text}`pretraining-pairs` pairs per task and condition):
 
 # %%
-pooled = experiments.pretraining_differences(summary, quantities, pool_levels=True, seed=seed)
+pooled = experiments.pretraining_differences(summary, quantities, baseline="unpretrained",
+                                             pool_levels=True, seed=seed)
 pooled["setup"] = pooled["n_classes"].map(task_names)
 glue_text("pretraining-pairs", int(pooled["pairs"].min()))
 pooled_table = pooled.assign(**{
@@ -314,13 +317,14 @@ glue_text("pretraining-head-draw", "; ".join(
 paired_runs = summary.merge(
     none[["n_classes", "level", "repetition", "epochs_to_target_capped"]],
     on=["n_classes", "level", "repetition"], suffixes=("", "_none"))
-paired_runs = paired_runs[paired_runs["condition"] != "none"].assign(
+paired_runs = paired_runs[paired_runs["condition"] != "unpretrained"].assign(
     difference=lambda f: f["epochs_to_target_capped"] - f["epochs_to_target_capped_none"])
 grid = sns.relplot(data=paired_runs, x="head_accuracy_on_inputs", y="difference",
                    hue="condition", hue_order=pretrained_conditions, col="setup",
                    col_order=[task_names[k] for k in tasks], height=3.0, alpha=0.6,
                    palette=plots.PALETTE)
-grid.set_axis_labels("head's token accuracy on the inputs", "difference in epochs")
+grid.set_axis_labels("head accuracy on inputs", "difference in epochs")
+grid.set_titles("{col_name}")
 for ax in grid.axes.flat:
     ax.axhline(0, color="0.3", linestyle=":", linewidth=1)
 glue_figure("pretraining-head-fit", grid.figure)
@@ -392,7 +396,8 @@ for budget in sorted({*[b for b in shorter_budgets if 1 <= b < epochs], epochs})
                                        target_accuracy=target_accuracy)
     cut["setup"] = cut["n_classes"].map(task_names)
     differences = experiments.pretraining_differences(
-        cut, ["epochs_to_target_capped", "val_accuracy"], pool_levels=True, seed=seed)
+        cut, ["epochs_to_target_capped", "val_accuracy"], baseline="unpretrained",
+        pool_levels=True, seed=seed)
     differences["setup"] = differences["n_classes"].map(task_names)
     check = pretrain.pretraining_verdict(differences, cell=("setup", "condition"))
     budgets.append({"budget (epochs)": budget, "verdict": check["verdict"],
@@ -442,7 +447,7 @@ claims.publish([claims.finding(
 # give; rerun with `-p epochs 200 -p patience 200 -p n_repetitions 100`.
 
 # %%
-pretrained_runs = summary[summary["condition"] != "none"]
+pretrained_runs = summary[summary["condition"] != "unpretrained"]
 epoch_seconds = pretrained_runs["fit_seconds"].sum() / pretrained_runs["stop_epoch"].sum()
 heads = pretrained_runs.drop_duplicates(["n_classes", "head_seed", "condition"])
 head_seconds = float(heads["head_seconds"].mean())
@@ -521,7 +526,7 @@ frozen_vs_trainable
 k = sensitivity_task
 # The default radius is the main grid's "circle, head per repetition" (same runs, read from
 # the run cache).
-radius_conditions = {"none": None, "circle, head per repetition": {}}
+radius_conditions = {"unpretrained": None, "circle, head per repetition": {}}
 radius_conditions |= {f"radius {factor:g} x 3k": {"radius": 3 * k * factor}
                       for factor in radius_factors if factor != 1}
 radius_runs, _ = experiments.pretraining_grid(
@@ -530,7 +535,7 @@ radius_runs, _ = experiments.pretraining_grid(
 radius_runs["condition"] = radius_runs["condition"].replace(
     {"circle, head per repetition": "radius 1 x 3k"})
 experiments.pretraining_differences(radius_runs, ["epochs_to_target_capped", "val_accuracy"],
-                                   seed=seed)
+                                   baseline="unpretrained", seed=seed)
 
 # %% [markdown]
 # ```{solution-end}

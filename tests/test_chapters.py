@@ -94,15 +94,17 @@ def test_mlp_pretraining_publishes_the_verdict_its_runs_give(tmp_path):
     verdict = findings["verdict"].iloc[0]
     assert verdict in claims.VERDICTS and values["pretraining-verdict"] == f"**{verdict}**"
     # The same runs, computed here by the package, give the same verdict.
-    conditions = {"none": None, "circle, one head": {"head": "shared"},
-                  "circle, head per repetition": {"head": "per repetition"},
+    conditions = {"circle, head per repetition": {"head": "per repetition"},
+                  "circle, one head": {"head": "shared"},
                   "random rotation, head per repetition": {"head": "per repetition",
-                                                           "rotation": "random"}}
+                                                           "rotation": "random"},
+                  "unpretrained": None}
     tiny = {key: PRETRAINING_TINY[key]
             for key in ("epochs", "patience", "reference_epochs", "n_heads")}
     summary, _ = experiments.pretraining_grid(conditions, [2, 3], [1], 3, progress=False, **tiny)
     pooled = experiments.pretraining_differences(
-        summary, ["epochs_to_target_capped", "val_accuracy"], pool_levels=True)
+        summary, ["epochs_to_target_capped", "val_accuracy"], baseline="unpretrained",
+        pool_levels=True)
     assert pretrain.pretraining_verdict(pooled, cell=("n_classes", "condition"))[
         "verdict"] == verdict
     assert "3 repetitions" in findings["setup"].iloc[0]

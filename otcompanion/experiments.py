@@ -38,7 +38,7 @@ from otcompanion.engine import run_jobs
 #: Grid sizes of the two profiles. ``"book"`` keeps each chapter within a few minutes on a
 #: 2-core machine; ``"thesis"`` is the scale of the thesis's main runs.
 PROFILES = {
-    "book": {"n_repetitions": 3, "epochs": 200, "n_blocks": 2},
+    "book": {"n_repetitions": 20, "epochs": 200, "n_blocks": 2},
     "thesis": {"n_repetitions": 100, "epochs": 200, "n_blocks": 2},
 }
 

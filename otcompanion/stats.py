@@ -73,6 +73,14 @@ def _format(mean, low, high, n, places):
     return f"{mean:.{places}f} [{low:.{places}f}, {high:.{places}f}]"
 
 
+def interval_text(values, digits=3, seed=0):
+    """``"mean [low, high]"`` of :func:`bootstrap_interval` as text, for prose.
+
+    Only the mean for one value, ``"n/a"`` for none.
+    """
+    return _format(*bootstrap_interval(values, seed=seed), check_int(digits, "digits", 0))
+
+
 def interval_table(frame, by, columns, digits=3, seed=0):
     """Mean and 95 % bootstrap interval of ``columns`` in every group of ``by``, as text.
 

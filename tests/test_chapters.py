@@ -8,14 +8,32 @@ from otcompanion import book
 
 TRACING_TINY = {"tasks": [2, 3], "n_instances": 30, "n_tokens": 4, "epochs": 5, "n_heads": 2,
                 "n_paths": 5}
-METRICS_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 2, "epochs": 3, "n_heads": 2,
-                "curve_points": 2}
+METRICS_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 2, "epochs": 4, "n_heads": 2,
+                "curve_points": 2, "ablation_repetitions": 2, "ablation_lrs": [0.01, 0.1]}
 
 
 def figures(path):
+    """Every figure of an executed chapter: shown ones and glued ones (myst-nb ``glue``)."""
     notebook = nbformat.read(path, as_version=4)
-    return [output["data"]["image/png"] for cell in notebook.cells if cell.cell_type == "code"
-            for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    return [data[key] for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) for data in [output.get("data", {})]
+            for key in ("image/png", "application/papermill.record/image/png") if key in data]
+
+
+def glued(path):
+    """The values a chapter glued for its prose, by key (their text/plain form)."""
+    notebook = nbformat.read(path, as_version=4)
+    return {output["metadata"]["scrapbook"]["name"]:
+            output["data"].get("application/papermill.record/text/plain")
+            for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if "scrapbook" in output.get("metadata", {})}
+
+
+def findings(path):
+    """The claims-ledger findings a chapter published."""
+    from otcompanion import claims
+
+    return claims.collect([path]).to_dict("records")
 
 
 def text_outputs(path):
@@ -51,6 +69,15 @@ def test_ot_metrics_runs_and_does_not_depend_on_the_scheduler(tmp_path):
     assert figures(serial) == figures(parallel)
     text = text_outputs(serial)
     assert "estimated thesis-profile time" in text and "n_repetitions" in text
+    values = glued(serial)
+    assert values == glued(parallel)
+    assert values["c1-runs"] == "4"  # 2 tasks x 1 level x 2 repetitions
+    assert values["ab-runs"] == "2"
+    from otcompanion import claims
+    published = findings(serial)
+    assert [item["claim"] for item in published] == ["final map", "trajectory"]
+    assert all(item["verdict"] in claims.VERDICTS for item in published)
+    assert published[0]["verdict"] == values["c1-verdict"].strip("'")
 
 
 def test_ot_metrics_rejects_an_unknown_profile(tmp_path):

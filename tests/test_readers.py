@@ -228,3 +228,15 @@ def test_api_pages_do_not_repeat_the_module_summary(page):
     text = (ROOT / "book" / "api" / page).read_text()
     prose = [line for line in text.split("```")[0].splitlines()[1:] if line.strip()]
     assert not prose, f"{page} repeats a summary before automodule: {prose}"
+
+
+def test_the_book_has_no_live_code_extension():
+    """sphinx_thebe declared THEBE_JS_URL twice on every page; the book runs no live code."""
+    from jupyter_book.config import get_final_config
+
+    config, _ = get_final_config(user_yaml=ROOT / "_config.yml", cli_config={
+        "latex_individualpages": False}, sourcedir=ROOT)
+    assert "sphinx_thebe" not in config["extensions"]
+    for needed in ("myst_nb", "sphinx_book_theme", "sphinx_exercise", "sphinx.ext.autodoc",
+                   "sphinxcontrib.bibtex", "sphinx_design"):
+        assert needed in config["extensions"]

@@ -9,6 +9,7 @@ import contextlib
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -119,10 +120,23 @@ def find_chromium():
     return None
 
 
+REDIRECT = re.compile(r'<meta http-equiv="Refresh" content="0; url=([^"]+)"', re.IGNORECASE)
+
+
+def redirect_target(path):
+    """The page that ``path`` redirects to (Jupyter Book's root ``index.html``), else ``None``."""
+    match = REDIRECT.match(path.read_text(encoding="utf-8", errors="replace").lstrip())
+    return match.group(1) if match else None
+
+
 def site_pages(site=SITE):
-    """Every HTML page of the built book, as paths relative to ``site`` (POSIX, sorted)."""
+    """Every HTML page of the built book, as paths relative to ``site`` (POSIX, sorted).
+
+    Redirect pages are left out: :func:`redirect_target` checks them.
+    """
     return sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html")
-                  if not any(part.startswith("_") for part in path.relative_to(site).parts))
+                  if not any(part.startswith("_") for part in path.relative_to(site).parts)
+                  and redirect_target(path) is None)
 
 
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 
-from site_checks import WIDTHS, serve, site_pages, visit
+from site_checks import WIDTHS, redirect_target, serve, site_pages, visit
 
 pytestmark = pytest.mark.browser
 
@@ -45,6 +45,7 @@ def test_the_site_has_the_pages_of_the_table_of_contents(site):
                      "book/rerunning.html", "book/api/index.html"):
         assert expected in pages
     assert sum(_chapter(page) for page in pages) >= 6
+    assert redirect_target(site / "index.html") in pages
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))

@@ -112,7 +112,8 @@ def test_bad_parameters():
 
 
 def test_interval_text():
-    assert stats.interval_text([1.0, 1.0]) == "1.000"
+    assert stats.interval_text([1.0, 1.0]) == "1.000 [1.000, 1.000]"
+    assert stats.interval_text([0.5]) == "0.500"
     assert stats.interval_text([], digits=1) == "n/a"
     text = stats.interval_text([0.1, 0.2, 0.3, 0.4], digits=2)
     mean, low, high, _ = stats.bootstrap_interval([0.1, 0.2, 0.3, 0.4])

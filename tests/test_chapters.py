@@ -49,10 +49,23 @@ def test_attention_tracing_runs_reproduces_and_follows_its_seed(tmp_path):
     book.run_chapter("01_attention_tracing", TRACING_TINY, output=second, echo=None)
     book.run_chapter("01_attention_tracing", {**TRACING_TINY, "seed": 4}, output=other,
                      echo=None)
-    assert len(figures(first)) >= 8
+    # Learning curves, map, paths, sublayer stages, attention heads, attention couplings.
+    assert len(figures(first)) == 6
     assert figures(first) == figures(second)
     assert figures(first) != figures(other)
     assert "distinct moves" in text_outputs(first)
+    values = glued(first)
+    assert values == glued(second)
+    assert values["n-paths"] == "5"
+    assert float(values["attention-uniform"]) == 1 / TRACING_TINY["n_tokens"]
+    assert 1 / TRACING_TINY["n_tokens"] <= float(values["attention-max"]) <= 1
+    assert "(2 classes)" in values["straightness"] and "(3 classes)" in values["straightness"]
+    assert 1 <= int(values["moves-in-instance"]) <= int(values["moves-overall-max"])
+    assert float(values["logit-change-low"]) <= float(values["logit-change-high"])
+    # No conclusion is printed as Markdown output: the prose is Markdown with glued numbers.
+    notebook = nbformat.read(first, as_version=4)
+    assert not any("text/markdown" in output.get("data", {}) for cell in notebook.cells
+                   if cell.cell_type == "code" for output in cell.get("outputs", []))
 
 
 def test_attention_tracing_rejects_bad_tasks(tmp_path):
@@ -135,7 +148,17 @@ def test_biomedical_case_runs_on_the_bundled_table(tmp_path):
     book.run_chapter("05_biomedical_case", BIOMEDICAL_TINY, output=out, echo=None)
     text = text_outputs(out)
     assert "OT classifier" in text and "gradient boosting" in text and "569" in text
-    assert len(figures(out)) >= 2
+    assert len(figures(out)) == 2  # scores over folds, the OT classifier's mapped space
+    values = glued(out)
+    assert values["n-models"] == "6" and values["n-folds"] == "'1 x 2'"
+    assert "breast-cancer table" in values["data-source"]
+    assert float(values["baseline-low"]) <= float(values["baseline-high"])
+    for key in ("ot", "tf"):
+        assert 1 <= int(values[f"{key}-rank"]) <= 6
+        assert 0 <= float(values[f"{key}-balanced"]) <= 1
+    notebook = nbformat.read(out, as_version=4)
+    assert not any("text/markdown" in output.get("data", {}) for cell in notebook.cells
+                   if cell.cell_type == "code" for output in cell.get("outputs", []))
 
 
 def test_biomedical_case_runs_unchanged_on_a_users_csv(tmp_path):
@@ -146,6 +169,7 @@ def test_biomedical_case_runs_unchanged_on_a_users_csv(tmp_path):
                      output=out, echo=None)
     text = text_outputs(out)
     assert "CSV file" in text and "2 x 3" in text and "class ill" in text
+    assert "CSV file" in glued(out)["data-source"]
 
 
 @pytest.mark.parametrize("problem, message", [

@@ -25,7 +25,7 @@ $(STAMP): constraints.txt pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=23"
-	$(PY) -m pip install --quiet --constraint constraints.txt --editable ".[book,test]"
+	$(PY) -m pip install --quiet --constraint constraints.txt --editable ".[book,test,classroom]"
 	$(PY) -m ipykernel install --sys-prefix --name otcompanion --display-name "Python (otcompanion)"
 	touch $(STAMP)
 

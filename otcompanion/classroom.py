@@ -916,10 +916,10 @@ def grade(notebook, autograder, *, student=None, timeout=60.0):
         else:
             problems.append(f"cell `{failure['cell']}` raised {failure['error']}: "
                             f"{failure['message']}")
-    if final is not None:
+    if final is not None:  # changed by a cell after the parameter cells
         changed = [f"{name} = {final[name]} (assigned {value!r})"
-                   for name, value in assigned.items() if final.get(name) != repr(value)
-                   and not _same(_literal(final.get(name)), value)]
+                   for name, value in assigned.items()
+                   if not _same(_literal(final.get(name)), declared.get(name, value))]
         if changed:
             problems.append("parameters changed while the notebook ran: " + "; ".join(changed)
                             + ".")
@@ -980,14 +980,21 @@ def grade_folder(folder, autograder, *, timeout=60.0, csv_path=None, echo=print)
              f"{time.perf_counter() - started:.0f} s)\n{report.text()}")
         reports.append(report)
     if csv_path:
-        names = list(manifest["questions"])
-        with Path(csv_path).open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["student", "notebook", "score", "possible", *names, "problems"])
-            for report in reports:
-                by_name = {check["name"]: check["score"] for check in report.checks}
-                writer.writerow([report.student or "", str(report.notebook), report.score,
-                                 report.possible, *[by_name.get(name, 0) for name in names],
-                                 " | ".join(report.problems)])
+        write_scores(reports, autograder, csv_path)
         echo(f"[otcompanion] scores written to {csv_path}")
     return reports
+
+
+def write_scores(reports, autograder, csv_path):
+    """Write one CSV row per report: ``student``, ``notebook``, ``score``, ``possible``, the
+    score of every graded exercise (a column per otter question) and ``problems``."""
+    manifest, _ = _read_manifest(autograder)
+    names = list(manifest["questions"])
+    with Path(csv_path).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "notebook", "score", "possible", *names, "problems"])
+        for report in reports:
+            by_name = {check["name"]: check["score"] for check in report.checks}
+            writer.writerow([report.student or "", str(report.notebook), report.score,
+                             report.possible, *[by_name.get(name, 0) for name in names],
+                             " | ".join(report.problems)])

@@ -617,6 +617,8 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
                               "column in --students) instead.")
     master, exercises, classroom_parameters = master_notebook(chapter, all_exercises)
     common = book.validate_parameters(chapter, {**classroom_parameters, **(parameters or {})})
+    defaults = {name: _literal(spec.default)
+                for name, spec in book.chapter_parameters(chapter).items()}
     if students is None:
         roster = {f"seed-{seed}": seed}
     else:
@@ -649,8 +651,8 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
         "students": {},
     }
     for student, student_seed_value in roster.items():
-        values = {**common, "seed": student_seed_value}
-        manifest["students"][student] = {"parameters": values}
+        values = {**common, "seed": student_seed_value}  # what the notebook injects
+        manifest["students"][student] = {"parameters": {**defaults, **values}}
         folder = output / "student" if students is None else output / "student" / student
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(_student_notebook(student_template, chapter, student, values),

@@ -8,25 +8,19 @@ fresh kernel with a time limit and reports ``score: X / Y`` with the result of e
 Assignments and grading are built on otter-grader (``otter assign`` writes the student notebook,
 the solution notebook and the autograder; ``otter run`` grades), not on a grader of our own.
 
-How a chapter marks exercises, solutions and checks
----------------------------------------------------
-One convention serves the web book and the classroom edition; the web book renders exactly as
-before, because checks are hidden cells.
+**How a chapter marks exercises, solutions and checks.** One convention serves the web book
+and the classroom edition; the web book renders exactly as before, because checks are hidden
+cells.
 
 Exercise
-    A markdown cell with a sphinx-exercise ``exercise`` directive that has a ``:label:``::
-
-        ```{exercise}
-        :label: data-standardized-limit
-
-        Statement... Store your table in `comparison`.
-        ```
+    A markdown cell with a sphinx-exercise ``exercise`` directive that has a ``:label:``. Its
+    statement names the variables the answer must define.
 
 Solution
-    Everything between ```` ```{solution-start} LABEL ```` and ```` ```{solution-end} ````:
-    the markdown after the ``solution-start`` fence (the explanation) and the code cells up to
-    the ``solution-end`` fence (the solution code). Students get neither; in place of the
-    solution code they get one placeholder cell.
+    Everything between the ``solution-start`` fence of that label and the next
+    ``solution-end`` fence: the markdown after the ``solution-start`` fence (the explanation)
+    and the code cells (the solution code). Students get neither; in place of the solution
+    code they get one placeholder cell that assigns ``...`` to every answer.
 
 Check
     A code cell tagged ``check`` and ``remove-cell`` (so the web book hides it), inside the
@@ -36,33 +30,32 @@ Check
         def check_sampled_means(env, comparison):
             \"\"\"Sampled means against the package, for the student's seed (atol 1e-9).\"\"\"
             from otcompanion import classroom, data
-            p = classroom.assigned_parameters(env)
-            ...
-            classroom.assert_close("sampled mean", actual, expected, atol=1e-9)
+            seed = classroom.assigned_parameters(env)["seed"]
+            expected = ...  # computed with the package for that seed
+            classroom.assert_close("sampled mean", comparison, expected, atol=1e-9)
 
         from otcompanion import classroom
         classroom.run_check(check_sampled_means, globals())
 
-    The arguments other than ``env`` are the names the student's answer must define (the
-    placeholder assigns ``...`` to each); ``env`` is the notebook's global namespace. A check
-    computes the expected value with the package for the *assigned* parameters
-    (:func:`assigned_parameters`) and compares within a stated tolerance; it never compares with
-    a typed number. Each check is worth one point. Because the web book executes it (hidden),
-    every build proves that the solution passes its checks. An exercise with at least one
-    check is *graded*; the others appear in an assignment only with ``--all-exercises``
-    (statement and placeholder, not graded).
+    The arguments other than ``env`` are the names the student's answer must define; ``env``
+    is the notebook's global namespace. A check computes the expected value with the package
+    for the *assigned* parameters (:func:`assigned_parameters`) and compares within a stated
+    tolerance (:func:`assert_close`); it never compares with a typed number. Each check is
+    worth one point. Because the web book executes it (hidden), every build proves that the
+    solution passes its checks. An exercise with at least one check is *graded*; the others
+    appear in an assignment only with ``--all-exercises`` (statement and placeholder, not
+    graded).
 
 Classroom parameters
-    An optional raw cell tagged ``assignment-parameters`` and ``remove-cell``: a YAML mapping of
-    parameter values for assignments (small sizes, so that grading the whole notebook takes
+    An optional raw cell tagged ``assignment-parameters`` and ``remove-cell``: a YAML mapping
+    of parameter values for assignments (small sizes, so that grading the whole notebook takes
     seconds). The web book ignores it; ``otcompanion assignment -p NAME VALUE`` overrides it.
 
-What an assignment folder holds
--------------------------------
-``DIR/student/CHAPTER.ipynb`` (with ``--students``: ``DIR/student/ID/CHAPTER.ipynb``),
-``DIR/solution/CHAPTER.ipynb`` (executed; per student with ``--students``) and
-``DIR/autograder/``: otter's autograder (``CHAPTER-autograder_*.zip``, the test files) and
-``assignment.json`` (the chapter, the checks and every student's parameters).
+**What an assignment folder holds.** ``DIR/student/CHAPTER.ipynb`` (with ``--students``:
+``DIR/student/ID/CHAPTER.ipynb``), ``DIR/solution/CHAPTER.ipynb`` (executed; per student with
+``--students``) and ``DIR/autograder/``: otter's autograder (``CHAPTER-autograder_*.zip``,
+the test files) and ``assignment.json`` (the chapter, the checks and every student's
+parameters).
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def _grade(args):
         classroom.grade_folder(path, args.autograder, timeout=args.timeout, csv_path=args.csv)
         return 0
     if not path.is_file():
-        raise classroom.AssignmentError(f"no notebook or folder {str(path)!r}.")
+        raise classroom.AssignmentError(f"SUBMISSION: no notebook or folder {str(path)!r}.")
     report = classroom.grade(path, args.autograder, student=args.student,
                              timeout=args.timeout)
     print(report.text())

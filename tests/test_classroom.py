@@ -193,7 +193,7 @@ def test_all_exercises_adds_ungraded_placeholders(tmp_path):
     (["assignment", "00", "-p", "n_tokens", "many"], "parameter 'n_tokens' of chapter 00_data"),
     (["assignment", "zz"], "no chapter 'zz'"),
     (["grade", "{tmp}", "-a", "{tmp}"], "-a/--autograder"),
-    (["grade", "{tmp}/none.ipynb", "-a", "{tmp}"], "-a/--autograder"),
+    (["grade", "{tmp}/none.ipynb", "-a", "{tmp}"], "SUBMISSION: no notebook or folder"),
 ])
 def test_bad_command_line_input_names_the_option(tmp_path, capsys, arguments, message):
     arguments = [argument.format(tmp=tmp_path) for argument in arguments]

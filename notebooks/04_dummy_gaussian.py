@@ -541,7 +541,7 @@ display(Markdown(
 # levels: [2]
 # n_repetitions: 1
 # epochs: 10
-# scaling_tokens: [1000]
+# scaling_tokens: [500, 1000]
 # dense_limit: 1000
 # minibatch_limit: 1000
 # transformer_limit: 1000

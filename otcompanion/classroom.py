@@ -673,8 +673,11 @@ _HARNESS = '''\
 # Added by otcompanion grade: a time limit per cell and a log of the cells that fail.
 import json as _otc_json, signal as _otc_signal
 
+class CellTimeLimit(BaseException):  # not an Exception: library code cannot swallow it
+    pass
+
 def _otc_alarm(signum, frame):
-    raise TimeoutError("this cell ran longer than the grading time limit of {limit:g} s")
+    raise CellTimeLimit("this cell ran longer than the grading time limit of {limit:g} s")
 
 def _otc_before(info):
     _otc_signal.setitimer(_otc_signal.ITIMER_REAL, {limit})
@@ -810,8 +813,9 @@ def grade(notebook, autograder, *, student=None, timeout=60.0):
     """Grade one submission with ``otter run``, with a time limit per cell.
 
     The submission runs in a fresh kernel. Every cell gets ``timeout`` seconds (a longer one is
-    stopped with ``TimeoutError`` and the run goes on); the whole run gets ``timeout`` times
-    the number of cells plus two minutes, after which it is stopped and scores zero. The checks
+    stopped with a ``CellTimeLimit`` exception and the run goes on); the whole run gets
+    ``timeout`` times the number of cells plus two minutes, after which it is stopped and
+    scores zero. The checks
     compare the answers with the package's values for the parameters assigned to the student,
     whatever the notebook's parameter cells say; edited parameters are reported.
 
@@ -905,7 +909,7 @@ def grade(notebook, autograder, *, student=None, timeout=60.0):
                     if log.is_file() else [])
         final = json.loads(dump.read_text(encoding="utf-8")) if dump.is_file() else None
     for failure in failures:
-        if failure["error"] == "TimeoutError" and "grading time limit" in failure["message"]:
+        if failure["error"] == "CellTimeLimit":
             problems.append(f"cell `{failure['cell']}` was stopped after the time limit of "
                             f"{timeout:g} s.")
         else:

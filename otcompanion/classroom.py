@@ -651,6 +651,8 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
         nbformat.write(_student_notebook(student_template, chapter, student, values),
                        folder / master_path.name)
         solution = _solution_notebook(solution_template, values)
+        solution.metadata["otcompanion"] = {"chapter": chapter.name, "student": student,
+                                            "parameters": values}
         target = (output / "solution" if students is None else output / "solution" / student)
         if execute_solution:
             echo(f"[otcompanion] executing the solution for {student} (seed {values['seed']})")

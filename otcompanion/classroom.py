@@ -1,4 +1,4 @@
-"""The classroom edition: assignments from a chapter's exercises, graded per student by otter-grader.
+"""The classroom edition: assignments from a chapter's exercises, graded per student by otter.
 
 A teacher turns a chapter into homework with ``otcompanion assignment CHAPTER -o DIR``: every
 student gets the chapter's narrative and exercises with their own parameters (their own seed,
@@ -687,7 +687,8 @@ def _otc_before(info):
 def _otc_after(result):
     _otc_signal.setitimer(_otc_signal.ITIMER_REAL, 0)
     if result.error_in_exec is not None:
-        lines = [l for l in result.info.raw_cell.splitlines() if l.strip() and not l.startswith("#")]
+        lines = [line for line in result.info.raw_cell.splitlines()
+                 if line.strip() and not line.startswith("#")]
         with open({log!r}, "a", encoding="utf-8") as handle:
             handle.write(_otc_json.dumps({{"cell": (lines or [""])[0][:80],
                 "error": type(result.error_in_exec).__name__,

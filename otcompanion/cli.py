@@ -5,7 +5,7 @@ Examples
 ``otcompanion chapters``
 ``otcompanion run 00_data -p seed 7 -o out.ipynb``
 ``otcompanion build`` (all chapters, then the HTML book) or ``otcompanion build 00_data``
-``otcompanion assignment 00 -o hw0 --students ids.csv`` (a class set, see :mod:`otcompanion.classroom`)
+``otcompanion assignment 00 -o hw0 --students ids.csv`` (a class set; :mod:`otcompanion.classroom`)
 ``otcompanion grade hw0/submissions -a hw0/autograder --csv scores.csv``
 """
 

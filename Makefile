@@ -28,7 +28,7 @@ $(STAMP): constraints.txt pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=23"
-	$(PY) -m pip install --quiet --constraint constraints.txt --editable ".[book,test]"
+	$(PY) -m pip install --quiet --constraint constraints.txt --editable ".[book,test,classroom]"
 	touch $(STAMP)
 
 clean:

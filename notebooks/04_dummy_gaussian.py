@@ -333,6 +333,103 @@ display(Markdown("\n\n".join(claims)))
 # ## Exercises
 #
 # ```{exercise}
+# :label: dummy-fit-accuracy
+#
+# Fit `DummyGaussianOTClassifier(random_state=seed)` on the training split of the two-class
+# setup at the first level, `data.thesis_split(2, levels[0], seed=seed)`, and store its
+# accuracy on the training and on the test instances in `ot_train_accuracy` and
+# `ot_test_accuracy`.
+# ```
+#
+# ```{solution-start} dummy-fit-accuracy
+# :class: dropdown
+# ```
+
+# %%
+X_train, X_test, y_train, y_test = data.thesis_split(2, levels[0], seed=seed)
+fitted = DummyGaussianOTClassifier(random_state=seed).fit(X_train, y_train)
+ot_train_accuracy = fitted.score(X_train, y_train)
+ot_test_accuracy = fitted.score(X_test, y_test)
+display(Markdown(f"Training accuracy {ot_train_accuracy:.3f}, test accuracy "
+                 f"{ot_test_accuracy:.3f} at level {levels[0]}."))
+
+
+# %% tags=["remove-cell", "check"]
+def check_fit_accuracy(env, ot_train_accuracy, ot_test_accuracy):
+    """Accuracies of the classifier otcompanion fits for the assigned seed and level (atol
+    1e-9: the fit is deterministic for a given random_state)."""
+    from otcompanion import classroom, data
+    from otcompanion.otclassifier import DummyGaussianOTClassifier
+    p = classroom.assigned_parameters(env)
+    X_train, X_test, y_train, y_test = data.thesis_split(2, p["levels"][0], seed=p["seed"])
+    model = DummyGaussianOTClassifier(random_state=p["seed"]).fit(X_train, y_train)
+    classroom.assert_close("ot_train_accuracy", ot_train_accuracy,
+                           model.score(X_train, y_train), atol=1e-9)
+    classroom.assert_close("ot_test_accuracy", ot_test_accuracy, model.score(X_test, y_test),
+                           atol=1e-9)
+
+
+from otcompanion import classroom
+
+classroom.run_check(check_fit_accuracy, globals())
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: dummy-instance-alignment
+#
+# Align one instance by hand. Draw $T$ points from the dummy Gaussian of class 0,
+# $\mathcal N(m_0, I)$ with $m_0$ = `dummy_means(2)[0]`, with
+# `np.random.default_rng(seed).multivariate_normal(m0, np.eye(2), size=T)`, match the tokens
+# of the first training instance of `data.thesis_split(2, levels[0], seed=seed)` to them with
+# {func}`otcompanion.alignment.exact_alignment`, and store the targets in `instance_targets`
+# and the mean squared distance between the tokens and their targets in `instance_cost`.
+# ```
+#
+# ```{solution-start} dummy-instance-alignment
+# :class: dropdown
+# ```
+
+# %%
+from otcompanion import alignment
+
+X_train, _, _, _ = data.thesis_split(2, levels[0], seed=seed)
+T = X_train.shape[1]
+draws = np.random.default_rng(seed).multivariate_normal(dummy_means(2)[0], np.eye(2), size=T)
+instance_targets = alignment.exact_alignment(X_train[0], draws)
+instance_cost = float(np.mean(np.sum((X_train[0] - instance_targets) ** 2, axis=1)))
+display(Markdown(f"Mean squared distance to the targets: {instance_cost:.3f}; the dummy mean "
+                 f"is {np.linalg.norm(dummy_means(2)[0] - X_train[0].mean(axis=0)):.2f} away "
+                 f"from the instance's mean, so most of the cost is that translation."))
+
+
+# %% tags=["remove-cell", "check"]
+def check_instance_alignment(env, instance_targets, instance_cost):
+    """Targets and cost against otcompanion.alignment.exact_alignment for the assigned
+    parameters (atol 1e-9)."""
+    import numpy as np
+
+    from otcompanion import alignment, classroom, data
+    from otcompanion.geometry import dummy_means
+    p = classroom.assigned_parameters(env)
+    X, _, _, _ = data.thesis_split(2, p["levels"][0], seed=p["seed"])
+    draws = np.random.default_rng(p["seed"]).multivariate_normal(
+        dummy_means(2)[0], np.eye(2), size=X.shape[1])
+    expected = alignment.exact_alignment(X[0], draws)
+    classroom.assert_close("instance_targets", instance_targets, expected, atol=1e-9)
+    classroom.assert_close("instance_cost", instance_cost,
+                           np.mean(np.sum((X[0] - expected) ** 2, axis=1)), atol=1e-9)
+
+
+classroom.run_check(check_instance_alignment, globals())
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
 # :label: dummy-minibatch-size
 #
 # The minibatch solver matches tokens to dummy points within random batches. How close are
@@ -438,6 +535,18 @@ display(Markdown(
 # ```
 #
 # ## Provenance
+
+# %% [raw] tags=["remove-cell", "assignment-parameters"]
+# tasks: [2]
+# levels: [2]
+# n_repetitions: 1
+# epochs: 10
+# scaling_tokens: [500, 1000]
+# dense_limit: 1000
+# minibatch_limit: 1000
+# transformer_limit: 1000
+# scaling_epochs: 2
+# n_jobs: 1
 
 # %% tags=["provenance"]
 from otcompanion.provenance import provenance

@@ -45,7 +45,7 @@ import time
 started = time.perf_counter()
 
 import matplotlib.pyplot as plt
-from IPython.display import display
+from IPython.display import Markdown, display
 import numpy as np
 import pandas as pd
 from myst_nb import glue

@@ -629,3 +629,87 @@ def mean_sd_table(frame, by, columns, digits=3):
                 row[name] = f"{mean:.{places}f}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def t_interval(values, confidence=0.95, low=None, high=None):
+    """Student-t confidence interval of the mean of independent runs.
+
+    .. math::
+        \\bar x \\pm t_{(1 + c)/2,\\, m - 1}\\, s / \\sqrt{m}
+
+    with :math:`m` runs, sample standard deviation :math:`s` (``ddof=1``) and confidence
+    :math:`c`, clipped to ``[low, high]`` when the quantity is bounded (e.g. an error rate in
+    [0, 1]). The interval assumes roughly normal means, which for few runs is an approximation
+    (any statistics textbook, e.g. Wasserman, *All of Statistics*, 2004, §6.3). Usable as
+    seaborn's ``errorbar``: ``errorbar=t_interval``.
+
+    Parameters
+    ----------
+    values : array-like of float
+        One value per run; NaN values are left out.
+    confidence : float in (0, 1), default 0.95
+    low, high : float, optional
+        Bounds of the quantity.
+
+    Returns
+    -------
+    (float, float)
+        The interval; ``(mean, mean)`` for a single run, ``(nan, nan)`` for none.
+    """
+    from scipy import stats
+
+    from otcompanion._validation import check_fraction
+
+    confidence = check_fraction(confidence, "confidence")
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return (np.nan, np.nan)
+    mean = float(x.mean())
+    half = 0.0
+    if len(x) > 1:
+        half = float(stats.t.ppf((1 + confidence) / 2, len(x) - 1) * x.std(ddof=1)
+                     / np.sqrt(len(x)))
+    lower, upper = mean - half, mean + half
+    if low is not None:
+        lower = max(lower, low)
+    if high is not None:
+        upper = min(upper, high)
+    return (lower, upper)
+
+
+def interval_table(frame, by, columns, confidence=0.95, bounds=None):
+    """Mean and Student-t confidence interval (:func:`t_interval`) of ``columns`` per group.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per run.
+    by : list of str
+        Grouping columns.
+    columns : list of str
+        Numeric columns to summarize.
+    confidence : float in (0, 1), default 0.95
+    bounds : dict, optional
+        Column -> ``(low, high)`` (either may be None): the interval is clipped to it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and column: the ``by`` columns, ``metric``, ``runs`` (non-missing
+        values), ``mean``, ``low``, ``high``.
+    """
+    missing = [name for name in [*by, *columns] if name not in frame.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
+    bounds = bounds or {}
+    rows = []
+    for keys, group in frame.groupby(by, sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        for name in columns:
+            values = group[name].dropna()
+            low, high = t_interval(values, confidence, *bounds.get(name, (None, None)))
+            rows.append({**dict(zip(by, keys)), "metric": name, "runs": len(values),
+                         "mean": float(values.mean()) if len(values) else np.nan,
+                         "low": low, "high": high})
+    return pd.DataFrame(rows)

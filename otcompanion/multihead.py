@@ -31,8 +31,9 @@ Contents:
   features;
 - :func:`relevant_attention`: attention mass on the relevant tokens;
 - :func:`multihead_run`: one seeded run with every measure, including the optimal-transport view
-  through :mod:`otcompanion.metrics`;
-- :func:`thesis_heads_run`: one run of the thesis Transformer with a given number of heads.
+  through :mod:`otcompanion.metrics`, and :func:`multihead_jobs`, the jobs of a grid of them;
+- :func:`thesis_heads_run`: one run of the thesis Transformer with a given number of heads, and
+  :func:`thesis_heads_jobs`, the jobs of a heads sweep.
 
 References
 ----------
@@ -49,6 +50,7 @@ References
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import dataclass
@@ -56,7 +58,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from otcompanion._validation import check_choice, check_int, check_positive, check_real
+from otcompanion._validation import (check_choice, check_int, check_int_sequence,
+                                     check_positive, check_real)
 from otcompanion.data import check_tokens
 
 #: The two output scalings: ``"sqrt"`` is :math:`c_H = 1/\\sqrt{H}`, ``"mean"`` is
@@ -74,6 +77,26 @@ RUN_MEASURES = ("train_loss", "test_loss", "train_error", "test_error", "loss_ga
 # ----------------------------------------------------------------------------------------------
 # Data
 # ----------------------------------------------------------------------------------------------
+
+def _check_mixture(n_tokens, n_features, n_relevant, n_noise_clusters, signal, noise_norm,
+                   sigma):
+    """The data options of :func:`tokenized_mixture`, validated, as a dict."""
+    n_tokens = check_int(n_tokens, "n_tokens", 1)
+    n_features = check_int(n_features, "n_features", 1)
+    n_relevant = check_int(n_relevant, "n_relevant", 1)
+    n_noise_clusters = check_int(n_noise_clusters, "n_noise_clusters", 1)
+    if n_relevant > n_tokens:
+        raise ValueError(f"n_relevant must be at most n_tokens={n_tokens} (the relevant tokens "
+                         f"are among the instance's tokens), got {n_relevant}.")
+    if n_features < 2 + n_noise_clusters:
+        raise ValueError(f"n_features must be at least 2 + n_noise_clusters = "
+                         f"{2 + n_noise_clusters} (two class means and one mean per noise "
+                         f"cluster, all orthogonal), got {n_features}.")
+    return dict(n_tokens=n_tokens, n_features=n_features, n_relevant=n_relevant,
+                n_noise_clusters=n_noise_clusters, signal=check_positive(signal, "signal"),
+                noise_norm=check_positive(noise_norm, "noise_norm"),
+                sigma=check_real(sigma, "sigma", 0.0))
+
 
 def tokenized_mixture(n_instances, n_tokens=8, n_features=8, n_relevant=2, n_noise_clusters=4,
                       signal=1.0, noise_norm=1.0, sigma=0.5, seed=0):
@@ -120,21 +143,10 @@ def tokenized_mixture(n_instances, n_tokens=8, n_features=8, n_relevant=2, n_noi
         True at the relevant positions.
     """
     n_instances = check_int(n_instances, "n_instances", 2)
-    n_tokens = check_int(n_tokens, "n_tokens", 1)
-    n_relevant = check_int(n_relevant, "n_relevant", 1)
-    n_noise_clusters = check_int(n_noise_clusters, "n_noise_clusters", 1)
-    n_features = check_int(n_features, "n_features", 1)
-    signal = check_positive(signal, "signal")
-    noise_norm = check_positive(noise_norm, "noise_norm")
-    sigma = check_real(sigma, "sigma", 0.0)
+    n_tokens, n_features, n_relevant, n_noise_clusters, signal, noise_norm, sigma = (
+        _check_mixture(n_tokens, n_features, n_relevant, n_noise_clusters, signal, noise_norm,
+                       sigma).values())
     seed = check_int(seed, "seed", 0)
-    if n_relevant > n_tokens:
-        raise ValueError(f"n_relevant must be at most n_tokens={n_tokens} (the relevant tokens "
-                         f"are among the instance's tokens), got {n_relevant}.")
-    if n_features < 2 + n_noise_clusters:
-        raise ValueError(f"n_features must be at least 2 + n_noise_clusters = "
-                         f"{2 + n_noise_clusters} (two class means and one mean per noise "
-                         f"cluster, all orthogonal), got {n_features}.")
     rng = np.random.default_rng(seed)
     y = np.where(np.arange(n_instances) < math.ceil(n_instances / 2), 1, -1)
     y = rng.permutation(y)
@@ -684,6 +696,56 @@ def relevant_attention(attention, relevant):
 # Runs for the chapter's grids
 # ----------------------------------------------------------------------------------------------
 
+def _check_run_options(*, seed=0, n_test=500, steps=200, lr=1.0, scaling="sqrt", n_tokens=8,
+                       n_features=8, n_relevant=2, n_noise_clusters=4, signal=1.0,
+                       noise_norm=1.0, sigma=0.5, readout_std=1.0, key_query_std=0.1,
+                       trace_points=11, ot_instances=20, curve_every=5):
+    """Every option of :func:`multihead_run` except the run's coordinates, validated."""
+    return dict(
+        seed=check_int(seed, "seed", 0), n_test=check_int(n_test, "n_test", 2),
+        steps=check_int(steps, "steps", 1), lr=check_positive(lr, "lr"),
+        scaling=check_choice(scaling, "scaling", SCALINGS),
+        **_check_mixture(n_tokens, n_features, n_relevant, n_noise_clusters, signal, noise_norm,
+                         sigma),
+        readout_std=check_real(readout_std, "readout_std", 0.0),
+        key_query_std=check_real(key_query_std, "key_query_std", 0.0),
+        trace_points=check_int(trace_points, "trace_points", 2),
+        ot_instances=check_int(ot_instances, "ot_instances", 2),
+        curve_every=check_int(curve_every, "curve_every", 1))
+
+
+def multihead_jobs(heads, sample_sizes, n_repetitions, **options):
+    """The jobs of a grid of :func:`multihead_run`: every head count, sample size and
+    repetition, all options checked before any run starts.
+
+    Parameters
+    ----------
+    heads : list of int >= 1
+        Numbers of heads :math:`H`, no repeats.
+    sample_sizes : list of int >= 2
+        Training-set sizes :math:`n`, no repeats.
+    n_repetitions : int >= 1
+    **options
+        Other arguments of :func:`multihead_run` (``seed``, ``steps``, ``lr``, data options…).
+
+    Returns
+    -------
+    list of dict
+        Keyword arguments of one :func:`multihead_run` each, ordered by sample size, head
+        count, repetition; e.g. for :func:`otcompanion.experiments.run_jobs`.
+    """
+    heads = check_int_sequence(heads, "heads", 1)
+    sample_sizes = check_int_sequence(sample_sizes, "sample_sizes", 2)
+    n_repetitions = check_int(n_repetitions, "n_repetitions", 1)
+    unknown = sorted(set(options) - set(inspect.signature(_check_run_options).parameters))
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown} for multihead_run.")
+    options = _check_run_options(**options)
+    return [dict(n_heads=n_heads, n_train=n_train, repetition=repetition, **options)
+            for n_train in sample_sizes for n_heads in heads
+            for repetition in range(n_repetitions)]
+
+
 def multihead_run(n_heads, n_train, repetition, *, seed=0, n_test=500, steps=200, lr=1.0,
                   scaling="sqrt", n_tokens=8, n_features=8, n_relevant=2, n_noise_clusters=4,
                   signal=1.0, noise_norm=1.0, sigma=0.5, readout_std=1.0, key_query_std=0.1,
@@ -742,12 +804,15 @@ def multihead_run(n_heads, n_train, repetition, *, seed=0, n_test=500, steps=200
     n_heads = check_int(n_heads, "n_heads", 1)
     n_train = check_int(n_train, "n_train", 2)
     repetition = check_int(repetition, "repetition", 0)
-    n_test = check_int(n_test, "n_test", 2)
-    ot_instances = check_int(ot_instances, "ot_instances", 2)
-    curve_every = check_int(curve_every, "curve_every", 1)
-    data_options = dict(n_tokens=n_tokens, n_features=n_features, n_relevant=n_relevant,
-                        n_noise_clusters=n_noise_clusters, signal=signal, noise_norm=noise_norm,
-                        sigma=sigma)
+    options = _check_run_options(
+        seed=seed, n_test=n_test, steps=steps, lr=lr, scaling=scaling, n_tokens=n_tokens,
+        n_features=n_features, n_relevant=n_relevant, n_noise_clusters=n_noise_clusters,
+        signal=signal, noise_norm=noise_norm, sigma=sigma, readout_std=readout_std,
+        key_query_std=key_query_std, trace_points=trace_points, ot_instances=ot_instances,
+        curve_every=curve_every)
+    data_options = {name: options[name] for name in
+                    ("n_tokens", "n_features", "n_relevant", "n_noise_clusters", "signal",
+                     "noise_norm", "sigma")}
     X_train, y_train, relevant_train = tokenized_mixture(
         n_train, seed=run_seed(seed, n_train, repetition, 0), **data_options)
     X_test, y_test, _ = tokenized_mixture(n_test, seed=run_seed(seed, n_train, repetition, 1),
@@ -796,6 +861,41 @@ def multihead_run(n_heads, n_train, repetition, *, seed=0, n_test=500, steps=200
     return summary, history, coupling
 
 
+def _check_thesis_options(*, seed=0, n_classes=3, level=1, epochs=200, n_blocks=2,
+                          target_accuracy=1.0):
+    """Every option of :func:`thesis_heads_run` except the run's coordinates, validated."""
+    return dict(seed=check_int(seed, "seed", 0),
+                n_classes=check_choice(n_classes, "n_classes", (2, 3)),
+                level=check_int(level, "level", 1), epochs=check_int(epochs, "epochs", 1),
+                n_blocks=check_int(n_blocks, "n_blocks", 1),
+                target_accuracy=check_real(target_accuracy, "target_accuracy", 0.0, 1.0))
+
+
+def thesis_heads_jobs(heads, n_repetitions, **options):
+    """The jobs of a heads sweep of :func:`thesis_heads_run`, all options checked first.
+
+    Parameters
+    ----------
+    heads : list of int >= 1
+    n_repetitions : int >= 1
+    **options
+        Other arguments of :func:`thesis_heads_run`.
+
+    Returns
+    -------
+    list of dict
+        Ordered by head count, then repetition.
+    """
+    heads = check_int_sequence(heads, "heads", 1)
+    n_repetitions = check_int(n_repetitions, "n_repetitions", 1)
+    unknown = sorted(set(options) - set(inspect.signature(_check_thesis_options).parameters))
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown} for thesis_heads_run.")
+    options = _check_thesis_options(**options)
+    return [dict(n_heads=n_heads, repetition=repetition, **options)
+            for n_heads in heads for repetition in range(n_repetitions)]
+
+
 def thesis_heads_run(n_heads, repetition, *, seed=0, n_classes=3, level=1, epochs=200,
                      n_blocks=2, target_accuracy=1.0):
     """The thesis Transformer with ``n_heads`` heads on one thesis setup, measured.
@@ -835,10 +935,9 @@ def thesis_heads_run(n_heads, repetition, *, seed=0, n_classes=3, level=1, epoch
 
     n_heads = check_int(n_heads, "n_heads", 1)
     repetition = check_int(repetition, "repetition", 0)
-    n_classes = check_choice(n_classes, "n_classes", (2, 3))
-    level = check_int(level, "level", 1)
-    epochs = check_int(epochs, "epochs", 1)
-    target_accuracy = check_real(target_accuracy, "target_accuracy", 0.0, 1.0)
+    seed, n_classes, level, epochs, n_blocks, target_accuracy = _check_thesis_options(
+        seed=seed, n_classes=n_classes, level=level, epochs=epochs, n_blocks=n_blocks,
+        target_accuracy=target_accuracy).values()
     run = run_seed(seed, n_classes, level, repetition)
     X_train, X_test, y_train, y_test = thesis_split(n_classes, level, seed=run)
     fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks,
@@ -861,5 +960,5 @@ def thesis_heads_run(n_heads, repetition, *, seed=0, n_classes=3, level=1, epoch
 
 __all__ = ["SCALINGS", "RUN_MEASURES", "tokenized_mixture", "output_scale", "step_size",
            "init_parameters", "multihead_output", "MultiHeadFit", "train_multihead",
-           "ntk_features", "hard_margin", "ntk_margin", "relevant_attention", "multihead_run",
-           "thesis_heads_run"]
+           "ntk_features", "hard_margin", "ntk_margin", "relevant_attention", "multihead_jobs",
+           "multihead_run", "thesis_heads_jobs", "thesis_heads_run"]

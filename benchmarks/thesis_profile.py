@@ -22,7 +22,7 @@ import time
 
 os.environ["OTCOMPANION_NO_CACHE"] = "1"
 
-from otcompanion import experiments  # noqa: E402  (the cache switch must be set first)
+from otcompanion import engine, experiments  # noqa: E402  (the cache switch must be set first)
 
 
 def main():
@@ -32,9 +32,9 @@ def main():
     parser.add_argument("--scheduler", default="local",
                         help='"local", a number of worker processes, or a Dask address')
     arguments = parser.parse_args()
-    scheduler = int(arguments.scheduler) if arguments.scheduler.isdigit() else arguments.scheduler
+    scheduler = engine.check_scheduler(arguments.scheduler)
     settings = experiments.resolve_profile("thesis", n_repetitions=arguments.repetitions)
-    workers = experiments.scheduler_workers(scheduler)
+    workers = engine.worker_count(scheduler) or "cluster"
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"scheduler {scheduler!r} ({workers} workers); settings {settings}")
     started = time.perf_counter()

@@ -34,7 +34,7 @@ epochs: int = 0  # training epochs; 0 means the profile's value (200)
 n_blocks: int = 0  # encoder blocks; 0 means the profile's value (2)
 n_heads: int = 10  # attention heads per block (thesis: 10)
 seed: int = 0  # chapter seed; every run derives its own seed from it
-n_jobs: int = 2  # worker processes running repetitions in parallel (results do not depend on it)
+scheduler: str = "local"  # "local" (all cores), a number of worker processes, or a Dask address "tcp://host:8786"; results do not depend on it
 curve_points: int = 20  # epochs at which the metric-versus-epoch curves are evaluated
 
 # %%
@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from otcompanion import experiments, metrics, plots
+from otcompanion import engine, experiments, metrics, plots
 from otcompanion.provenance import provenance
 
 plots.use_book_style()
@@ -70,7 +70,7 @@ pd.DataFrame([settings | {"n_heads": n_heads, "tasks": tasks, "levels": levels,
 
 # %% tags=["remove-stderr"]
 summary, curves = experiments.transformer_grid(
-    tasks, levels, settings["n_repetitions"], seed=seed, n_jobs=n_jobs,
+    tasks, levels, settings["n_repetitions"], seed=seed, scheduler=scheduler,
     epochs=settings["epochs"], n_blocks=settings["n_blocks"], n_heads=n_heads,
     curve_points=curve_points)
 summary["setup"] = summary["n_classes"].map(task_names)
@@ -289,19 +289,21 @@ display(Markdown(claim_one_text + "\n\n" + claim_two_text))
 # ## How long the thesis scale takes
 #
 # The thesis ran 100 repetitions of every setup. The estimate below uses the per-run time
-# measured in this chapter (training and metrics) and assumes the same machine and `n_jobs`.
+# measured in this chapter (training and metrics) and assumes the same machine and scheduler.
 
 # %%
 per_run = summary["runs time (s)"].mean()
+workers = engine.worker_count(scheduler) or 1  # a Dask cluster: estimate per worker
 thesis_runs = 2 * 4 * experiments.PROFILES["thesis"]["n_repetitions"]
 pd.DataFrame([{
-    "measured runs": len(summary), "mean time per run (s)": per_run, "n_jobs": n_jobs,
+    "measured runs": len(summary), "mean time per run (s)": per_run, "workers": workers,
     "thesis-profile runs": thesis_runs,
-    "estimated thesis-profile time (min)": thesis_runs * per_run / n_jobs / 60,
+    "estimated thesis-profile time (min)": thesis_runs * per_run / workers / 60,
 }]).round(2)
 
 # %% [markdown]
-# To run it: `otcompanion run 02_ot_metrics -p profile thesis -p n_jobs 8 -o thesis.ipynb`.
+# To run it: `otcompanion run 02_ot_metrics -p profile thesis -o thesis.ipynb` (all cores of this machine),
+# or on a Dask cluster `-p scheduler tcp://HOST:8786` ({doc}`../rerunning`).
 #
 # ## Exercises
 #
@@ -386,5 +388,5 @@ display(Markdown(
 # %% tags=["provenance"]
 provenance({"profile": profile, "tasks": tasks, "levels": levels,
             "n_repetitions": settings["n_repetitions"], "epochs": settings["epochs"],
-            "n_blocks": settings["n_blocks"], "n_heads": n_heads, "seed": seed, "n_jobs": n_jobs,
+            "n_blocks": settings["n_blocks"], "n_heads": n_heads, "seed": seed, "scheduler": scheduler,
             "curve_points": curve_points}, started)

@@ -37,7 +37,7 @@ sensitivity_task: int = 3  # number of classes of the geometry-sensitivity runs
 radius_factors: list[float] = [0.5, 1.0, 2.0]  # pretraining radii, as multiples of 3k
 rotations_deg: list[float] = [0.0, 60.0]  # rotations of the pretraining circle, in degrees
 covariance_scales: list[float] = [0.25, 1.0, 4.0]  # pretraining covariances, as multiples of I
-n_jobs: int = 2  # worker processes (results do not depend on it)
+scheduler: str = "local"  # "local" (all cores), a number of worker processes, or a Dask address "tcp://host:8786"; results do not depend on it
 
 # %%
 import time
@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from otcompanion import data, experiments, plots, pretrain
+from otcompanion import data, engine, experiments, plots, pretrain
 from otcompanion.provenance import provenance
 
 plots.use_book_style()
@@ -107,7 +107,7 @@ plt.show()
 settings = dict(epochs=epochs, n_blocks=n_blocks, n_heads=n_heads,
                 target_accuracy=target_accuracy)
 summary, histories = experiments.pretraining_grid(
-    conditions, tasks, level, n_seeds, seed=seed, n_jobs=n_jobs, **settings)
+    conditions, tasks, level, n_seeds, seed=seed, scheduler=scheduler, **settings)
 summary["setup"] = summary["n_classes"].map(task_names)
 histories["setup"] = histories["n_classes"].map(task_names)
 
@@ -192,7 +192,7 @@ else:
     to_run = {"none": None, "circle r=3k": {}, **to_run}
     reused = summary.iloc[:0]
 new_runs, _ = (experiments.pretraining_grid(to_run, [k], level, n_seeds, seed=seed,
-                                            n_jobs=n_jobs, **settings)
+                                            scheduler=scheduler, **settings)
                if to_run else (summary.iloc[:0], None))
 sensitivity = pd.concat([reused, new_runs], ignore_index=True)
 baseline = sensitivity[sensitivity["condition"] == "none"]
@@ -373,4 +373,4 @@ provenance({"seed": seed, "tasks": tasks, "level": level, "n_seeds": n_seeds, "e
             "n_blocks": n_blocks, "n_heads": n_heads, "target_accuracy": target_accuracy,
             "sensitivity_task": sensitivity_task, "radius_factors": radius_factors,
             "rotations_deg": rotations_deg, "covariance_scales": covariance_scales,
-            "n_jobs": n_jobs}, started)
+            "scheduler": scheduler}, started)

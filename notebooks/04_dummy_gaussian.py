@@ -38,7 +38,7 @@ minibatch_limit: int = 100000  # largest size fitted with the minibatch solver
 transformer_limit: int = 10000  # largest size fitted with the Transformer
 scaling_epochs: int = 20  # Transformer epochs in the scaling study (its time grows linearly)
 sensitivity_level: int = 1  # level of the 3-class setup used for the geometry sensitivity
-n_jobs: int = 2  # worker processes for the comparison (results do not depend on it)
+scheduler: str = "local"  # "local" (all cores), a number of worker processes, or a Dask address "tcp://host:8786"; results do not depend on it
 
 # %%
 import time
@@ -51,7 +51,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from otcompanion import data, experiments, plots
+from otcompanion import data, engine, experiments, plots
 from otcompanion.attention import train_transformer
 from otcompanion.geometry import dummy_means
 from otcompanion.otclassifier import DummyGaussianOTClassifier
@@ -151,8 +151,8 @@ plt.show()
 # %% tags=["remove-stderr"]
 jobs = [dict(n_classes=k, level=level, repetition=r, seed=seed, epochs=epochs)
         for k in tasks for level in levels for r in range(n_repetitions)]
-comparison = pd.DataFrame([row for rows in experiments.run_in_processes(
-    experiments.classifier_comparison_run, jobs, n_jobs=n_jobs) for row in rows])
+comparison = pd.DataFrame([row for rows in engine.run_jobs(
+    experiments.classifier_comparison_run, jobs, scheduler=scheduler) for row in rows])
 comparison["setup"] = comparison["n_classes"].map(task_names)
 
 # %%
@@ -446,4 +446,4 @@ provenance({"seed": seed, "tasks": tasks, "levels": levels, "n_repetitions": n_r
             "epochs": epochs, "scaling_tokens": scaling_tokens, "dense_limit": dense_limit,
             "minibatch_limit": minibatch_limit, "transformer_limit": transformer_limit,
             "scaling_epochs": scaling_epochs, "sensitivity_level": sensitivity_level,
-            "n_jobs": n_jobs}, started)
+            "scheduler": scheduler}, started)

@@ -37,7 +37,7 @@ seed: int = 0  # seed of the folds and of every model
 transformer_epochs: int = 200  # Transformer training epochs (thesis: 200)
 transformer_heads: int = 10  # attention heads per block (thesis: 10)
 ot_epochs: int = 50  # training epochs of the OT classifier's MLP (thesis: 50)
-n_jobs: int = 2  # worker processes over models and folds (results do not depend on it)
+scheduler: str = "local"  # "local" (all cores), a number of worker processes, or a Dask address "tcp://host:8786"; results do not depend on it
 
 # %%
 import time
@@ -57,7 +57,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from otcompanion import data, experiments, metrics, plots
+from otcompanion import data, engine, experiments, metrics, plots
 from otcompanion.attention import TransformerClassifier, train_transformer
 from otcompanion.otclassifier import DummyGaussianOTClassifier
 from otcompanion.provenance import provenance
@@ -143,7 +143,7 @@ pd.DataFrame([{"model": name, "input": kind, "estimator": describe_estimator(est
 # %% tags=["remove-stderr"]
 results = experiments.cross_validate_models(models, {"table": table, "tokens": tokens}, labels,
                                             n_splits=n_splits, n_repeats=n_repeats, seed=seed,
-                                            n_jobs=n_jobs)
+                                            scheduler=scheduler)
 
 # %%
 order = (results.groupby("model")["balanced_accuracy"].mean().sort_values(ascending=False)
@@ -289,7 +289,7 @@ layout_results = pd.concat([
                 "tokens")},
         {"tokens": dataset_of_layout.X},
         np.asarray(dataset_of_layout.target_names)[dataset_of_layout.y],
-        n_splits=n_splits, n_repeats=1, seed=seed, n_jobs=n_jobs, progress=False)
+        n_splits=n_splits, n_repeats=1, seed=seed, scheduler=scheduler, progress=False)
     for name, dataset_of_layout in layouts.items()], ignore_index=True)
 if reuse:  # the chapter's own Transformer runs: the first repetition has the same folds
     first_repeat = results[(results["model"] == "Transformer") & (results["repeat"] == 0)]
@@ -325,7 +325,7 @@ radii = [1.0, 3.0, 6.0, 12.0]
 radius_results = experiments.cross_validate_models(
     {f"radius {r:g}": (DummyGaussianOTClassifier(radius=r, max_epochs=ot_epochs,
                                                  random_state=seed), "table") for r in radii},
-    {"table": table}, labels, n_splits=n_splits, n_repeats=1, seed=seed, n_jobs=n_jobs,
+    {"table": table}, labels, n_splits=n_splits, n_repeats=1, seed=seed, scheduler=scheduler,
     progress=False)
 radius_results["radius"] = radius_results["model"].str.split().str[1].astype(float)
 by_radius = radius_results.groupby("radius")[["balanced_accuracy", "roc_auc"]].agg(
@@ -350,5 +350,5 @@ display(Markdown(
 provenance({"data_path": data_path, "target": target, "csv_tokens": csv_tokens,
             "breast_cancer_layout": breast_cancer_layout, "n_splits": n_splits,
             "n_repeats": n_repeats, "seed": seed, "transformer_epochs": transformer_epochs,
-            "transformer_heads": transformer_heads, "ot_epochs": ot_epochs, "n_jobs": n_jobs},
+            "transformer_heads": transformer_heads, "ot_epochs": ot_epochs, "scheduler": scheduler},
            started)

@@ -5,11 +5,13 @@ Examples
 ``otcompanion chapters``
 ``otcompanion run 00_data -p seed 7 -o out.ipynb``
 ``otcompanion build`` (all chapters, then the HTML book) or ``otcompanion build 00_data``
+``otcompanion build --no-cache`` (recompute every run instead of reading the run cache)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from otcompanion import book
@@ -28,6 +30,10 @@ def _print_chapters():
     return 0
 
 
+NO_CACHE_HELP = ("compute every run instead of reading runs computed before with the same "
+                 "parameters and code from the run cache (otcompanion.engine)")
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="otcompanion",
@@ -39,18 +45,23 @@ def _parser():
     run.add_argument("chapter", help="chapter name, number or topic, e.g. 00_data, 00 or data")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                      metavar=("NAME", "VALUE"), help="set a parameter (repeatable)")
+    run.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     run.add_argument("-o", "--output", help="executed notebook path "
                      "(default: book/chapters/CHAPTER.ipynb)")
     build = commands.add_parser("build", help="execute chapters, then build the HTML book")
     build.add_argument("chapters", nargs="*", help="chapters to execute (default: all)")
     build.add_argument("--no-execute", action="store_true",
                        help="render the already executed notebooks without running them")
+    build.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     return parser
 
 
 def main(argv=None):
     """Entry point of the ``otcompanion`` command; returns the exit status."""
     args = _parser().parse_args(argv)
+    if getattr(args, "no_cache", False):
+        # Read by otcompanion.engine in this process and in the chapters' kernels.
+        os.environ["OTCOMPANION_NO_CACHE"] = "1"
     try:
         if args.command == "chapters":
             return _print_chapters()

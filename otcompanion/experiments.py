@@ -1,4 +1,4 @@
-"""Repeated experiments: the thesis grid of tasks x levels x repetitions, run in processes.
+"""Repeated experiments: the thesis grid of tasks x levels x repetitions.
 
 The thesis repeats every setup (two or three classes, difficulty levels 1-4) many times with
 fresh data and a fresh model, and reports means and standard deviations. This module holds what
@@ -7,33 +7,34 @@ the chapters need for that:
 - :data:`PROFILES` and :func:`resolve_profile`: the ``"book"`` scale (sized for the book build)
   and the ``"thesis"`` scale (100 repetitions, 200 epochs, 2 blocks);
 - :func:`run_seed`: one seed per run, derived from the chapter seed and the run's coordinates,
-  so a run's numbers do not depend on which other runs are in the grid or on ``n_jobs``;
-- :func:`run_in_processes`: runs independent jobs in worker processes (tiny torch models are
-  fastest on one thread each, DESIGN §4), results in job order, progress on stderr;
-- :func:`trace_transformer_run` and :func:`transformer_grid`: train and trace the thesis
-  Transformer on one setup, measure its trajectory (:mod:`otcompanion.metrics`), and do so over
-  a whole grid;
+  so a run's numbers do not depend on which other runs are in the grid or on the scheduler;
+- :func:`traced_run`: train and trace the thesis Transformer on one setup and measure its
+  trajectory (:mod:`otcompanion.metrics`), once per build (the run cache of
+  :mod:`otcompanion.engine`); :func:`trace_transformer_run` and :func:`transformer_grid` read it
+  for one setup and for a whole grid;
 - :func:`pretraining_run` and :func:`pretraining_grid`: the same runs with a pretrained, frozen
   head (:mod:`otcompanion.pretrain`), paired with the unpretrained ones;
 - :func:`classifier_comparison_run`: the OT classifier next to the Transformer on one setup;
 - :func:`cross_validate_models`: several classifiers on the same stratified repeated folds;
 - :func:`mean_sd_table`: the "mean ± sd" tables of the chapters.
+
+Every grid function takes ``scheduler`` (:func:`otcompanion.engine.run_jobs`): ``"local"`` (all
+cores of this machine), a number of worker processes, or a Dask scheduler address.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 import pandas as pd
 
-from otcompanion import metrics
-from otcompanion.attention import train_transformer
-from otcompanion._validation import check_int as _check_int
+from otcompanion import engine, metrics
+from otcompanion._validation import (check_choice, check_int, check_int_sequence,
+                                     check_sequence)
+from otcompanion.attention import TRAJECTORY_STARTS, train_transformer
 from otcompanion.data import thesis_split
+from otcompanion.engine import run_jobs
 
 #: Grid sizes of the two profiles. ``"book"`` keeps each chapter within a few minutes on a
 #: 2-core machine; ``"thesis"`` is the scale of the thesis's main runs.
@@ -90,74 +91,9 @@ def run_seed(seed, *coordinates):
     -------
     int
     """
-    values = [_check_int(seed, "seed", 0)]
-    values += [_check_int(value, f"coordinate {i}", 0) for i, value in enumerate(coordinates)]
+    values = [check_int(seed, "seed", 0)]
+    values += [check_int(value, f"coordinate {i}", 0) for i, value in enumerate(coordinates)]
     return int(np.random.SeedSequence(values).generate_state(1)[0])
-
-
-def _describe(job):
-    return ", ".join(f"{name}={value}" for name, value in job.items()
-                     if isinstance(value, (int, float, str, np.integer)))
-
-
-def _call(function, job):
-    started = time.perf_counter()
-    result = function(**job)
-    return result, time.perf_counter() - started
-
-
-def run_in_processes(function, jobs, n_jobs=1, progress=True, labels=None):
-    """Call ``function(**job)`` for every job, in up to ``n_jobs`` worker processes.
-
-    Workers are started with the ``spawn`` method (a fresh interpreter: no OpenMP or torch
-    thread pool inherited from the parent) and reused for all jobs. Each job's result depends
-    only on its arguments, so results do not depend on ``n_jobs``.
-
-    Parameters
-    ----------
-    function : callable
-        A module-level function of the package (workers must be able to import it).
-    jobs : list of dict
-        Keyword arguments of every call.
-    n_jobs : int, default 1
-        Worker processes; 1 runs the jobs one after the other in this process.
-    progress : bool, default True
-        Print one line per finished job to stderr (count, label, seconds).
-    labels : list of str, optional
-        A label per job for the progress lines; by default its scalar arguments.
-
-    Returns
-    -------
-    list
-        The results, in the order of ``jobs``.
-    """
-    n_jobs = _check_int(n_jobs, "n_jobs", 1)
-    jobs = list(jobs)
-    if labels is None:
-        labels = [_describe(job) for job in jobs]
-    elif len(labels) != len(jobs):
-        raise ValueError(f"labels has {len(labels)} entries for {len(jobs)} jobs.")
-    started = time.perf_counter()
-
-    def report(done, i, seconds):
-        if progress:
-            print(f"[{done}/{len(jobs)}] {labels[i]}: {seconds:.1f} s "
-                  f"(elapsed {time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-
-    results = [None] * len(jobs)
-    if n_jobs == 1 or len(jobs) <= 1:
-        for i, job in enumerate(jobs):
-            results[i], seconds = _call(function, job)
-            report(i + 1, i, seconds)
-        return results
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=context) as pool:
-        futures = {pool.submit(_call, function, job): i for i, job in enumerate(jobs)}
-        for done, future in enumerate(as_completed(futures), start=1):
-            i = futures[future]
-            results[i], seconds = future.result()
-            report(done, i, seconds)
-    return results
 
 
 def curve_steps(last, n_points, horizon=None):
@@ -180,25 +116,28 @@ def curve_steps(last, n_points, horizon=None):
     -------
     list of int
     """
-    last = _check_int(last, "last", 1)
-    n_points = _check_int(n_points, "n_points", 1)
-    horizon = last if horizon is None else _check_int(horizon, "horizon", last)
+    last = check_int(last, "last", 1)
+    n_points = check_int(n_points, "n_points", 1)
+    horizon = last if horizon is None else check_int(horizon, "horizon", last)
     grid = np.linspace(1, horizon, min(n_points, horizon)).round().astype(int)
     return sorted({int(step) for step in grid if step <= last} | {last})
 
 
-def trace_transformer_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2,
-                          n_heads=10, n_instances=90, n_tokens=20, curve_points=20):
+def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, n_heads=10,
+               n_instances=90, n_tokens=20, curve_points=20, trajectory_start="input"):
     """Train and trace the thesis Transformer on one thesis setup; measure its trajectory.
 
     Data and model are seeded with :func:`run_seed` ``(seed, n_classes, level, repetition)``;
     the split, standardization and training follow the thesis protocol
     (:func:`otcompanion.data.thesis_split`, :func:`otcompanion.attention.train_transformer`, one
-    thread). The trajectory (standardized training tokens, then the last block's output after
-    every epoch up to the best one) is measured with :func:`otcompanion.metrics.metric_curves`
-    at about ``curve_points`` epochs evenly spaced over the training length (the same epochs
-    in every run, :func:`curve_steps`) and at the best epoch, whose row measures the whole
-    trajectory.
+    thread). The trajectory (:meth:`otcompanion.attention.Trace.trajectory_from`
+    ``trajectory_start``) is measured with :func:`otcompanion.metrics.metric_curves` at about
+    ``curve_points`` epochs evenly spaced over the training length (the same epochs in every
+    run, :func:`curve_steps`) and at its last epoch, whose row measures the whole trajectory.
+
+    The result is computed once per build: it is read from the run cache
+    (:func:`otcompanion.engine.cached`) when a chapter already computed the same run with the
+    same code, so chapters 02 and 03 share their unpretrained runs.
 
     Parameters
     ----------
@@ -213,50 +152,87 @@ def trace_transformer_run(n_classes, level, repetition, *, seed=0, epochs=200, n
         Data size (thesis: 90 instances of 20 tokens, half for training).
     curve_points : int, default 20
         Number of epochs at which the metric curves are evaluated.
+    trajectory_start : {"input", "first_epoch"}, default "input"
+        ``"input"``: the standardized training tokens, then the last block's output after every
+        epoch up to the best one. ``"first_epoch"``: the thesis code's indexing, the outputs after
+        epochs 1 to ``best_epoch - 1`` (the metrics are NaN when ``best_epoch < 3``).
 
     Returns
     -------
-    summary : dict
-        ``n_classes``, ``level``, ``repetition``, ``seed``, ``best_epoch``, ``fit_seconds``,
-        ``metrics_seconds``, ``instance_accuracy`` and ``token_accuracy`` (test set), the
-        :data:`TRAJECTORY_METRICS` of the whole trajectory and ``equal_length_efficiency``
-        (the thesis efficiency of straight, equal-length paths for these class sizes).
-    curves : pandas.DataFrame
-        The metric curves, with ``n_classes``, ``level`` and ``repetition`` columns and
-        ``on_grid`` (False only for a best epoch that is not a grid step).
+    dict
+        ``summary``: ``n_classes``, ``level``, ``repetition``, ``seed``, ``best_epoch``,
+        ``fit_seconds``, ``metrics_seconds``, ``instance_accuracy`` and ``token_accuracy``
+        (test set), the :data:`TRAJECTORY_METRICS` of the whole trajectory and
+        ``equal_length_efficiency`` (the thesis efficiency of straight, equal-length paths for
+        these class sizes); ``curves``: the metric curves (``epoch`` is the training epoch of
+        the trajectory's end), with the run coordinates and ``on_grid`` (False only for a last
+        epoch that is not a grid step); ``history``: the per-epoch training history.
     """
+    options = dict(n_classes=check_choice(n_classes, "n_classes", (2, 3)),
+                   level=check_int(level, "level", 1),
+                   repetition=check_int(repetition, "repetition", 0),
+                   seed=check_int(seed, "seed", 0), epochs=check_int(epochs, "epochs", 1),
+                   n_blocks=check_int(n_blocks, "n_blocks", 1),
+                   n_heads=check_int(n_heads, "n_heads", 1),
+                   n_instances=check_int(n_instances, "n_instances", 1),
+                   n_tokens=check_int(n_tokens, "n_tokens", 1),
+                   curve_points=check_int(curve_points, "curve_points", 1),
+                   trajectory_start=check_choice(trajectory_start, "trajectory_start",
+                                                 TRAJECTORY_STARTS))
+    return engine.cached(_traced_run, **options)
+
+
+def _traced_run(n_classes, level, repetition, seed, epochs, n_blocks, n_heads, n_instances,
+                n_tokens, curve_points, trajectory_start):
     run = run_seed(seed, n_classes, level, repetition)
     X_train, X_test, y_train, y_test = thesis_split(n_classes, level, n_instances=n_instances,
                                                     n_tokens=n_tokens, seed=run)
     fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks,
                             n_heads=n_heads, seed=run, attention_every=0)
     started = time.perf_counter()
-    trajectory = fit.trace.trajectory
-    last = len(trajectory) - 1
-    if last == 0:  # cannot happen with best_epoch >= 1, kept as a clear error
-        raise RuntimeError("the trace has no epoch after the start.")
-    curves = metrics.metric_curves(trajectory, fit.trace.labels,
-                                   steps=curve_steps(last, curve_points, horizon=epochs))
-    final = curves.iloc[-1]
     keys = {"n_classes": n_classes, "level": level, "repetition": repetition}
     summary = {
         **keys, "seed": run, "best_epoch": fit.best_epoch, "fit_seconds": fit.fit_seconds,
-        "metrics_seconds": time.perf_counter() - started,
         "instance_accuracy": fit.test_metrics["instance_accuracy"],
         "token_accuracy": fit.test_metrics["token_accuracy"],
-        **{name: float(final[name]) for name in TRAJECTORY_METRICS},
         "equal_length_efficiency": metrics.equal_length_efficiency(fit.trace.labels,
                                                                    X_train.shape[1]),
     }
+    # Index t of the trajectory is the output after epoch t + offset.
+    offset = 0 if trajectory_start == "input" else 1
+    if trajectory_start == "first_epoch" and fit.best_epoch < 3:
+        curves = pd.DataFrame(columns=["epoch", *TRAJECTORY_METRICS])
+        summary.update({name: np.nan for name in TRAJECTORY_METRICS})
+    else:
+        trajectory = fit.trace.trajectory_from(trajectory_start)
+        last_epoch = len(trajectory) - 1 + offset
+        steps = [epoch - offset
+                 for epoch in curve_steps(last_epoch, curve_points, horizon=epochs)
+                 if epoch - offset >= 1]
+        curves = metrics.metric_curves(trajectory, fit.trace.labels, steps=steps)
+        curves["epoch"] += offset
+        summary.update({name: float(curves.iloc[-1][name]) for name in TRAJECTORY_METRICS})
+    summary["metrics_seconds"] = time.perf_counter() - started
     for position, (name, value) in enumerate(keys.items()):
         curves.insert(position, name, value)
     curves["on_grid"] = curves["epoch"].isin(curve_steps(epochs, curve_points))
-    return summary, curves
+    history = fit.history.copy()
+    for position, (name, value) in enumerate(keys.items()):
+        history.insert(position, name, value)
+    return {"summary": summary, "curves": curves, "history": history,
+            "recalls": {name: value for name, value in fit.test_metrics.items()
+                        if name.startswith("recall_")}}
 
 
-def transformer_grid(tasks=(2, 3), levels=(1, 2, 3, 4), n_repetitions=3, *, seed=0, n_jobs=1,
-                     progress=True, **run_options):
-    """:func:`trace_transformer_run` for every task, level and repetition.
+def trace_transformer_run(n_classes, level, repetition, **options):
+    """``(summary, curves)`` of :func:`traced_run` (same parameters)."""
+    record = traced_run(n_classes, level, repetition, **options)
+    return record["summary"], record["curves"]
+
+
+def transformer_grid(tasks=(2, 3), levels=(1, 2, 3, 4), n_repetitions=3, *, seed=0,
+                     scheduler="local", progress=True, **run_options):
+    """:func:`traced_run` for every task, level and repetition.
 
     Parameters
     ----------
@@ -266,35 +242,38 @@ def transformer_grid(tasks=(2, 3), levels=(1, 2, 3, 4), n_repetitions=3, *, seed
         Difficulty levels (>= 1).
     n_repetitions : int
     seed : int
-    n_jobs : int
-        Worker processes (:func:`run_in_processes`); the numbers do not depend on it.
+    scheduler : "local", int or str, default "local"
+        Where the runs execute (:func:`otcompanion.engine.run_jobs`); the numbers do not depend
+        on it.
     progress : bool
     **run_options
-        Passed to :func:`trace_transformer_run` (``epochs``, ``n_blocks``, ``n_heads``,
-        ``n_instances``, ``n_tokens``, ``curve_points``).
+        Passed to :func:`traced_run` (``epochs``, ``n_blocks``, ``n_heads``, ``n_instances``,
+        ``n_tokens``, ``curve_points``, ``trajectory_start``).
 
     Returns
     -------
     summary : pandas.DataFrame
-        One row per run (see :func:`trace_transformer_run`).
+        One row per run (see :func:`traced_run`).
     curves : pandas.DataFrame
         The metric curves of all runs.
     """
-    tasks = _check_choices(tasks, "tasks", (2, 3))
-    levels = _check_positive_ints(levels, "levels")
-    n_repetitions = _check_int(n_repetitions, "n_repetitions", 1)
+    tasks = check_sequence(tasks, "tasks", lambda v, n: check_choice(v, n, (2, 3)))
+    levels = check_int_sequence(levels, "levels", 1)
+    n_repetitions = check_int(n_repetitions, "n_repetitions", 1)
+    engine.check_scheduler(scheduler)
     jobs = [dict(n_classes=n_classes, level=level, repetition=repetition, seed=seed,
                  **run_options)
             for n_classes in tasks for level in levels for repetition in range(n_repetitions)]
-    results = run_in_processes(trace_transformer_run, jobs, n_jobs=n_jobs, progress=progress)
-    summary = pd.DataFrame([summary for summary, _ in results])
-    curves = pd.concat([curve for _, curve in results], ignore_index=True)
+    results = run_jobs(traced_run, jobs, scheduler=scheduler, progress=progress,
+                       description="traced runs")
+    summary = pd.DataFrame([result["summary"] for result in results])
+    curves = pd.concat([result["curves"] for result in results], ignore_index=True)
     return summary, curves
 
 
 def pretraining_run(n_classes, level, repetition, *, condition="none", pretraining=None, seed=0,
                     epochs=200, n_blocks=2, n_heads=10, target_accuracy=1.0):
-    """One thesis-protocol run with or without a pretrained, frozen head (DESIGN §3).
+    """One thesis-protocol run with or without a pretrained, frozen head.
 
     The data and the Transformer's initial blocks are those of :func:`trace_transformer_run`
     with the same ``(seed, n_classes, level, repetition)``: a pretrained run and an unpretrained
@@ -328,21 +307,37 @@ def pretraining_run(n_classes, level, repetition, *, condition="none", pretraini
     """
     from otcompanion.pretrain import epochs_to_accuracy, train_pretrained
 
+    keys = {"n_classes": n_classes, "level": level, "repetition": repetition,
+            "condition": condition}
+    if pretraining is None:
+        # The unpretrained run is chapter 02's traced run: read it from the run cache.
+        record = traced_run(n_classes, level, repetition, seed=seed, epochs=epochs,
+                            n_blocks=n_blocks, n_heads=n_heads)
+        run_summary, history = record["summary"], record["history"].copy()
+        history.insert(3, "condition", condition)
+        reached = epochs_to_accuracy(history, target_accuracy)
+        summary = {
+            **keys, "seed": run_summary["seed"], "best_epoch": run_summary["best_epoch"],
+            "epochs_to_target": np.nan if reached is None else reached,
+            "min_val_loss": float(history["val_loss"].min()),
+            "instance_accuracy": run_summary["instance_accuracy"],
+            "token_accuracy": run_summary["token_accuracy"],
+            "fit_seconds": run_summary["fit_seconds"],
+            "head_epochs": np.nan, "head_val_accuracy": np.nan,
+            "head_accuracy_on_inputs": np.nan,
+            **{name: run_summary[name] for name in (*metrics.THESIS_METRICS, "straightness")},
+        }
+        return summary, history
+
     run = run_seed(seed, n_classes, level, repetition)
     X_train, X_test, y_train, y_test = thesis_split(n_classes, level, seed=run)
-    options = dict(epochs=epochs, n_blocks=n_blocks, n_heads=n_heads, attention_every=0)
     started = time.perf_counter()
-    head = None
-    if pretraining is None:
-        fit = train_transformer(X_train, y_train, X_test, y_test, seed=run, **options)
-    else:
-        fit, head = train_pretrained(X_train, y_train, X_test, y_test, pretraining=pretraining,
-                                     seed=run, **options)
+    fit, head = train_pretrained(X_train, y_train, X_test, y_test, pretraining=pretraining,
+                                 seed=run, epochs=epochs, n_blocks=n_blocks, n_heads=n_heads,
+                                 attention_every=0)
     seconds = time.perf_counter() - started
     reached = epochs_to_accuracy(fit.history, target_accuracy)
     trajectory = fit.trace.trajectory
-    keys = {"n_classes": n_classes, "level": level, "repetition": repetition,
-            "condition": condition}
     summary = {
         **keys, "seed": run, "best_epoch": fit.best_epoch,
         "epochs_to_target": np.nan if reached is None else reached,
@@ -350,14 +345,13 @@ def pretraining_run(n_classes, level, repetition, *, condition="none", pretraini
         "instance_accuracy": fit.test_metrics["instance_accuracy"],
         "token_accuracy": fit.test_metrics["token_accuracy"],
         "fit_seconds": seconds,
-        "head_epochs": np.nan if head is None else head.best_epoch,
-        "head_val_accuracy": (np.nan if head is None
-                              else float(head.history["val_accuracy"].max())),
+        "head_epochs": head.best_epoch,
+        "head_val_accuracy": float(head.history["val_accuracy"].max()),
         # Does the pretrained head's class layout already fit the data? Its token accuracy on
         # the standardized training inputs, before any block moves them.
-        "head_accuracy_on_inputs": (np.nan if head is None else float(np.mean(
+        "head_accuracy_on_inputs": float(np.mean(
             head.predict_proba(fit.standardizer.transform(X_train)).argmax(axis=-1)
-            == np.searchsorted(fit.classes, y_train)[:, None]))),
+            == np.searchsorted(fit.classes, y_train)[:, None])),
         **metrics.thesis_metrics(trajectory, fit.trace.labels),
         "straightness": metrics.straightness(trajectory),
     }
@@ -367,8 +361,8 @@ def pretraining_run(n_classes, level, repetition, *, condition="none", pretraini
     return summary, history
 
 
-def pretraining_grid(conditions, tasks=(2, 3), level=2, n_repetitions=3, *, seed=0, n_jobs=1,
-                     progress=True, **run_options):
+def pretraining_grid(conditions, tasks=(2, 3), level=2, n_repetitions=3, *, seed=0,
+                     scheduler="local", progress=True, **run_options):
     """:func:`pretraining_run` for every condition, task and repetition.
 
     Parameters
@@ -380,7 +374,7 @@ def pretraining_grid(conditions, tasks=(2, 3), level=2, n_repetitions=3, *, seed
     tasks : sequence of {2, 3}
     level : int
     n_repetitions : int
-    seed, n_jobs, progress
+    seed, scheduler, progress
         As for :func:`transformer_grid`.
     **run_options
         Passed to :func:`pretraining_run` (``epochs``, ``n_blocks``, ``n_heads``,
@@ -396,9 +390,10 @@ def pretraining_grid(conditions, tasks=(2, 3), level=2, n_repetitions=3, *, seed
     if not isinstance(conditions, dict) or not conditions:
         raise ValueError("conditions must be a non-empty dict: name -> pretraining setting "
                          "(None for no pretraining).")
-    tasks = _check_choices(tasks, "tasks", (2, 3))
-    level = _check_int(level, "level", 1)
-    n_repetitions = _check_int(n_repetitions, "n_repetitions", 1)
+    tasks = check_sequence(tasks, "tasks", lambda v, n: check_choice(v, n, (2, 3)))
+    level = check_int(level, "level", 1)
+    n_repetitions = check_int(n_repetitions, "n_repetitions", 1)
+    engine.check_scheduler(scheduler)
     jobs = []
     for name, setting in conditions.items():
         for n_classes in tasks:
@@ -413,7 +408,8 @@ def pretraining_grid(conditions, tasks=(2, 3), level=2, n_repetitions=3, *, seed
                      for repetition in range(n_repetitions)]
     if not jobs:
         raise ValueError("no run to do: no condition applies to the given tasks.")
-    results = run_in_processes(pretraining_run, jobs, n_jobs=n_jobs, progress=progress)
+    results = run_jobs(pretraining_run, jobs, scheduler=scheduler, progress=progress,
+                       description="pretraining runs")
     summary = pd.DataFrame([summary for summary, _ in results])
     histories = pd.concat([history for _, history in results], ignore_index=True)
     return summary, histories
@@ -491,8 +487,8 @@ def _cross_validation_fold(estimator, X, y, train, test, classes):
             "roc_auc": float(auc), "fit_seconds": fit_seconds}
 
 
-def cross_validate_models(models, inputs, y, *, n_splits=5, n_repeats=2, seed=0, n_jobs=1,
-                          progress=True):
+def cross_validate_models(models, inputs, y, *, n_splits=5, n_repeats=2, seed=0,
+                          scheduler="local", progress=True):
     """Stratified repeated cross-validation of several classifiers on the same folds.
 
     Every model is fitted on the same training folds (scikit-learn's
@@ -513,8 +509,8 @@ def cross_validate_models(models, inputs, y, *, n_splits=5, n_repeats=2, seed=0,
     n_splits, n_repeats : int
         Folds per repetition (>= 2) and repetitions (>= 1).
     seed : int
-    n_jobs : int
-        Worker processes over (model, fold) pairs (:func:`run_in_processes`).
+    scheduler : "local", int or str, default "local"
+        Where the (model, fold) pairs run (:func:`otcompanion.engine.run_jobs`).
     progress : bool
 
     Returns
@@ -532,8 +528,9 @@ def cross_validate_models(models, inputs, y, *, n_splits=5, n_repeats=2, seed=0,
     if len(classes) < 2:
         raise ValueError(f"y has a single class {classes[0].item()!r}; at least two are "
                          "needed.")
-    n_splits = _check_int(n_splits, "n_splits", 2)
-    n_repeats = _check_int(n_repeats, "n_repeats", 1)
+    n_splits = check_int(n_splits, "n_splits", 2)
+    engine.check_scheduler(scheduler)
+    n_repeats = check_int(n_repeats, "n_repeats", 1)
     if counts.min() < n_splits:
         smallest = classes[counts.argmin()].item()
         raise ValueError(f"class {smallest!r} has {counts.min()} instances, fewer than "
@@ -551,7 +548,7 @@ def cross_validate_models(models, inputs, y, *, n_splits=5, n_repeats=2, seed=0,
         if len(array) != len(y):
             raise ValueError(f"input {key!r} has {len(array)} rows, y has {len(y)} labels.")
     splitter = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats,
-                                       random_state=_check_int(seed, "seed", 0))
+                                       random_state=check_int(seed, "seed", 0))
     splits = list(splitter.split(np.zeros(len(y)), y))
     jobs, keys = [], []
     for name, (estimator, input_name) in models.items():
@@ -559,33 +556,9 @@ def cross_validate_models(models, inputs, y, *, n_splits=5, n_repeats=2, seed=0,
             jobs.append(dict(estimator=estimator, X=arrays[input_name], y=y, train=train,
                              test=test, classes=classes))
             keys.append({"model": name, "repeat": index // n_splits, "fold": index % n_splits})
-    labels = [f"{key['model']}, repeat {key['repeat']}, fold {key['fold']}" for key in keys]
-    results = run_in_processes(_cross_validation_fold, jobs, n_jobs=n_jobs, progress=progress,
-                               labels=labels)
+    results = run_jobs(_cross_validation_fold, jobs, scheduler=scheduler, progress=progress,
+                       description="cross-validation folds")
     return pd.DataFrame([{**key, **result} for key, result in zip(keys, results)])
-
-
-def _check_sequence(values, name):
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise ValueError(f"{name} must be a list, got {values!r}.")
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} is empty; give at least one value.")
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} has repeated values: {values}.")
-    return values
-
-
-def _check_choices(values, name, allowed):
-    values = _check_sequence(values, name)
-    for value in values:
-        if value not in allowed or isinstance(value, bool):
-            raise ValueError(f"{name} may only contain {list(allowed)}, got {value!r}.")
-    return values
-
-
-def _check_positive_ints(values, name):
-    return [_check_int(value, f"{name} entry", 1) for value in _check_sequence(values, name)]
 
 
 def mean_sd_table(frame, by, columns, digits=3):

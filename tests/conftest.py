@@ -1,6 +1,12 @@
+import os
 import textwrap
 
 import pytest
+
+# Tests compute every run: the run cache (otcompanion.engine) is off in this process, in the
+# worker processes it starts and in the kernels of the chapters it runs. The cache's own tests
+# turn it on in-process with monkeypatch.
+os.environ["OTCOMPANION_NO_CACHE"] = "1"
 
 FAILING_CHAPTER = '''\
 # %% [markdown]

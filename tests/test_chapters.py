@@ -43,10 +43,10 @@ def test_attention_tracing_rejects_bad_tasks(tmp_path):
                          output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
 
 
-def test_ot_metrics_runs_and_does_not_depend_on_n_jobs(tmp_path):
+def test_ot_metrics_runs_and_does_not_depend_on_the_scheduler(tmp_path):
     serial, parallel = tmp_path / "serial.ipynb", tmp_path / "parallel.ipynb"
-    book.run_chapter("02_ot_metrics", {**METRICS_TINY, "n_jobs": 1}, output=serial, echo=None)
-    book.run_chapter("02_ot_metrics", {**METRICS_TINY, "n_jobs": 2}, output=parallel, echo=None)
+    book.run_chapter("02_ot_metrics", {**METRICS_TINY, "scheduler": "1"}, output=serial, echo=None)
+    book.run_chapter("02_ot_metrics", {**METRICS_TINY, "scheduler": "2"}, output=parallel, echo=None)
     assert len(figures(serial)) == 2
     assert figures(serial) == figures(parallel)
     text = text_outputs(serial)

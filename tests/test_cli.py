@@ -102,3 +102,16 @@ def test_build_stops_when_a_chapter_fails(toy_project, capsys):
     chapter.write_text(chapter.read_text().replace("fail: bool = False", "fail: bool = True"))
     assert main(["build"]) == 1
     assert "1 chapter(s) failed: 00_toy; the book was not built." in capsys.readouterr().err
+
+
+def test_no_cache_reaches_the_chapter_kernel(toy_project, monkeypatch):
+    chapter = toy_project / "notebooks" / "00_toy.py"
+    chapter.write_text(chapter.read_text().replace(
+        'print("value is", value)',
+        'import os\nprint("cache off:", os.environ.get("OTCOMPANION_NO_CACHE"))'))
+    monkeypatch.setenv("OTCOMPANION_NO_CACHE", "0")
+    assert main(["run", "toy", "--no-cache"]) == 0
+    executed = nbformat.read(toy_project / "book" / "chapters" / "00_toy.ipynb", as_version=4)
+    printed = "".join(output.get("text", "") for cell in executed.cells
+                      for output in cell.get("outputs", []))
+    assert "cache off: 1" in printed

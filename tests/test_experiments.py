@@ -1,4 +1,4 @@
-"""Repeated-experiment helpers: profiles, run seeds, process pools, the traced grid."""
+"""Repeated-experiment helpers: profiles, run seeds, the traced grid, the run cache."""
 
 import numpy as np
 import pandas as pd
@@ -42,18 +42,6 @@ def test_curve_steps_share_a_grid_and_end_at_the_best_epoch():
         experiments.curve_steps(10, 5, horizon=4)
 
 
-def test_run_in_processes_keeps_job_order_and_does_not_depend_on_n_jobs(capsys):
-    jobs = [{"seed": s} for s in range(6)]
-    serial = experiments.run_in_processes(experiments.run_seed, jobs, n_jobs=1)
-    parallel = experiments.run_in_processes(experiments.run_seed, jobs, n_jobs=2)
-    assert serial == parallel == [experiments.run_seed(s) for s in range(6)]
-    assert "[6/6] seed=" in capsys.readouterr().err
-    experiments.run_in_processes(experiments.run_seed, jobs[:1], progress=False)
-    assert capsys.readouterr().err == ""
-    with pytest.raises(ValueError, match="n_jobs must be at least 1"):
-        experiments.run_in_processes(experiments.run_seed, jobs, n_jobs=0)
-
-
 def test_traced_run_summarizes_its_trajectory():
     summary, curves = experiments.trace_transformer_run(2, 1, 0, seed=0, **TINY_RUN)
     assert summary["n_classes"] == 2 and summary["level"] == 1
@@ -69,11 +57,11 @@ def test_traced_run_summarizes_its_trajectory():
     assert {"n_classes", "level", "repetition", "on_grid"} <= set(curves.columns)
 
 
-def test_grid_does_not_depend_on_n_jobs_or_on_the_rest_of_the_grid():
+def test_grid_does_not_depend_on_the_scheduler_or_on_the_rest_of_the_grid():
     serial, serial_curves = experiments.transformer_grid(
-        (2, 3), (1,), 2, seed=5, n_jobs=1, progress=False, **TINY_RUN)
+        (2, 3), (1,), 2, seed=5, scheduler=1, progress=False, **TINY_RUN)
     parallel, parallel_curves = experiments.transformer_grid(
-        (2, 3), (1,), 2, seed=5, n_jobs=2, progress=False, **TINY_RUN)
+        (2, 3), (1,), 2, seed=5, scheduler=2, progress=False, **TINY_RUN)
     assert len(serial) == 4
     pd.testing.assert_frame_equal(serial.drop(columns=TIMES), parallel.drop(columns=TIMES))
     pd.testing.assert_frame_equal(serial_curves, parallel_curves)
@@ -84,12 +72,15 @@ def test_grid_does_not_depend_on_n_jobs_or_on_the_rest_of_the_grid():
 
 
 @pytest.mark.parametrize("arguments, error, message", [
-    (dict(tasks=[4]), ValueError, r"tasks may only contain \[2, 3\], got 4"),
-    (dict(tasks=[]), ValueError, "tasks is empty"),
-    (dict(tasks="23"), ValueError, "tasks must be a list"),
-    (dict(levels=[1, 1]), ValueError, "levels has repeated values"),
-    (dict(levels=[0]), ValueError, "levels entry must be at least 1"),
+    (dict(tasks=[4]), ValueError, r"tasks\[0\] must be one of \[2, 3\], got 4"),
+    (dict(tasks=[]), ValueError, "tasks"),
+    (dict(tasks="23"), TypeError, "tasks must be a list"),
+    (dict(levels=[1, 1]), ValueError, "levels"),
+    (dict(levels=[0]), ValueError, r"levels\[0\] must be at least 1"),
     (dict(n_repetitions=0), ValueError, "n_repetitions must be at least 1"),
+    (dict(scheduler="cluster"), ValueError, "scheduler must be 'local'"),
+    (dict(scheduler=0), ValueError, "scheduler must be at least 1"),
+    (dict(scheduler=2.5), TypeError, "scheduler must be an integer"),
 ])
 def test_grid_rejects_bad_input_before_running(arguments, error, message):
     with pytest.raises(error, match=message):
@@ -157,7 +148,7 @@ def test_cross_validation_uses_the_same_folds_for_every_model():
     assert np.allclose(prior["roc_auc"], 0.5) and np.allclose(prior["balanced_accuracy"], 0.5)
     assert results.loc[results["model"] == "logistic", "accuracy"].mean() > 0.8
     again = experiments.cross_validate_models(models, inputs, labels, n_splits=3, n_repeats=2,
-                                              seed=1, n_jobs=2, progress=False)
+                                              seed=1, scheduler=2, progress=False)
     columns = ["model", "repeat", "fold", "accuracy", "balanced_accuracy", "roc_auc"]
     pd.testing.assert_frame_equal(results[columns], again[columns])
     three = np.repeat([0, 1, 2], 20)

@@ -900,11 +900,12 @@ def thesis_heads_run(n_heads, repetition, *, seed=0, n_classes=3, level=1, epoch
                      n_blocks=2, target_accuracy=1.0):
     """The thesis Transformer with ``n_heads`` heads on one thesis setup, measured.
 
-    Data, split and seeds are those of :func:`otcompanion.experiments.trace_transformer_run`
-    for ``(seed, n_classes, level, repetition)``: the same data for every number of heads, so
-    head counts can be compared pair by pair. The model is trained with the thesis protocol
-    (:func:`otcompanion.attention.train_transformer`, Quadrio & Candelieri, 2025) with attention
-    recorded at the best epoch.
+    One :func:`otcompanion.experiments.traced_run` (the thesis protocol, Quadrio & Candelieri,
+    2025; read from the run cache when a chapter computed it before) for ``(n_classes, level,
+    repetition)``: its data depend on ``(seed, n_classes, level, repetition)`` only, so every
+    number of heads sees the same data and head counts can be compared pair by pair. Adds the
+    first epoch whose validation instance accuracy reaches ``target_accuracy``
+    (:func:`otcompanion.pretrain.epochs_to_accuracy`).
 
     Parameters
     ----------
@@ -915,47 +916,27 @@ def thesis_heads_run(n_heads, repetition, *, seed=0, n_classes=3, level=1, epoch
     level : int >= 1, default 1
     epochs, n_blocks : int >= 1
     target_accuracy : float in [0, 1], default 1.0
-        Validation instance accuracy whose first epoch measures convergence
-        (:func:`otcompanion.pretrain.epochs_to_accuracy`).
 
     Returns
     -------
     dict
-        ``n_heads``, ``repetition``, ``seed``, ``best_epoch``, ``epochs_to_target`` (NaN when
-        never reached), test ``instance_accuracy``, the thesis's ``optimality`` and
-        ``matching`` (:func:`otcompanion.metrics.thesis_metrics`), ``straightness``,
-        ``w2_path_efficiency``, and ``tv_to_sinkhorn`` at the best epoch (mean over blocks,
-        instances and heads), ``fit_seconds``.
+        ``n_heads``, ``epochs_to_target`` (NaN when never reached) and the summary of
+        :func:`~otcompanion.experiments.traced_run` (``repetition``, ``best_epoch``, test
+        ``instance_accuracy``, ``optimality``, ``matching``, ``straightness``,
+        ``w2_path_efficiency``, ``fit_seconds``, …).
     """
-    from otcompanion import metrics
-    from otcompanion.attention import train_transformer
-    from otcompanion.data import thesis_split
-    from otcompanion.experiments import run_seed
+    from otcompanion.experiments import traced_run
     from otcompanion.pretrain import epochs_to_accuracy
 
     n_heads = check_int(n_heads, "n_heads", 1)
     repetition = check_int(repetition, "repetition", 0)
-    seed, n_classes, level, epochs, n_blocks, target_accuracy = _check_thesis_options(
-        seed=seed, n_classes=n_classes, level=level, epochs=epochs, n_blocks=n_blocks,
-        target_accuracy=target_accuracy).values()
-    run = run_seed(seed, n_classes, level, repetition)
-    X_train, X_test, y_train, y_test = thesis_split(n_classes, level, seed=run)
-    fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks,
-                            n_heads=n_heads, seed=run, attention_every=epochs + 1)
-    trajectory, labels = fit.trace.trajectory, fit.trace.labels
-    reached = epochs_to_accuracy(fit.history, target_accuracy)
-    thesis = metrics.thesis_metrics(trajectory, labels)
-    coupling = metrics.attention_coupling_metrics(fit.trace.attention[-1:],
-                                                  fit.trace.attention_logits[-1:])
-    return {"n_heads": n_heads, "repetition": repetition, "seed": run,
-            "best_epoch": fit.best_epoch,
-            "epochs_to_target": np.nan if reached is None else reached,
-            "instance_accuracy": fit.test_metrics["instance_accuracy"],
-            "optimality": thesis["optimality"], "matching": thesis["matching"],
-            "straightness": metrics.straightness(trajectory),
-            "w2_path_efficiency": metrics.w2_path_efficiency(trajectory, labels),
-            "tv_to_sinkhorn": float(coupling["tv_to_sinkhorn"].mean()),
-            "fit_seconds": fit.fit_seconds}
+    options = _check_thesis_options(seed=seed, n_classes=n_classes, level=level, epochs=epochs,
+                                    n_blocks=n_blocks, target_accuracy=target_accuracy)
+    target_accuracy = options.pop("target_accuracy")
+    record = traced_run(repetition=repetition, n_heads=n_heads, **options)
+    reached = epochs_to_accuracy(record["history"], target_accuracy)
+    return {"n_heads": n_heads, "epochs_to_target": np.nan if reached is None else reached,
+            **record["summary"]}
 
 
 __all__ = ["SCALINGS", "RUN_MEASURES", "tokenized_mixture", "output_scale", "step_size",

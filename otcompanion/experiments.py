@@ -686,3 +686,39 @@ def interval_table(frame, by, columns, confidence=0.95, bounds=None):
                          "mean": float(values.mean()) if len(values) else np.nan,
                          "low": low, "high": high})
     return pd.DataFrame(rows)
+
+
+def paired_difference(frame, column, by, first, second, on="repetition", confidence=0.95):
+    """Mean paired difference ``second - first`` of ``column`` between two settings of ``by``.
+
+    Runs are paired on ``on`` (e.g. the repetition, which fixes the data): for every value of
+    ``on`` present in both settings, the difference of their ``column`` values; then the mean
+    and its Student-t interval over pairs (:func:`t_interval`).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per run, with columns ``column``, ``by`` and ``on`` (at most one row per
+        setting and value of ``on``).
+    column, by : str
+    first, second
+        The two values of ``by`` compared.
+    on : str, default "repetition"
+    confidence : float in (0, 1), default 0.95
+
+    Returns
+    -------
+    dict
+        ``mean``, ``low``, ``high`` and ``pairs``.
+    """
+    missing = [name for name in (column, by, on) if name not in frame.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
+    wide = frame[frame[by].isin([first, second])].pivot(index=on, columns=by, values=column)
+    for value in (first, second):
+        if value not in wide.columns:
+            raise ValueError(f"{by}={value!r} has no runs in the frame.")
+    differences = (wide[second] - wide[first]).dropna()
+    low, high = t_interval(differences, confidence)
+    return {"mean": float(differences.mean()) if len(differences) else np.nan, "low": low,
+            "high": high, "pairs": len(differences)}

@@ -398,3 +398,15 @@ def test_thesis_heads_run_measures_a_short_fit(monkeypatch, tmp_path):
                  "instance_accuracy"):
         assert 0 <= row[name] <= 1 + 1e-9
 
+
+
+def test_paired_difference():
+    frame = pd.DataFrame({"H": [1, 1, 1, 8, 8, 8], "repetition": [0, 1, 2, 2, 1, 0],
+                          "error": [0.3, 0.5, 0.4, 0.1, 0.4, 0.2]})
+    result = experiments.paired_difference(frame, "error", "H", 1, 8)
+    differences = np.array([0.2 - 0.3, 0.4 - 0.5, 0.1 - 0.4])  # paired by repetition
+    low, high = experiments.t_interval(differences)
+    assert result == pytest.approx({"mean": differences.mean(), "low": low, "high": high,
+                                    "pairs": 3})
+    with pytest.raises(ValueError, match="H=4 has no runs"):
+        experiments.paired_difference(frame, "error", "H", 1, 4)

@@ -25,9 +25,9 @@
 # 3. a simple **tokenized-mixture** data model satisfies these conditions;
 #
 # and the guarantees improve with the number of heads $H$, in the spirit of results for
-# overparameterized two-layer networks (Taheri & Thrampoulidis, JMLR 2024: training loss
+# overparameterized two-layer networks {cite:p}`taheri2024generalization`: training loss
 # $O(g^2/K)$ after $K$ steps and generalization gap $O(g^2/n)$ when weights at distance $g$
-# from the initialization reach a small loss).
+# from the initialization reach a small loss.
 #
 # This chapter tests the qualitative predictions in the paper's model family, then asks what
 # more heads do to the attention couplings and token trajectories the earlier chapters
@@ -355,7 +355,7 @@ glue_text("mh-n-high", n_high)
 #
 # Read as in {doc}`01_attention_tracing`: $A_h/T$ is a coupling with uniform row marginals, one
 # half-step of Sinkhorn's algorithm for the cost $-X W_h X^\top$ with $\varepsilon = 1$; the
-# Sinkhorn plan $P_h$ for the same cost has both marginals uniform (Sander et al., 2022). At
+# Sinkhorn plan $P_h$ for the same cost has both marginals uniform (Sander et al., 2022 {cite:p}`sander2022sinkformers`). At
 # initialization $W_h$ is small, so attention and plan are both nearly uniform. The figure shows
 # one training instance in a run with {glue:text}`mh-shown-heads` heads: every head's attention
 # next to its Sinkhorn plan (rescaled by $T$ to be row-stochastic too) at the first and the last

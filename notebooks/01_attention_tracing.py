@@ -200,19 +200,9 @@ pd.DataFrame(path_rows).round(3)
 # sublayer of every block.
 
 # %%
-def sublayer_outputs(fit):
-    """(name, tokens) for the input and the output of every sublayer at the best epoch."""
-    outputs = fit.trace.block_outputs[-1]  # (n_blocks, 2, n, T, d)
-    stages = [("input", fit.trace.inputs)]
-    for b in range(outputs.shape[0]):
-        stages += [(f"block {b + 1} attention", outputs[b, 0]),
-                   (f"block {b + 1} feed-forward", outputs[b, 1])]
-    return stages
-
-
 for k, fit in runs.items():
     frame = pd.concat([data.tokens_to_frame(X, fit.trace.labels).assign(stage=name)
-                       for name, X in sublayer_outputs(fit)], ignore_index=True)
+                       for name, X in fit.trace.sublayer_outputs()], ignore_index=True)
     grid = plots.token_scatter(frame, col="stage", height=2.5, equal_axes=False,
                                title=f"{task_names[k]}, epoch {fit.best_epoch}")
     grid.set_titles(col_template="{col_name}", size="small")
@@ -240,21 +230,6 @@ for k, fit in runs.items():
 # the best epoch).
 
 # %%
-def sublayer_table(fit):
-    stages = sublayer_outputs(fit)
-    rows = []
-    for (_, before), (name, after) in zip(stages[:-1], stages[1:]):
-        moves = np.round(after - before, 3)  # (n, T, d)
-        rows.append({
-            "sublayer": name,
-            "distinct moves": len(np.unique(moves.reshape(-1, moves.shape[-1]), axis=0)),
-            "most distinct moves in one instance": max(
-                len(np.unique(instance_moves, axis=0)) for instance_moves in moves),
-            "mean move length": np.linalg.norm(after - before, axis=-1).mean(),
-        })
-    return pd.DataFrame(rows)
-
-
 def logit_change(fit):
     logits = fit.trace.attention_logits  # (snapshots, n_blocks, n, H, T, T)
     return pd.DataFrame([
@@ -263,7 +238,7 @@ def logit_change(fit):
         for b in range(logits.shape[1])])
 
 
-display(pd.concat([sublayer_table(fit).assign(setup=task_names[k]) for k, fit in runs.items()],
+display(pd.concat([fit.trace.sublayer_moves().assign(setup=task_names[k]) for k, fit in runs.items()],
                   ignore_index=True).set_index(["setup", "sublayer"]).round(3))
 pd.concat([logit_change(fit).assign(setup=task_names[k]) for k, fit in runs.items()],
           ignore_index=True).set_index(["setup", "block"]).round(3)
@@ -373,7 +348,7 @@ X_train, X_test, y_train, y_test = data.thesis_split(first_task, level, n_instan
 other_blocks = 1 if n_blocks != 1 else 2
 other = attention.train_transformer(X_train, y_train, X_test, y_test, epochs=epochs,
                                     n_blocks=other_blocks, n_heads=n_heads, seed=seed)
-display(pd.concat([sublayer_table(fit).assign(model=f"{fit.model.n_blocks} block(s)")
+display(pd.concat([fit.trace.sublayer_moves().assign(model=f"{fit.model.n_blocks} block(s)")
                    for fit in (runs[first_task], other)],
                   ignore_index=True).set_index(["model", "sublayer"]).round(3))
 models = {f"{fit.model.n_blocks} block(s)": fit for fit in (runs[first_task], other)}
@@ -417,7 +392,7 @@ with_noise = [np.concatenate([X, rng.normal(size=X.shape[:2] + (1,))], axis=-1)
               for X in (X_train, X_test)]
 three = attention.train_transformer(with_noise[0], y_train, with_noise[1], y_test,
                                     epochs=epochs, n_blocks=n_blocks, n_heads=n_heads, seed=seed)
-display(sublayer_table(three).round(3), logit_change(three).round(3))
+display(three.trace.sublayer_moves().round(3), logit_change(three).round(3))
 pd.DataFrame([
     {"features": fit.trace.inputs.shape[-1],
      "test accuracy": fit.test_metrics["instance_accuracy"],
@@ -429,8 +404,8 @@ pd.DataFrame([
 two_d, three_d = (metrics.thesis_metrics(fit.trace.trajectory, fit.trace.labels)
                   for fit in (runs[first_task], three))
 display(Markdown(
-    f"With a third feature the first sublayer makes {sublayer_table(three).iloc[0, 1]} distinct "
-    f"moves instead of {sublayer_table(runs[first_task]).iloc[0, 1]}. Optimality goes from "
+    f"With a third feature the first sublayer makes {three.trace.sublayer_moves().iloc[0, 1]} distinct "
+    f"moves instead of {runs[first_task].trace.sublayer_moves().iloc[0, 1]}. Optimality goes from "
     f"{two_d['optimality']:.4f} to {three_d['optimality']:.4f} and matching from "
     f"{two_d['matching']:.3f} to {three_d['matching']:.3f}: once the sublayers can deform the "
     f"clouds, the optimal assignment "

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from otcompanion import data, engine, experiments, plots, pretrain
+from otcompanion import data, engine, experiments, plots, pretrain, stats
 from otcompanion.provenance import provenance
 
 plots.use_book_style()
@@ -114,7 +114,7 @@ histories["setup"] = histories["n_classes"].map(task_names)
 # %%
 columns = ["best_epoch", "epochs_to_target", "min_val_loss", "instance_accuracy",
            "token_accuracy", "head_accuracy_on_inputs", "fit_seconds"]
-table = experiments.mean_sd_table(summary, ["setup", "condition"], columns,
+table = stats.interval_table(summary, ["setup", "condition"], columns,
                                   digits={"best_epoch": 0, "epochs_to_target": 1,
                                           "fit_seconds": 1} | {c: 3 for c in columns[2:6]})
 table.insert(3, "runs reaching the target",
@@ -127,7 +127,7 @@ table
 # regions the head learned on the synthetic clouds already lie where the data's classes are
 # (high) or on the opposite side (low), whatever the pretraining's own accuracy.
 #
-# The learning curves, averaged over repetitions (bands: ± one standard deviation): validation
+# The learning curves, averaged over repetitions (bands: 95 % bootstrap intervals of the mean): validation
 # loss (log scale) and validation instance accuracy.
 
 # %%
@@ -160,7 +160,7 @@ differences.round(3)
 # ({doc}`02_ot_metrics`): same metrics, per condition.
 
 # %%
-experiments.mean_sd_table(summary, ["setup", "condition"],
+stats.interval_table(summary, ["setup", "condition"],
                           ["optimality", "matching", "efficiency", "straightness"])
 
 # %% [markdown]
@@ -222,7 +222,7 @@ figure.suptitle(f"{task_names[k]}, level {level}: one factor at a time", y=1.01)
 plt.show()
 
 # %%
-experiments.mean_sd_table(varied, ["factor", "value"],
+stats.interval_table(varied, ["factor", "value"],
                           ["best_epoch", "epochs_to_target", "instance_accuracy"],
                           digits={"best_epoch": 0, "epochs_to_target": 1,
                                   "instance_accuracy": 3})

@@ -51,7 +51,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from otcompanion import data, engine, experiments, plots
+from otcompanion import data, engine, experiments, plots, stats
 from otcompanion.attention import train_transformer
 from otcompanion.geometry import dummy_means
 from otcompanion.otclassifier import DummyGaussianOTClassifier
@@ -156,7 +156,7 @@ comparison = pd.DataFrame([row for rows in engine.run_jobs(
 comparison["setup"] = comparison["n_classes"].map(task_names)
 
 # %%
-experiments.mean_sd_table(comparison, ["setup", "level", "model"],
+stats.interval_table(comparison, ["setup", "level", "model"],
                           ["instance_accuracy", "token_accuracy", "fit_seconds"],
                           digits={"instance_accuracy": 3, "token_accuracy": 3,
                                   "fit_seconds": 2})
@@ -261,7 +261,7 @@ for repetition in range(n_repetitions):
                      "training accuracy": estimator.score(X_train, y_train),
                      "instance_accuracy": estimator.score(X_test, y_test)})
 sensitivity = pd.DataFrame(rows)
-experiments.mean_sd_table(sensitivity, ["order", "factor", "value"],
+stats.interval_table(sensitivity, ["order", "factor", "value"],
                           ["training accuracy", "instance_accuracy"]).drop(columns="order")
 
 # %% [markdown]

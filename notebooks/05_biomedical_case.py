@@ -57,7 +57,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from otcompanion import data, engine, experiments, metrics, plots
+from otcompanion import data, engine, experiments, metrics, plots, stats
 from otcompanion.attention import TransformerClassifier, train_transformer
 from otcompanion.otclassifier import DummyGaussianOTClassifier
 from otcompanion.provenance import provenance
@@ -148,7 +148,7 @@ results = experiments.cross_validate_models(models, {"table": table, "tokens": t
 # %%
 order = (results.groupby("model")["balanced_accuracy"].mean().sort_values(ascending=False)
          .index.tolist())
-summary = experiments.mean_sd_table(results, ["model"], ["accuracy", "balanced_accuracy",
+summary = stats.interval_table(results, ["model"], ["accuracy", "balanced_accuracy",
                                                          "roc_auc", "fit_seconds"],
                                     digits={"accuracy": 3, "balanced_accuracy": 3,
                                             "roc_auc": 3, "fit_seconds": 2})
@@ -295,7 +295,7 @@ if reuse:  # the chapter's own Transformer runs: the first repetition has the sa
     first_repeat = results[(results["model"] == "Transformer") & (results["repeat"] == 0)]
     layout_results = pd.concat([layout_results, first_repeat.assign(model=default_layout)],
                                ignore_index=True)
-layout_table = experiments.mean_sd_table(layout_results, ["model"],
+layout_table = stats.interval_table(layout_results, ["model"],
                                          ["accuracy", "balanced_accuracy", "roc_auc"])
 display(layout_table)
 layout_means = layout_results.groupby("model")["balanced_accuracy"].mean()

@@ -55,6 +55,8 @@ TRACE_FORMAT_VERSION = 1
 #: Where a trajectory starts (:meth:`Trace.trajectory_from`): at the standardized inputs (this
 #: book) or after the first epoch (the thesis code's indexing).
 TRAJECTORY_STARTS = ("input", "first_epoch")
+#: Optimizers :func:`train_transformer` can train with.
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
 
 
 # --------------------------------------------------------------------------------------------
@@ -570,6 +572,60 @@ class Trace:
                              f"after the first epoch), got best_epoch={self.best_epoch}.")
         return self.block_outputs[1:self.best_epoch, -1, 1]
 
+    def sublayer_outputs(self, epoch=None):
+        """``(name, tokens)`` for the input and every sublayer's output at ``epoch``.
+
+        The stages are the standardized inputs, then per block the output after attention +
+        residual and after feed-forward + residual, each of shape ``(n, T, d)``.
+
+        Parameters
+        ----------
+        epoch : int, optional
+            ``0 .. best_epoch``; default :attr:`best_epoch`.
+        """
+        epoch = self.best_epoch if epoch is None else check_int(epoch, "epoch", 0,
+                                                                 len(self.block_outputs) - 1)
+        outputs = self.block_outputs[epoch]  # (n_blocks, 2, n, T, d)
+        stages = [("input", self.inputs)]
+        for b in range(outputs.shape[0]):
+            stages += [(f"block {b + 1} attention", outputs[b, 0]),
+                       (f"block {b + 1} feed-forward", outputs[b, 1])]
+        return stages
+
+    def sublayer_moves(self, epoch=None, decimals=3):
+        """The displacements each sublayer adds to the tokens, counted.
+
+        With ``d = 2`` features a LayerNorm has essentially two outputs, so every sublayer of
+        the thesis's block adds one of two vectors to each token (chapter 01 of this book); this
+        table shows how general that is.
+
+        Parameters
+        ----------
+        epoch : int, optional
+            Default :attr:`best_epoch`.
+        decimals : int, default 3
+            Displacements are rounded to this many decimals before counting.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per sublayer: ``sublayer``, ``distinct moves`` (over all tokens),
+            ``most distinct moves in one instance``, ``mean move length``.
+        """
+        decimals = check_int(decimals, "decimals", 0)
+        stages = self.sublayer_outputs(epoch)
+        rows = []
+        for (_, before), (name, after) in zip(stages[:-1], stages[1:]):
+            moves = np.round(after - before, decimals)  # (n, T, d)
+            rows.append({
+                "sublayer": name,
+                "distinct moves": len(np.unique(moves.reshape(-1, moves.shape[-1]), axis=0)),
+                "most distinct moves in one instance": max(
+                    len(np.unique(instance, axis=0)) for instance in moves),
+                "mean move length": float(np.linalg.norm(after - before, axis=-1).mean()),
+            })
+        return pd.DataFrame(rows)
+
     @property
     def attention(self):
         """Attention weights ``softmax(attention_logits)`` per row, float32, same shape as
@@ -762,7 +818,7 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
                       key_dim=16, ff_dim=32, head_units=(8,), dropout=0.1, head_dropout=0.4,
                       epochs=200, lr=1e-2, seed=0, patience=None, validation=0.2,
                       device="cpu", n_threads=1, trace=True, attention_every=5, model=None,
-                      per_token_standardization=False):
+                      per_token_standardization=False, optimizer="rmsprop"):
     """Train the thesis Transformer with the thesis protocol and trace the token trajectory.
 
     Protocol (Quadrio & Candelieri, 2025, §3): inputs standardized per feature with statistics
@@ -788,6 +844,11 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
         Architecture, see :class:`ThesisTransformer`. Ignored when ``model`` is given.
     epochs : int, default 200
     lr : float, default 1e-2
+    optimizer : {"rmsprop", "adam", "sgd"}, default "rmsprop"
+        ``"rmsprop"`` is the thesis's keras RMSprop (:class:`KerasRMSprop`); ``"adam"`` is
+        ``torch.optim.Adam`` with keras's defaults (``betas=(0.9, 0.999)``, ``eps=1e-7``;
+        Kingma & Ba, 2015) and ``"sgd"`` plain gradient descent (``torch.optim.SGD``), both for
+        the optimizer ablation of chapter 02.
     seed : int, default 0
         Seeds the weight initialization, the dropout masks and the validation split. Torch's
         global random state is saved and restored around the fit, so a fit does not disturb
@@ -840,6 +901,7 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
 
     epochs = check_int(epochs, "epochs", 1)
     lr = check_positive(lr, "lr")
+    optimizer_name = check_choice(optimizer, "optimizer", OPTIMIZERS)
     seed = check_int(seed, "seed", 0)
     n_threads = check_int(n_threads, "n_threads", 1)
     torch_device = resolve_device(device)
@@ -883,7 +945,12 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
         trainable = [p for p in net.parameters() if p.requires_grad]
         if not trainable:
             raise ValueError("model has no trainable parameters (all are frozen).")
-        optimizer = KerasRMSprop(trainable, lr=lr)
+        if optimizer_name == "rmsprop":
+            optimizer = KerasRMSprop(trainable, lr=lr)
+        elif optimizer_name == "adam":
+            optimizer = torch.optim.Adam(trainable, lr=lr, betas=(0.9, 0.999), eps=1e-7)
+        else:
+            optimizer = torch.optim.SGD(trainable, lr=lr)
         block_record, attention_record = [], {}
 
         def record(epoch):
@@ -955,8 +1022,8 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     params = dict(net.config, epochs=epochs, lr=lr, seed=seed, patience=patience,
                   validation=validation if not isinstance(validation, tuple) else "given",
-                  device=str(torch_device), n_threads=n_threads, optimizer="keras RMSprop",
-                  rho=0.9, eps=1e-7, attention_every=attention_every,
+                  device=str(torch_device), n_threads=n_threads, optimizer=optimizer_name,
+                  attention_every=attention_every,
                   per_token_standardization=per_token_standardization,
                   pretrained_model=model is not None)
     return TransformerFit(

@@ -829,7 +829,8 @@ def multihead_run(n_heads, n_train, repetition, *, seed=0, n_test=500, steps=200
     shown = slice(0, min(ot_instances, n_train))
     attention = fit.attention[:, shown]
     coupling = metrics.attention_coupling_metrics(
-        attention, fit.logits[:, shown], index_names=("trace", "instance", "head"))
+        attention, fit.logits[:, shown], index_names=("trace", "instance", "head"),
+        max_iter=10_000)
     coupling = coupling.groupby("trace", as_index=False)[["column_deviation",
                                                           "tv_to_sinkhorn"]].mean()
     coupling.insert(0, "step", fit.trace_steps[coupling["trace"]])

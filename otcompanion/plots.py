@@ -236,7 +236,7 @@ def attention_heads(weights, row_labels=None, title=None, size=1.3):
 
 
 def metric_panels(frame, x, metrics, hue=None, col_wrap=4, height=2.2, title=None,
-                  errorbar="sd", references=None):
+                  errorbar=("ci", 95), references=None):
     """One panel per metric: its mean (and ``errorbar``) against ``x``, one line per ``hue``.
 
     Parameters
@@ -245,8 +245,10 @@ def metric_panels(frame, x, metrics, hue=None, col_wrap=4, height=2.2, title=Non
         One row per run (or per run and epoch), with ``x``, ``hue`` and the metric columns.
     metrics : list of str
         Columns to plot, one panel each.
-    errorbar : str or None, default "sd"
-        Seaborn's band over runs (standard deviation).
+    errorbar : tuple, str or None, default ("ci", 95)
+        Seaborn's band over runs: by default the 95 % percentile-bootstrap interval of the mean
+        (seeded, so figures are reproducible), the intervals of :mod:`otcompanion.stats`; it
+        stays inside the range of the data, hence inside a bounded metric's bounds.
     references : dict, optional
         Metric -> value: a dotted horizontal reference line in that panel.
 
@@ -259,7 +261,7 @@ def metric_panels(frame, x, metrics, hue=None, col_wrap=4, height=2.2, title=Non
     hue_order = sorted(frame[hue].unique()) if hue else None
     grid = sns.relplot(data=long, x=x, y="value", hue=hue, hue_order=hue_order, col="metric",
                        col_order=list(metrics), col_wrap=min(col_wrap, len(metrics)),
-                       kind="line", errorbar=errorbar, marker="o" if frame[x].nunique() < 10
+                       kind="line", errorbar=errorbar, seed=0, marker="o" if frame[x].nunique() < 10
                        else None, height=height, facet_kws={"sharey": False},
                        palette=PALETTE if hue else None)
     grid.set_titles("{col_name}")

@@ -1,14 +1,13 @@
 """Tests of otcompanion.multihead: the tokenized mixture, the multi-head model and its training,
-the NTK margin, the run and job builders, and the interval helpers they are summarized with."""
+the NTK margin, the run and job builders; and the numeric interval frame and interval panels the
+multi-head chapter summarizes them with."""
 
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
-from otcompanion import experiments
 from otcompanion import multihead as mh
 
 
@@ -334,7 +333,6 @@ def test_jobs_are_checked_before_any_run():
      ValueError, "attention"),
     (lambda: mh.relevant_attention(np.ones((2, 1, 3, 3)) / 3, np.ones((2, 3))), ValueError,
      "relevant"),
-    (lambda: experiments.t_interval([1.0, 2.0], confidence=1.0), ValueError, "confidence"),
 ])
 def test_bad_input_is_refused(call, error, name):
     with pytest.raises(error, match=name):
@@ -374,22 +372,6 @@ def test_thesis_heads_run_refuses_bad_input_before_training(monkeypatch):
             mh.thesis_heads_run(repetition=0, **kwargs)
 
 
-def test_t_interval_and_table():
-    values = [0.2, 0.4, 0.9, 0.5]
-    mean, sd = np.mean(values), np.std(values, ddof=1)
-    half = stats.t.ppf(0.975, 3) * sd / 2
-    assert experiments.t_interval(values) == pytest.approx((mean - half, mean + half))
-    assert experiments.t_interval(values, low=0.3, high=0.6) == pytest.approx((0.3, 0.6))
-    assert experiments.t_interval([0.7]) == (0.7, 0.7)
-    assert all(math.isnan(v) for v in experiments.t_interval([]))
-    frame = pd.DataFrame({"H": [1, 1, 1, 1, 2, 2], "error": values + [0.1, np.nan]})
-    table = experiments.interval_table(frame, ["H"], ["error"], bounds={"error": (0, 1)})
-    assert list(table["runs"]) == [4, 1] and table["low"].iloc[0] == pytest.approx(mean - half)
-    assert table["high"].iloc[0] == pytest.approx(min(mean + half, 1.0))
-    with pytest.raises(ValueError, match="not in the frame"):
-        experiments.interval_table(frame, ["H"], ["loss"])
-
-
 def test_thesis_heads_run_measures_a_short_fit(monkeypatch, tmp_path):
     monkeypatch.setenv("OTCOMPANION_NO_CACHE", "1")
     row = mh.thesis_heads_run(2, 0, epochs=3, n_blocks=1, target_accuracy=0.0)
@@ -400,13 +382,23 @@ def test_thesis_heads_run_measures_a_short_fit(monkeypatch, tmp_path):
 
 
 
-def test_paired_difference():
-    frame = pd.DataFrame({"H": [1, 1, 1, 8, 8, 8], "repetition": [0, 1, 2, 2, 1, 0],
-                          "error": [0.3, 0.5, 0.4, 0.1, 0.4, 0.2]})
-    result = experiments.paired_difference(frame, "error", "H", 1, 8)
-    differences = np.array([0.2 - 0.3, 0.4 - 0.5, 0.1 - 0.4])  # paired by repetition
-    low, high = experiments.t_interval(differences)
-    assert result == pytest.approx({"mean": differences.mean(), "low": low, "high": high,
-                                    "pairs": 3})
-    with pytest.raises(ValueError, match="H=4 has no runs"):
-        experiments.paired_difference(frame, "error", "H", 1, 4)
+
+def test_interval_frame_matches_the_bootstrap_and_feeds_the_panels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from otcompanion import plots, stats
+
+    frame = pd.DataFrame({"H": [1, 1, 1, 8, 8, 8], "error": [0.3, 0.5, 0.4, 0.1, np.nan, 0.2],
+                          "loss": [1.0, 2.0, 3.0, 0.5, 0.7, 0.9]})
+    table = stats.interval_frame(frame, ["H"], ["error", "loss"])
+    assert list(table.columns) == ["H", "metric", "runs", "mean", "low", "high"]
+    row = table[(table["H"] == 8) & (table["metric"] == "error")].iloc[0]
+    mean, low, high, n = stats.bootstrap_interval([0.1, 0.2])
+    assert (row["runs"], row["mean"], row["low"], row["high"]) == (n, mean, low, high)
+    assert n == 2 and mean == pytest.approx(0.15)
+    assert 0.1 <= low <= high <= 0.2  # inside the range of the data
+    figure = plots.interval_panels(table, "H", ["error", "loss"], logx=True)
+    assert [ax.get_title() for ax in figure.axes if ax.get_visible()] == ["error", "loss"]
+    with pytest.raises(ValueError, match="not in the frame"):
+        stats.interval_frame(frame, ["H"], ["accuracy"])

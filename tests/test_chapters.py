@@ -202,6 +202,8 @@ def glued(path):
 
 
 def test_multi_head_runs_and_glues_numbers_computed_from_its_runs(tmp_path, monkeypatch):
+    import pandas as pd
+
     from otcompanion import claims, stats
     from otcompanion import multihead as mh
 

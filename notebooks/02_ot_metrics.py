@@ -35,7 +35,7 @@ n_blocks: int = 0  # encoder blocks; 0 means the profile's value (2)
 n_heads: int = 10  # attention heads per block (thesis: 10)
 seed: int = 0  # chapter seed; every run derives its own seed from it
 scheduler: str = "local"  # "local" (all cores), a number of worker processes, or a Dask address "tcp://host:8786"; results do not depend on it
-curve_points: int = 20  # epochs at which the metric-versus-epoch curves are evaluated
+curve_points: int = 10  # epochs at which the metric-versus-epoch curves are evaluated
 trajectory_start: str = "input"  # "input" (this book) or "first_epoch" (the thesis code's indexing)
 ablation_task: int = 3  # task of the optimizer ablation (2 or 3 classes)
 ablation_level: int = 2  # level of the optimizer ablation
@@ -328,7 +328,7 @@ plt.close(grid.figure)
 starts = tables["starts"]
 indexing = stats.paired_differences(
     starts, ["setup"], ["level", "repetition"], "start", "first_epoch", "input",
-    ["optimality", "matching", "efficiency", "straightness", "w2_path_efficiency"])
+    ["optimality", "matching", "efficiency", "straightness"])
 indexing.round(4)
 
 # %% tags=["remove-input"]

@@ -36,7 +36,7 @@ import re
 import sys
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ._validation import check_bool, check_int
 

@@ -196,3 +196,61 @@ def test_dummy_gaussian_runs_and_states_the_claims(tmp_path):
     for claim in ("Comparable accuracy", "Lower cost", "Scaling", "Dummy geometry"):
         assert claim in findings
     assert len(figures(out)) >= 4
+
+
+MULTIHEAD_TINY = {"heads": [1, 4], "n_train": 12, "sample_sizes": [12, 24],
+                  "sample_size_heads": [1], "n_repetitions": 2, "steps": 10, "n_test": 20,
+                  "bridge_heads": [1, 2], "bridge_repetitions": 2, "bridge_epochs": 3,
+                  "bridge_blocks": 1, "scheduler": "1"}
+
+
+def glued(path):
+    """The values a chapter glued for its prose (myst-nb), by name."""
+    notebook = nbformat.read(path, as_version=4)
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                data = output["data"]
+                values[name] = (data.get("application/papermill.record/text/markdown")
+                                or data.get("application/papermill.record/text/plain"))
+    return values
+
+
+def test_multi_head_runs_and_glues_numbers_computed_from_its_runs(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from otcompanion import claims, stats
+    from otcompanion import multihead as mh
+
+    monkeypatch.setenv("OTCOMPANION_NO_CACHE", "1")
+    out = tmp_path / "multihead.ipynb"
+    book.run_chapter("06_multi_head", MULTIHEAD_TINY, output=out, echo=None)
+    values = glued(out)
+    for figure in ("mh-loss-curves", "mh-versus-heads", "mh-versus-n", "mh-attention-plans",
+                   "mh-coupling-curves", "mh-bridge"):
+        assert figure in values
+    # The margin verdict quotes the paired difference of the package's own runs.
+    options = {name: MULTIHEAD_TINY[name] for name in ("steps", "n_test")}
+    runs = pd.DataFrame([mh.multihead_run(H, 12, repetition, **options)[0]
+                         for H in (1, 4) for repetition in range(2)])
+    margin = stats.paired_differences(runs, [], ["repetition"], "n_heads", 4, 1,
+                                      ["ntk_margin_init"]).iloc[0]
+    assert f"{margin['difference']:+.3g}" in values["mh-margin"]
+    assert f"{margin['pairs']} pairs" in values["mh-margin"]
+    assert values["mh-h-high"] == "4" and values["mh-bridge-runs"] == "4"
+    notebook = nbformat.read(out, as_version=4)
+    ledger = [output["data"] for cell in notebook.cells if cell.cell_type == "code"
+              for output in cell.get("outputs", []) if claims.MIME in output.get("data", {})]
+    assert len(ledger) == 1 and ledger[0][claims.MIME][0]["claim"] == "multi-head"
+
+
+def test_multi_head_rejects_an_empty_head_list_before_any_run(tmp_path):
+    with pytest.raises(book.ChapterFailed, match="heads is empty") as failure:
+        book.run_chapter("06_multi_head", {**MULTIHEAD_TINY, "heads": []},
+                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
+    report = nbformat.read(failure.value.report, as_version=4)
+    executed = [cell for cell in report.cells if cell.cell_type == "code"
+                and cell.get("execution_count")]
+    assert not any("run_jobs" in cell.source for cell in executed)

@@ -275,7 +275,7 @@ def glue_standing(name, key):
     glue(f"{key}-rival", str(rival), display=False)
     glue(f"{key}-difference", stats.interval_text(difference), display=False)
     glue(f"{key}-reading", "the interval lies above 0, a lead over every other model"
-         if low > 0 else f"the interval lies below 0, so it trails {rival}" if high < 0 else
+         if low > 0 else f"the interval lies below 0, so it trails the {rival}" if high < 0 else
          "the interval contains 0, so the folds do not rank the two", display=False)
     glue(f"{key}-auc", float(means.loc[name, "roc_auc"]), display=False)
     glue(f"{key}-seconds", float(median_seconds[name]), display=False)

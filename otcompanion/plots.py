@@ -3,12 +3,12 @@
 Colours follow the sorted class names, so a class has the same colour in every figure.
 
 Sizes are chosen for the rendered page, not for the notebook: a figure is at most
-:data:`BOOK_WIDTH` inches wide at :data:`DPI` dots per inch, so the book's text column (about
-760 px on a desktop) shows it at its own size, and every text in it, tick labels included, is
-:data:`FONT_SIZE` points, :data:`FONT_SIZE` x :data:`DPI` / 72 = 16 px. On a 390 px phone the
-column is about 358 px wide and a full-width figure is scaled by 358 / 634, which leaves tick
-labels at 9 px. Multi-panel figures therefore wrap into at most three panels per row, and put
-their legends above the panels instead of to their right.
+:data:`BOOK_WIDTH` inches wide at :data:`DPI` dots per inch (605 px), so the book's text column
+(about 760 px on a desktop) shows it at its own size, and every text in it, tick labels
+included, is :data:`FONT_SIZE` points, :data:`FONT_SIZE` x :data:`DPI` / 72 = 16 px. On a
+390 px phone a figure is at most 342 px wide, so a full-width figure is scaled by 342 / 605 and
+its tick labels are still 9 px. Multi-panel figures therefore wrap into at most three panels
+per row, and put their legends above the panels instead of to their right.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import seaborn as sns
 PALETTE = "colorblind"
 #: Resolution of every figure (dots per inch): one figure pixel is one CSS pixel of the page.
 DPI = 96
-#: Width of a full-width figure, in inches (634 px at :data:`DPI`).
-BOOK_WIDTH = 6.6
+#: Width of a full-width figure, in inches (605 px at :data:`DPI`).
+BOOK_WIDTH = 6.3
 #: Size of every text of a figure (tick labels, axis labels, titles, legends), in points.
 FONT_SIZE = 12
 

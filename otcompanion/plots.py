@@ -61,7 +61,7 @@ def _fit_width(figure, width=None, iterations=4):
     the book's notebooks save figures (``bbox_inches="tight"``), is at most ``width`` inches
     wide, default :data:`BOOK_WIDTH`. Texts keep their size in points. Returns ``figure``."""
     width = BOOK_WIDTH if width is None else width
-    target = width - 0.2  # the tight crop adds 0.1 inch of padding on each side
+    target = width - 0.25  # the tight crop adds 0.1 inch of padding on each side, and rounding
     for _ in range(iterations):
         figure.draw_without_rendering()  # runs the layout engine, as saving does
         drawn = figure.get_tightbbox(figure.canvas.get_renderer()).width

@@ -14,6 +14,7 @@ per row, and put their legends above the panels instead of to their right.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -261,6 +262,8 @@ def training_curves(history, best_epoch=None, title=None, height=None):
             if r < len(runs) - 1:
                 ax.set_xlabel("")
         axes[r, 0].set_yscale("log")
+        # Decades only: minor labels (2x10^-1, 3x10^-1, ...) collide on a short axis.
+        axes[r, 0].yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     colours = sns.color_palette(PALETTE, 2)
     handles = [plt.Line2D([], [], color=colour, linewidth=1.5) for colour in colours]
     figure.legend(handles, ["training", "validation"], loc="outside upper center", ncol=2,

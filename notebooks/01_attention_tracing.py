@@ -143,6 +143,7 @@ for ax, (k, fit) in zip(axes, runs.items()):
     trajectory = fit.trace.trajectory
     plots.token_map(trajectory[0], trajectory[-1], fit.trace.labels, ax=ax,
                     title=f"{task_names[k]}, epoch {fit.best_epoch}")
+plots.panel_legend(figure, axes)
 glue("fig-tracing-map", figure, display=False)
 plt.close(figure)
 
@@ -195,6 +196,7 @@ figure, axes = plots.panel_row(len(runs))
 for ax, (k, fit) in zip(axes, runs.items()):
     plots.token_paths(fit.trace.trajectory, fit.trace.labels, ax=ax, n_paths=n_paths, seed=seed,
                       title=task_names[k])
+plots.panel_legend(figure, axes)
 glue("fig-tracing-paths", figure, display=False)
 glue("n-paths", int(n_paths), display=False)
 plt.close(figure)

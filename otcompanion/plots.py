@@ -287,6 +287,20 @@ def panel_row(n_panels, aspect=1.0):
     return figure, list(axes[0])
 
 
+def panel_legend(figure, axes):
+    """One legend above a :func:`panel_row` figure instead of one inside every panel, where it
+    would cover data. Takes the entries of the panel that has the most."""
+    handles, labels = max((ax.get_legend_handles_labels() for ax in axes),
+                          key=lambda entries: len(entries[1]))
+    for ax in axes:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    if labels:
+        figure.legend(handles, labels, loc="outside upper center", ncol=len(labels),
+                      frameon=False)
+    return figure
+
+
 def token_map(start, end, labels, ax=None, title=None, max_arrows=None, seed=0):
     """Arrows from every token's start to its end position (first two features).
 
@@ -354,11 +368,14 @@ def token_paths(trajectory, labels, ax=None, title=None, n_paths=40, seed=0):
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4))
     classes, colours = _class_colours(point_labels)
+    labelled = set()
     for i in chosen:
         colour = colours[point_labels[i]]
         ax.plot(points[:, i, 0], points[:, i, 1], color=colour, alpha=0.5, linewidth=0.7)
         ax.scatter(points[0, i, 0], points[0, i, 1], facecolors="none", edgecolors=colour, s=14)
-        ax.scatter(points[-1, i, 0], points[-1, i, 1], color=colour, s=10, zorder=3)
+        label = None if point_labels[i] in labelled else f"class {point_labels[i]}"
+        labelled.add(point_labels[i])
+        ax.scatter(points[-1, i, 0], points[-1, i, 1], color=colour, s=10, zorder=3, label=label)
     ax.set_aspect("equal", adjustable="datalim")
     if title:
         ax.set_title(title)

@@ -17,8 +17,8 @@ intervals, :mod:`otcompanion.stats`). This module holds what the chapters need f
 - :func:`classifier_comparison_run`, :func:`stopping_rule_run`: the OT classifier next to the
   Transformer on one setup, at the thesis's budgets (the Transformer read from the run cache)
   and under the same early-stopping rule; :func:`scaling_run` and :func:`scaling_exponents`:
-  the OT classifier's fit time against the training size; :func:`combined_verdict`: a claim's
-  verdict from its tests;
+  the OT classifier's fit time against the training size; :func:`interval_outcome` and
+  :func:`combined_verdict`: a claim's verdict from the intervals of its tests;
 - :func:`cross_validate_models`: several classifiers on the same stratified repeated folds;
 
 Every grid function takes ``scheduler`` (:func:`otcompanion.engine.run_jobs`): ``"local"`` (all
@@ -754,6 +754,49 @@ def scaling_exponents(frame, x="train_tokens", y="fit_seconds",
                             1)[0] if sizes >= 2 else np.nan)
         rows.append({**dict(zip(by, keys)), "exponent": float(slope), "sizes": sizes})
     return pd.DataFrame(rows)
+
+
+def interval_outcome(low, high, threshold, claim):
+    """Whether an interval supports a one-sided claim about a quantity.
+
+    Parameters
+    ----------
+    low, high : float
+        The 95 % interval of the quantity (e.g. a paired difference); NaN when it could not be
+        formed.
+    threshold : float
+    claim : {"above", "below"}
+        The claim says the quantity is above (or below) ``threshold``.
+
+    Returns
+    -------
+    str
+        ``"support"`` when the whole interval is on the claim's side of ``threshold``,
+        ``"contradict"`` when it is wholly on the other side, ``"undecided"`` when it contains
+        ``threshold`` or is NaN.
+
+    Examples
+    --------
+    The OT classifier's accuracy minus the Transformer's, claimed to be above -0.05 (at most
+    five points lower):
+
+    >>> interval_outcome(-0.02, 0.01, -0.05, "above")
+    'support'
+    """
+    claim = check_choice(claim, "claim", ("above", "below"))
+    threshold = check_real(threshold, "threshold")
+    for value, name in ((low, "low"), (high, "high")):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value,
+                                                                                      bool):
+            raise TypeError(f"{name} must be a real number or NaN, got {value!r}.")
+    if np.isnan(low) or np.isnan(high):
+        return "undecided"
+    if low > high:
+        raise ValueError(f"low={low} is above high={high}.")
+    above, below = low > threshold, high < threshold
+    if claim == "below":
+        above, below = below, above
+    return "support" if above else "contradict" if below else "undecided"
 
 
 def combined_verdict(outcomes):

@@ -298,3 +298,28 @@ def test_combined_verdict(outcomes, verdict):
 def test_combined_verdict_rejects_unknown_outcomes(outcomes):
     with pytest.raises(ValueError, match="outcomes"):
         experiments.combined_verdict(outcomes)
+
+
+@pytest.mark.parametrize("low, high, threshold, claim, outcome", [
+    (-0.02, 0.01, -0.05, "above", "support"),
+    (-0.08, -0.06, -0.05, "above", "contradict"),
+    (-0.08, 0.0, -0.05, "above", "undecided"),
+    (0.0, 0.0, -0.05, "above", "support"),
+    (-2.0, -1.0, 0.0, "below", "support"),
+    (0.5, 1.0, 0.0, "below", "contradict"),
+    (-0.5, 1.0, 0.0, "below", "undecided"),
+    (np.nan, np.nan, 0.0, "below", "undecided"),
+])
+def test_interval_outcome(low, high, threshold, claim, outcome):
+    assert experiments.interval_outcome(low, high, threshold, claim) == outcome
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ((0.0, 1.0, 0.0, "more"), ValueError, "claim"),
+    ((1.0, 0.0, 0.0, "above"), ValueError, "above high"),
+    (("a", 1.0, 0.0, "above"), TypeError, "low must be a real number"),
+    ((0.0, 1.0, np.nan, "above"), ValueError, "threshold"),
+])
+def test_interval_outcome_rejects_bad_input(arguments, error, message):
+    with pytest.raises(error, match=message):
+        experiments.interval_outcome(*arguments)

@@ -16,7 +16,8 @@ intervals, :mod:`otcompanion.stats`). This module holds what the chapters need f
   head (:mod:`otcompanion.pretrain`), paired with the unpretrained ones;
 - :func:`classifier_comparison_run`, :func:`stopping_rule_run`: the OT classifier next to the
   Transformer on one setup, at the thesis's budgets (the Transformer read from the run cache)
-  and under the same early-stopping rule; :func:`scaling_run` and :func:`scaling_exponents`:
+  and under the same early-stopping rule; :func:`ot_classifier_run`: the OT classifier alone
+  on a run's data; :func:`scaling_run` and :func:`scaling_exponents`:
   the OT classifier's fit time against the training size; :func:`interval_outcome` and
   :func:`combined_verdict`: a claim's verdict from the intervals of its tests;
 - :func:`cross_validate_models`: several classifiers on the same stratified repeated folds;
@@ -654,6 +655,43 @@ def stopping_rule_run(n_classes, level, repetition, *, seed=0, patience=10, epoc
     rows.append({**keys, "model": "OT classifier",
                  **_ot_row(model, seconds, X_test, y_test, target)})
     return rows
+
+
+def ot_classifier_run(n_classes, level, repetition, *, seed=0, n_instances=90, n_tokens=20,
+                      ot_options=None):
+    """The OT classifier alone on the data of one run (e.g. for sensitivity studies).
+
+    Data and seed are those of :func:`traced_run` with the same coordinates and sizes.
+
+    Parameters
+    ----------
+    n_classes, level, repetition, seed, n_instances, n_tokens
+        As for :func:`traced_run`.
+    ot_options : dict, optional
+        Parameters of :class:`~otcompanion.otclassifier.DummyGaussianOTClassifier` (its
+        defaults otherwise; ``random_state`` is the run's seed).
+
+    Returns
+    -------
+    dict
+        The run coordinates, ``train_accuracy`` and ``instance_accuracy`` (test) and
+        ``fit_seconds``.
+    """
+    from otcompanion.otclassifier import DummyGaussianOTClassifier
+
+    run = run_seed(seed, check_choice(n_classes, "n_classes", (2, 3)), check_int(level, "level", 1),
+                   check_int(repetition, "repetition", 0))
+    X_train, X_test, y_train, y_test = thesis_split(
+        n_classes, level, n_instances=check_int(n_instances, "n_instances", 1),
+        n_tokens=check_int(n_tokens, "n_tokens", 1), seed=run)
+    model = DummyGaussianOTClassifier(**{"random_state": run, **(ot_options or {})})
+    _warm_up(model.solver)
+    started = time.perf_counter()
+    model.fit(X_train, y_train)
+    seconds = time.perf_counter() - started
+    return {"n_classes": n_classes, "level": level, "repetition": repetition, "seed": run,
+            "train_accuracy": float(model.score(X_train, y_train)),
+            "instance_accuracy": float(model.score(X_test, y_test)), "fit_seconds": seconds}
 
 
 def scaling_run(solver, standardize, n_train_tokens, repetition, *, seed=0, n_classes=3,

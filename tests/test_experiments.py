@@ -231,6 +231,23 @@ def test_stopping_rule_rejects_bad_input(arguments, error, message):
         experiments.stopping_rule_run(**options)
 
 
+def test_ot_classifier_run_uses_the_runs_data_and_options():
+    from otcompanion.data import thesis_split
+    from otcompanion.otclassifier import DummyGaussianOTClassifier
+
+    row = experiments.ot_classifier_run(3, 2, 1, seed=4, n_instances=30, n_tokens=4,
+                                        ot_options={"radius": 3.0, "max_epochs": 3})
+    run = experiments.run_seed(4, 3, 2, 1)
+    X_train, X_test, y_train, y_test = thesis_split(3, 2, n_instances=30, n_tokens=4, seed=run)
+    model = DummyGaussianOTClassifier(radius=3.0, max_epochs=3, random_state=run).fit(
+        X_train, y_train)
+    assert row["seed"] == run
+    assert row["instance_accuracy"] == model.score(X_test, y_test)
+    assert row["train_accuracy"] == model.score(X_train, y_train)
+    with pytest.raises(ValueError, match="level"):
+        experiments.ot_classifier_run(3, 0, 1)
+
+
 def test_epochs_to_target_is_the_first_epoch_at_the_target():
     history = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_instance_accuracy": [0.5, 1.0, 0.8, 1.0]})
     assert experiments.epochs_to_target(history, 1.0) == 2

@@ -243,7 +243,9 @@ plots.feature_boxes(long, x="standardized value", y="column",
 #
 # Show that at every level $L$ the two-class and the three-class setups have the same mean
 # pairwise $W_2$ distance between classes, and find its value. Check your answer with
-# {func}`~otcompanion.data.mean_pairwise_w2`.
+# {func}`~otcompanion.data.mean_pairwise_w2`: store a table `equal_difficulty` with one row per
+# level 1 to 4 and the columns `"level"`, `"two classes"` and `"three classes"` (the mean
+# pairwise $W_2$ of each setup).
 # ```
 #
 # ```{solution-start} data-equal-difficulty
@@ -256,11 +258,28 @@ plots.feature_boxes(long, x="standardized value", y="column",
 # $x = 6L / (2(1+\sqrt 2))$. Both are $2L$:
 
 # %%
-pd.DataFrame([
+equal_difficulty = pd.DataFrame([
     {"level": level, "two classes": data.mean_pairwise_w2(*data.thesis_setup(2, level)),
      "three classes": data.mean_pairwise_w2(*data.thesis_setup(3, level)), "2L": 2 * level}
     for level in (1, 2, 3, 4)
 ])
+equal_difficulty
+
+
+# %% tags=["remove-cell", "check"]
+def check_equal_difficulty(env, equal_difficulty):
+    """Both columns against otcompanion.data.mean_pairwise_w2 at levels 1-4 (rtol 1e-9)."""
+    from otcompanion import classroom, data
+    for column, n_classes in (("two classes", 2), ("three classes", 3)):
+        expected = [data.mean_pairwise_w2(*data.thesis_setup(n_classes, level))
+                    for level in (1, 2, 3, 4)]
+        actual = classroom.answer_column("equal_difficulty", equal_difficulty, column, 4)
+        classroom.assert_close(f"equal_difficulty[{column!r}]", actual, expected, rtol=1e-9)
+
+
+from otcompanion import classroom
+
+classroom.run_check(check_equal_difficulty, globals())
 
 # %% [markdown]
 # ```{solution-end}
@@ -271,7 +290,12 @@ pd.DataFrame([
 #
 # For the two-class setup at level $L$, compute the population mean and variance of the first
 # feature when both classes are equally likely. Deduce where the class means land after
-# standardization, and what happens as $L \to \infty$. Compare with a large sample.
+# standardization, and what happens as $L \to \infty$. Compare with a large sample: for
+# $L = 1, 2, 4, 16$ draw 2,000 instances with
+# `data.make_token_clouds(means, covariances, n_instances=2000, seed=seed)`, standardize them
+# with {class}`~otcompanion.data.TokenStandardizer`, and store a table `comparison` with one row
+# per $L$ and the columns `"L"`, `"predicted mean of class 1"` and `"sampled mean of class 1"`
+# (the mean of the first standardized feature over the tokens of class 1).
 # ```
 #
 # ```{solution-start} data-standardized-limit
@@ -285,21 +309,50 @@ pd.DataFrame([
 # $\sqrt{2 / (2 + L^2)}$ shrinks instead.
 
 # %%
-comparison = []
+rows = []
 for level in (1, 2, 4, 16):  # level 16 lies beyond the thesis's range, to show the limit
     means = np.array([[-level, 0.0], [level, 0.0]])
     X_big, y_big = data.make_token_clouds(means, np.stack([2 * np.eye(2)] * 2),
                                           n_instances=2000, seed=seed)
     standardized = data.TokenStandardizer().fit_transform(X_big)
-    comparison.append({"L": level, "predicted mean of class 1": level / np.sqrt(2 + level**2),
-                       "sampled mean of class 1": standardized[y_big == 1][..., 0].mean()})
-pd.DataFrame(comparison).round(3)
+    rows.append({"L": level, "predicted mean of class 1": level / np.sqrt(2 + level**2),
+                 "sampled mean of class 1": standardized[y_big == 1][..., 0].mean()})
+comparison = pd.DataFrame(rows)
+comparison.round(3)
+
+
+# %% tags=["remove-cell", "check"]
+def check_standardized_limit(env, comparison):
+    """Sampled class-1 means against otcompanion.data for the assigned seed (atol 1e-9) and
+    predicted means against L / sqrt(2 + L^2) (rtol 1e-9)."""
+    import numpy as np
+
+    from otcompanion import classroom, data
+    seed = classroom.assigned_parameters(env)["seed"]
+    levels = [1, 2, 4, 16]
+    sampled = []
+    for level in levels:
+        X, y = data.make_token_clouds(np.array([[-level, 0.0], [level, 0.0]]),
+                                      np.stack([2 * np.eye(2)] * 2), n_instances=2000, seed=seed)
+        sampled.append(data.TokenStandardizer().fit_transform(X)[y == 1][..., 0].mean())
+    actual = classroom.answer_column("comparison", comparison, "sampled mean of class 1", 4)
+    classroom.assert_close("comparison['sampled mean of class 1']", actual, sampled, atol=1e-9)
+    predicted = [level / np.sqrt(2 + level**2) for level in levels]
+    actual = classroom.answer_column("comparison", comparison, "predicted mean of class 1", 4)
+    classroom.assert_close("comparison['predicted mean of class 1']", actual, predicted,
+                           rtol=1e-9)
+
+
+classroom.run_check(check_standardized_limit, globals())
 
 # %% [markdown]
 # ```{solution-end}
 # ```
 #
 # ## Provenance
+
+# %% [raw] tags=["remove-cell", "assignment-parameters"]
+# n_instances: 30
 
 # %% tags=["provenance"]
 provenance({"seed": seed, "n_instances": n_instances, "n_tokens": n_tokens, "levels": levels,

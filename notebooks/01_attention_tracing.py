@@ -200,19 +200,9 @@ pd.DataFrame(path_rows).round(3)
 # sublayer of every block.
 
 # %%
-def sublayer_outputs(fit):
-    """(name, tokens) for the input and the output of every sublayer at the best epoch."""
-    outputs = fit.trace.block_outputs[-1]  # (n_blocks, 2, n, T, d)
-    stages = [("input", fit.trace.inputs)]
-    for b in range(outputs.shape[0]):
-        stages += [(f"block {b + 1} attention", outputs[b, 0]),
-                   (f"block {b + 1} feed-forward", outputs[b, 1])]
-    return stages
-
-
 for k, fit in runs.items():
     frame = pd.concat([data.tokens_to_frame(X, fit.trace.labels).assign(stage=name)
-                       for name, X in sublayer_outputs(fit)], ignore_index=True)
+                       for name, X in fit.trace.sublayer_outputs()], ignore_index=True)
     grid = plots.token_scatter(frame, col="stage", height=2.5, equal_axes=False,
                                title=f"{task_names[k]}, epoch {fit.best_epoch}")
     grid.set_titles(col_template="{col_name}", size="small")
@@ -240,21 +230,6 @@ for k, fit in runs.items():
 # the best epoch).
 
 # %%
-def sublayer_table(fit):
-    stages = sublayer_outputs(fit)
-    rows = []
-    for (_, before), (name, after) in zip(stages[:-1], stages[1:]):
-        moves = np.round(after - before, 3)  # (n, T, d)
-        rows.append({
-            "sublayer": name,
-            "distinct moves": len(np.unique(moves.reshape(-1, moves.shape[-1]), axis=0)),
-            "most distinct moves in one instance": max(
-                len(np.unique(instance_moves, axis=0)) for instance_moves in moves),
-            "mean move length": np.linalg.norm(after - before, axis=-1).mean(),
-        })
-    return pd.DataFrame(rows)
-
-
 def logit_change(fit):
     logits = fit.trace.attention_logits  # (snapshots, n_blocks, n, H, T, T)
     return pd.DataFrame([
@@ -263,7 +238,7 @@ def logit_change(fit):
         for b in range(logits.shape[1])])
 
 
-display(pd.concat([sublayer_table(fit).assign(setup=task_names[k]) for k, fit in runs.items()],
+display(pd.concat([fit.trace.sublayer_moves().assign(setup=task_names[k]) for k, fit in runs.items()],
                   ignore_index=True).set_index(["setup", "sublayer"]).round(3))
 pd.concat([logit_change(fit).assign(setup=task_names[k]) for k, fit in runs.items()],
           ignore_index=True).set_index(["setup", "block"]).round(3)
@@ -351,6 +326,126 @@ coupling.groupby(["setup", "block"])[["column_deviation", "tv_to_sinkhorn"]].agg
 # ## Exercises
 #
 # ```{exercise}
+# :label: tracing-layernorm-points
+#
+# The LayerNorm argument above says that with $d = 2$ a LayerNorm without its affine part sends
+# almost every token to $(1, -1)$ or $(-1, 1)$. Check it on your data: take the training tokens
+# of the first task, `data.thesis_split(tasks[0], level, n_instances=n_instances,
+# n_tokens=n_tokens, seed=seed)`, standardize them with
+# {class}`~otcompanion.data.TokenStandardizer`, and normalize every token with
+# `torch.nn.functional.layer_norm` over its two features (no weights, the default `eps`). Store
+# the normalized tokens, an array of the training tokens' shape, in `normalized`, and the share
+# of tokens whose first normalized feature is positive in `share_first_positive`. Which tokens
+# land far from the two points?
+# ```
+#
+# ```{solution-start} tracing-layernorm-points
+# :class: dropdown
+# ```
+#
+# With two features the mean is $(a + b)/2$ and the normalized token is
+# $\pm (a - b) / \sqrt{(a - b)^2 + 4\varepsilon}$: $\pm 1$ up to $\varepsilon$, except for the
+# few tokens with $a \approx b$, which sit near the diagonal of the plane.
+
+# %%
+import torch
+
+X_train, _, _, _ = data.thesis_split(tasks[0], level, n_instances=n_instances,
+                                     n_tokens=n_tokens, seed=seed)
+standardized = torch.as_tensor(data.TokenStandardizer().fit_transform(X_train))
+normalized = torch.nn.functional.layer_norm(standardized, (standardized.shape[-1],)).numpy()
+share_first_positive = float((normalized[..., 0] > 0).mean())
+distance = np.abs(np.abs(normalized[..., 0]) - 1)
+display(Markdown(
+    f"{share_first_positive:.1%} of the tokens land on $(1, -1)$; {(distance < 0.01).mean():.1%} "
+    f"of all tokens lie within 0.01 of one of the two points, and the farthest, "
+    f"{distance.max():.3f} away, has its two standardized features "
+    f"{np.abs(np.diff(standardized.numpy(), axis=-1)).reshape(-1)[distance.argmax()]:.4f} "
+    f"apart."))
+
+
+# %% tags=["remove-cell", "check"]
+def check_layernorm_points(env, normalized, share_first_positive):
+    """The normalized tokens and the share on (1, -1), against otcompanion.data and torch for
+    the assigned parameters (atol 1e-9)."""
+    import torch
+
+    from otcompanion import classroom, data
+    p = classroom.assigned_parameters(env)
+    X, _, _, _ = data.thesis_split(p["tasks"][0], p["level"], n_instances=p["n_instances"],
+                                   n_tokens=p["n_tokens"], seed=p["seed"])
+    tokens = torch.as_tensor(data.TokenStandardizer().fit_transform(X))
+    expected = torch.nn.functional.layer_norm(tokens, (tokens.shape[-1],)).numpy()
+    classroom.assert_close("normalized", normalized, expected, atol=1e-9)
+    classroom.assert_close("share_first_positive", share_first_positive,
+                           (expected[..., 0] > 0).mean(), atol=1e-9)
+
+
+from otcompanion import classroom
+
+classroom.run_check(check_layernorm_points, globals())
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: tracing-untrained-attention
+#
+# How uniform is attention before any training? Call `torch.manual_seed(seed)`, build an
+# untrained model `attention.ThesisTransformer(2, tasks[0], n_blocks=n_blocks,
+# n_heads=n_heads).eval()`, and trace the standardized training instance `attention_instance`
+# of the previous exercise (as a `float32` tensor of shape $(1, T, 2)$) with its
+# {meth}`~otcompanion.attention.ThesisTransformer.trace`. Store the first block's attention
+# weights averaged over the heads, a $T \times T$ array, in `untrained_attention`, and compare
+# its entries with the uniform $1/T$.
+# ```
+#
+# ```{solution-start} tracing-untrained-attention
+# :class: dropdown
+# ```
+#
+# Glorot-initialized queries and keys give small scores, so the softmax is close to uniform:
+
+# %%
+torch.manual_seed(seed)
+untrained = attention.ThesisTransformer(2, tasks[0], n_blocks=n_blocks, n_heads=n_heads).eval()
+instance = standardized[attention_instance:attention_instance + 1].to(torch.float32)
+with torch.no_grad():
+    untrained_attention = untrained.trace(instance).attention[0, 0].mean(0).numpy()
+display(Markdown(
+    f"Every row sums to 1 and its entries lie between {untrained_attention.min():.4f} and "
+    f"{untrained_attention.max():.4f}, against the uniform {1 / n_tokens:.4f}: before training, "
+    f"attention averages the tokens almost uniformly."))
+
+
+# %% tags=["remove-cell", "check"]
+def check_untrained_attention(env, untrained_attention):
+    """Head-averaged first-block attention of the untrained model, against
+    otcompanion.attention for the assigned parameters (atol 1e-6, float32)."""
+    import torch
+
+    from otcompanion import attention, classroom, data
+    p = classroom.assigned_parameters(env)
+    X, _, _, _ = data.thesis_split(p["tasks"][0], p["level"], n_instances=p["n_instances"],
+                                   n_tokens=p["n_tokens"], seed=p["seed"])
+    tokens = torch.as_tensor(data.TokenStandardizer().fit_transform(X), dtype=torch.float32)
+    torch.manual_seed(p["seed"])
+    model = attention.ThesisTransformer(2, p["tasks"][0], n_blocks=p["n_blocks"],
+                                        n_heads=p["n_heads"]).eval()
+    index = p["attention_instance"]
+    with torch.no_grad():
+        expected = model.trace(tokens[index:index + 1]).attention[0, 0].mean(0).numpy()
+    classroom.assert_close("untrained_attention", untrained_attention, expected, atol=1e-6)
+
+
+classroom.run_check(check_untrained_attention, globals())
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
 # :label: tracing-blocks
 #
 # Rerun the chapter with `n_blocks = 1` (for example
@@ -373,7 +468,7 @@ X_train, X_test, y_train, y_test = data.thesis_split(first_task, level, n_instan
 other_blocks = 1 if n_blocks != 1 else 2
 other = attention.train_transformer(X_train, y_train, X_test, y_test, epochs=epochs,
                                     n_blocks=other_blocks, n_heads=n_heads, seed=seed)
-display(pd.concat([sublayer_table(fit).assign(model=f"{fit.model.n_blocks} block(s)")
+display(pd.concat([fit.trace.sublayer_moves().assign(model=f"{fit.model.n_blocks} block(s)")
                    for fit in (runs[first_task], other)],
                   ignore_index=True).set_index(["model", "sublayer"]).round(3))
 models = {f"{fit.model.n_blocks} block(s)": fit for fit in (runs[first_task], other)}
@@ -417,7 +512,7 @@ with_noise = [np.concatenate([X, rng.normal(size=X.shape[:2] + (1,))], axis=-1)
               for X in (X_train, X_test)]
 three = attention.train_transformer(with_noise[0], y_train, with_noise[1], y_test,
                                     epochs=epochs, n_blocks=n_blocks, n_heads=n_heads, seed=seed)
-display(sublayer_table(three).round(3), logit_change(three).round(3))
+display(three.trace.sublayer_moves().round(3), logit_change(three).round(3))
 pd.DataFrame([
     {"features": fit.trace.inputs.shape[-1],
      "test accuracy": fit.test_metrics["instance_accuracy"],
@@ -429,8 +524,8 @@ pd.DataFrame([
 two_d, three_d = (metrics.thesis_metrics(fit.trace.trajectory, fit.trace.labels)
                   for fit in (runs[first_task], three))
 display(Markdown(
-    f"With a third feature the first sublayer makes {sublayer_table(three).iloc[0, 1]} distinct "
-    f"moves instead of {sublayer_table(runs[first_task]).iloc[0, 1]}. Optimality goes from "
+    f"With a third feature the first sublayer makes {three.trace.sublayer_moves().iloc[0, 1]} distinct "
+    f"moves instead of {runs[first_task].trace.sublayer_moves().iloc[0, 1]}. Optimality goes from "
     f"{two_d['optimality']:.4f} to {three_d['optimality']:.4f} and matching from "
     f"{two_d['matching']:.3f} to {three_d['matching']:.3f}: once the sublayers can deform the "
     f"clouds, the optimal assignment "
@@ -444,6 +539,13 @@ display(Markdown(
 # ```
 #
 # ## Provenance
+
+# %% [raw] tags=["remove-cell", "assignment-parameters"]
+# tasks: [2]
+# epochs: 10
+# n_instances: 30
+# n_heads: 4
+# n_paths: 20
 
 # %% tags=["provenance"]
 provenance({"seed": seed, "tasks": tasks, "level": level, "epochs": epochs, "n_blocks": n_blocks,

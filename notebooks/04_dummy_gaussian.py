@@ -765,6 +765,111 @@ claims.publish(findings)
 # ## Exercises
 #
 # ```{exercise}
+# :label: dummy-fit-accuracy
+#
+# Fit `DummyGaussianOTClassifier(random_state=seed)` on the training split of the two-class
+# setup at the first level, `data.thesis_split(2, levels[0], seed=seed)`, and store its
+# accuracy on the training and on the test instances in `ot_train_accuracy` and
+# `ot_test_accuracy`.
+# ```
+#
+# ```{solution-start} dummy-fit-accuracy
+# :class: dropdown
+# ```
+
+# %%
+X_train, X_test, y_train, y_test = data.thesis_split(2, levels[0], seed=seed)
+fitted = DummyGaussianOTClassifier(random_state=seed).fit(X_train, y_train)
+ot_train_accuracy = fitted.score(X_train, y_train)
+ot_test_accuracy = fitted.score(X_test, y_test)
+glue_text("ot-ex-train-accuracy", ot_train_accuracy)
+glue_text("ot-ex-test-accuracy", ot_test_accuracy)
+glue_text("ot-ex-level", levels[0])
+
+
+# %% tags=["remove-cell", "check"]
+def check_fit_accuracy(env, ot_train_accuracy, ot_test_accuracy):
+    """Accuracies of the classifier otcompanion fits for the assigned seed and level (atol
+    1e-9: the fit is deterministic for a given random_state)."""
+    from otcompanion import classroom, data
+    from otcompanion.otclassifier import DummyGaussianOTClassifier
+    p = classroom.assigned_parameters(env)
+    X_train, X_test, y_train, y_test = data.thesis_split(2, p["levels"][0], seed=p["seed"])
+    model = DummyGaussianOTClassifier(random_state=p["seed"]).fit(X_train, y_train)
+    classroom.assert_close("ot_train_accuracy", ot_train_accuracy,
+                           model.score(X_train, y_train), atol=1e-9)
+    classroom.assert_close("ot_test_accuracy", ot_test_accuracy, model.score(X_test, y_test),
+                           atol=1e-9)
+
+
+from otcompanion import classroom
+
+classroom.run_check(check_fit_accuracy, globals())
+
+# %% [markdown]
+# Training accuracy {glue:text}`ot-ex-train-accuracy:.3f`, test accuracy
+# {glue:text}`ot-ex-test-accuracy:.3f` at level {glue:text}`ot-ex-level`.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: dummy-instance-alignment
+#
+# Align one instance by hand. Draw $T$ points from the dummy Gaussian of class 0,
+# $\mathcal N(m_0, I)$ with $m_0$ = `dummy_means(2)[0]`, with
+# `np.random.default_rng(seed).multivariate_normal(m0, np.eye(2), size=T)`, match the tokens
+# of the first training instance of `data.thesis_split(2, levels[0], seed=seed)` to them with
+# {func}`otcompanion.alignment.exact_alignment`, and store the targets in `instance_targets`
+# and the mean squared distance between the tokens and their targets in `instance_cost`.
+# ```
+#
+# ```{solution-start} dummy-instance-alignment
+# :class: dropdown
+# ```
+
+# %%
+from otcompanion import alignment
+
+X_train, _, _, _ = data.thesis_split(2, levels[0], seed=seed)
+T = X_train.shape[1]
+draws = np.random.default_rng(seed).multivariate_normal(dummy_means(2)[0], np.eye(2), size=T)
+instance_targets = alignment.exact_alignment(X_train[0], draws)
+instance_cost = float(np.mean(np.sum((X_train[0] - instance_targets) ** 2, axis=1)))
+glue_text("ot-ex-instance-cost", instance_cost)
+glue_text("ot-ex-instance-offset", float(np.linalg.norm(dummy_means(2)[0]
+                                                        - X_train[0].mean(axis=0))))
+
+
+# %% tags=["remove-cell", "check"]
+def check_instance_alignment(env, instance_targets, instance_cost):
+    """Targets and cost against otcompanion.alignment.exact_alignment for the assigned
+    parameters (atol 1e-9)."""
+    import numpy as np
+
+    from otcompanion import alignment, classroom, data
+    from otcompanion.geometry import dummy_means
+    p = classroom.assigned_parameters(env)
+    X, _, _, _ = data.thesis_split(2, p["levels"][0], seed=p["seed"])
+    draws = np.random.default_rng(p["seed"]).multivariate_normal(
+        dummy_means(2)[0], np.eye(2), size=X.shape[1])
+    expected = alignment.exact_alignment(X[0], draws)
+    classroom.assert_close("instance_targets", instance_targets, expected, atol=1e-9)
+    classroom.assert_close("instance_cost", instance_cost,
+                           np.mean(np.sum((X[0] - expected) ** 2, axis=1)), atol=1e-9)
+
+
+classroom.run_check(check_instance_alignment, globals())
+
+# %% [markdown]
+# Mean squared distance to the targets: {glue:text}`ot-ex-instance-cost:.3f`; the dummy mean is
+# {glue:text}`ot-ex-instance-offset:.2f` away from the instance's mean, so most of the cost is
+# that translation.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
 # :label: dummy-minibatch-size
 #
 # The minibatch solver matches tokens to dummy points within random batches. How close are
@@ -874,6 +979,20 @@ defect.round(3)
 # ```
 #
 # ## Provenance
+
+# %% [raw] tags=["remove-cell", "assignment-parameters"]
+# tasks: [2]
+# levels: [2]
+# n_repetitions: 2
+# epochs: 10
+# ot_epochs: 10
+# patience: 3
+# hard_tasks: [2]
+# token_counts: [5]
+# few_instances: 12
+# scaling_tokens: [480, 960]
+# scaling_repetitions: 2
+# scheduler: "1"
 
 # %% tags=["provenance"]
 from otcompanion.provenance import provenance

@@ -265,6 +265,93 @@ display(Markdown(
 # ## Exercises
 #
 # ```{exercise}
+# :label: biomedical-split-balance
+#
+# Split the bundled breast-cancer table, `data.load_breast_cancer_tokens(breast_cancer_layout)`,
+# with `data.stratified_split(X, y, test_size=0.3, seed=seed)`. Store the number of test
+# instances in `n_test` and the share of malignant instances (label 0) among them in
+# `test_malignant_share`. How close is it to the share in the whole table?
+# ```
+#
+# ```{solution-start} biomedical-split-balance
+# :class: dropdown
+# ```
+
+# %%
+bundled = data.load_breast_cancer_tokens(breast_cancer_layout)
+X_train, X_test, y_train, y_test = data.stratified_split(bundled.X, bundled.y, test_size=0.3,
+                                                         seed=seed)
+n_test = len(y_test)
+test_malignant_share = float(np.mean(y_test == 0))
+display(Markdown(f"{n_test} test instances, {test_malignant_share:.4f} malignant, against "
+                 f"{np.mean(bundled.y == 0):.4f} in the whole table: stratification keeps the "
+                 f"proportion up to one instance."))
+
+
+# %% tags=["remove-cell", "check"]
+def check_split_balance(env, n_test, test_malignant_share):
+    """Test size and malignant share of otcompanion.data.stratified_split for the assigned
+    seed and layout (exact count, atol 1e-12 on the share)."""
+    import numpy as np
+
+    from otcompanion import classroom, data
+    p = classroom.assigned_parameters(env)
+    table = data.load_breast_cancer_tokens(p["breast_cancer_layout"])
+    _, _, _, y_test = data.stratified_split(table.X, table.y, test_size=0.3, seed=p["seed"])
+    classroom.assert_close("n_test", n_test, len(y_test))
+    classroom.assert_close("test_malignant_share", test_malignant_share, np.mean(y_test == 0),
+                           atol=1e-12)
+
+
+from otcompanion import classroom
+
+classroom.run_check(check_split_balance, globals())
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: biomedical-test-standardization
+#
+# With the split of the previous exercise, fit `data.TokenStandardizer(per_token=True)` on the
+# training tokens, standardize the test tokens with it, and store the mean of every standardized
+# test feature, an array of shape (tokens, features per token), in `test_feature_means`. Why are
+# they not exactly zero?
+# ```
+#
+# ```{solution-start} biomedical-test-standardization
+# :class: dropdown
+# ```
+
+# %%
+test_feature_means = data.TokenStandardizer(per_token=True).fit(X_train).transform(
+    X_test).mean(axis=0)
+display(Markdown(f"The means range from {test_feature_means.min():+.3f} to "
+                 f"{test_feature_means.max():+.3f}: the statistics come from the training "
+                 f"split only, so the test split is centred only up to sampling noise."))
+
+
+# %% tags=["remove-cell", "check"]
+def check_test_standardization(env, test_feature_means):
+    """Means of the standardized test tokens against otcompanion.data for the assigned seed
+    and layout (atol 1e-9)."""
+    from otcompanion import classroom, data
+    p = classroom.assigned_parameters(env)
+    table = data.load_breast_cancer_tokens(p["breast_cancer_layout"])
+    X_train, X_test, _, _ = data.stratified_split(table.X, table.y, test_size=0.3,
+                                                  seed=p["seed"])
+    expected = data.TokenStandardizer(per_token=True).fit(X_train).transform(X_test).mean(axis=0)
+    classroom.assert_close("test_feature_means", test_feature_means, expected, atol=1e-9)
+
+
+classroom.run_check(check_test_standardization, globals())
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
 # :label: biomedical-layout
 #
 # The token layout is a modelling choice. Cross-validate the Transformer with the other layout
@@ -345,6 +432,14 @@ display(Markdown(
 # ```
 #
 # ## Provenance
+
+# %% [raw] tags=["remove-cell", "assignment-parameters"]
+# n_splits: 2
+# n_repeats: 1
+# transformer_epochs: 5
+# transformer_heads: 2
+# ot_epochs: 5
+# n_jobs: 1
 
 # %% tags=["provenance"]
 provenance({"data_path": data_path, "target": target, "csv_tokens": csv_tokens,

@@ -34,16 +34,16 @@ import numpy as np
 import pandas as pd
 
 from otcompanion import engine, metrics
-from otcompanion._validation import (check_choice, check_int, check_int_sequence, check_real,
-                                     check_sequence)
-from otcompanion.attention import TRAJECTORY_STARTS, train_transformer
+from otcompanion._validation import (check_choice, check_int, check_int_sequence,
+                                     check_positive, check_real, check_sequence)
+from otcompanion.attention import OPTIMIZERS, TRAJECTORY_STARTS, train_transformer
 from otcompanion.data import thesis_split
 from otcompanion.engine import run_jobs
 
 #: Grid sizes of the two profiles. ``"book"`` keeps each chapter within a few minutes on a
 #: 2-core machine; ``"thesis"`` is the scale of the thesis's main runs.
 PROFILES = {
-    "book": {"n_repetitions": 3, "epochs": 200, "n_blocks": 2},
+    "book": {"n_repetitions": 20, "epochs": 200, "n_blocks": 2},
     "thesis": {"n_repetitions": 100, "epochs": 200, "n_blocks": 2},
 }
 
@@ -127,8 +127,63 @@ def curve_steps(last, n_points, horizon=None):
     return sorted({int(step) for step in grid if step <= last} | {last})
 
 
+#: The maps :func:`reference_maps` gives, in reading order.
+REFERENCE_MAPS = ("trained", "untrained network", "after epoch 1",
+                  "random instance translations", "random smooth deformation")
+
+
+def reference_maps(trace, seed=0):
+    """The trained map of a traced run next to null maps on the same token clouds.
+
+    What an optimality or matching value means depends on what other maps would score. On the
+    standardized training tokens ``x`` (:attr:`otcompanion.attention.Trace.inputs`):
+
+    - ``"trained"``: the last block's output at the best epoch (the map the thesis measures);
+    - ``"untrained network"``: the output of the network before training (epoch 0);
+    - ``"after epoch 1"``: the output after one epoch;
+    - ``"random instance translations"``: every instance moved by its own random vector
+      :math:`v_i \\sim N(0, I)`, all tokens of an instance alike;
+    - ``"random smooth deformation"``: :math:`x + \\sum_{j=1}^{8} a_j \\cos(w_j \\cdot x + b_j)`
+      with :math:`w_j \\sim N(0, I)`, :math:`a_j \\sim N(0, I)` (a vector per term) and
+      :math:`b_j \\sim U[0, 2\\pi)`, a smooth random vector field (random Fourier features,
+      Rahimi & Recht, 2007).
+
+    The two random maps are scaled so that their mean displacement equals the trained map's.
+
+    Parameters
+    ----------
+    trace : otcompanion.attention.Trace
+    seed : int, default 0
+
+    Returns
+    -------
+    dict
+        Map name (:data:`REFERENCE_MAPS`) -> mapped tokens of shape ``(n, T, d)``.
+    """
+    rng = np.random.default_rng(check_int(seed, "seed", 0))
+    start = np.asarray(trace.inputs, dtype=float)
+    outputs = trace.block_outputs[:, -1, 1]
+    trained = np.asarray(outputs[trace.best_epoch], dtype=float)
+    size = np.linalg.norm(trained - start, axis=-1).mean()
+
+    def scaled(move):
+        length = np.linalg.norm(move, axis=-1).mean()
+        return start + (move * size / length if length > 0 else move)
+
+    n, _, d = start.shape
+    translations = np.broadcast_to(rng.normal(size=(n, 1, d)), start.shape)
+    w, a = rng.normal(size=(8, d)), rng.normal(size=(8, d))
+    b = rng.uniform(0, 2 * np.pi, size=8)
+    field = np.cos(start @ w.T + b) @ a  # (n, T, d)
+    return {"trained": trained, "untrained network": np.asarray(outputs[0], dtype=float),
+            "after epoch 1": np.asarray(outputs[min(1, len(outputs) - 1)], dtype=float),
+            "random instance translations": scaled(translations),
+            "random smooth deformation": scaled(field)}
+
+
 def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, n_heads=10,
-               n_instances=90, n_tokens=20, curve_points=20, trajectory_start="input"):
+               n_instances=90, n_tokens=20, curve_points=10, trajectory_start="input",
+               optimizer="rmsprop", lr=1e-2):
     """Train and trace the thesis Transformer on one thesis setup; measure its trajectory.
 
     Data and model are seeded with :func:`run_seed` ``(seed, n_classes, level, repetition)``;
@@ -154,23 +209,33 @@ def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, 
         Training length and architecture (thesis: 200, 2, 10).
     n_instances, n_tokens : int
         Data size (thesis: 90 instances of 20 tokens, half for training).
-    curve_points : int, default 20
-        Number of epochs at which the metric curves are evaluated.
+    curve_points : int, default 10
+        Number of epochs at which the metric curves are evaluated (each costs one exact OT per
+        class between the start and that epoch).
     trajectory_start : {"input", "first_epoch"}, default "input"
         ``"input"``: the standardized training tokens, then the last block's output after every
         epoch up to the best one. ``"first_epoch"``: the thesis code's indexing, the outputs after
         epochs 1 to ``best_epoch - 1`` (the metrics are NaN when ``best_epoch < 3``).
+    optimizer : {"rmsprop", "adam", "sgd"}, default "rmsprop"
+    lr : float, default 1e-2
+        The optimizer and its learning rate (thesis: keras RMSprop, 1e-2), for the optimizer
+        ablation of chapter 02.
 
     Returns
     -------
     dict
         ``summary``: ``n_classes``, ``level``, ``repetition``, ``seed``, ``best_epoch``,
-        ``fit_seconds``, ``metrics_seconds``, ``instance_accuracy`` and ``token_accuracy``
-        (test set), the :data:`TRAJECTORY_METRICS` of the whole trajectory and
-        ``equal_length_efficiency`` (the thesis efficiency of straight, equal-length paths for
-        these class sizes); ``curves``: the metric curves (``epoch`` is the training epoch of
-        the trajectory's end), with the run coordinates and ``on_grid`` (False only for a last
-        epoch that is not a grid step); ``history``: the per-epoch training history.
+        ``fit_seconds``, ``metrics_seconds``, ``instance_accuracy``, ``token_accuracy`` and
+        ``recall_<class>`` (test set), the :data:`TRAJECTORY_METRICS` of the whole trajectory
+        and ``equal_length_efficiency`` (the thesis efficiency of straight, equal-length paths
+        for these class sizes). Tables, each with the run coordinates: ``curves``, the metric
+        curves (``epoch`` is the training epoch of the trajectory's end; ``on_grid`` is False
+        only for a last epoch that is not a grid step); ``history``, the per-epoch training
+        history; ``starts``, the :data:`TRAJECTORY_METRICS` of the whole trajectory for both
+        starts (``"input"``, ``"first_epoch"``; the W2 path efficiency only for
+        ``trajectory_start``); ``references``, :func:`otcompanion.metrics.
+        map_metrics` of the trained map and the null maps of :func:`reference_maps`;
+        ``sublayers``, :meth:`otcompanion.attention.Trace.sublayer_moves` at the best epoch.
     """
     options = dict(n_classes=check_choice(n_classes, "n_classes", (2, 3)),
                    level=check_int(level, "level", 1),
@@ -182,19 +247,26 @@ def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, 
                    n_tokens=check_int(n_tokens, "n_tokens", 1),
                    curve_points=check_int(curve_points, "curve_points", 1),
                    trajectory_start=check_choice(trajectory_start, "trajectory_start",
-                                                 TRAJECTORY_STARTS))
+                                                 TRAJECTORY_STARTS),
+                   optimizer=check_choice(optimizer, "optimizer", OPTIMIZERS),
+                   lr=check_positive(lr, "lr"))
     return engine.cached(_traced_run, **options)
 
 
 def _traced_run(n_classes, level, repetition, seed, epochs, n_blocks, n_heads, n_instances,
-                n_tokens, curve_points, trajectory_start):
+                n_tokens, curve_points, trajectory_start, optimizer, lr):
+    from otcompanion.pretrain import epochs_to_accuracy
+
     run = run_seed(seed, n_classes, level, repetition)
     X_train, X_test, y_train, y_test = thesis_split(n_classes, level, n_instances=n_instances,
                                                     n_tokens=n_tokens, seed=run)
     fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks,
-                            n_heads=n_heads, seed=run, attention_every=0)
+                            n_heads=n_heads, seed=run, attention_every=0, optimizer=optimizer,
+                            lr=lr)
     started = time.perf_counter()
     keys = {"n_classes": n_classes, "level": level, "repetition": repetition}
+    until_best = fit.history[fit.history["epoch"] <= fit.best_epoch]
+    plateau = epochs_to_accuracy(until_best, until_best["val_instance_accuracy"].max())
     summary = {
         **keys, "seed": run, "best_epoch": fit.best_epoch, "fit_seconds": fit.fit_seconds,
         "instance_accuracy": fit.test_metrics["instance_accuracy"],
@@ -207,25 +279,50 @@ def _traced_run(n_classes, level, repetition, seed, epochs, n_blocks, n_heads, n
     if trajectory_start == "first_epoch" and fit.best_epoch < 3:
         curves = pd.DataFrame(columns=["epoch", *TRAJECTORY_METRICS])
         summary.update({name: np.nan for name in TRAJECTORY_METRICS})
+        summary.update({"plateau_epoch": plateau, "path_after_plateau": np.nan})
     else:
         trajectory = fit.trace.trajectory_from(trajectory_start)
         last_epoch = len(trajectory) - 1 + offset
         steps = [epoch - offset
-                 for epoch in curve_steps(last_epoch, curve_points, horizon=epochs)
-                 if epoch - offset >= 1]
+                 for epoch in sorted({*curve_steps(last_epoch, curve_points, horizon=epochs),
+                                      plateau}) if epoch - offset >= 1]
         curves = metrics.metric_curves(trajectory, fit.trace.labels, steps=steps)
         curves["epoch"] += offset
         summary.update({name: float(curves.iloc[-1][name]) for name in TRAJECTORY_METRICS})
+        cost = curves.set_index("epoch")["step_cost"]
+        before = float(cost.get(plateau, 0.0))  # 0 when the plateau is the trajectory's start
+        summary["plateau_epoch"] = plateau
+        summary["path_after_plateau"] = (1.0 - before / cost.iloc[-1] if cost.iloc[-1] > 0
+                                         else np.nan)
+    # The other start's whole-trajectory metrics (how much the indexing moves the numbers).
+    starts = [{"start": trajectory_start, **{name: summary[name] for name in TRAJECTORY_METRICS}}]
+    other = "first_epoch" if trajectory_start == "input" else "input"
+    if other == "input" or fit.best_epoch >= 3:
+        # The thesis's metrics and straightness only: the W2 path would repeat the exact OT of
+        # every pair of consecutive epochs, the costliest part of the metrics.
+        alternative = fit.trace.trajectory_from(other)
+        starts.append({"start": other,
+                       **metrics.thesis_metrics(alternative, fit.trace.labels),
+                       "straightness": metrics.straightness(alternative),
+                       "w2_path_efficiency": np.nan})
+    else:
+        starts.append({"start": other, **{name: np.nan for name in TRAJECTORY_METRICS}})
+    references = pd.DataFrame([
+        {"map": name, **metrics.map_metrics(fit.trace.inputs, mapped, fit.trace.labels)}
+        for name, mapped in reference_maps(fit.trace, seed=run).items()])
+    sublayers = fit.trace.sublayer_moves()
     summary["metrics_seconds"] = time.perf_counter() - started
-    for position, (name, value) in enumerate(keys.items()):
-        curves.insert(position, name, value)
+    summary.update({"optimizer": optimizer, "lr": lr})
+    summary.update({name: value for name, value in fit.test_metrics.items()
+                    if name.startswith("recall_")})
     curves["on_grid"] = curves["epoch"].isin(curve_steps(epochs, curve_points))
     history = fit.history.copy()
-    for position, (name, value) in enumerate(keys.items()):
-        history.insert(position, name, value)
-    return {"summary": summary, "curves": curves, "history": history,
-            "recalls": {name: value for name, value in fit.test_metrics.items()
-                        if name.startswith("recall_")}}
+    tables = {"curves": curves, "history": history, "starts": pd.DataFrame(starts),
+              "references": references, "sublayers": sublayers}
+    for table in tables.values():
+        for position, (name, value) in enumerate(keys.items()):
+            table.insert(position, name, value)
+    return {"summary": summary, **tables}
 
 
 def trace_transformer_run(n_classes, level, repetition, **options):
@@ -258,8 +355,9 @@ def transformer_grid(tasks=(2, 3), levels=(1, 2, 3, 4), n_repetitions=3, *, seed
     -------
     summary : pandas.DataFrame
         One row per run (see :func:`traced_run`).
-    curves : pandas.DataFrame
-        The metric curves of all runs.
+    tables : dict of pandas.DataFrame
+        ``curves``, ``history``, ``starts``, ``references`` and ``sublayers`` of all runs
+        (:func:`traced_run`), each concatenated over the runs.
     """
     tasks = check_sequence(tasks, "tasks", lambda v, n: check_choice(v, n, (2, 3)))
     levels = check_int_sequence(levels, "levels", 1)
@@ -271,8 +369,9 @@ def transformer_grid(tasks=(2, 3), levels=(1, 2, 3, 4), n_repetitions=3, *, seed
     results = run_jobs(traced_run, jobs, scheduler=scheduler, progress=progress,
                        description="traced runs")
     summary = pd.DataFrame([result["summary"] for result in results])
-    curves = pd.concat([result["curves"] for result in results], ignore_index=True)
-    return summary, curves
+    tables = {name: pd.concat([result[name] for result in results], ignore_index=True)
+              for name in ("curves", "history", "starts", "references", "sublayers")}
+    return summary, tables
 
 
 def pretraining_run(n_classes, level, repetition, *, condition="none", pretraining=None, seed=0,
@@ -578,7 +677,9 @@ def classifier_comparison_run(n_classes, level, repetition, *, seed=0, epochs=20
     keys = {"n_classes": n_classes, "level": level, "repetition": repetition, "seed": run,
             "n_instances": n_instances, "n_tokens": n_tokens, "protocol": "thesis budget"}
     test_metrics = {"instance_accuracy": summary["instance_accuracy"],
-                    "token_accuracy": summary["token_accuracy"], **record["recalls"]}
+                    "token_accuracy": summary["token_accuracy"],
+                    **{name: value for name, value in summary.items()
+                       if name.startswith("recall_")}}
     rows = [{**keys, "model": "Transformer",
              **_transformer_row(test_metrics, record["history"], summary["best_epoch"],
                                 summary["fit_seconds"], target)}]

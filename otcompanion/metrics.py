@@ -435,6 +435,43 @@ def thesis_metrics(trajectory, labels, per_class=False):
     return metrics
 
 
+def map_metrics(source, mapped, labels):
+    """How far the token-by-token map ``source -> mapped`` is from an optimal transport map.
+
+    Per class, with :math:`TD_c` and :math:`W_c` of :func:`thesis_metrics` for the two-step
+    trajectory ``[source, mapped]``: the thesis's ``optimality`` :math:`\\sum_c W_c / \\sum_c
+    TD_c`, ``matching`` and ``monge_gap`` :math:`\\sum_c (TD_c - W_c)`, and the Monge gap of
+    Uscidda & Cuturi (2023) with class-wise optimal transport,
+
+    .. math::
+        \\mathcal{M} = \\frac{1}{n} \\sum_c \\big(TD_c^2 - W_c^2\\big)
+        = \\frac1n \\sum_i \\lVert x_i - T(x_i) \\rVert^2
+          - \\frac1n \\sum_c \\min_\\sigma \\sum_{i \\in c} \\lVert x_i - T(x_{\\sigma(i)}) \\rVert^2 ,
+
+    a difference of mean squared costs (:func:`monge_gap` on each class, weighted by its size),
+    0 exactly for an optimal map; and the ``mean_displacement`` :math:`\\frac1n \\sum_i \\lVert
+    x_i - T(x_i) \\rVert`, to compare maps of similar size.
+
+    Parameters
+    ----------
+    source, mapped : array-like of shape (n, T, d) or (n, d)
+    labels : array-like of shape (n,)
+
+    Returns
+    -------
+    dict
+        ``optimality``, ``matching``, ``monge_gap``, ``uc_monge_gap``, ``mean_displacement``.
+    """
+    totals, per_class = thesis_metrics([source, mapped], labels, per_class=True)
+    n_points = per_class["n_points"].sum()
+    squared = per_class["transformer_distance"] ** 2 - per_class["wasserstein"] ** 2
+    source, mapped = np.asarray(source, dtype=float), np.asarray(mapped, dtype=float)
+    return {"optimality": totals["optimality"], "matching": totals["matching"],
+            "monge_gap": totals["monge_gap"],
+            "uc_monge_gap": float(max(squared.sum(), 0.0) / n_points),
+            "mean_displacement": float(np.linalg.norm(mapped - source, axis=-1).mean())}
+
+
 def equal_length_efficiency(labels, n_tokens=1):
     """The thesis's efficiency of straight paths of equal length: :math:`\\sum_c \\sqrt{n_c} / n`.
 

@@ -272,3 +272,60 @@ def metric_panels(frame, x, metrics, hue=None, col_wrap=4, height=2.2, title=Non
     if title:
         grid.figure.suptitle(title, y=1.03)
     return grid
+
+
+def interval_panels(table, x, metrics, hue=None, col_wrap=4, height=2.2, title=None,
+                    references=None, logx=False):
+    """One panel per metric: precomputed means and intervals against ``x``, one line per ``hue``.
+
+    The statistics come from the caller (e.g. :func:`otcompanion.experiments.interval_table`,
+    which clips the intervals of bounded metrics to their range), so each panel can have its
+    own bounds; this function only draws them: the mean as a line with markers, the interval as
+    a band.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Long format: columns ``x``, ``metric``, ``mean``, ``low``, ``high`` (and ``hue``).
+    metrics : list of str
+        Values of ``metric`` to plot, one panel each.
+    references : dict, optional
+        Metric -> value: a dotted horizontal reference line in that panel.
+    logx : bool, default False
+        Logarithmic x axis (base 2).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    metrics = list(metrics)
+    columns = min(col_wrap, len(metrics))
+    rows = -(-len(metrics) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(height * 1.25 * columns, height * rows),
+                                squeeze=False, constrained_layout=True)
+    levels = _order(table, hue) if hue else [None]
+    colours = dict(zip(levels, sns.color_palette(PALETTE, len(levels))))
+    for ax, metric in zip(axes.flat, metrics):
+        rows_of_metric = table[table["metric"] == metric]
+        for level in levels:
+            part = rows_of_metric if level is None else rows_of_metric[
+                rows_of_metric[hue] == level]
+            part = part.sort_values(x)
+            ax.plot(part[x], part["mean"], marker="o", markersize=4, color=colours[level],
+                    label=None if level is None else str(level))
+            ax.fill_between(part[x], part["low"], part["high"], color=colours[level],
+                            alpha=0.2, linewidth=0)
+        if references and metric in references:
+            ax.axhline(references[metric], color="0.3", linestyle=":", linewidth=1)
+        if logx:
+            ax.set_xscale("log", base=2)
+        ax.set_title(metric)
+        ax.set_xlabel(x)
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
+    if hue:
+        axes.flat[len(metrics) - 1].legend(title=hue, fontsize="small", frameon=False,
+                                           loc="center left", bbox_to_anchor=(1.02, 0.5))
+    if title:
+        figure.suptitle(title)
+    return figure

@@ -84,7 +84,7 @@ def test_head_layers_follow_head_units():
     model = ThesisTransformer(2, 3, head_units=(8, 4), head_dropout=0.4)
     linear = [m for m in model.head if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linear] == [(2, 8), (8, 4), (4, 3)]
-    assert [m.p for m in model.head if isinstance(m, torch.nn.Dropout)] == [0.4, 0.4]
+    assert [m.p for m in model.head if isinstance(m, attention.Dropout)] == [0.4, 0.4]
     assert len(ThesisTransformer(2, 2, head_units=()).head) == 1
 
 
@@ -177,7 +177,7 @@ def test_restored_weights_are_the_best_epoch(fit, easy):
 def test_early_stopping_cuts_the_trace_at_the_best_epoch(easy):
     X_train, _, y_train, _ = easy
     # With this seed and a large step the validation loss stalls and training stops early.
-    result = train_transformer(X_train, y_train, seed=0, lr=0.05, patience=2,
+    result = train_transformer(X_train, y_train, seed=2, lr=0.05, patience=2,
                                **(TINY | dict(epochs=30, attention_every=4)))
     last = len(result.history)
     assert last < 30 and last - result.best_epoch == 2
@@ -328,6 +328,7 @@ def _bad_call(easy, **changes):
     (dict(validation=None, patience=3), ValueError, "patience"),
     (dict(validation=0.05), ValueError, "validation"),
     (dict(n_threads=0), ValueError, "n_threads"),
+    (dict(optimizer="lbfgs"), ValueError, "optimizer must be one of"),
 ])
 def test_train_rejects_bad_input(easy, changes, error, match):
     with pytest.raises(error, match=match):
@@ -402,3 +403,28 @@ def test_thesis_trajectory_needs_two_steps_after_the_first_epoch():
     assert len(trace.trajectory_from("input")) == 3
     with pytest.raises(ValueError, match="best_epoch >= 3"):
         trace.trajectory_from("first_epoch")
+
+
+def test_sublayer_moves_count_the_displacements_of_each_sublayer(fit):
+    table = fit.trace.sublayer_moves()
+    n_blocks = fit.model.n_blocks
+    assert list(table["sublayer"]) == [f"block {b} {part}" for b in range(1, n_blocks + 1)
+                                       for part in ("attention", "feed-forward")]
+    stages = fit.trace.sublayer_outputs()
+    first_move = np.round(stages[1][1] - stages[0][1], 3).reshape(-1, stages[0][1].shape[-1])
+    assert table.loc[0, "distinct moves"] == len(np.unique(first_move, axis=0))
+    assert (table["most distinct moves in one instance"] <= table["distinct moves"]).all()
+    epoch_zero = fit.trace.sublayer_outputs(0)
+    assert np.array_equal(epoch_zero[1][1], fit.trace.block_outputs[0, 0, 0])
+    with pytest.raises(ValueError, match="epoch must be at most"):
+        fit.trace.sublayer_outputs(fit.trace.best_epoch + 1)
+
+
+def test_optimizers_other_than_rmsprop(easy):
+    X, _, y, _ = easy
+    adam = attention.train_transformer(X, y, epochs=3, n_heads=2, optimizer="adam", lr=1e-3,
+                                       attention_every=0)
+    sgd = attention.train_transformer(X, y, epochs=3, n_heads=2, optimizer="sgd", lr=1e-1,
+                                      attention_every=0)
+    assert adam.params["optimizer"] == "adam" and sgd.params["optimizer"] == "sgd"
+    assert not np.allclose(adam.trace.block_outputs[-1], sgd.trace.block_outputs[-1])

@@ -10,14 +10,32 @@ from otcompanion import book
 
 TRACING_TINY = {"tasks": [2, 3], "n_instances": 30, "n_tokens": 4, "epochs": 5, "n_heads": 2,
                 "n_paths": 5}
-METRICS_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 2, "epochs": 3, "n_heads": 2,
-                "curve_points": 2}
+METRICS_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 2, "epochs": 4, "n_heads": 2,
+                "curve_points": 2, "ablation_repetitions": 2, "ablation_lrs": [0.01, 0.1]}
 
 
 def figures(path):
+    """Every figure of an executed chapter: shown ones and glued ones (myst-nb ``glue``)."""
     notebook = nbformat.read(path, as_version=4)
-    return [output["data"]["image/png"] for cell in notebook.cells if cell.cell_type == "code"
-            for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    return [data[key] for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) for data in [output.get("data", {})]
+            for key in ("image/png", "application/papermill.record/image/png") if key in data]
+
+
+def glued(path):
+    """The values a chapter glued for its prose, by key (their text/plain form)."""
+    notebook = nbformat.read(path, as_version=4)
+    return {output["metadata"]["scrapbook"]["name"]:
+            output["data"].get("application/papermill.record/text/plain")
+            for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if "scrapbook" in output.get("metadata", {})}
+
+
+def findings(path):
+    """The claims-ledger findings a chapter published."""
+    from otcompanion import claims
+
+    return claims.collect([path]).to_dict("records")
 
 
 def text_outputs(path):
@@ -53,6 +71,15 @@ def test_ot_metrics_runs_and_does_not_depend_on_the_scheduler(tmp_path):
     assert figures(serial) == figures(parallel)
     text = text_outputs(serial)
     assert "estimated thesis-profile time" in text and "n_repetitions" in text
+    values = glued(serial)
+    assert values == glued(parallel)
+    assert values["c1-runs"] == "4"  # 2 tasks x 1 level x 2 repetitions
+    assert values["ab-runs"] == "2"
+    from otcompanion import claims
+    published = findings(serial)
+    assert [item["claim"] for item in published] == ["final map", "trajectory"]
+    assert all(item["verdict"] in claims.VERDICTS for item in published)
+    assert published[0]["verdict"] == values["c1-verdict"].strip("'")
 
 
 def test_ot_metrics_rejects_an_unknown_profile(tmp_path):
@@ -144,7 +171,7 @@ DUMMY_TINY = {"tasks": [2], "levels": [1], "n_repetitions": 2, "epochs": 3, "n_h
               "few_instances": 12, "scaling_tokens": [60, 120], "scaling_repetitions": 2}
 
 
-def glued(path):
+def glued_data(path):
     """The values a chapter glued for its prose (myst-nb), by name: mime type -> value."""
     notebook = nbformat.read(path, as_version=4)
     values = {}
@@ -175,7 +202,7 @@ def test_dummy_gaussian_runs_and_publishes_computed_verdicts(tmp_path):
     for solver in ("exact", "sinkhorn", "minibatch", "gaussian"):
         assert f"{solver}:" in scaling
     # The prose's verdicts are the published ones.
-    values = glued(out)
+    values = glued_data(out)
     verdicts = findings.set_index("setup")["verdict"]
     assert values["ot-scaling-verdict"]["text/markdown"] == verdicts.iloc[-1]
     budget = verdicts[verdicts.index.str.startswith("thesis budgets")]
@@ -199,3 +226,61 @@ def test_dummy_gaussian_rejects_bad_tasks(tmp_path):
     with pytest.raises(book.ChapterFailed, match="hard_tasks must be a non-empty list"):
         book.run_chapter("04_dummy_gaussian", {**DUMMY_TINY, "hard_tasks": [4]},
                          output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
+
+
+MULTIHEAD_TINY = {"heads": [1, 4], "n_train": 12, "sample_sizes": [12, 24],
+                  "sample_size_heads": [1], "n_repetitions": 2, "steps": 10, "n_test": 20,
+                  "bridge_heads": [1, 2], "bridge_repetitions": 2, "bridge_epochs": 3,
+                  "bridge_blocks": 1, "scheduler": "1"}
+
+
+def glued(path):
+    """The values a chapter glued for its prose (myst-nb), by name."""
+    notebook = nbformat.read(path, as_version=4)
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                data = output["data"]
+                values[name] = (data.get("application/papermill.record/text/markdown")
+                                or data.get("application/papermill.record/text/plain"))
+    return values
+
+
+def test_multi_head_runs_and_glues_numbers_computed_from_its_runs(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from otcompanion import claims, stats
+    from otcompanion import multihead as mh
+
+    monkeypatch.setenv("OTCOMPANION_NO_CACHE", "1")
+    out = tmp_path / "multihead.ipynb"
+    book.run_chapter("06_multi_head", MULTIHEAD_TINY, output=out, echo=None)
+    values = glued(out)
+    for figure in ("mh-loss-curves", "mh-versus-heads", "mh-versus-n", "mh-attention-plans",
+                   "mh-coupling-curves", "mh-bridge"):
+        assert figure in values
+    # The margin verdict quotes the paired difference of the package's own runs.
+    options = {name: MULTIHEAD_TINY[name] for name in ("steps", "n_test")}
+    runs = pd.DataFrame([mh.multihead_run(H, 12, repetition, **options)[0]
+                         for H in (1, 4) for repetition in range(2)])
+    margin = stats.paired_differences(runs, [], ["repetition"], "n_heads", 4, 1,
+                                      ["ntk_margin_init"]).iloc[0]
+    assert f"{margin['difference']:+.3g}" in values["mh-margin"]
+    assert f"{margin['pairs']} pairs" in values["mh-margin"]
+    assert values["mh-h-high"] == "4" and values["mh-bridge-runs"] == "4"
+    notebook = nbformat.read(out, as_version=4)
+    ledger = [output["data"] for cell in notebook.cells if cell.cell_type == "code"
+              for output in cell.get("outputs", []) if claims.MIME in output.get("data", {})]
+    assert len(ledger) == 1 and ledger[0][claims.MIME][0]["claim"] == "multi-head"
+
+
+def test_multi_head_rejects_an_empty_head_list_before_any_run(tmp_path):
+    with pytest.raises(book.ChapterFailed, match="heads is empty") as failure:
+        book.run_chapter("06_multi_head", {**MULTIHEAD_TINY, "heads": []},
+                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
+    report = nbformat.read(failure.value.report, as_version=4)
+    executed = [cell for cell in report.cells if cell.cell_type == "code"
+                and cell.get("execution_count")]
+    assert not any("run_jobs" in cell.source for cell in executed)

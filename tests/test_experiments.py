@@ -57,6 +57,57 @@ def test_traced_run_summarizes_its_trajectory():
     assert {"n_classes", "level", "repetition", "on_grid"} <= set(curves.columns)
 
 
+def test_traced_run_records_both_starts_reference_maps_and_sublayers():
+    record = experiments.traced_run(3, 1, 0, seed=2, **{**TINY_RUN, "epochs": 6})
+    summary = record["summary"]
+    starts = record["starts"].set_index("start")
+    assert list(starts.index) == ["input", "first_epoch"]
+    assert starts.loc["input", "optimality"] == summary["optimality"]
+    if summary["best_epoch"] >= 3:
+        assert starts.loc["first_epoch"].drop("w2_path_efficiency").notna().all()
+        assert np.isnan(starts.loc["first_epoch", "w2_path_efficiency"])
+    references = record["references"].set_index("map")
+    assert list(references.index) == list(experiments.REFERENCE_MAPS)
+    assert references.loc["trained", "optimality"] == pytest.approx(summary["optimality"])
+    # The random maps move the tokens as far as the trained map, on average.
+    for name in ("random instance translations", "random smooth deformation"):
+        assert references.loc[name, "mean_displacement"] == pytest.approx(
+            references.loc["trained", "mean_displacement"])
+    assert (references["uc_monge_gap"] >= 0).all()
+    assert len(record["sublayers"]) == 2 * 2 and {"n_classes", "level"} <= set(
+        record["sublayers"].columns)
+    assert 1 <= summary["plateau_epoch"] <= summary["best_epoch"]
+    assert 0 <= summary["path_after_plateau"] <= 1
+    assert {"recall_0", "recall_1", "recall_2"} <= set(summary)
+
+
+def test_reference_maps_translate_instances_and_deform_smoothly():
+    from otcompanion.attention import train_transformer
+    from otcompanion.data import thesis_split
+
+    X, _, y, _ = thesis_split(2, 1, n_instances=20, n_tokens=5, seed=0)
+    fit = train_transformer(X, y, epochs=3, n_heads=2, attention_every=0)
+    maps = experiments.reference_maps(fit.trace, seed=1)
+    start = fit.trace.inputs
+    moves = maps["random instance translations"] - start
+    assert np.allclose(moves, moves[:, :1])  # one vector per instance
+    assert not np.allclose(moves[0, 0], moves[1, 0])
+    assert np.array_equal(maps["untrained network"], fit.trace.block_outputs[0, -1, 1])
+    assert experiments.reference_maps(fit.trace, seed=1)["random smooth deformation"] \
+        == pytest.approx(maps["random smooth deformation"])
+
+
+def test_traced_run_trains_with_the_chosen_optimizer():
+    rmsprop = experiments.traced_run(2, 1, 0, **TINY_RUN)["summary"]
+    adam = experiments.traced_run(2, 1, 0, optimizer="adam", lr=1e-3, **TINY_RUN)["summary"]
+    assert (adam["optimizer"], adam["lr"]) == ("adam", 1e-3)
+    assert adam["optimality"] != rmsprop["optimality"]
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        experiments.traced_run(2, 1, 0, optimizer="lbfgs", **TINY_RUN)
+    with pytest.raises(ValueError, match="lr must be"):
+        experiments.traced_run(2, 1, 0, lr=0, **TINY_RUN)
+
+
 def test_grid_does_not_depend_on_the_scheduler_or_on_the_rest_of_the_grid():
     serial, serial_curves = experiments.transformer_grid(
         (2, 3), (1,), 2, seed=5, scheduler=1, progress=False, **TINY_RUN)
@@ -64,7 +115,8 @@ def test_grid_does_not_depend_on_the_scheduler_or_on_the_rest_of_the_grid():
         (2, 3), (1,), 2, seed=5, scheduler=2, progress=False, **TINY_RUN)
     assert len(serial) == 4
     pd.testing.assert_frame_equal(serial.drop(columns=TIMES), parallel.drop(columns=TIMES))
-    pd.testing.assert_frame_equal(serial_curves, parallel_curves)
+    for name in serial_curves:
+        pd.testing.assert_frame_equal(serial_curves[name], parallel_curves[name])
     alone, _ = experiments.transformer_grid((3,), (1,), 2, seed=5, progress=False, **TINY_RUN)
     pd.testing.assert_frame_equal(
         alone.drop(columns=TIMES),
@@ -189,7 +241,7 @@ def test_classifier_comparison_reads_the_traced_run_and_shares_its_split(tmp_pat
     record = experiments.traced_run(2, 3, 0, seed=1, **COMPARISON_TINY)
     for name in ("instance_accuracy", "token_accuracy", "best_epoch", "fit_seconds"):
         assert rows[0][name] == record["summary"][name]
-    assert rows[0]["recall_0"] == record["recalls"]["recall_0"]
+    assert rows[0]["recall_0"] == record["summary"]["recall_0"]
     assert rows[0]["epochs_run"] == 3 and rows[1]["epochs_run"] == 4  # thesis budgets
     for row in rows:
         assert row["protocol"] == "thesis budget"

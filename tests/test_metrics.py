@@ -691,3 +691,21 @@ def test_empty_clouds_and_trajectories_are_rejected():
         metrics.monge_gap(np.zeros((0, 2)), np.zeros((0, 2)))
     with pytest.raises(ValueError, match="source is empty"):
         metrics.exact_ot_assignment(np.zeros((0, 2)), np.zeros((0, 2)))
+
+
+def test_map_metrics_monge_gap_matches_uscidda_cuturi_class_by_class():
+    rng = np.random.default_rng(0)
+    source = rng.normal(size=(12, 5, 2))
+    labels = np.repeat([0, 1, 2], 4)
+    mapped = source + rng.normal(size=source.shape)
+    result = metrics.map_metrics(source, mapped, labels)
+    n = source.shape[0] * source.shape[1]
+    expected = sum(
+        metrics.monge_gap(source[labels == c], mapped[labels == c]) * (labels == c).sum() * 5
+        for c in range(3)) / n
+    assert result["uc_monge_gap"] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert result["mean_displacement"] == pytest.approx(
+        np.linalg.norm(mapped - source, axis=-1).mean())
+    shifted = metrics.map_metrics(source, source + np.array([3.0, -1.0]), labels)
+    assert shifted["uc_monge_gap"] == pytest.approx(0, abs=1e-9)
+    assert shifted["optimality"] == pytest.approx(1.0) and shifted["matching"] == 1.0

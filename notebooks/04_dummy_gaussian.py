@@ -132,6 +132,14 @@ def speed_up(frame, by, column):
     return pd.DataFrame(rows)
 
 
+def with_speed_up(table, speed, by):
+    """``table`` (from :func:`difference_table`) with the speed-ups of the same groups."""
+    speed = speed.assign(**{"speed-up [95 % CI]": [
+        interval(*values, digits=1) for values in speed[["speed_up", "low", "high"]].to_numpy()]})
+    return table.merge(speed[[*by, "speed-up [95 % CI]"]], on=by, how="left").fillna(
+        {"speed-up [95 % CI]": "n/a"})
+
+
 def difference_table(differences, digits=3):
     """Paired differences as text, one row per group and quantity."""
     table = differences.copy()
@@ -287,10 +295,8 @@ stats.interval_table(budget, ["setup", "level", "model"],
 # %%
 accuracy_budget = paired(budget, ["setup", "level"], ["instance_accuracy"])
 speed_budget = speed_up(budget, ["setup", "level"], "fit_seconds")
-table = difference_table(accuracy_budget).drop(columns="quantity")
-table["speed-up [95 % CI]"] = [interval(*values, digits=1) for values in
-                               speed_budget[["speed_up", "low", "high"]].to_numpy()]
-table
+with_speed_up(difference_table(accuracy_budget).drop(columns="quantity"), speed_budget,
+              ["setup", "level"])
 
 # %% [markdown]
 # Per-class recall on the test set (the share of each class's test instances classified
@@ -348,10 +354,8 @@ stats.interval_table(budget, ["setup", "level", "model"],
 # %%
 target_budget = paired(budget, ["setup", "level"], ["seconds_to_target"])
 speed_target = speed_up(budget, ["setup", "level"], "seconds_to_target")
-table = difference_table(target_budget).drop(columns="quantity")
-table["speed-up [95 % CI]"] = [interval(*values, digits=1) for values in
-                               speed_target[["speed_up", "low", "high"]].to_numpy()]
-table
+with_speed_up(difference_table(target_budget).drop(columns="quantity"), speed_target,
+              ["setup", "level"])
 
 # %% [markdown]
 # ## Under the same stopping rule, and where accuracy can fail
@@ -387,10 +391,8 @@ stats.interval_table(rule, ["setup", "variant", "model"],
 # %%
 accuracy_rule = paired(rule, ["setup", "variant"], ["instance_accuracy"])
 speed_rule = speed_up(rule, ["setup", "variant"], "fit_seconds")
-table = difference_table(accuracy_rule).drop(columns="quantity")
-table["speed-up [95 % CI]"] = [interval(*values, digits=1) for values in
-                               speed_rule[["speed_up", "low", "high"]].to_numpy()]
-table
+with_speed_up(difference_table(accuracy_rule).drop(columns="quantity"), speed_rule,
+              ["setup", "variant"])
 
 # %%
 rule["model, task"] = rule["model"] + ", " + rule["setup"]
@@ -632,15 +634,17 @@ def accuracy_finding(differences, by, where):
 def cost_finding(differences, speed, by, where, what):
     """Cheaper: OT minus Transformer seconds below 0 in every setup."""
     found = outcomes(differences, 0.0, "below")
-    extremes = speed.loc[sorted({speed["speed_up"].idxmin(), speed["speed_up"].idxmax()},
-                                key=lambda i: speed.loc[i, "speed_up"])]
+    speed = speed.dropna(subset=["speed_up"])
+    extremes = (speed.loc[sorted({speed["speed_up"].idxmin(), speed["speed_up"].idxmax()},
+                                 key=lambda i: speed.loc[i, "speed_up"])] if len(speed)
+                else speed)
     evidence = (
         f"{what}, OT classifier minus Transformer, paired over "
         f"{runs_text(differences['pairs'])} per setup: lower for the OT classifier in "
         f"{found.count('support')} of {len(found)} setups, higher in "
         f"{found.count('contradict')}; speed-up (Transformer time / OT time, geometric mean "
         f"with 95 % interval) "
-        + ("from " if len(extremes) > 1 else "")
+        + ("from " if len(extremes) > 1 else "" if len(extremes) else "not defined (no pair)")
         + " to ".join(f"{interval(row['speed_up'], row['low'], row['high'], 1)} "
                       f"({group_name(row, by)})" for _, row in extremes.iterrows())
         + ".")

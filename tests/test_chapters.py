@@ -97,20 +97,53 @@ def test_ot_metrics_rejects_an_unknown_profile(tmp_path):
                          output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
 
 
-PRETRAINING_TINY = {"tasks": [2, 3], "n_seeds": 1, "epochs": 3, "n_heads": 2,
-                    "radius_factors": [1.0, 2.0], "rotations_deg": [0.0],
-                    "covariance_scales": [1.0]}
+PRETRAINING_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 3, "epochs": 3,
+                    "patience": 2, "reference_epochs": 4, "n_heads": 2,
+                    "sensitivity_repetitions": 2, "radius_factors": [2.0], "shorter_budgets": [2]}
 
 
-def test_mlp_pretraining_runs_and_reports_its_findings(tmp_path):
+def glued(path):
+    """The glued values of an executed chapter: name -> text/markdown or text/plain."""
+    notebook = nbformat.read(path, as_version=4)
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook", {})
+            if record.get("name"):
+                prefix, data = record["mime_prefix"], output["data"]
+                values[record["name"]] = data.get(prefix + "text/markdown",
+                                                  data.get(prefix + "text/plain"))
+    return values
+
+
+def test_mlp_pretraining_publishes_the_verdict_its_runs_give(tmp_path):
+    from otcompanion import claims, experiments, pretrain
+
     out = tmp_path / "pretraining.ipynb"
     book.run_chapter("03_mlp_pretraining", PRETRAINING_TINY, output=out, echo=None)
-    assert len(figures(out)) >= 4
-    notebook = nbformat.read(out, as_version=4)
-    findings = [output["data"]["text/markdown"] for cell in notebook.cells
-                if cell.cell_type == "code" for output in cell.get("outputs", [])
-                if "text/markdown" in output.get("data", {})]
-    assert any("**3 classes**" in text and "thesis means" in text for text in findings)
+    assert len(figures(out)) >= 1  # the exercise's figure; the others are glued
+    values = glued(out)
+    for name in ("pretraining-clouds", "pretraining-curves", "pretraining-differences",
+                 "pretraining-head-fit", "pretraining-verdict", "pretraining-evidence",
+                 "pretraining-thesis-minutes"):
+        assert name in values, name
+    findings = claims.collect([out])
+    assert list(findings["claim"]) == ["pretraining"]
+    verdict = findings["verdict"].iloc[0]
+    assert verdict in claims.VERDICTS and values["pretraining-verdict"] == f"**{verdict}**"
+    # The same runs, computed here by the package, give the same verdict.
+    conditions = {"none": None, "circle, one head": {"head": "shared"},
+                  "circle, head per repetition": {"head": "per repetition"},
+                  "random rotation, head per repetition": {"head": "per repetition",
+                                                           "rotation": "random"}}
+    tiny = {key: PRETRAINING_TINY[key]
+            for key in ("epochs", "patience", "reference_epochs", "n_heads")}
+    summary, _ = experiments.pretraining_grid(conditions, [2, 3], [1], 3, progress=False, **tiny)
+    pooled = experiments.pretraining_differences(
+        summary, ["epochs_to_target_capped", "val_accuracy"], pool_levels=True)
+    assert pretrain.pretraining_verdict(pooled, cell=("n_classes", "condition"))[
+        "verdict"] == verdict
+    assert "3 repetitions" in findings["setup"].iloc[0]
 
 
 def test_mlp_pretraining_rejects_a_bad_sensitivity_task(tmp_path):

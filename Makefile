@@ -1,6 +1,8 @@
 # Two entry points, both starting from a fresh clone with only Python 3.11 and pip:
 #   make book  -- set up .venv, execute every chapter with papermill, build book/_build/html
-#   make test  -- set up .venv, run the test suite, then build the book with warnings as errors
+#   make test  -- set up .venv, run the unit tests, build the book with warnings as errors, then
+#                 open every page of the built book in headless Chromium (tests/browser; they
+#                 skip with a message when Chromium is missing: apt-get install chromium)
 # .venv is (re)created only when it is missing or when the pins (constraints.txt, pyproject.toml)
 # changed since it was installed.
 
@@ -17,6 +19,7 @@ book: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 	$(VENV)/bin/otcompanion build
+	$(PY) -m pytest -m browser tests/browser
 
 venv: $(STAMP)
 
@@ -25,8 +28,7 @@ $(STAMP): constraints.txt pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=23"
-	$(PY) -m pip install --quiet --constraint constraints.txt --editable ".[book,test]"
-	$(PY) -m ipykernel install --sys-prefix --name otcompanion --display-name "Python (otcompanion)"
+	$(PY) -m pip install --quiet --constraint constraints.txt --editable ".[book,test,classroom]"
 	touch $(STAMP)
 
 clean:

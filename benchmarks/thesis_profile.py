@@ -7,7 +7,7 @@ Usage::
 Runs what chapter 02 runs with ``profile="thesis"``: both tasks (2 and 3 classes) at levels 1-4,
 ``--repetitions`` traced thesis-size runs per setup (the thesis: 100, i.e. 800 runs), each a
 200-epoch fit of the thesis Transformer followed by the thesis metrics and the metric curves
-at the 20 epochs the chapter plots (:func:`otcompanion.experiments.transformer_grid`), on
+at the 10 epochs the chapter plots (:func:`otcompanion.experiments.transformer_grid`), on
 ``--scheduler`` (default ``"local"``: one worker process per core). The run cache is bypassed
 (``OTCOMPANION_NO_CACHE=1``), so every run is computed. It prints the wall time, the time per
 run, and the projection to 100 repetitions when fewer were run.

@@ -465,6 +465,98 @@ glue_text("pretraining-thesis-minutes",
 # ## Exercises
 #
 # ```{exercise}
+# :label: pretraining-rotated-circle
+#
+# Compute with {func}`otcompanion.geometry.dummy_means` the pretraining means of the
+# `sensitivity_task` classes on the circle of radius `radius_factors[-1]` times $3k$, rotated
+# by `rotations_deg[-1]` degrees (the function takes radians). Store them, a $k \times 2$
+# array, in `rotated_means`, and the distance between neighbouring means in
+# `neighbour_distance`. Compare it with $2r\sin(\pi/k)$.
+# ```
+#
+# ```{solution-start} pretraining-rotated-circle
+# :class: dropdown
+# ```
+
+# %%
+from otcompanion import geometry
+
+k = sensitivity_task
+radius = radius_factors[-1] * 3 * k
+rotated_means = geometry.dummy_means(k, radius=radius, rotation=np.deg2rad(rotations_deg[-1]))
+neighbour_distance = float(np.linalg.norm(rotated_means[0] - rotated_means[1]))
+display(Markdown(f"Neighbouring means are {neighbour_distance:.4f} apart, and "
+                 f"$2r\\sin(\\pi/k) = {2 * radius * np.sin(np.pi / k):.4f}$."))
+
+
+# %% tags=["remove-cell", "check"]
+def check_rotated_circle(env, rotated_means, neighbour_distance):
+    """Means against otcompanion.geometry.dummy_means for the assigned parameters (atol 1e-9)
+    and their neighbour distance (rtol 1e-9)."""
+    import numpy as np
+
+    from otcompanion import classroom, geometry
+    p = classroom.assigned_parameters(env)
+    k = p["sensitivity_task"]
+    expected = geometry.dummy_means(k, radius=p["radius_factors"][-1] * 3 * k,
+                                    rotation=np.deg2rad(p["rotations_deg"][-1]))
+    classroom.assert_close("rotated_means", rotated_means, expected, atol=1e-9)
+    classroom.assert_close("neighbour_distance", neighbour_distance,
+                           np.linalg.norm(expected[0] - expected[1]), rtol=1e-9)
+
+
+from otcompanion import classroom
+
+classroom.run_check(check_rotated_circle, globals())
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: pretraining-cloud-means
+#
+# Draw the pretraining clouds of the default circle with
+# `pretrain.pretraining_clouds(sensitivity_task, n_instances=48, n_tokens=20, n_features=2,
+# seed=seed)` and store the mean token of each class, a $k \times 2$ array (row $i$ for class
+# $i$), in `cloud_means`. How far are they from the dummy means?
+# ```
+#
+# ```{solution-start} pretraining-cloud-means
+# :class: dropdown
+# ```
+
+# %%
+X_clouds, y_clouds = pretrain.pretraining_clouds(sensitivity_task, n_instances=48, n_tokens=20,
+                                                 n_features=2, seed=seed)
+cloud_means = np.stack([X_clouds[y_clouds == c].reshape(-1, 2).mean(axis=0)
+                        for c in range(sensitivity_task)])
+gap = np.linalg.norm(cloud_means - geometry.dummy_means(sensitivity_task), axis=1)
+display(Markdown("Distance of each class's sample mean from its dummy mean: "
+                 + ", ".join(f"{g:.3f}" for g in gap) + "."))
+
+
+# %% tags=["remove-cell", "check"]
+def check_cloud_means(env, cloud_means):
+    """Class means of the clouds otcompanion.pretrain draws for the assigned seed (atol 1e-9)."""
+    import numpy as np
+
+    from otcompanion import classroom, pretrain
+    p = classroom.assigned_parameters(env)
+    k = p["sensitivity_task"]
+    X, y = pretrain.pretraining_clouds(k, n_instances=48, n_tokens=20, n_features=2,
+                                       seed=p["seed"])
+    expected = np.stack([X[y == c].reshape(-1, 2).mean(axis=0) for c in range(k)])
+    classroom.assert_close("cloud_means", cloud_means, expected, atol=1e-9)
+
+
+classroom.run_check(check_cloud_means, globals())
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
 # :label: pretraining-unfrozen
 #
 # The thesis froze the pretrained head. Train `sensitivity_repetitions` runs of the task
@@ -586,6 +678,15 @@ plt.show()
 # ```
 #
 # ## Provenance
+
+# %% [raw] tags=["remove-cell", "assignment-parameters"]
+# tasks: [2]
+# n_seeds: 1
+# epochs: 10
+# n_heads: 4
+# radius_factors: [1.0]
+# covariance_scales: [1.0]
+# n_jobs: 1
 
 # %% tags=["provenance"]
 provenance({"seed": seed, "tasks": tasks, "levels": levels, "n_repetitions": n_repetitions,

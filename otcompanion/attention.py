@@ -42,7 +42,8 @@ from torch.nn import functional as F
 
 from ._training import (EarlyStopping, check_training_data, encode_labels, resolve_device,
                         resolve_validation, torch_session, train_epochs)
-from ._validation import check_bool, check_choice, check_fraction, check_int, check_positive
+from ._validation import (check_bool, check_choice, check_fraction, check_int,
+                          check_positive, check_real)
 from .data import TokenStandardizer, check_tokens, tokens_to_frame
 
 #: Columns of :attr:`TransformerFit.history`.
@@ -78,6 +79,57 @@ def _keras_dense(n_in, n_out):
     _keras_glorot_(layer.weight, n_in, n_out)
     nn.init.zeros_(layer.bias)
     return layer
+
+
+def dropout_noise(shape, p, device, dtype=torch.float32):
+    """The multiplier of inverted dropout: ``keep / (1 - p)`` with ``keep ~ Bernoulli(1 - p)``.
+
+    On the CPU the mask comes from NumPy's PCG64 generator, seeded by one 63-bit draw from
+    torch's generator (so :func:`torch.manual_seed` still fixes it): 16-bit uniform integers
+    ``u`` are kept when ``u >= round(65536 p)``, a drop probability of ``round(65536 p) / 65536``
+    (0.1000061 for ``p = 0.1``). It draws the attention mask of a thesis-size batch
+    (45 x 10 x 20 x 20) about three times faster than ``torch.nn.functional.dropout``, whose
+    per-element Bernoulli draws were a fifth of a training step. On CUDA the mask is
+    ``torch.rand(shape) >= p`` on the device.
+
+    Parameters
+    ----------
+    shape : tuple of int
+    p : float in [0, 1)
+    device : torch.device
+    dtype : torch.dtype, default float32
+
+    Returns
+    -------
+    Tensor of ``shape``
+    """
+    if torch.device(device).type != "cpu":
+        keep = torch.rand(shape, device=device) >= p
+    else:
+        seed = int(torch.randint(0, 2 ** 63 - 1, (1,)))
+        integers = np.random.Generator(np.random.PCG64(seed)).integers(
+            0, 65536, size=tuple(shape), dtype=np.uint16)
+        keep = torch.from_numpy(integers >= round(65536 * p))
+    return keep.to(dtype).mul_(1.0 / (1.0 - p))
+
+
+class Dropout(nn.Module):
+    """Inverted dropout (Srivastava et al., 2014) with the masks of :func:`dropout_noise`.
+
+    In training mode ``x * dropout_noise(x.shape, p)``, in inference mode ``x``.
+    """
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = check_real(p, "dropout", 0.0, 1.0, high_open=True)
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        return x * dropout_noise(x.shape, self.p, x.device, x.dtype)
+
+    def extra_repr(self):
+        return f"p={self.p}"
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -117,9 +169,9 @@ class MultiHeadSelfAttention(nn.Module):
     width-``H k`` projections by width-``d + 1`` products. Scores are kept key-major,
     ``(B, T_key, H, T_query)``: the softmax then reduces over an outer axis (vectorized across
     heads and queries) and the sum over heads and keys of the value path is one batched
-    product. The dropout mask is :class:`torch.nn.Dropout` applied to a ``(B, H, T, T)`` tensor
-    of ones, the same random numbers in the same order as the direct computation's dropout of
-    the weights, so both give the same results up to floating-point rounding.
+    product. The dropout mask is :class:`Dropout` applied to a ``(B, H, T, T)`` tensor of ones,
+    the same random numbers in the same order as the direct computation's dropout of the
+    weights, so both give the same results up to floating-point rounding.
 
     Otherwise the direct computation above is used. On one CPU thread at the thesis size, the
     factored forward and backward pass of one attention layer in training mode takes about
@@ -164,7 +216,7 @@ class MultiHeadSelfAttention(nn.Module):
         # keras kernel (H, k, d): fan_in = k H, fan_out = d H
         _keras_glorot_(self.output.weight, key_dim * n_heads, n_features * n_heads)
         nn.init.zeros_(self.output.bias)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x):
         """Attend from ``x`` to itself.
@@ -220,7 +272,7 @@ class MultiHeadSelfAttention(nn.Module):
         weights = torch.softmax(logits, dim=1)  # over the keys s
         dropped = weights
         if self.training and self.dropout.p > 0:
-            # nn.Dropout of a contiguous (B, H, T, T) tensor of ones draws the mask it draws for
+            # The dropout of a contiguous (B, H, T, T) tensor of ones draws the mask it draws for
             # the weights of the direct computation (same random numbers in the same order, on
             # CPU and CUDA), scaled by 1/(1-p); laid out key-major, it multiplies the weights.
             ones = x.new_ones(batch, heads, tokens, tokens)
@@ -251,10 +303,10 @@ class EncoderBlock(nn.Module):
     def __init__(self, n_features, n_heads, key_dim, ff_dim, dropout):
         super().__init__()
         self.attention = MultiHeadSelfAttention(n_features, n_heads, key_dim, dropout)
-        self.attention_dropout = nn.Dropout(dropout)
+        self.attention_dropout = Dropout(dropout)
         self.attention_norm = nn.LayerNorm(n_features, eps=LAYER_NORM_EPS)
         self.ff_in = _keras_dense(n_features, ff_dim)
-        self.ff_dropout = nn.Dropout(dropout)
+        self.ff_dropout = Dropout(dropout)
         self.ff_out = _keras_dense(ff_dim, n_features)
         self.ff_norm = nn.LayerNorm(n_features, eps=LAYER_NORM_EPS)
 
@@ -371,7 +423,7 @@ class ThesisTransformer(nn.Module):
         )
         layers, width = [], n_features
         for units in head_units:
-            layers += [_keras_dense(width, units), nn.ReLU(), nn.Dropout(head_dropout)]
+            layers += [_keras_dense(width, units), nn.ReLU(), Dropout(head_dropout)]
             width = units
         layers.append(_keras_dense(width, n_classes))
         self.head = nn.Sequential(*layers)

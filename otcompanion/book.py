@@ -4,8 +4,11 @@ Chapters are Jupytext py:percent files ``notebooks/NN_name.py``. Each has a cell
 ``parameters`` with typed, commented assignments (``seed: int = 0  # random seed``), which
 papermill reads as the chapter's parameters. Executing a chapter converts it to a notebook,
 validates the parameters before any compute, runs it with papermill in this interpreter's own
-kernel, and writes the executed notebook atomically to ``book/chapters/NN_name.ipynb``. Jupyter
-Book 1 then renders ``_toc.yml`` into ``book/_build/html``.
+kernel, and writes the executed notebook atomically to ``book/chapters/NN_name.ipynb``. The
+notebooks carry the standard ``python3`` kernelspec, so a reader who downloads one runs it in any
+Python kernel that has the package installed. Jupyter Book 1 then renders ``_toc.yml`` into
+``book/_build/html``, with repository and Binder buttons when ``$OTCOMPANION_REPOSITORY_URL``
+is set (:func:`book_config`).
 """
 
 from __future__ import annotations
@@ -27,14 +30,22 @@ from pathlib import Path
 import jupytext
 import nbformat
 import papermill
+import yaml
 from jupyter_client import AsyncKernelManager
 from papermill.exceptions import PapermillExecutionError
 from traitlets import default
 
 from otcompanion import claims
 
+# The kernel papermill starts while building: a temporary kernelspec for *this* interpreter.
 KERNEL_NAME = "otcompanion"
 KERNEL_DISPLAY_NAME = "Python (otcompanion)"
+# The kernelspec the notebooks carry: Jupyter's standard Python kernel, so that a downloaded
+# notebook opens in any Jupyter (or on Binder) where the package is installed.
+NOTEBOOK_KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                       "language": "python"}
+REPOSITORY_URL_VARIABLE = "OTCOMPANION_REPOSITORY_URL"
+BINDERHUB_URL = "https://mybinder.org"
 
 
 class ParameterError(ValueError):
@@ -129,12 +140,11 @@ def _as_chapter(chapter, root=None):
 
 
 def chapter_notebook(chapter):
-    """The chapter's source converted to a notebook that runs in the project's kernel."""
+    """The chapter's source converted to a notebook with the standard ``python3`` kernelspec."""
     chapter = _as_chapter(chapter)
     notebook = jupytext.read(chapter.source)
     notebook.metadata.pop("jupytext", None)
-    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_DISPLAY_NAME,
-                                       "language": "python"}
+    notebook.metadata["kernelspec"] = dict(NOTEBOOK_KERNELSPEC)
     notebook.metadata["language_info"] = {"name": "python"}
     return notebook
 
@@ -408,14 +418,135 @@ def chapter_times_table(root=None):
     return "\n".join(lines) + f"\n\nMeasured in this build, on a machine with {cores} CPU cores.\n"
 
 
-def build_book(chapters=None, execute=True, root=None, echo=print):
+def book_config(root=None, repository_url=None, branch="main"):
+    """The Jupyter Book configuration of this build: ``_config.yml`` plus the repository.
+
+    The repository URL is configured in one place, ``$OTCOMPANION_REPOSITORY_URL`` (read by
+    :func:`build_book`; the publishing workflow sets it). When it is given, the book gets a
+    repository button and, on chapter pages, a Binder launch button; Binder builds the
+    environment in ``binder/`` and opens the chapter's notebook. Without it, no button points
+    anywhere.
+
+    Parameters
+    ----------
+    root : path, optional
+        Project root; default :func:`project_root`.
+    repository_url : str, optional
+        The repository's web address, e.g. ``https://github.com/OWNER/REPO``; ``None`` or
+        ``""`` for a book without repository and launch buttons.
+    branch : str
+        The branch that Binder and the repository links use.
+
+    Returns
+    -------
+    dict
+        The configuration, ready to be written as YAML for ``jupyter-book build --config``.
+    """
+    root = Path(root) if root else project_root()
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    substitutions = config.setdefault("parse", {}).setdefault("myst_substitutions", {})
+    if not repository_url:
+        substitutions["repository_link"] = (
+            "its git repository (this copy of the book was built without the repository's "
+            "address; ask whoever published it)")
+        return config
+    url = _checked_repository_url(repository_url)
+    substitutions["repository_link"] = f"the repository [{url}]({url})"
+    config["repository"] = {"url": url, "branch": branch, "path_to_book": ""}
+    config.setdefault("html", {})["use_repository_button"] = True
+    config.setdefault("launch_buttons", {}).update(
+        {"binderhub_url": BINDERHUB_URL, "notebook_interface": "jupyterlab"})
+    return config
+
+
+def _checked_repository_url(repository_url):
+    url = repository_url.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/]+/[^\s]+", url):
+        raise ValueError(f"${REPOSITORY_URL_VARIABLE} must be a web address like "
+                         f"https://github.com/OWNER/REPO; got {repository_url!r}.")
+    return url
+
+
+def _bibtex_entries(text):
+    """BibTeX entries of ``text`` by key; each entry runs from ``@type{key,`` to the next ``@``."""
+    entries = {}
+    for chunk in re.split(r"(?m)^(?=@)", text):
+        match = re.match(r"@\w+\{([^,\s]+),", chunk)
+        if match:
+            entries[match.group(1)] = chunk.strip() + "\n"
+    return entries
+
+
+# The works this book accompanies, as keys of book/references.bib.
+CITED_WORKS = ("quadrio2025transformers", "deora2024multihead")
+
+
+def citation_bibtex(root=None, repository_url=None):
+    """BibTeX for the "How to cite" page: the book itself, then the works it accompanies.
+
+    The book's entry takes its title and version from ``CITATION.cff``, its year from the
+    ``copyright`` of ``_config.yml`` and its ``url`` from ``repository_url`` when given; the
+    entries of the two works are copied from ``book/references.bib``.
+
+    Returns
+    -------
+    str
+    """
+    root = Path(root) if root else project_root()
+    citation = yaml.safe_load((root / "CITATION.cff").read_text(encoding="utf-8"))
+    year = str(yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))["copyright"])
+    fields = [("author", "{The otcompanion developers}"), ("title", citation["title"]),
+              ("year", year), ("version", citation["version"]),
+              ("note", "Executable companion book and Python package otcompanion")]
+    if repository_url:
+        fields.append(("url", _checked_repository_url(repository_url)))
+    width = max(len(name) for name, _ in fields)
+    book_entry = "@software{otcompanion,\n" + ",\n".join(
+        f"  {name:<{width}} = {{{value}}}" for name, value in fields) + "\n}\n"
+    references = _bibtex_entries((root / "book" / "references.bib").read_text(encoding="utf-8"))
+    return "\n".join([book_entry, *(references[key] for key in CITED_WORKS)])
+
+
+def write_source_notebooks(folder=None, root=None):
+    """Write every chapter, unexecuted, as ``NAME.ipynb`` into ``folder``.
+
+    Binder runs this after installing the package (``binder/postBuild``), so the launch
+    button's path ``book/chapters/NAME.ipynb`` exists there without executing anything.
+
+    Parameters
+    ----------
+    folder : path, optional
+        Default ``book/chapters`` of the project.
+    root : path, optional
+        Project root; default :func:`project_root`.
+
+    Returns
+    -------
+    list of Path
+        The notebooks written.
+    """
+    root = Path(root) if root else project_root()
+    folder = Path(folder) if folder else root / "book" / "chapters"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for chapter in list_chapters(root):
+        path = folder / f"{chapter.name}.ipynb"
+        nbformat.write(chapter_notebook(chapter), path)
+        written.append(path)
+    return written
+
+
+def build_book(chapters=None, execute=True, root=None, echo=print, repository_url=None):
     """Execute chapters (all, or the named ones) and build the HTML book, warnings as errors.
 
     Returns the path of ``book/_build/html/index.html``; raises :class:`ChapterFailed` if any
     chapter failed (after trying all of them) and ``RuntimeError`` if Jupyter Book failed.
+    ``repository_url`` defaults to ``$OTCOMPANION_REPOSITORY_URL`` (see :func:`book_config`).
     """
     echo = echo or (lambda line: None)
     root = Path(root) if root else project_root()
+    if repository_url is None:
+        repository_url = os.environ.get(REPOSITORY_URL_VARIABLE, "")
     selected = [find_chapter(name, root) for name in chapters] if chapters else list_chapters(root)
     failures = []
     if execute:
@@ -437,10 +568,18 @@ def build_book(chapters=None, execute=True, root=None, echo=print):
     (generated / "chapter_times.md").write_text(chapter_times_table(root), encoding="utf-8")
     findings = claims.collect(chapter.executed for chapter in list_chapters(root))
     (generated / "claims.md").write_text(claims.ledger_markdown(findings), encoding="utf-8")
-    echo("[otcompanion] building the HTML book (jupyter-book, warnings as errors)")
+    (generated / "citation.bib").write_text(citation_bibtex(root, repository_url),
+                                            encoding="utf-8")
+    config = generated / "_config.yml"
+    config.write_text(yaml.safe_dump(book_config(root, repository_url), sort_keys=False),
+                      encoding="utf-8")
+    where = f"repository {repository_url}" if repository_url else (
+        f"no repository buttons: ${REPOSITORY_URL_VARIABLE} is not set")
+    echo(f"[otcompanion] building the HTML book (jupyter-book, warnings as errors; {where})")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book) if jupyter_book.exists() else "jupyter-book", "build", str(root),
-               "--path-output", str(root / "book"), "--all", "-W", "--keep-going"]
+               "--config", str(config), "--path-output", str(root / "book"), "--all", "-W",
+               "--keep-going"]
     result = subprocess.run(command, cwd=root)
     if result.returncode:
         raise RuntimeError(f"jupyter-book build failed (exit {result.returncode}); see the "

@@ -6,6 +6,8 @@ Examples
 ``otcompanion run 00_data -p seed 7 -o out.ipynb``
 ``otcompanion build`` (all chapters, then the HTML book) or ``otcompanion build 00_data``
 ``otcompanion build --no-cache`` (recompute every run instead of reading the run cache)
+``otcompanion assignment 00 -o hw0 --students ids.csv`` (a class set; :mod:`otcompanion.classroom`)
+``otcompanion grade hw0/submissions -a hw0/autograder --csv scores.csv``
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
-from otcompanion import book
+from otcompanion import book, classroom
 
 
 def _print_chapters():
@@ -53,7 +56,68 @@ def _parser():
     build.add_argument("--no-execute", action="store_true",
                        help="render the already executed notebooks without running them")
     build.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
+    assignment = commands.add_parser(
+        "assignment", help="student notebook(s), solution(s) and autograder of a chapter")
+    assignment.add_argument("chapter", help="chapter name, number or topic, e.g. 00_data or 00")
+    assignment.add_argument("-o", "--output", required=True, metavar="DIR",
+                            help="assignment folder (its student/, solution/ and autograder/ "
+                            "are replaced)")
+    assignment.add_argument("--seed", type=int, default=0,
+                            help="the student's seed; with --students, the class seed from "
+                            "which every student's seed is derived (default 0)")
+    assignment.add_argument("--students", metavar="CSV",
+                            help="CSV file with a column 'id' (and optionally 'seed'): one "
+                            "notebook per student")
+    assignment.add_argument("--all-exercises", action="store_true",
+                            help="also include the ungraded exercises")
+    assignment.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                            metavar=("NAME", "VALUE"),
+                            help="set a parameter for everyone (repeatable)")
+    assignment.add_argument("--no-execute", action="store_true",
+                            help="write the solution notebooks without executing them")
+    grade = commands.add_parser("grade", help="grade a submitted notebook, or a folder of them")
+    grade.add_argument("submission", help="a submitted .ipynb, or a folder searched for them")
+    grade.add_argument("-a", "--autograder", required=True, metavar="DIR",
+                       help="the autograder/ folder of `otcompanion assignment`")
+    grade.add_argument("--student", help="student id (default: from the file or folder name, "
+                       "or the notebook)")
+    grade.add_argument("--timeout", type=float, default=60.0,
+                       help="seconds allowed to each cell (default 60)")
+    grade.add_argument("--csv", metavar="FILE", help="also write the scores to a CSV file")
     return parser
+
+
+def _parameters(pairs):
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise book.ParameterError(f"parameter(s) given more than once: {repeated}.")
+    return dict(pairs)
+
+
+def _assignment(args):
+    classroom.make_assignment(args.chapter, args.output, seed=args.seed,
+                              students=args.students, parameters=_parameters(args.parameter),
+                              all_exercises=args.all_exercises,
+                              execute_solution=not args.no_execute)
+    return 0
+
+
+def _grade(args):
+    path = Path(args.submission)
+    if path.is_dir():
+        if args.student:
+            raise classroom.AssignmentError("--student: grades one notebook, not a folder.")
+        classroom.grade_folder(path, args.autograder, timeout=args.timeout, csv_path=args.csv)
+        return 0
+    if not path.is_file():
+        raise classroom.AssignmentError(f"SUBMISSION: no notebook or folder {str(path)!r}.")
+    report = classroom.grade(path, args.autograder, student=args.student,
+                             timeout=args.timeout)
+    print(report.text())
+    if args.csv:
+        classroom.write_scores([report], args.autograder, args.csv)
+    return 0
 
 
 def main(argv=None):
@@ -72,12 +136,19 @@ def main(argv=None):
                 raise book.ParameterError(f"parameter(s) given more than once: {repeated}.")
             book.run_chapter(args.chapter, dict(args.parameter), output=args.output)
             return 0
+        if args.command in ("assignment", "grade"):
+            try:
+                return _assignment(args) if args.command == "assignment" else _grade(args)
+            except (TypeError, ValueError) as error:  # from the shared parameter checks
+                raise classroom.AssignmentError(str(error)) from None
         book.build_book(args.chapters or None, execute=not args.no_execute)
         return 0
-    except (book.ParameterError, book.ChapterNotFound, book.ChapterFailed, RuntimeError,
-            FileNotFoundError) as error:
+    except (book.ParameterError, book.ChapterNotFound, classroom.AssignmentError) as error:
         print(f"otcompanion: error: {error}", file=sys.stderr)
-        return 2 if isinstance(error, (book.ParameterError, book.ChapterNotFound)) else 1
+        return 2
+    except (book.ChapterFailed, RuntimeError, FileNotFoundError) as error:
+        print(f"otcompanion: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

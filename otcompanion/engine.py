@@ -36,7 +36,7 @@ import re
 import sys
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ._validation import check_bool, check_int
 
@@ -190,22 +190,26 @@ def _run_on_dask(function, jobs, address, progress, description):
 
 # --- the run cache -----------------------------------------------------------------------------
 
-_CODE_HASH = None
+def _hash_sources():
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# Hashed when the package is imported, so that the hash describes the code this process runs
+# (not files edited while it runs).
+_CODE_HASH = _hash_sources()
 
 
 def code_hash():
-    """SHA-256 (first 16 hex digits) of the package's source files, computed once per process.
+    """SHA-256 (first 16 hex digits) of the package's source files, as they were when this
+    process imported the package.
 
     Any edit of any module of ``otcompanion`` changes it, so cached runs computed by other code
     are never reused.
     """
-    global _CODE_HASH
-    if _CODE_HASH is None:
-        digest = hashlib.sha256()
-        for path in sorted(Path(__file__).parent.glob("*.py")):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-        _CODE_HASH = digest.hexdigest()[:16]
     return _CODE_HASH
 
 

@@ -12,11 +12,17 @@ intervals, :mod:`otcompanion.stats`). This module holds what the chapters need f
   trajectory (:mod:`otcompanion.metrics`), once per build (the run cache of
   :mod:`otcompanion.engine`); :func:`trace_transformer_run` and :func:`transformer_grid` read it
   for one setup and for a whole grid;
-- :func:`pretrained_head`, :func:`pretraining_run` and :func:`pretraining_grid`: the same runs
+- :func:`pretrained_head`, :func:`pretraining_run`, :func:`pretraining_grid`,
+  :func:`budget_summaries` and :func:`pretraining_differences`: the same runs
   with a pretrained, frozen head (:mod:`otcompanion.pretrain`), one head shared by every run
   (the thesis's protocol) or one per repetition, paired with the unpretrained ones and measured
   under one epoch budget and early-stopping rule;
-- :func:`classifier_comparison_run`: the OT classifier next to the Transformer on one setup;
+- :func:`classifier_comparison_run`, :func:`stopping_rule_run`: the OT classifier next to the
+  Transformer on one setup, at the thesis's budgets (the Transformer read from the run cache)
+  and under the same early-stopping rule; :func:`ot_classifier_run`: the OT classifier alone
+  on a run's data; :func:`scaling_run` and :func:`scaling_exponents`:
+  the OT classifier's fit time against the training size; :func:`interval_outcome` and
+  :func:`combined_verdict`: a claim's verdict from the intervals of its tests;
 - :func:`cross_validate_models`: several classifiers on the same stratified repeated folds;
 
 Every grid function takes ``scheduler`` (:func:`otcompanion.engine.run_jobs`): ``"local"`` (all
@@ -40,7 +46,7 @@ from otcompanion.engine import run_jobs
 #: Grid sizes of the two profiles. ``"book"`` keeps each chapter within a few minutes on a
 #: 2-core machine; ``"thesis"`` is the scale of the thesis's main runs.
 PROFILES = {
-    "book": {"n_repetitions": 3, "epochs": 200, "n_blocks": 2},
+    "book": {"n_repetitions": 20, "epochs": 200, "n_blocks": 2},
     "thesis": {"n_repetitions": 100, "epochs": 200, "n_blocks": 2},
 }
 
@@ -179,7 +185,7 @@ def reference_maps(trace, seed=0):
 
 
 def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, n_heads=10,
-               n_instances=90, n_tokens=20, curve_points=20, trajectory_start="input",
+               n_instances=90, n_tokens=20, curve_points=10, trajectory_start="input",
                optimizer="rmsprop", lr=1e-2):
     """Train and trace the thesis Transformer on one thesis setup; measure its trajectory.
 
@@ -206,8 +212,9 @@ def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, 
         Training length and architecture (thesis: 200, 2, 10).
     n_instances, n_tokens : int
         Data size (thesis: 90 instances of 20 tokens, half for training).
-    curve_points : int, default 20
-        Number of epochs at which the metric curves are evaluated.
+    curve_points : int, default 10
+        Number of epochs at which the metric curves are evaluated (each costs one exact OT per
+        class between the start and that epoch).
     trajectory_start : {"input", "first_epoch"}, default "input"
         ``"input"``: the standardized training tokens, then the last block's output after every
         epoch up to the best one. ``"first_epoch"``: the thesis code's indexing, the outputs after
@@ -228,7 +235,8 @@ def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, 
         curves (``epoch`` is the training epoch of the trajectory's end; ``on_grid`` is False
         only for a last epoch that is not a grid step); ``history``, the per-epoch training
         history; ``starts``, the :data:`TRAJECTORY_METRICS` of the whole trajectory for both
-        starts (``"input"``, ``"first_epoch"``); ``references``, :func:`otcompanion.metrics.
+        starts (``"input"``, ``"first_epoch"``; the W2 path efficiency only for
+        ``trajectory_start``); ``references``, :func:`otcompanion.metrics.
         map_metrics` of the trained map and the null maps of :func:`reference_maps`;
         ``sublayers``, :meth:`otcompanion.attention.Trace.sublayer_moves` at the best epoch.
     """
@@ -293,11 +301,13 @@ def _traced_run(n_classes, level, repetition, seed, epochs, n_blocks, n_heads, n
     starts = [{"start": trajectory_start, **{name: summary[name] for name in TRAJECTORY_METRICS}}]
     other = "first_epoch" if trajectory_start == "input" else "input"
     if other == "input" or fit.best_epoch >= 3:
+        # The thesis's metrics and straightness only: the W2 path would repeat the exact OT of
+        # every pair of consecutive epochs, the costliest part of the metrics.
         alternative = fit.trace.trajectory_from(other)
-        final = metrics.metric_curves(alternative, fit.trace.labels,
-                                      steps=[len(alternative) - 1]).iloc[-1]
-        starts.append({"start": other, **{name: float(final[name])
-                                          for name in TRAJECTORY_METRICS}})
+        starts.append({"start": other,
+                       **metrics.thesis_metrics(alternative, fit.trace.labels),
+                       "straightness": metrics.straightness(alternative),
+                       "w2_path_efficiency": np.nan})
     else:
         starts.append({"start": other, **{name: np.nan for name in TRAJECTORY_METRICS}})
     references = pd.DataFrame([
@@ -817,49 +827,449 @@ def pretraining_differences(summary, quantities, *, baseline="none", pool_levels
         for name in others], ignore_index=True)
 
 
-def classifier_comparison_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2,
-                              n_heads=10, ot_options=None):
-    """The OT classifier and the thesis Transformer on the same thesis data, one thread each.
+#: Share of the training instances that both models of the OT-classifier comparison hold out
+#: for early stopping (the Transformer's default, :func:`otcompanion.attention.train_transformer`).
+VALIDATION_FRACTION = 0.2
 
-    The data are those of :func:`trace_transformer_run` with the same
-    ``(seed, n_classes, level, repetition)``, and both models are seeded with the run's seed.
+
+def validation_split(y_train, seed, fraction=VALIDATION_FRACTION):
+    """The held-out training instances of :func:`~otcompanion.attention.train_transformer`.
+
+    The Transformer's split of ``validation=fraction`` with seed ``seed``
+    (:func:`otcompanion._training.stratified_split` on the sorted labels' codes), so that another
+    model can stop on exactly the same instances.
+
+    Returns
+    -------
+    ndarray of int
+        Indices into ``y_train``.
+    """
+    from otcompanion._training import stratified_split
+
+    classes, codes = np.unique(np.asarray(y_train), return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"y_train has a single class {classes.tolist()}; two are needed.")
+    return stratified_split(codes, fraction, check_int(seed, "seed", 0))[1]
+
+
+def epochs_to_target(history, target, column="val_instance_accuracy"):
+    """First epoch whose ``column`` reaches ``target`` (NaN if none does).
 
     Parameters
     ----------
-    n_classes, level, repetition, seed, epochs, n_blocks, n_heads
-        As for :func:`trace_transformer_run`.
+    history : pandas.DataFrame
+        One row per epoch with ``epoch`` and ``column``.
+    target : float
+    column : str, default "val_instance_accuracy"
+
+    Returns
+    -------
+    float
+    """
+    if column not in history.columns or "epoch" not in history.columns:
+        raise ValueError(f"history needs the columns 'epoch' and {column!r}; it has "
+                         f"{list(history.columns)}.")
+    reached = history.loc[history[column] >= target - 1e-12, "epoch"]
+    return float(reached.iloc[0]) if len(reached) else np.nan
+
+
+_WARMED_UP = set()
+
+
+def _warm_up(*what):
+    """Fit tiny models once per process before anything is timed.
+
+    The first fit in a fresh worker process pays one-off costs (lazy imports, torch's first
+    operations, the OT solvers' first calls: about a second), which would land on whichever
+    run the process happens to start with. ``what``: solver names of the OT classifier and/or
+    ``"transformer"``.
+    """
+    from otcompanion.otclassifier import DummyGaussianOTClassifier
+
+    todo = [name for name in what if name not in _WARMED_UP]
+    if not todo:
+        return
+    X, _, y, _ = thesis_split(2, 4, n_instances=40, n_tokens=5, seed=0)
+    for name in todo:
+        if name == "transformer":
+            train_transformer(X, y, epochs=2, n_heads=2, seed=0, trace=False)
+        else:
+            DummyGaussianOTClassifier(solver=name, max_epochs=2, random_state=0).fit(X, y)
+        _WARMED_UP.add(name)
+
+
+def _ot_row(model, seconds, X_test, y_test, target):
+    """Test metrics, fit time and time to ``target`` of a fitted OT classifier."""
+    token_scores = model.predict_token_proba(X_test)
+    predicted = model.predict(X_test)
+    y_test = np.asarray(y_test)
+    reached = epochs_to_target(model.history_, target)
+    timings = model.fit_timings_
+    # Every MLP epoch costs about the same (same minibatches): the time to reach an epoch is
+    # the alignment plus that share of the training time.
+    to_target = (timings["alignment"] + timings["training"] * reached / model.n_iter_
+                 if np.isfinite(reached) else np.nan)
+    return {"instance_accuracy": float(np.mean(predicted == y_test)),
+            "token_accuracy": float(np.mean(model.classes_[token_scores.argmax(axis=-1)]
+                                            == y_test[:, None])),
+            **{f"recall_{label}": float(np.mean(predicted[y_test == label] == label))
+               for label in model.classes_},
+            "fit_seconds": seconds, "epochs_run": int(model.n_iter_),
+            "best_epoch": int(model.best_epoch_), "epochs_to_target": reached,
+            "seconds_to_target": to_target}
+
+
+def _transformer_row(test_metrics, history, best_epoch, seconds, target):
+    """The same columns for a Transformer fit (its history and test metrics)."""
+    reached = epochs_to_target(history, target)
+    # Full-batch epochs cost about the same: the time to an epoch is that share of the fit.
+    return {"instance_accuracy": test_metrics["instance_accuracy"],
+            "token_accuracy": test_metrics["token_accuracy"],
+            **{name: value for name, value in test_metrics.items()
+               if name.startswith("recall_")},
+            "fit_seconds": seconds, "epochs_run": int(len(history)),
+            "best_epoch": int(best_epoch), "epochs_to_target": reached,
+            "seconds_to_target": seconds * reached / len(history)
+            if np.isfinite(reached) else np.nan}
+
+
+def _check_target(target_accuracy):
+    return check_real(target_accuracy, "target_accuracy", 0.0, 1.0, low_open=True)
+
+
+def classifier_comparison_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2,
+                              n_heads=10, n_instances=90, n_tokens=20, ot_epochs=50,
+                              target_accuracy=1.0, ot_options=None):
+    """The OT classifier next to the thesis Transformer at the thesis's training budgets.
+
+    The Transformer is chapter 02's traced run (:func:`traced_run`, read from the run cache:
+    a traced fit trains exactly like an untraced one): ``epochs`` full-batch epochs, the
+    weights of the best validation loss restored (the thesis's patience = epochs). The OT
+    classifier is fitted on the same data with the run's seed and the thesis's budget,
+    ``ot_epochs`` MLP epochs with patience ``ot_epochs`` (the best epoch restored), holding
+    out the *same* training instances as the Transformer (:func:`validation_split`). Both
+    histories give the epoch at which the held-out instances are first classified with
+    accuracy ``target_accuracy`` and the time to it.
+
+    Parameters
+    ----------
+    n_classes, level, repetition, seed, epochs, n_blocks, n_heads, n_instances, n_tokens
+        As for :func:`traced_run`.
+    ot_epochs : int, default 50
+        The OT classifier's MLP epochs (the thesis: 50).
+    target_accuracy : float in (0, 1], default 1.0
+        Validation instance accuracy whose first epoch is the time to target.
     ot_options : dict, optional
-        Parameters of :class:`~otcompanion.otclassifier.DummyGaussianOTClassifier` (default:
-        the thesis's settings).
+        Further parameters of :class:`~otcompanion.otclassifier.DummyGaussianOTClassifier`.
 
     Returns
     -------
     list of dict
         Two rows, ``model`` "Transformer" and "OT classifier", with the run coordinates,
-        ``instance_accuracy``, ``token_accuracy`` (test set) and ``fit_seconds``.
+        ``protocol`` ("thesis budget"), test ``instance_accuracy``, ``token_accuracy`` and
+        ``recall_<class>``, ``fit_seconds`` (wall clock, one thread; the Transformer's includes
+        recording its trace), ``epochs_run``, ``best_epoch``, ``epochs_to_target`` and
+        ``seconds_to_target`` (NaN when the target is never reached; the fit time up to that
+        epoch, every epoch taken to cost the same).
     """
     from otcompanion.otclassifier import DummyGaussianOTClassifier
 
-    run = run_seed(seed, n_classes, level, repetition)
-    X_train, X_test, y_train, y_test = thesis_split(n_classes, level, seed=run)
-    keys = {"n_classes": n_classes, "level": level, "repetition": repetition, "seed": run}
-    fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks,
-                            n_heads=n_heads, seed=run, trace=False)
+    ot_epochs = check_int(ot_epochs, "ot_epochs", 1)
+    target = _check_target(target_accuracy)
+    record = traced_run(n_classes, level, repetition, seed=seed, epochs=epochs,
+                        n_blocks=n_blocks, n_heads=n_heads, n_instances=n_instances,
+                        n_tokens=n_tokens)
+    summary = record["summary"]
+    run = summary["seed"]
+    X_train, X_test, y_train, y_test = thesis_split(n_classes, level, n_instances=n_instances,
+                                                    n_tokens=n_tokens, seed=run)
+    keys = {"n_classes": n_classes, "level": level, "repetition": repetition, "seed": run,
+            "n_instances": n_instances, "n_tokens": n_tokens, "protocol": "thesis budget"}
+    test_metrics = {"instance_accuracy": summary["instance_accuracy"],
+                    "token_accuracy": summary["token_accuracy"],
+                    **{name: value for name, value in summary.items()
+                       if name.startswith("recall_")}}
     rows = [{**keys, "model": "Transformer",
-             "instance_accuracy": fit.test_metrics["instance_accuracy"],
-             "token_accuracy": fit.test_metrics["token_accuracy"],
-             "fit_seconds": fit.fit_seconds}]
+             **_transformer_row(test_metrics, record["history"], summary["best_epoch"],
+                                summary["fit_seconds"], target)}]
+    options = {"random_state": run, "max_epochs": ot_epochs, "n_iter_no_change": ot_epochs,
+               **(ot_options or {})}
+    model = DummyGaussianOTClassifier(**options)
+    _warm_up(model.solver)
+    started = time.perf_counter()
+    model.fit(X_train, y_train, validation_indices=validation_split(y_train, run))
+    seconds = time.perf_counter() - started
+    rows.append({**keys, "model": "OT classifier",
+                 **_ot_row(model, seconds, X_test, y_test, target)})
+    return rows
+
+
+def stopping_rule_run(n_classes, level, repetition, *, seed=0, patience=10, epochs=200,
+                      n_blocks=2, n_heads=10, n_instances=90, n_tokens=20,
+                      target_accuracy=1.0, ot_options=None):
+    """The OT classifier and the thesis Transformer under the same early-stopping rule.
+
+    Both models hold out the same training instances (the Transformer's split,
+    :func:`validation_split`), stop after ``patience`` epochs in a row without a lower
+    validation loss (keras ``EarlyStopping`` with ``min_delta = 0``; the OT classifier's
+    ``tol = 0``), at the latest after ``epochs`` epochs, and keep the weights of their best
+    epoch. Data and seeds are those of :func:`traced_run` for the same coordinates and sizes;
+    ``n_instances`` (half for training) and ``n_tokens`` make the task harder.
+
+    Parameters
+    ----------
+    n_classes, level, repetition, seed, n_blocks, n_heads, n_instances, n_tokens
+        As for :func:`traced_run`.
+    patience : int, default 10
+        Early-stopping patience of both models.
+    epochs : int, default 200
+        Most epochs of either model (the Transformer's are full-batch steps, the OT
+        classifier's passes of minibatches over the training tokens).
+    target_accuracy : float in (0, 1], default 1.0
+    ot_options : dict, optional
+        Further parameters of :class:`~otcompanion.otclassifier.DummyGaussianOTClassifier`.
+
+    Returns
+    -------
+    list of dict
+        Two rows with the columns of :func:`classifier_comparison_run`, ``protocol`` "same
+        stopping rule"; both fit times are measured here (the Transformer untraced).
+    """
+    from otcompanion.otclassifier import DummyGaussianOTClassifier
+
+    options = dict(n_classes=check_choice(n_classes, "n_classes", (2, 3)),
+                   level=check_int(level, "level", 1),
+                   repetition=check_int(repetition, "repetition", 0))
+    patience = check_int(patience, "patience", 1)
+    epochs = check_int(epochs, "epochs", 1)
+    target = _check_target(target_accuracy)
+    run = run_seed(seed, n_classes, level, repetition)
+    X_train, X_test, y_train, y_test = thesis_split(
+        n_classes, level, n_instances=check_int(n_instances, "n_instances", 1),
+        n_tokens=check_int(n_tokens, "n_tokens", 1), seed=run)
+    keys = {**options, "seed": run, "n_instances": n_instances, "n_tokens": n_tokens,
+            "protocol": "same stopping rule"}
+    ot_options = {"random_state": run, "max_epochs": epochs, "n_iter_no_change": patience,
+                  "tol": 0.0, **(ot_options or {})}
+    _warm_up("transformer", ot_options.get("solver", "exact"))
+    fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks,
+                            n_heads=n_heads, seed=run, patience=patience,
+                            validation=VALIDATION_FRACTION, trace=False)
+    rows = [{**keys, "model": "Transformer",
+             **_transformer_row(fit.test_metrics, fit.history, fit.best_epoch, fit.fit_seconds,
+                                target)}]
+    model = DummyGaussianOTClassifier(**ot_options)
+    started = time.perf_counter()
+    model.fit(X_train, y_train, validation_indices=fit.validation_indices)
+    seconds = time.perf_counter() - started
+    rows.append({**keys, "model": "OT classifier",
+                 **_ot_row(model, seconds, X_test, y_test, target)})
+    return rows
+
+
+def ot_classifier_run(n_classes, level, repetition, *, seed=0, n_instances=90, n_tokens=20,
+                      ot_options=None):
+    """The OT classifier alone on the data of one run (e.g. for sensitivity studies).
+
+    Data and seed are those of :func:`traced_run` with the same coordinates and sizes.
+
+    Parameters
+    ----------
+    n_classes, level, repetition, seed, n_instances, n_tokens
+        As for :func:`traced_run`.
+    ot_options : dict, optional
+        Parameters of :class:`~otcompanion.otclassifier.DummyGaussianOTClassifier` (its
+        defaults otherwise; ``random_state`` is the run's seed).
+
+    Returns
+    -------
+    dict
+        The run coordinates, ``train_accuracy`` and ``instance_accuracy`` (test) and
+        ``fit_seconds``.
+    """
+    from otcompanion.otclassifier import DummyGaussianOTClassifier
+
+    run = run_seed(seed, check_choice(n_classes, "n_classes", (2, 3)), check_int(level, "level", 1),
+                   check_int(repetition, "repetition", 0))
+    X_train, X_test, y_train, y_test = thesis_split(
+        n_classes, level, n_instances=check_int(n_instances, "n_instances", 1),
+        n_tokens=check_int(n_tokens, "n_tokens", 1), seed=run)
     model = DummyGaussianOTClassifier(**{"random_state": run, **(ot_options or {})})
+    _warm_up(model.solver)
     started = time.perf_counter()
     model.fit(X_train, y_train)
     seconds = time.perf_counter() - started
-    token_scores = model.predict_token_proba(X_test)
-    token_accuracy = float(np.mean(model.classes_[token_scores.argmax(axis=-1)]
-                                   == np.asarray(y_test)[:, None]))
-    rows.append({**keys, "model": "OT classifier",
-                 "instance_accuracy": float(model.score(X_test, y_test)),
-                 "token_accuracy": token_accuracy, "fit_seconds": seconds})
-    return rows
+    return {"n_classes": n_classes, "level": level, "repetition": repetition, "seed": run,
+            "train_accuracy": float(model.score(X_train, y_train)),
+            "instance_accuracy": float(model.score(X_test, y_test)), "fit_seconds": seconds}
+
+
+def scaling_run(solver, standardize, n_train_tokens, repetition, *, seed=0, n_classes=3,
+                level=4, n_tokens=20, ot_options=None):
+    """One fit of the OT classifier for the scaling study: fit time and accuracy by size.
+
+    Fresh thesis data (:func:`otcompanion.data.thesis_split`) with ``n_train_tokens`` training
+    tokens (instances of ``n_tokens`` tokens, half of the instances for training, the other
+    half for testing), seeded by :func:`run_seed` ``(seed, n_classes, level, n_train_tokens,
+    repetition)``: every solver, with and without standardization, sees the same data in a
+    repetition, so their times pair.
+
+    Parameters
+    ----------
+    solver : {"exact", "sinkhorn", "minibatch", "gaussian"}
+    standardize : bool
+        Step 1 of the classifier, or the raw features.
+    n_train_tokens : int
+        A multiple of ``n_classes * n_tokens``.
+    repetition : int
+    seed, n_classes, level, n_tokens
+        The data, as for :func:`traced_run`.
+    ot_options : dict, optional
+        Further parameters of the classifier (the book's defaults otherwise: 50 epochs, early
+        stopping with patience 5 on a tenth of the training instances).
+
+    Returns
+    -------
+    dict
+        ``solver``, ``inputs`` ("standardized" or "raw"), ``train_tokens``, ``repetition``,
+        ``seed``, ``fit_seconds`` and its parts ``alignment_seconds`` and
+        ``training_seconds``, ``epochs_run``, ``train_accuracy`` and ``test_accuracy``
+        (instances).
+    """
+    from otcompanion.otclassifier import SOLVERS, DummyGaussianOTClassifier
+
+    solver = check_choice(solver, "solver", SOLVERS)
+    if not isinstance(standardize, (bool, np.bool_)):
+        raise TypeError(f"standardize must be True or False, got {standardize!r}.")
+    n_classes = check_choice(n_classes, "n_classes", (2, 3))
+    n_tokens = check_int(n_tokens, "n_tokens", 1)
+    n_train_tokens = check_int(n_train_tokens, "n_train_tokens", 1)
+    if n_train_tokens % (n_classes * n_tokens):
+        raise ValueError(f"n_train_tokens={n_train_tokens} must be a multiple of n_classes * "
+                         f"n_tokens = {n_classes * n_tokens} (whole instances, balanced "
+                         f"classes).")
+    run = run_seed(seed, n_classes, check_int(level, "level", 1), n_train_tokens,
+                   check_int(repetition, "repetition", 0))
+    X_train, X_test, y_train, y_test = thesis_split(
+        n_classes, level, n_instances=2 * n_train_tokens // n_tokens, n_tokens=n_tokens,
+        seed=run)
+    model = DummyGaussianOTClassifier(**{"solver": solver, "standardize": bool(standardize),
+                                         "random_state": run, **(ot_options or {})})
+    _warm_up(solver)
+    started = time.perf_counter()
+    model.fit(X_train, y_train)
+    seconds = time.perf_counter() - started
+    return {"solver": solver, "inputs": "standardized" if standardize else "raw",
+            "train_tokens": n_train_tokens, "repetition": repetition, "seed": run,
+            "fit_seconds": seconds, "alignment_seconds": model.fit_timings_["alignment"],
+            "training_seconds": model.fit_timings_["training"], "epochs_run": model.n_iter_,
+            "train_accuracy": float(model.score(X_train, y_train)),
+            "test_accuracy": float(model.score(X_test, y_test))}
+
+
+def scaling_exponents(frame, x="train_tokens", y="fit_seconds",
+                      by=("solver", "inputs", "repetition")):
+    """Least-squares slope of ``log y`` against ``log x`` in every group: the empirical
+    exponent ``b`` of ``y ~ a x^b``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per fit (e.g. :func:`scaling_run`).
+    x, y : str
+        Size and cost columns (positive).
+    by : sequence of str
+        One exponent per group (e.g. per solver, inputs and repetition, so that the
+        repetitions give an interval of the exponent).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, ``exponent`` and ``sizes`` (distinct sizes in the group; a group
+        with fewer than two has exponent NaN).
+    """
+    by = list(by)
+    missing = [name for name in [x, y, *by] if name not in frame.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
+    if (frame[[x, y]] <= 0).any().any():
+        raise ValueError(f"{x} and {y} must be positive for a log-log fit.")
+    rows = []
+    for keys, group in frame.groupby(by, sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        sizes = group[x].nunique()
+        slope = (np.polyfit(np.log(group[x].to_numpy(float)), np.log(group[y].to_numpy(float)),
+                            1)[0] if sizes >= 2 else np.nan)
+        rows.append({**dict(zip(by, keys)), "exponent": float(slope), "sizes": sizes})
+    return pd.DataFrame(rows)
+
+
+def interval_outcome(low, high, threshold, claim):
+    """Whether an interval supports a one-sided claim about a quantity.
+
+    Parameters
+    ----------
+    low, high : float
+        The 95 % interval of the quantity (e.g. a paired difference); NaN when it could not be
+        formed.
+    threshold : float
+    claim : {"above", "below"}
+        The claim says the quantity is above (or below) ``threshold``.
+
+    Returns
+    -------
+    str
+        ``"support"`` when the whole interval is on the claim's side of ``threshold``,
+        ``"contradict"`` when it is wholly on the other side, ``"undecided"`` when it contains
+        ``threshold`` or is NaN.
+
+    Examples
+    --------
+    The OT classifier's accuracy minus the Transformer's, claimed to be above -0.05 (at most
+    five points lower):
+
+    >>> interval_outcome(-0.02, 0.01, -0.05, "above")
+    'support'
+    """
+    claim = check_choice(claim, "claim", ("above", "below"))
+    threshold = check_real(threshold, "threshold")
+    for value, name in ((low, "low"), (high, "high")):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value,
+                                                                                      bool):
+            raise TypeError(f"{name} must be a real number or NaN, got {value!r}.")
+    if np.isnan(low) or np.isnan(high):
+        return "undecided"
+    if low > high:
+        raise ValueError(f"low={low} is above high={high}.")
+    above, below = low > threshold, high < threshold
+    if claim == "below":
+        above, below = below, above
+    return "support" if above else "contradict" if below else "undecided"
+
+
+def combined_verdict(outcomes):
+    """A claim's verdict (:data:`otcompanion.claims.VERDICTS`) from the outcomes of its tests.
+
+    Each outcome is ``"support"``, ``"contradict"`` or ``"undecided"`` (the interval of one
+    setup on one side of the claim's threshold, on the other, or across it).
+
+    Returns
+    -------
+    str
+        ``"supported"`` when every test supports the claim; ``"partly supported"`` when some
+        do and others do not; ``"not supported"`` when none does and at least one contradicts
+        it; ``"inconclusive"`` when every test is undecided.
+    """
+    outcomes = list(outcomes)
+    allowed = ("support", "contradict", "undecided")
+    bad = [value for value in outcomes if value not in allowed]
+    if not outcomes or bad:
+        raise ValueError(f"outcomes must be a non-empty list of {allowed}, got {outcomes!r}.")
+    if all(value == "support" for value in outcomes):
+        return "supported"
+    if "support" in outcomes:
+        return "partly supported"
+    return "not supported" if "contradict" in outcomes else "inconclusive"
 
 
 def _cross_validation_fold(estimator, X, y, train, test, classes):

@@ -70,7 +70,8 @@ from torch import nn
 from ._training import (EarlyStopping, check_labels, check_training_data, resolve_device,
                         resolve_validation, torch_session, train_epochs)
 from ._validation import check_bool, check_int, check_positive, check_real
-from .attention import ThesisTransformer, TransformerFit, _scores, _token_loss, train_transformer
+from .attention import (Dropout, ThesisTransformer, TransformerFit, _scores, _token_loss,
+                        train_transformer)
 from .data import check_tokens, make_token_clouds
 from .geometry import dummy_means
 
@@ -203,7 +204,7 @@ def _new_head(n_features, n_classes, head_units, head_dropout):
 def _head_structure(head):
     """``(in, out)`` of every Linear layer of a head, and its dropout rate (or None)."""
     linear = [m for m in head.modules() if isinstance(m, nn.Linear)]
-    dropout = [m.p for m in head.modules() if isinstance(m, nn.Dropout)]
+    dropout = [m.p for m in head.modules() if isinstance(m, (nn.Dropout, Dropout))]
     return [(m.in_features, m.out_features) for m in linear], (dropout[0] if dropout else None)
 
 

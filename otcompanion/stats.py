@@ -73,6 +73,14 @@ def _format(mean, low, high, n, places):
     return f"{mean:.{places}f} [{low:.{places}f}, {high:.{places}f}]"
 
 
+def interval_text(values, digits=3, seed=0):
+    """``"mean [low, high]"`` of :func:`bootstrap_interval` as text, for prose.
+
+    Only the mean for one value, ``"n/a"`` for none.
+    """
+    return _format(*bootstrap_interval(values, seed=seed), check_int(digits, "digits", 0))
+
+
 def interval_table(frame, by, columns, digits=3, seed=0):
     """Mean and 95 % bootstrap interval of ``columns`` in every group of ``by``, as text.
 
@@ -188,3 +196,29 @@ def verdict(low, high, n=2):
     if high < 0:
         return "first lower"
     return "no difference detected"
+
+
+def interval_frame(frame, by, columns, seed=0):
+    """Mean and 95 % bootstrap interval of ``columns`` per group of ``by``, as numbers.
+
+    The numeric, long-format companion of :func:`interval_table`, for figures
+    (:func:`otcompanion.plots.interval_panels`) and for prose that quotes the numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and column: the ``by`` columns, ``metric``, ``runs`` (values used),
+        ``mean``, ``low``, ``high`` (:func:`bootstrap_interval`).
+    """
+    by, columns = list(by), list(columns)
+    missing = [name for name in [*by, *columns] if name not in frame.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
+    rows = []
+    for keys, group in frame.groupby(by, sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        for name in columns:
+            mean, low, high, n = bootstrap_interval(group[name], seed=seed)
+            rows.append({**dict(zip(by, keys)), "metric": name, "runs": n, "mean": mean,
+                         "low": low, "high": high})
+    return pd.DataFrame(rows)

@@ -1,6 +1,8 @@
 """Smoke runs of the chapters with tiny parameters: they execute, reproduce, and react to
 parameters. (00_data is covered in test_cli.py.)"""
 
+import re
+
 import nbformat
 import pytest
 
@@ -8,14 +10,32 @@ from otcompanion import book
 
 TRACING_TINY = {"tasks": [2, 3], "n_instances": 30, "n_tokens": 4, "epochs": 5, "n_heads": 2,
                 "n_paths": 5}
-METRICS_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 2, "epochs": 3, "n_heads": 2,
-                "curve_points": 2}
+METRICS_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 2, "epochs": 4, "n_heads": 2,
+                "curve_points": 2, "ablation_repetitions": 2, "ablation_lrs": [0.01, 0.1]}
 
 
 def figures(path):
+    """Every figure of an executed chapter: shown ones and glued ones (myst-nb ``glue``)."""
     notebook = nbformat.read(path, as_version=4)
-    return [output["data"]["image/png"] for cell in notebook.cells if cell.cell_type == "code"
-            for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    return [data[key] for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) for data in [output.get("data", {})]
+            for key in ("image/png", "application/papermill.record/image/png") if key in data]
+
+
+def glued(path):
+    """The values a chapter glued for its prose, by key (their text/plain form)."""
+    notebook = nbformat.read(path, as_version=4)
+    return {output["metadata"]["scrapbook"]["name"]:
+            output["data"].get("application/papermill.record/text/plain")
+            for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if "scrapbook" in output.get("metadata", {})}
+
+
+def findings(path):
+    """The claims-ledger findings a chapter published."""
+    from otcompanion import claims
+
+    return claims.collect([path]).to_dict("records")
 
 
 def text_outputs(path):
@@ -31,10 +51,19 @@ def test_attention_tracing_runs_reproduces_and_follows_its_seed(tmp_path):
     book.run_chapter("01_attention_tracing", TRACING_TINY, output=second, echo=None)
     book.run_chapter("01_attention_tracing", {**TRACING_TINY, "seed": 4}, output=other,
                      echo=None)
-    assert len(figures(first)) >= 8
+    # Learning curves, map, paths, sublayer stages, attention heads, attention couplings.
+    assert len(figures(first)) == 6
     assert figures(first) == figures(second)
     assert figures(first) != figures(other)
     assert "distinct moves" in text_outputs(first)
+    values = glued(first)
+    assert values == glued(second)
+    assert values["n-paths"] == "5"
+    assert float(values["attention-uniform"]) == 1 / TRACING_TINY["n_tokens"]
+    assert 1 / TRACING_TINY["n_tokens"] <= float(values["attention-max"]) <= 1
+    assert "(2 classes)" in values["straightness"] and "(3 classes)" in values["straightness"]
+    assert 1 <= int(values["moves-in-instance"]) <= int(values["moves-overall-max"])
+    assert float(values["logit-change-low"]) <= float(values["logit-change-high"])
 
 
 def test_attention_tracing_rejects_bad_tasks(tmp_path):
@@ -51,6 +80,15 @@ def test_ot_metrics_runs_and_does_not_depend_on_the_scheduler(tmp_path):
     assert figures(serial) == figures(parallel)
     text = text_outputs(serial)
     assert "estimated thesis-profile time" in text and "n_repetitions" in text
+    values = glued(serial)
+    assert values == glued(parallel)
+    assert values["c1-runs"] == "4"  # 2 tasks x 1 level x 2 repetitions
+    assert values["ab-runs"] == "2"
+    from otcompanion import claims
+    published = findings(serial)
+    assert [item["claim"] for item in published] == ["final map", "trajectory"]
+    assert all(item["verdict"] in claims.VERDICTS for item in published)
+    assert published[0]["verdict"] == values["c1-verdict"].strip("'")
 
 
 def test_ot_metrics_rejects_an_unknown_profile(tmp_path):
@@ -143,7 +181,14 @@ def test_biomedical_case_runs_on_the_bundled_table(tmp_path):
     book.run_chapter("05_biomedical_case", BIOMEDICAL_TINY, output=out, echo=None)
     text = text_outputs(out)
     assert "OT classifier" in text and "gradient boosting" in text and "569" in text
-    assert len(figures(out)) >= 2
+    assert len(figures(out)) == 2  # scores over folds, the OT classifier's mapped space
+    values = glued(out)
+    assert values["n-models"] == "6" and values["n-folds"] == "'1 x 2'"
+    assert "breast-cancer table" in values["data-source"]
+    assert float(values["baseline-low"]) <= float(values["baseline-high"])
+    for key in ("ot", "tf"):
+        assert 1 <= int(values[f"{key}-rank"]) <= 6
+        assert 0 <= float(values[f"{key}-balanced"]) <= 1
 
 
 def test_biomedical_case_runs_unchanged_on_a_users_csv(tmp_path):
@@ -154,6 +199,7 @@ def test_biomedical_case_runs_unchanged_on_a_users_csv(tmp_path):
                      output=out, echo=None)
     text = text_outputs(out)
     assert "CSV file" in text and "2 x 3" in text and "class ill" in text
+    assert "CSV file" in glued(out)["data-source"]
 
 
 @pytest.mark.parametrize("problem, message", [
@@ -172,18 +218,121 @@ def test_biomedical_case_rejects_a_bad_csv_before_training(tmp_path, problem, me
     assert not any("cross_validate_models" in cell.source for cell in executed)
 
 
-DUMMY_TINY = {"tasks": [2], "levels": [1], "n_repetitions": 1, "epochs": 2,
-              "scaling_tokens": [240, 600], "dense_limit": 600, "minibatch_limit": 600,
-              "transformer_limit": 600, "scaling_epochs": 2}
+DUMMY_TINY = {"tasks": [2], "levels": [1], "n_repetitions": 2, "epochs": 3, "n_heads": 2,
+              "ot_epochs": 3, "patience": 2, "hard_tasks": [2], "token_counts": [4],
+              "few_instances": 12, "scaling_tokens": [60, 120], "scaling_repetitions": 2}
 
 
-def test_dummy_gaussian_runs_and_states_the_claims(tmp_path):
+def glued_data(path):
+    """The values a chapter glued for its prose (myst-nb), by name: mime type -> value."""
+    notebook = nbformat.read(path, as_version=4)
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            record = output.get("metadata", {}).get("scrapbook")
+            if record:
+                values[record["name"]] = {key.removeprefix(record["mime_prefix"]): value
+                                          for key, value in output["data"].items()}
+    return values
+
+
+def test_dummy_gaussian_runs_and_publishes_computed_verdicts(tmp_path):
+    from otcompanion import claims
+
     out = tmp_path / "dummy.ipynb"
     book.run_chapter("04_dummy_gaussian", DUMMY_TINY, output=out, echo=None)
+    findings = claims.collect([out])
+    assert set(findings["claim"]) == {"ot classifier accuracy", "ot classifier cost",
+                                      "ot classifier scaling"}
+    assert findings["verdict"].isin(claims.VERDICTS).all()
+    assert (findings["chapter"] == "dummy").all()
+    # The evidence states computed numbers: runs, intervals, every solver of the scaling study.
+    assert findings["evidence"].str.contains(r"paired over \d+ runs").all()
+    with_interval = findings["evidence"].str.contains(r"\d+\.\d+ \[-?\d+\.\d+, -?\d+\.\d+\]")
+    assert with_interval[findings["claim"] != "ot classifier cost"].all()
+    scaling = findings.loc[findings["claim"] == "ot classifier scaling", "evidence"].item()
+    for solver in ("exact", "sinkhorn", "minibatch", "gaussian"):
+        assert f"{solver}:" in scaling
+    # The prose's verdicts are the published ones.
+    values = glued_data(out)
+    verdicts = findings.set_index("setup")["verdict"]
+    assert values["ot-scaling-verdict"]["text/markdown"] == verdicts.iloc[-1]
+    budget = verdicts[verdicts.index.str.startswith("thesis budgets")]
+    assert values["ot-accuracy-budget-verdict"]["text/markdown"] == budget.iloc[0]
+    assert int(values["ot-setups"]["text/plain"]) == 1  # one task, one level
+    # Every number or sentence the prose quotes was glued, with the type its role reads.
     notebook = nbformat.read(out, as_version=4)
-    findings = "".join(output["data"]["text/markdown"] for cell in notebook.cells
-                       if cell.cell_type == "code" for output in cell.get("outputs", [])
-                       if "text/markdown" in output.get("data", {}))
-    for claim in ("Comparable accuracy", "Lower cost", "Scaling", "Dummy geometry"):
-        assert claim in findings
-    assert len(figures(out)) >= 4
+    prose = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    roles = re.findall(r"\{glue:(text|md|figure)\}`([^`:]+)", prose)
+    roles += re.findall(r"```\{glue:(figure)\} (\S+)", prose)
+    assert len(roles) > 30
+    mime = {"text": "text/plain", "md": "text/markdown", "figure": "image/png"}
+    for role, name in roles:
+        assert mime[role] in values[name], (role, name)
+        if role == "text":  # a Markdown object would show as its repr
+            assert "text/markdown" not in values[name], name
+    assert sum("image/png" in data for data in values.values()) >= 6  # glued figures
+
+
+def test_dummy_gaussian_rejects_bad_tasks(tmp_path):
+    with pytest.raises(book.ChapterFailed, match="hard_tasks must be a non-empty list"):
+        book.run_chapter("04_dummy_gaussian", {**DUMMY_TINY, "hard_tasks": [4]},
+                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
+
+
+MULTIHEAD_TINY = {"heads": [1, 4], "n_train": 12, "sample_sizes": [12, 24],
+                  "sample_size_heads": [1], "n_repetitions": 2, "steps": 10, "n_test": 20,
+                  "bridge_heads": [1, 2], "bridge_repetitions": 2, "bridge_epochs": 3,
+                  "bridge_blocks": 1, "scheduler": "1"}
+
+
+def glued(path):
+    """The values a chapter glued for its prose (myst-nb), by name."""
+    notebook = nbformat.read(path, as_version=4)
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                data = output["data"]
+                values[name] = (data.get("application/papermill.record/text/markdown")
+                                or data.get("application/papermill.record/text/plain"))
+    return values
+
+
+def test_multi_head_runs_and_glues_numbers_computed_from_its_runs(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from otcompanion import claims, stats
+    from otcompanion import multihead as mh
+
+    monkeypatch.setenv("OTCOMPANION_NO_CACHE", "1")
+    out = tmp_path / "multihead.ipynb"
+    book.run_chapter("06_multi_head", MULTIHEAD_TINY, output=out, echo=None)
+    values = glued(out)
+    for figure in ("mh-loss-curves", "mh-versus-heads", "mh-versus-n", "mh-attention-plans",
+                   "mh-coupling-curves", "mh-bridge"):
+        assert figure in values
+    # The margin verdict quotes the paired difference of the package's own runs.
+    options = {name: MULTIHEAD_TINY[name] for name in ("steps", "n_test")}
+    runs = pd.DataFrame([mh.multihead_run(H, 12, repetition, **options)[0]
+                         for H in (1, 4) for repetition in range(2)])
+    margin = stats.paired_differences(runs, [], ["repetition"], "n_heads", 4, 1,
+                                      ["ntk_margin_init"]).iloc[0]
+    assert f"{margin['difference']:+.3g}" in values["mh-margin"]
+    assert f"{margin['pairs']} pairs" in values["mh-margin"]
+    assert values["mh-h-high"] == "4" and values["mh-bridge-runs"] == "4"
+    notebook = nbformat.read(out, as_version=4)
+    ledger = [output["data"] for cell in notebook.cells if cell.cell_type == "code"
+              for output in cell.get("outputs", []) if claims.MIME in output.get("data", {})]
+    assert len(ledger) == 1 and ledger[0][claims.MIME][0]["claim"] == "multi-head"
+
+
+def test_multi_head_rejects_an_empty_head_list_before_any_run(tmp_path):
+    with pytest.raises(book.ChapterFailed, match="heads is empty") as failure:
+        book.run_chapter("06_multi_head", {**MULTIHEAD_TINY, "heads": []},
+                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
+    report = nbformat.read(failure.value.report, as_version=4)
+    executed = [cell for cell in report.cells if cell.cell_type == "code"
+                and cell.get("execution_count")]
+    assert not any("run_jobs" in cell.source for cell in executed)

@@ -64,7 +64,8 @@ def test_traced_run_records_both_starts_reference_maps_and_sublayers():
     assert list(starts.index) == ["input", "first_epoch"]
     assert starts.loc["input", "optimality"] == summary["optimality"]
     if summary["best_epoch"] >= 3:
-        assert starts.loc["first_epoch"].notna().all()
+        assert starts.loc["first_epoch"].drop("w2_path_efficiency").notna().all()
+        assert np.isnan(starts.loc["first_epoch", "w2_path_efficiency"])
     references = record["references"].set_index("map")
     assert list(references.index) == list(experiments.REFERENCE_MAPS)
     assert references.loc["trained", "optimality"] == pytest.approx(summary["optimality"])
@@ -333,11 +334,179 @@ def test_cross_validation_rejects_bad_input(arguments, message):
                                           n_splits=3, progress=False)
 
 
-def test_classifier_comparison_uses_the_traced_runs_data():
-    rows = experiments.classifier_comparison_run(2, 3, 0, seed=1, epochs=3, n_heads=2,
-                                                 ot_options={"max_epochs": 3})
+COMPARISON_TINY = dict(epochs=3, n_heads=2, n_instances=30, n_tokens=4)
+
+
+def test_validation_split_is_the_transformers():
+    from otcompanion.attention import train_transformer
+    from otcompanion.data import thesis_split
+
+    X_train, _, y_train, _ = thesis_split(3, 2, n_instances=30, n_tokens=4, seed=7)
+    fit = train_transformer(X_train, y_train, epochs=1, n_heads=2, seed=7, trace=False)
+    np.testing.assert_array_equal(experiments.validation_split(y_train, 7),
+                                  fit.validation_indices)
+    with pytest.raises(ValueError, match="single class"):
+        experiments.validation_split(np.zeros(10), 0)
+
+
+def test_classifier_comparison_reads_the_traced_run_and_shares_its_split(tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setenv("OTCOMPANION_NO_CACHE", "0")  # the Transformer comes from the run cache
+    monkeypatch.setenv("OTCOMPANION_CACHE_DIR", str(tmp_path / "runs"))
+    rows = experiments.classifier_comparison_run(2, 3, 0, seed=1, ot_epochs=4, **COMPARISON_TINY)
     assert [row["model"] for row in rows] == ["Transformer", "OT classifier"]
     assert rows[0]["seed"] == rows[1]["seed"] == experiments.run_seed(1, 2, 3, 0)
+    record = experiments.traced_run(2, 3, 0, seed=1, **COMPARISON_TINY)
+    for name in ("instance_accuracy", "token_accuracy", "best_epoch", "fit_seconds"):
+        assert rows[0][name] == record["summary"][name]
+    assert rows[0]["recall_0"] == record["summary"]["recall_0"]
+    assert rows[0]["epochs_run"] == 3 and rows[1]["epochs_run"] == 4  # thesis budgets
     for row in rows:
+        assert row["protocol"] == "thesis budget"
         assert 0 <= row["instance_accuracy"] <= 1 and 0 <= row["token_accuracy"] <= 1
-        assert row["fit_seconds"] > 0
+        assert {"recall_0", "recall_1"} <= set(row) and row["fit_seconds"] > 0
+        if np.isfinite(row["epochs_to_target"]):
+            assert 0 < row["seconds_to_target"] <= row["fit_seconds"]
+        else:
+            assert np.isnan(row["seconds_to_target"])
+
+
+def test_stopping_rule_stops_both_models_with_the_same_patience():
+    rows = experiments.stopping_rule_run(3, 1, 2, patience=2, epochs=30, n_instances=30,
+                                         n_tokens=4, n_heads=2)
+    assert [row["model"] for row in rows] == ["Transformer", "OT classifier"]
+    for row in rows:
+        assert row["protocol"] == "same stopping rule" and row["n_tokens"] == 4
+        # Stopped after `patience` epochs without improvement, or at the cap.
+        assert row["epochs_run"] == 30 or row["epochs_run"] == row["best_epoch"] + 2
+        assert {"recall_0", "recall_1", "recall_2"} <= set(row)
+    # Fewer tokens per instance: other data, same seed.
+    fewer = experiments.stopping_rule_run(3, 1, 2, patience=2, epochs=30, n_instances=30,
+                                          n_tokens=2, n_heads=2)
+    assert fewer[0]["seed"] == rows[0]["seed"] and fewer[0]["n_tokens"] == 2
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    (dict(n_classes=4), ValueError, "n_classes"),
+    (dict(patience=0), ValueError, "patience"),
+    (dict(target_accuracy=0.0), ValueError, "target_accuracy"),
+    (dict(target_accuracy=1.5), ValueError, "target_accuracy"),
+    (dict(n_tokens=0), ValueError, "n_tokens"),
+])
+def test_stopping_rule_rejects_bad_input(arguments, error, message):
+    options = dict(n_classes=2, level=1, repetition=0, n_instances=30, n_tokens=4, epochs=2,
+                   n_heads=2)
+    options.update(arguments)
+    with pytest.raises(error, match=message):
+        experiments.stopping_rule_run(**options)
+
+
+def test_ot_classifier_run_uses_the_runs_data_and_options():
+    from otcompanion.data import thesis_split
+    from otcompanion.otclassifier import DummyGaussianOTClassifier
+
+    row = experiments.ot_classifier_run(3, 2, 1, seed=4, n_instances=30, n_tokens=4,
+                                        ot_options={"radius": 3.0, "max_epochs": 3})
+    run = experiments.run_seed(4, 3, 2, 1)
+    X_train, X_test, y_train, y_test = thesis_split(3, 2, n_instances=30, n_tokens=4, seed=run)
+    model = DummyGaussianOTClassifier(radius=3.0, max_epochs=3, random_state=run).fit(
+        X_train, y_train)
+    assert row["seed"] == run
+    assert row["instance_accuracy"] == model.score(X_test, y_test)
+    assert row["train_accuracy"] == model.score(X_train, y_train)
+    with pytest.raises(ValueError, match="level"):
+        experiments.ot_classifier_run(3, 0, 1)
+
+
+def test_epochs_to_target_is_the_first_epoch_at_the_target():
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_instance_accuracy": [0.5, 1.0, 0.8, 1.0]})
+    assert experiments.epochs_to_target(history, 1.0) == 2
+    assert experiments.epochs_to_target(history, 0.7) == 2
+    assert np.isnan(experiments.epochs_to_target(history.iloc[[0, 2]], 0.9))
+    with pytest.raises(ValueError, match="val_instance_accuracy"):
+        experiments.epochs_to_target(history.drop(columns="val_instance_accuracy"), 1.0)
+
+
+def test_scaling_runs_pair_standardized_and_raw_inputs_on_the_same_data():
+    options = dict(n_train_tokens=60, repetition=1, n_tokens=5, ot_options={"max_epochs": 2})
+    standardized = experiments.scaling_run("gaussian", True, **options)
+    raw = experiments.scaling_run("gaussian", False, **options)
+    assert standardized["seed"] == raw["seed"]
+    assert (standardized["inputs"], raw["inputs"]) == ("standardized", "raw")
+    for row in (standardized, raw):
+        assert row["train_tokens"] == 60 and row["epochs_run"] == 2
+        assert row["fit_seconds"] >= row["alignment_seconds"] + row["training_seconds"] > 0
+        assert 0 <= row["test_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    (dict(n_train_tokens=70), ValueError, "multiple of n_classes"),
+    (dict(solver="newton"), ValueError, "solver"),
+    (dict(standardize="yes"), TypeError, "standardize"),
+    (dict(n_classes=5), ValueError, "n_classes"),
+])
+def test_scaling_run_rejects_bad_input(arguments, error, message):
+    options = dict(solver="gaussian", standardize=True, n_train_tokens=60, repetition=0,
+                   n_tokens=5)
+    options.update(arguments)
+    with pytest.raises(error, match=message):
+        experiments.scaling_run(**options)
+
+
+def test_scaling_exponents_recover_a_power_law():
+    sizes = np.array([100, 200, 400, 800])
+    frame = pd.DataFrame({"solver": "exact", "inputs": "raw", "repetition": 0,
+                          "train_tokens": sizes, "fit_seconds": 0.003 * sizes ** 1.7})
+    single = frame.iloc[:1].assign(repetition=1)
+    exponents = experiments.scaling_exponents(pd.concat([frame, single]))
+    assert exponents.loc[0, "exponent"] == pytest.approx(1.7)
+    assert exponents["sizes"].tolist() == [4, 1] and np.isnan(exponents.loc[1, "exponent"])
+    with pytest.raises(ValueError, match="positive"):
+        experiments.scaling_exponents(frame.assign(fit_seconds=0.0))
+    with pytest.raises(ValueError, match="not in the frame"):
+        experiments.scaling_exponents(frame, by=["model"])
+
+
+@pytest.mark.parametrize("outcomes, verdict", [
+    (["support", "support"], "supported"),
+    (["support", "undecided"], "partly supported"),
+    (["support", "contradict"], "partly supported"),
+    (["undecided", "contradict"], "not supported"),
+    (["undecided", "undecided"], "inconclusive"),
+])
+def test_combined_verdict(outcomes, verdict):
+    from otcompanion import claims
+
+    assert experiments.combined_verdict(outcomes) == verdict
+    assert verdict in claims.VERDICTS
+
+
+@pytest.mark.parametrize("outcomes", [[], ["supports"]])
+def test_combined_verdict_rejects_unknown_outcomes(outcomes):
+    with pytest.raises(ValueError, match="outcomes"):
+        experiments.combined_verdict(outcomes)
+
+
+@pytest.mark.parametrize("low, high, threshold, claim, outcome", [
+    (-0.02, 0.01, -0.05, "above", "support"),
+    (-0.08, -0.06, -0.05, "above", "contradict"),
+    (-0.08, 0.0, -0.05, "above", "undecided"),
+    (0.0, 0.0, -0.05, "above", "support"),
+    (-2.0, -1.0, 0.0, "below", "support"),
+    (0.5, 1.0, 0.0, "below", "contradict"),
+    (-0.5, 1.0, 0.0, "below", "undecided"),
+    (np.nan, np.nan, 0.0, "below", "undecided"),
+])
+def test_interval_outcome(low, high, threshold, claim, outcome):
+    assert experiments.interval_outcome(low, high, threshold, claim) == outcome
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ((0.0, 1.0, 0.0, "more"), ValueError, "claim"),
+    ((1.0, 0.0, 0.0, "above"), ValueError, "above high"),
+    (("a", 1.0, 0.0, "above"), TypeError, "low must be a real number"),
+    ((0.0, 1.0, np.nan, "above"), ValueError, "threshold"),
+])
+def test_interval_outcome_rejects_bad_input(arguments, error, message):
+    with pytest.raises(error, match=message):
+        experiments.interval_outcome(*arguments)

@@ -109,3 +109,12 @@ def test_bad_parameters():
         stats.bootstrap_interval([1.0, 2.0], confidence=1.5)
     with pytest.raises(TypeError, match="n_resamples must be an integer"):
         stats.bootstrap_interval([1.0, 2.0], n_resamples=1.5)
+
+
+def test_interval_text():
+    assert stats.interval_text([1.0, 1.0]) == "1.000 [1.000, 1.000]"
+    assert stats.interval_text([0.5]) == "0.500"
+    assert stats.interval_text([], digits=1) == "n/a"
+    text = stats.interval_text([0.1, 0.2, 0.3, 0.4], digits=2)
+    mean, low, high, _ = stats.bootstrap_interval([0.1, 0.2, 0.3, 0.4])
+    assert text == f"{mean:.2f} [{low:.2f}, {high:.2f}]"

@@ -1,0 +1,226 @@
+"""What the browser checks do in a page: serve a folder, open a page, collect facts.
+
+Used by ``conftest.py`` (fixtures over the built book) and by the checks' self-test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "book" / "_build" / "html"
+WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+# Collected in the page after it has loaded; see the keys of the returned object.
+COLLECT_JS = r"""
+async () => {
+  // Images: load every one (also lazy ones) and report those that fail.
+  const images = Array.from(document.images);
+  images.forEach((img) => { img.loading = "eager"; });
+  const loaded = await Promise.all(images.map((img) =>
+    img.decode().then(() => img.naturalWidth > 0, () => false)));
+  const brokenImages = images.filter((img, i) => !loaded[i]).map((img) => img.currentSrc || img.src);
+
+  const article = document.querySelector(".bd-article") || document.body;
+
+  // Chapter figures: images in notebook outputs or figures of the article.
+  const figureImages = Array.from(article.querySelectorAll(".cell_output img, figure img"));
+  const figures = figureImages.map((img) => {
+    const figure = img.closest("figure");
+    const caption = figure ? figure.querySelector("figcaption") : null;
+    return {
+      src: img.getAttribute("src") || "",
+      alt: img.getAttribute("alt") || "",
+      caption: caption ? caption.innerText.trim() : "",
+    };
+  });
+
+  // Prose text outside code and rendered (or still to be rendered) math.
+  const skip = "pre, code, script, style, textarea, kbd, .math, mjx-container, .MathJax, "
+             + ".highlight, .sig, .cell_input, nav";
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  const prose = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest(skip)) continue;
+    const text = node.textContent;
+    if (text.includes("$") || text.includes("\\")) prose.push(text);
+  }
+
+  // Elements that stick out of the viewport, outside any box that scrolls sideways.
+  const width = window.innerWidth;
+  const scrolls = (el) => {
+    for (let e = el.parentElement; e && e !== document.body; e = e.parentElement) {
+      const overflow = getComputedStyle(e).overflowX;
+      if (overflow === "auto" || overflow === "scroll" || overflow === "hidden") return true;
+    }
+    return false;
+  };
+  const describe = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+    + (el.className && typeof el.className === "string"
+       ? "." + el.className.trim().split(/\s+/).slice(0, 2).join(".") : "");
+  const wide = [];
+  for (const el of article.querySelectorAll("*")) {
+    const box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > width + 1 && !scrolls(el)) {
+      wide.push(describe(el) + " (" + Math.round(box.right) + " px): "
+                + (el.innerText || "").trim().slice(0, 60));
+      if (wide.length >= 5) break;
+    }
+  }
+
+  // Tables wider than their column, and whether they sit in a box that scrolls.
+  const tables = Array.from(article.querySelectorAll("table")).map((table) => {
+    let box = table.parentElement;
+    while (box && box !== article && !["auto", "scroll"].includes(getComputedStyle(box).overflowX)) {
+      box = box.parentElement;
+    }
+    const scrollBox = box && box !== article ? box : null;
+    return {
+      overflowing: scrollBox ? scrollBox.scrollWidth > scrollBox.clientWidth + 1
+                             : table.getBoundingClientRect().right > width + 1,
+      scrollBox: scrollBox !== null,
+      cue: scrollBox !== null && scrollBox.classList.contains("otc-overflowing")
+           && getComputedStyle(scrollBox, "::before").content.includes("scroll"),
+    };
+  });
+
+  return {
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: width,
+    wide: wide,
+    brokenImages: brokenImages,
+    figures: figures,
+    prose: prose,
+    tables: tables,
+    links: Array.from(document.querySelectorAll("a[href]")).map((a) => a.href),
+  };
+}
+"""
+
+
+def find_chromium():
+    configured = os.environ.get("OTCOMPANION_CHROMIUM")
+    if configured:
+        return configured if Path(configured).is_file() else None
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+REDIRECT = re.compile(r'<meta http-equiv="Refresh" content="0; url=([^"]+)"', re.IGNORECASE)
+
+
+def redirect_target(path):
+    """The page that ``path`` redirects to (Jupyter Book's root ``index.html``), else ``None``."""
+    match = REDIRECT.match(path.read_text(encoding="utf-8", errors="replace").lstrip())
+    return match.group(1) if match else None
+
+
+def site_pages(site=SITE):
+    """Every HTML page of the built book, as paths relative to ``site`` (POSIX, sorted).
+
+    Redirect pages are left out: :func:`redirect_target` checks them.
+    """
+    return sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html")
+                  if not any(part.startswith("_") for part in path.relative_to(site).parts)
+                  and redirect_target(path) is None)
+
+
+
+@contextlib.contextmanager
+def serve(folder):
+    """Serve ``folder`` on 127.0.0.1 from a Python HTTP server thread; yield the base URL."""
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format, *args):
+            pass
+
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def visit(browser, base, page_name, size, screenshot=None):
+    """Open one page at one viewport size and collect what the checks need.
+
+    Parameters
+    ----------
+    browser : playwright Browser
+    base : str
+        Base URL of the served site (``http://127.0.0.1:PORT/``).
+    page_name : str
+        Page path relative to the site.
+    size : tuple of int
+        Viewport (width, height) in CSS pixels.
+    screenshot : path, optional
+        Where to save a full-page screenshot.
+
+    Returns
+    -------
+    dict
+        What ``COLLECT_JS`` returns, plus ``errors`` (script and console errors, local requests
+        that failed) and ``external`` (blocked requests to other hosts).
+    """
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    # Nothing leaves 127.0.0.1: the checks must not depend on the network (MathJax and fonts
+    # from CDNs are blocked and reported separately as external requests).
+    external = []
+
+    def route(request_route):
+        url = request_route.request.url
+        if url.startswith(base) or url.startswith("data:"):
+            request_route.continue_()
+        else:
+            external.append(url)
+            request_route.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(f"script error: {error}"))
+
+    def on_console(message):
+        if message.type != "error":
+            return
+        source = (message.location or {}).get("url", "")
+        if message.text.startswith("Failed to load resource") and source in external:
+            return  # a blocked external resource, not a fault of the page
+        errors.append(f"console error: {message.text} ({source})")
+
+    page.on("console", on_console)
+    failed_local = []
+
+    def on_response(response):
+        # Chromium asks for /favicon.ico on its own; the book declares no icon.
+        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+            failed_local.append(f"{response.status} {response.url}")
+
+    page.on("response", on_response)
+    page.goto(base + page_name, wait_until="load")
+    page.wait_for_timeout(200)  # let the theme's and the book's scripts finish
+    result = page.evaluate(COLLECT_JS)
+    if screenshot is not None:
+        page.screenshot(path=str(screenshot), full_page=True)
+    context.close()
+    result["errors"] = errors + [f"failed request: {item}" for item in failed_local]
+    result["external"] = external
+    return result

@@ -681,12 +681,16 @@ plt.show()
 
 # %% [raw] tags=["remove-cell", "assignment-parameters"]
 # tasks: [2]
-# n_seeds: 1
-# epochs: 10
+# levels: [1]
+# n_repetitions: 2
+# epochs: 5
+# shorter_budgets: [3]
+# patience: 3
+# reference_epochs: 5
 # n_heads: 4
-# radius_factors: [1.0]
-# covariance_scales: [1.0]
-# n_jobs: 1
+# sensitivity_repetitions: 2
+# radius_factors: [2.0]
+# scheduler: "1"
 
 # %% tags=["provenance"]
 provenance({"seed": seed, "tasks": tasks, "levels": levels, "n_repetitions": n_repetitions,

@@ -411,6 +411,13 @@ else:
     budget_sentence = ("the verdict depends on the budget: " + "; ".join(
         f"*{verdict}* at {budget} epochs" for budget, verdict in verdicts.items())
         + ". It rests on intervals that end close to 0, and is no firmer than that.")
+faster_rows = speed_rows[[(row["setup"], row["condition"]) in result["faster"]
+                          for _, row in speed_rows.iterrows()]]
+if len(faster_rows):
+    budget_sentence += (" The gain's interval ends "
+                        + ", ".join(f"{-row['high']:.2f} epochs below 0 ({row['setup']}, "
+                                    f"*{row['condition']}*)" for _, row in faster_rows.iterrows())
+                        + ": a small shift of the data or the budget could move it to 0.")
 glue_text("pretraining-budgets", budget_sentence)
 glue_text("pretraining-verdict", f"**{result['verdict']}**")
 glue_text("pretraining-evidence",

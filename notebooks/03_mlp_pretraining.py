@@ -414,10 +414,12 @@ else:
 faster_rows = speed_rows[[(row["setup"], row["condition"]) in result["faster"]
                           for _, row in speed_rows.iterrows()]]
 if len(faster_rows):
+    narrow = (-faster_rows["high"] < 0.25 * -faster_rows["difference"]).any()
     budget_sentence += (" The gain's interval ends "
                         + ", ".join(f"{-row['high']:.2f} epochs below 0 ({row['setup']}, "
                                     f"*{row['condition']}*)" for _, row in faster_rows.iterrows())
-                        + ": a small shift of the data or the budget could move it to 0.")
+                        + (": close enough that other data or another budget could move it "
+                           "to 0." if narrow else "."))
 glue_text("pretraining-budgets", budget_sentence)
 glue_text("pretraining-verdict", f"**{result['verdict']}**")
 glue_text("pretraining-evidence",

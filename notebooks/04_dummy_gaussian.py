@@ -418,7 +418,8 @@ glue_text("ot-hard-level", hard_level)
 # %% [markdown]
 # How much of the Transformer's time at the thesis budget is the trajectory's recording? Where
 # the same data were fitted both ways (thesis data at level `hard_level`), the time per epoch of
-# chapter 02's traced fits against the untraced fits above:
+# chapter 02's traced fits against the untraced fits above. The two were timed in different
+# chapters' runs, so the ratio also contains any difference in the machine's load between them:
 
 # %%
 traced = budget[(budget["model"] == TRANSFORMER) & (budget["level"] == hard_level)]
@@ -431,9 +432,9 @@ if len(per_epoch):
                    / (per_epoch["fit_seconds"] / per_epoch["epochs_run"]))
     mean, low, high, n = stats.bootstrap_interval(ratio, seed=seed)
     trace_ratio = np.exp(mean)
-    trace_overhead = (f"a traced epoch took {interval(np.exp(mean), np.exp(low), np.exp(high), 2)}"
-                      f" times as long as an untraced one (geometric mean and 95 % interval over "
-                      f"{n} pairs)")
+    trace_overhead = (f"a traced epoch of chapter 02 took "
+                      f"{interval(np.exp(mean), np.exp(low), np.exp(high), 2)} times as long as "
+                      f"an untraced epoch here (geometric mean and 95 % interval over {n} pairs)")
 else:
     trace_overhead = ("not measured with these parameters (no setup was fitted both traced and "
                       "untraced)")
@@ -684,7 +685,7 @@ if np.isfinite(trace_ratio):
     is_transformer = untraced_budget["model"] == TRANSFORMER
     untraced_budget.loc[is_transformer, ["fit_seconds", "seconds_to_target"]] /= trace_ratio
     correction = (f" (the Transformer's traced times divided by {trace_ratio:.2f}, the measured "
-                  f"cost of recording its trajectory)")
+                  f"ratio of its traced to untraced time per epoch)")
 else:
     correction = " (the Transformer's times include recording its trajectory)"
 glue_text("ot-trace-ratio", float(trace_ratio))

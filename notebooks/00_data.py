@@ -38,8 +38,10 @@ import time
 
 started = time.perf_counter()
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from myst_nb import glue
 
 from otcompanion import data, plots
 from otcompanion.provenance import provenance
@@ -84,19 +86,35 @@ separations["fitted_mean_w2"] = [
 ]
 separations.round(3)
 
-# %% [markdown]
-# Each instance has $T$ tokens and the instances alternate between the training and the test
-# set (even-numbered instances train, odd-numbered ones test), so the thesis's 90 instances of
-# 20 tokens give 45 training instances, that is 900 training tokens. The figure shows those
-# training tokens, one point per token, coloured by the class of their instance.
-
-# %%
+# %% tags=["remove-input"]
+first_split = next(iter(splits.values()))
+glue("n-instances", int(n_instances), display=False)
+glue("n-tokens", int(n_tokens), display=False)
+glue("n-train-instances", int(len(first_split[2])), display=False)
+glue("n-train-tokens", int(first_split[0].shape[0] * first_split[0].shape[1]), display=False)
 train_tokens = pd.concat([
     data.tokens_to_frame(X_train, y_train).assign(task=f"{k} classes", level=level)
     for (k, level), (X_train, _, y_train, _) in splits.items()
 ])
-plots.token_scatter(train_tokens, row="task", col="level",
-                    title="Training tokens of every setup, coloured by class");
+grid = plots.token_scatter(train_tokens, row="level", col="task")
+glue("fig-data-setups", grid.figure, display=False)
+plt.close(grid.figure)
+
+# %% [markdown]
+# Each instance has $T$ tokens and the instances alternate between the training and the test
+# set (even-numbered instances train, odd-numbered ones test), so {glue:text}`n-instances`
+# instances of {glue:text}`n-tokens` tokens (the thesis's 90 of 20) give
+# {glue:text}`n-train-instances` training instances, that is {glue:text}`n-train-tokens`
+# training tokens. {numref}`fig-data-setups` shows those training tokens, one point per token,
+# coloured by the class of their instance.
+#
+# ```{glue:figure} fig-data-setups
+# :name: fig-data-setups
+# :alt: A grid of scatter plots, one row per difficulty level and one column for the two-class and the three-class task. Each shows the training tokens as dots coloured by class; the class clouds overlap almost completely at level 1 and are clearly apart at level 4.
+#
+# The training tokens of every setup (rows: difficulty level; columns: task), one dot per
+# token, coloured by the class of its instance, on equal axes.
+# ```
 
 # %%
 split_sizes = pd.DataFrame([
@@ -126,7 +144,7 @@ split_sizes
 # separated, but it does change Euclidean distances, and every OT cost in later chapters is
 # computed in standardized coordinates.
 
-# %%
+# %% tags=["remove-input"]
 standardized_tokens = []
 for k in (2, 3):
     X_train, X_test, y_train, y_test = splits[k, standardization_level]
@@ -134,8 +152,23 @@ for k in (2, 3):
     for scale, tokens in (("raw", X_train), ("standardized", scaler.transform(X_train))):
         standardized_tokens.append(
             data.tokens_to_frame(tokens, y_train).assign(task=f"{k} classes", scale=scale))
-plots.token_scatter(pd.concat(standardized_tokens), row="task", col="scale",
-                    title=f"Level {standardization_level}: raw and standardized training tokens");
+grid = plots.token_scatter(pd.concat(standardized_tokens), row="task", col="scale")
+glue("fig-data-standardized", grid.figure, display=False)
+plt.close(grid.figure)
+glue("standardization-level", int(standardization_level), display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-data-standardized
+# :name: fig-data-standardized
+# :alt: Four scatter plots of training tokens coloured by class: the two-class and the three-class task in rows, raw and standardized coordinates in columns. The standardized clouds have the same shape as the raw ones, centred on the origin and rescaled per feature.
+#
+# Raw and standardized training tokens at level {glue:text}`standardization-level` (rows: task;
+# columns: coordinates). Standardization centres and rescales every feature; the shape of the
+# class clouds is unchanged up to a per-feature scale.
+# ```
+#
+# {numref}`fig-data-standardized` shows the effect at level
+# {glue:text}`standardization-level`.
 
 # %% [markdown]
 # The test tokens are standardized with the training statistics, so their means are close to,
@@ -168,9 +201,22 @@ standardized_separation = pd.DataFrame([
 ])
 standardized_separation.round(3)
 
+# %% tags=["remove-input"]
+two_classes = standardized_separation[standardized_separation["task"] == "2 classes"]
+lowest, highest = two_classes.iloc[0], two_classes.iloc[-1]
+glue("sep-low-level", int(lowest["level"]), display=False)
+glue("sep-high-level", int(highest["level"]), display=False)
+glue("sep-raw-low", float(lowest["fitted mean W2, raw"]), display=False)
+glue("sep-raw-high", float(highest["fitted mean W2, raw"]), display=False)
+glue("sep-std-low", float(lowest["fitted mean W2, standardized"]), display=False)
+glue("sep-std-high", float(highest["fitted mean W2, standardized"]), display=False)
+
 # %% [markdown]
 # In raw units the separation grows linearly with the level; after standardization it grows
-# much more slowly, and for two classes it can never exceed 2 (see the exercise below). When
+# much more slowly: for two classes, from level {glue:text}`sep-low-level` to level
+# {glue:text}`sep-high-level` the raw separation goes from {glue:text}`sep-raw-low:.2f` to
+# {glue:text}`sep-raw-high:.2f`, the standardized one only from {glue:text}`sep-std-low:.2f` to
+# {glue:text}`sep-std-high:.2f`, and it can never exceed 2 (see the exercise below). When
 # later chapters plot results against "gauss_dist", the horizontal axis is the raw-unit
 # separation of the thesis, while the model and every transport cost see the standardized one.
 #
@@ -179,16 +225,18 @@ standardized_separation.round(3)
 # The biomedical chapter applies the same methods to real data. By default it uses the
 # Wisconsin diagnostic breast-cancer table that ships with scikit-learn, so no download is
 # needed ({func}`~otcompanion.data.load_breast_cancer_tokens`; your own CSV file can be used
-# instead with {func}`~otcompanion.data.load_csv`). Each of its 569 instances is an image of a
-# fine-needle aspirate, described by 10 measurements of the cell nuclei (radius, texture, …),
-# each summarized by three statistics over the nuclei of the image: the mean, the standard error
-# and the worst value. That structure suggests tokens: one token per measurement with the three
+# instead with {func}`~otcompanion.data.load_csv`). Each of its {glue:text}`cancer-instances`
+# instances is an image of a fine-needle aspirate, described by {glue:text}`cancer-measurements`
+# measurements of the cell nuclei (radius, texture, …), each summarized by three statistics over
+# the nuclei of the image: the mean, the standard error and the worst value. That structure suggests tokens: one token per measurement with the three
 # statistics as features (layout `"measurements"`), or one token per statistic with the ten
 # measurements as features (layout `"statistics"`); layout `"table"` keeps the 30 columns as a
 # single token.
 
 # %%
 cancer = data.load_breast_cancer_tokens(layout=breast_cancer_layout)
+glue("cancer-instances", int(len(cancer.y)), display=False)
+glue("cancer-measurements", int(np.prod(cancer.X.shape[1:]) // 3), display=False)
 pd.DataFrame({
     "item": ["layout", "array shape", "tokens", "features per token", "classes"],
     "value": [breast_cancer_layout, str(cancer.X.shape),
@@ -198,7 +246,10 @@ pd.DataFrame({
 
 # %% [markdown]
 # The classes are unbalanced, which is why the biomedical chapter reports balanced accuracy
-# next to accuracy. A stratified split (here 70/30) keeps the proportion on both sides:
+# next to accuracy. A stratified split (here 70/30) keeps the proportion on both sides
+# ({numref}`fig-data-balance` and the table): {glue:text}`share-all:.1f` % of all instances are
+# malignant, {glue:text}`share-train:.1f` % of the training and {glue:text}`share-test:.1f` % of
+# the test instances.
 
 # %%
 X_train, X_test, y_train, y_test = data.stratified_split(cancer.X, cancer.y, test_size=0.3,
@@ -207,9 +258,26 @@ balance = pd.concat([
     pd.DataFrame({"class": np.asarray(cancer.target_names)[labels], "split": split_name})
     for split_name, labels in (("all", cancer.y), ("train", y_train), ("test", y_test))
 ])
-plots.class_balance(balance, x="split", hue="class", title="Instances per class");
-balance.groupby(["split", "class"]).size().unstack().assign(
+counts = balance.groupby(["split", "class"]).size().unstack().assign(
     share_malignant=lambda t: (t["malignant"] / t.sum(axis=1)).round(3))
+counts
+
+# %% tags=["remove-input"]
+for split_name in ("all", "train", "test"):
+    glue(f"share-{split_name}", float(100 * counts.loc[split_name, "share_malignant"]),
+         display=False)
+ax = plots.class_balance(balance, x="split", hue="class")
+glue("fig-data-balance", ax.figure, display=False)
+plt.close(ax.figure)
+
+# %% [markdown]
+# ```{glue:figure} fig-data-balance
+# :name: fig-data-balance
+# :alt: Bar chart of the number of benign and malignant instances in the whole breast-cancer table, in the training split and in the test split; benign instances outnumber malignant ones in each by about the same ratio.
+#
+# Instances per class of the breast-cancer table: all of it, and the training and test sides of
+# the stratified 70/30 split.
+# ```
 
 # %% [markdown]
 # The columns live on very different scales (areas in the hundreds, smoothness around 0.1),
@@ -220,9 +288,10 @@ balance.groupby(["split", "class"]).size().unstack().assign(
 # and pooled statistics would leave every token except "area" squashed near a constant. For such
 # tokens the statistics are kept per token position and feature
 # (`TokenStandardizer(per_token=True)`), still from the training split only. After that, every
-# column is comparable, and several separate the classes on their own:
+# column is comparable, and several separate the classes on their own
+# ({numref}`fig-data-features`).
 
-# %%
+# %% tags=["remove-input"]
 scaler = data.TokenStandardizer(per_token=True).fit(X_train)
 long = data.tokens_to_frame(scaler.transform(X_train), y_train,
                             feature_names=cancer.feature_names,
@@ -232,8 +301,19 @@ long["token"] = [token_names[t] for t in long["token"]]
 long = long.melt(id_vars=["instance", "token", "label", "class"], var_name="feature",
                  value_name="standardized value")
 long["column"] = (long["token"] + " · " + long["feature"]).str.strip(" ·")
-plots.feature_boxes(long, x="standardized value", y="column",
-                    title="Standardized breast-cancer features by class (training split)");
+grid = plots.feature_boxes(long, x="standardized value", y="column")
+glue("fig-data-features", grid.figure, display=False)
+plt.close(grid.figure)
+
+# %% [markdown]
+# ```{glue:figure} fig-data-features
+# :name: fig-data-features
+# :alt: Horizontal box plots of every standardized column of the breast-cancer table, benign and malignant side by side. For several columns, such as the worst and mean radius, perimeter and area, the two boxes barely overlap; for others, such as the texture's standard error, they coincide.
+#
+# Every column of the breast-cancer table (token · feature) after per-token standardization
+# with the training split's statistics, by class (training split). Boxes: quartiles; whiskers:
+# 1.5 times the interquartile range.
+# ```
 
 # %% [markdown]
 # ## Exercises

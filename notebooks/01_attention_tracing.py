@@ -48,6 +48,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 import numpy as np
 import pandas as pd
+from myst_nb import glue
 
 from otcompanion import attention, data, metrics, plots
 from otcompanion.provenance import provenance
@@ -94,18 +95,33 @@ pd.DataFrame([
     for k, fit in runs.items()
 ]).round(3)
 
-# %% [markdown]
-# The curves show loss and accuracy on the training instances (in training mode, dropout on)
-# and on the validation instances (inference mode). The dotted line is the best epoch. Token
-# accuracy, the share of single tokens classified correctly, is the harder target: a token
-# drawn between two class means cannot be classified alone, while an instance of 20 tokens
-# usually can.
+# %% tags=["remove-input"]
+figure = plots.training_curves({f"{task_names[k]}, level {level}": (fit.history, fit.best_epoch)
+                                for k, fit in runs.items()})
+glue("fig-tracing-curves", figure, display=False)
+plt.close(figure)
+glue("token-accuracy", ", ".join(
+    f"{fit.test_metrics['token_accuracy']:.3f} ({task_names[k]})" for k, fit in runs.items()),
+    display=False)
+glue("instance-accuracy", ", ".join(
+    f"{fit.test_metrics['instance_accuracy']:.3f} ({task_names[k]})" for k, fit in runs.items()),
+    display=False)
 
-# %%
-for k, fit in runs.items():
-    plots.training_curves(fit.history, fit.best_epoch,
-                          title=f"{task_names[k]}, level {level}")
-    plt.show()
+# %% [markdown]
+# {numref}`fig-tracing-curves` shows loss and accuracy on the training instances (in training
+# mode, dropout on) and on the validation instances (inference mode). Token accuracy, the share
+# of single tokens classified correctly, is the harder target: a token drawn between two class
+# means cannot be classified alone, while an instance of many tokens usually can. On the test
+# set, token accuracy is {glue:text}`token-accuracy` and instance accuracy
+# {glue:text}`instance-accuracy`.
+#
+# ```{glue:figure} fig-tracing-curves
+# :name: fig-tracing-curves
+# :alt: Learning curves, one row per setup: the loss on a logarithmic scale, the token accuracy and the instance accuracy against the epoch, for the training and the validation instances, with a dotted vertical line at the best epoch.
+#
+# Training (dropout on) and validation loss and accuracy per epoch, one row per setup. Dotted
+# line: the best epoch, whose weights early stopping restored.
+# ```
 
 # %% [markdown]
 # ## From start to end: the map the blocks learn
@@ -118,18 +134,29 @@ for k, fit in runs.items():
 # \quad e = 1, \dots, e^\star ,
 # $$
 #
-# where $e^\star$ is the best epoch. Each arrow below joins a token's start $P_{0,i}$ to its
-# end $P_{e^\star, i}$.
+# where $e^\star$ is the best epoch. Each arrow of {numref}`fig-tracing-map` joins a token's
+# start $P_{0,i}$ to its end $P_{e^\star, i}$.
 
-# %%
-figure, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.4), squeeze=False)
-for ax, (k, fit) in zip(axes[0], runs.items()):
+# %% tags=["remove-input"]
+figure, axes = plots.panel_row(len(runs))
+for ax, (k, fit) in zip(axes, runs.items()):
     trajectory = fit.trace.trajectory
     plots.token_map(trajectory[0], trajectory[-1], fit.trace.labels, ax=ax,
-                    title=f"{task_names[k]}: start → epoch {fit.best_epoch}")
-plt.show()
+                    title=f"{task_names[k]}, epoch {fit.best_epoch}")
+plots.panel_legend(figure, axes)
+glue("fig-tracing-map", figure, display=False)
+plt.close(figure)
 
 # %% [markdown]
+# ```{glue:figure} fig-tracing-map
+# :name: fig-tracing-map
+# :alt: One panel per setup with an arrow for every training token, from its standardized input position to its position after the last block at the best epoch, coloured by class. Within each class the arrows are parallel and of equal length.
+#
+# The map the trained network applies: an arrow from every training token's start (the
+# standardized input) to its end (the last block's output at the best epoch, named in the
+# panel's title), coloured by class.
+# ```
+#
 # Within a class the arrows look parallel: the tokens are *translated* rather than deformed.
 # The table below gives every class's mean move (end minus start) next to the metrics; classes
 # with the same mean move were not moved apart at all, and are separated, if at all, by the
@@ -161,15 +188,27 @@ pd.concat(metric_tables, ignore_index=True).round(4)
 # %% [markdown]
 # ## The paths in between
 #
-# The end points do not tell how the tokens got there. Below, a random sample of tokens is
-# followed through every recorded epoch (hollow circle: start; dot: end).
+# The end points do not tell how the tokens got there. {numref}`fig-tracing-paths` follows a
+# random sample of {glue:text}`n-paths` tokens through every recorded epoch.
 
-# %%
-figure, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.4), squeeze=False)
-for ax, (k, fit) in zip(axes[0], runs.items()):
+# %% tags=["remove-input"]
+figure, axes = plots.panel_row(len(runs))
+for ax, (k, fit) in zip(axes, runs.items()):
     plots.token_paths(fit.trace.trajectory, fit.trace.labels, ax=ax, n_paths=n_paths, seed=seed,
-                      title=f"{task_names[k]}: {n_paths} token paths")
-plt.show()
+                      title=task_names[k])
+plots.panel_legend(figure, axes)
+glue("fig-tracing-paths", figure, display=False)
+glue("n-paths", int(n_paths), display=False)
+plt.close(figure)
+
+# %% [markdown]
+# ```{glue:figure} fig-tracing-paths
+# :name: fig-tracing-paths
+# :alt: One panel per setup with the paths of randomly chosen training tokens through every recorded epoch, coloured by class, each starting at a hollow circle and ending at a dot. Many paths zigzag back and forth before reaching their end.
+#
+# Paths of {glue:text}`n-paths` randomly chosen training tokens per setup through every
+# recorded epoch, from the input (hollow circle) to the best epoch (dot), coloured by class.
+# ```
 
 # %% [markdown]
 # The table puts numbers on the paths: *straightness* is the net displacement over the path
@@ -189,24 +228,40 @@ for k, fit in runs.items():
                       "mean path length": path_length.mean(),
                       "mean displacement": displacement.mean(),
                       "straightness": metrics.straightness(trajectory)})
-pd.DataFrame(path_rows).round(3)
+paths_table = pd.DataFrame(path_rows)
+glue("straightness", ", ".join(f"{row['straightness']:.3f} ({row['setup']})"
+                               for _, row in paths_table.iterrows()), display=False)
+paths_table.round(3)
+
+# %% [markdown]
+# Straightness is {glue:text}`straightness`: far from the 1 of straight paths.
 
 # %% [markdown]
 # ## Inside the blocks
 #
 # Each block moves the tokens twice: once by attention (plus residual) and once by the
 # feed-forward network (plus residual). The trace records both, so the two moves can be told
-# apart. The figure shows, at the best epoch, the model's input and the cloud after each
-# sublayer of every block.
+# apart. {numref}`fig-tracing-sublayers` shows, at the best epoch, the model's input and the
+# cloud after each sublayer of every block.
 
-# %%
-for k, fit in runs.items():
-    frame = pd.concat([data.tokens_to_frame(X, fit.trace.labels).assign(stage=name)
-                       for name, X in fit.trace.sublayer_outputs()], ignore_index=True)
-    grid = plots.token_scatter(frame, col="stage", height=2.5, equal_axes=False,
-                               title=f"{task_names[k]}, epoch {fit.best_epoch}")
-    grid.set_titles(col_template="{col_name}", size="small")
-    plt.show()
+# %% tags=["remove-input"]
+frame = pd.concat([data.tokens_to_frame(X, fit.trace.labels).assign(
+                       stage="\n".join(name.rsplit(" ", 1)), setup=task_names[k])
+                   for k, fit in runs.items() for name, X in fit.trace.sublayer_outputs()],
+                  ignore_index=True)
+grid = plots.token_scatter(frame, row="stage", col="setup", equal_axes=False, share="col",
+                           aspect=1.2)
+glue("fig-tracing-sublayers", grid.figure, display=False)
+plt.close(grid.figure)
+
+# %% [markdown]
+# ```{glue:figure} fig-tracing-sublayers
+# :name: fig-tracing-sublayers
+# :alt: Scatter plots of the training tokens coloured by class, one column per setup and one row per stage: the input, then the output of the attention and of the feed-forward sublayer of every block. From one row to the next the clouds keep their shape and only shift.
+#
+# The training tokens at the best epoch, stage by stage (rows: the input and the output of every
+# sublayer; columns: setups), coloured by class. Axes are shared within a column.
+# ```
 
 # %% [markdown]
 # The clouds keep their shape from one stage to the next and only shift. The reason is the
@@ -238,21 +293,37 @@ def logit_change(fit):
         for b in range(logits.shape[1])])
 
 
-display(pd.concat([fit.trace.sublayer_moves().assign(setup=task_names[k]) for k, fit in runs.items()],
-                  ignore_index=True).set_index(["setup", "sublayer"]).round(3))
-pd.concat([logit_change(fit).assign(setup=task_names[k]) for k, fit in runs.items()],
-          ignore_index=True).set_index(["setup", "block"]).round(3)
+moves = pd.concat([fit.trace.sublayer_moves().assign(setup=task_names[k])
+                   for k, fit in runs.items()], ignore_index=True)
+logits = pd.concat([logit_change(fit).assign(setup=task_names[k]) for k, fit in runs.items()],
+                   ignore_index=True)
+display(moves.set_index(["setup", "sublayer"]).round(3))
+logits.set_index(["setup", "block"]).round(3)
+
+# %% tags=["remove-input"]
+glue("moves-in-instance", int(moves["most distinct moves in one instance"].max()),
+     display=False)
+glue("moves-overall-max", int(moves["distinct moves"].max()), display=False)
+glue("moves-single-share", f"{(moves['distinct moves'] == 1).sum()} of {len(moves)}",
+     display=False)
+change = logits["relative change of the attention logits"]
+glue("logit-change-low", float(change.min()), display=False)
+glue("logit-change-high", float(change.max()), display=False)
 
 # %% [markdown]
 # So, in the thesis's configuration, the whole network moves every token by a sum of a few
 # fixed vectors, one per sublayer, and which vector a token gets depends on a sign computed
-# from its attention-weighted values. Here that sign turns out to be the same for all tokens of
-# an instance (second column), and often for all tokens of the data set (first column): each
-# instance is translated as a block, and the head only has to separate a few translated copies of the
-# input. This is the structure behind the thesis's observation that the learned map is close
-# to an optimal transport map: a translation is one.
+# from its attention-weighted values. In these runs no sublayer gives the tokens of one
+# instance more than {glue:text}`moves-in-instance` distinct move(s) (second column), and over
+# the whole training set a sublayer makes at most {glue:text}`moves-overall-max` (first column;
+# {glue:text}`moves-single-share` sublayers move every token by the same vector). Where a
+# sublayer gives all tokens of an instance the same move, it translates the instance as a block,
+# and the head only has to separate a few translated copies of the input. This is the structure
+# behind the thesis's observation that the learned map is close to an optimal transport map: a
+# translation is one.
 #
-# The attention logits do change during training (last table): RMSprop divides every step by
+# The attention logits do change during training (last table: relative changes from
+# {glue:text}`logit-change-low:.3f` to {glue:text}`logit-change-high:.3f`): RMSprop divides every step by
 # the running size of its gradient, so even the minute gradients that pass a two-feature
 # LayerNorm move the weights at full learning rate. But their effect on the tokens changes
 # only when a sign flips; between flips, the LayerNorm's $\gamma$ and $\beta$ decide how far
@@ -265,28 +336,44 @@ pd.concat([logit_change(fit).assign(setup=task_names[k]) for k, fit in runs.item
 # Attention is where tokens of one instance look at each other. Head $h$ of a block turns the
 # instance's tokens into a $T \times T$ matrix $A = \mathrm{softmax}(QK^\top / \sqrt{d_k})$,
 # whose row $i$ says how much token $i$ draws from every other token. The trace stores these
-# scores every 5 epochs. The heat maps show one training instance, every head of every block,
-# at epoch 0 (the initialization) and at the best epoch, on one common colour scale.
+# scores every 5 epochs. {numref}`fig-tracing-attention` shows training instance
+# {glue:text}`attention-instance`, every head of every block, at epoch 0 (the initialization)
+# and at the best epoch, on one common colour scale. The largest weight is
+# {glue:text}`attention-max:.3f`, against {glue:text}`attention-uniform:.3f` for uniform
+# averaging ($1/T$).
 
-# %%
+# %% tags=["remove-input"]
+weights, labels = [], []
 for k, fit in runs.items():
-    trace = fit.trace
-    shown = [0, fit.best_epoch]
-    weights = np.stack([trace.attention_at(e)[b, attention_instance]
-                        for b in range(n_blocks) for e in shown])
-    labels = [f"block {b + 1}\nepoch {e}" for b in range(n_blocks) for e in shown]
-    plots.attention_heads(weights, labels,
-                          title=f"{task_names[k]}: attention of training instance "
-                                f"{attention_instance} (largest weight "
-                                f"{weights.max():.3f}, uniform 1/T = {1 / n_tokens:.3f})")
-    plt.show()
+    for b in range(n_blocks):
+        for e in (0, fit.best_epoch):
+            weights.append(fit.trace.attention_at(e)[b, attention_instance])
+            labels.append(f"{task_names[k]}\nblock {b + 1}, epoch {e}")
+weights = np.stack(weights)
+figure = plots.attention_heads(weights, labels)
+glue("fig-tracing-attention", figure, display=False)
+plt.close(figure)
+glue("attention-instance", int(attention_instance), display=False)
+glue("attention-max", float(weights.max()), display=False)
+glue("attention-uniform", 1 / n_tokens, display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-tracing-attention
+# :name: fig-tracing-attention
+# :alt: A grid of small heat maps, one column per attention head and one row per setup, block and epoch (the initialization and the best epoch). Nearly every map has the same dark uniform colour, with only a few brighter entries.
+#
+# Attention weights of one training instance: every head (columns) of every block at epoch 0
+# and at the best epoch (rows, per setup). Row $i$ of a map is how much token $i$ draws from
+# every token of the instance; all maps share the colour scale.
+# ```
 
 # %% [markdown]
 # How far are these weights from uniform averaging, and how close are they to a *transport
 # plan*? This is the question of the Sinkformers view of attention (Sander et al., 2022). Read
 # $A / T$ as a coupling: its rows have the uniform marginal $1/T$, so it is one half-step of
 # Sinkhorn's algorithm for the cost $-QK^\top/\sqrt{d_k}$ with $\varepsilon = 1$; iterating to
-# convergence gives the doubly stochastic Sinkhorn plan $P$. The figure tracks, averaged over
+# convergence gives the doubly stochastic Sinkhorn plan $P$. {numref}`fig-tracing-coupling`
+# tracks, averaged over
 # instances and heads, the total-variation distance of the column marginal of $A/T$ from
 # uniform (0 iff $A$ is doubly stochastic) and the total-variation distance from $A/T$ to $P$
 # ({func}`otcompanion.metrics.attention_coupling_metrics`).
@@ -306,16 +393,38 @@ coupling = pd.concat(coupling_frames, ignore_index=True)
 per_epoch = (coupling.groupby(["setup", "block", "epoch"], as_index=False)
              [["column_deviation", "tv_to_sinkhorn"]].mean())
 per_epoch["setup, block"] = per_epoch["setup"] + ", " + per_epoch["block"]
-grid = plots.metric_panels(per_epoch, "epoch", ["column_deviation", "tv_to_sinkhorn"],
-                           hue="setup, block", errorbar=None, height=2.6)
-plt.show()
 
-# %%
-coupling.groupby(["setup", "block"])[["column_deviation", "tv_to_sinkhorn"]].agg(
-    ["mean", "max"]).round(4)
+# %% tags=["remove-input"]
+grid = plots.metric_panels(per_epoch, "epoch", ["column_deviation", "tv_to_sinkhorn"],
+                           hue="setup, block", errorbar=None)
+glue("fig-tracing-coupling", grid.figure, display=False)
+plt.close(grid.figure)
 
 # %% [markdown]
-# Both distances lie between 0 and 1, and the two curves nearly coincide: the distance to the
+# ```{glue:figure} fig-tracing-coupling
+# :name: fig-tracing-coupling
+# :alt: Two line charts against the epoch, one line per setup and block: the column deviation of the attention coupling from uniform, and its total-variation distance to the Sinkhorn plan. The two charts look almost the same.
+#
+# How far attention is from a transport plan, per setup and block, averaged over instances and
+# heads: the total-variation distance of the column marginal of $A/T$ from uniform
+# (`column_deviation`) and from $A/T$ to the Sinkhorn plan $P$ (`tv_to_sinkhorn`).
+# ```
+
+# %%
+coupling_table = coupling.groupby(["setup", "block"])[["column_deviation", "tv_to_sinkhorn"]].agg(
+    ["mean", "max"])
+coupling_table.round(4)
+
+# %% tags=["remove-input"]
+gap = (coupling["tv_to_sinkhorn"] - coupling["column_deviation"]).abs()
+glue("coupling-mean-max", float(coupling_table[("tv_to_sinkhorn", "mean")].max()),
+     display=False)
+glue("coupling-gap", float(gap.mean()), display=False)
+
+# %% [markdown]
+# Both distances lie between 0 and 1; their means stay at most
+# {glue:text}`coupling-mean-max:.4f` in every block, and the two differ on average by
+# {glue:text}`coupling-gap:.4f`: the distance to the
 # Sinkhorn plan is essentially the failure of the column sums, because the attention is close
 # to uniform and Sinkhorn's normalization only has to rebalance the columns a little. Where
 # attention becomes less uniform during training, the matrices drift away from doubly
@@ -475,15 +584,16 @@ models = {f"{fit.model.n_blocks} block(s)": fit for fit in (runs[first_task], ot
 display(pd.DataFrame([{"model": name, "best epoch": fit.best_epoch, **fit.test_metrics}
                       for name, fit in models.items()]).round(3))
 accuracies = {name: fit.test_metrics["instance_accuracy"] for name, fit in models.items()}
-display(Markdown(
-    "Test accuracy: " + ", ".join(f"{name} {value:.3f}" for name, value in accuracies.items())
-    + (". The second block adds nothing measurable on this setup"
-       if max(accuracies.values()) - min(accuracies.values()) < 0.01 else
-       f". The {max(accuracies, key=accuracies.get)} model is more accurate here")
-    + "; every sublayer of either model adds one of at most a few fixed vectors, so a second "
-    "block can only add further fixed translations."))
+glue("blocks-accuracies", ", ".join(f"{name} {value:.3f}" for name, value in accuracies.items()),
+     display=False)
+glue("blocks-reading", "the second block adds nothing measurable on this setup"
+     if max(accuracies.values()) - min(accuracies.values()) < 0.01 else
+     f"the {max(accuracies, key=accuracies.get)} model is more accurate here", display=False)
 
 # %% [markdown]
+# Test accuracy: {glue:text}`blocks-accuracies`; {glue:text}`blocks-reading`. Every sublayer of
+# either model adds one of at most a few fixed vectors, so a second block can only add further
+# fixed translations.
 #
 # ```{solution-end}
 # ```
@@ -520,20 +630,26 @@ pd.DataFrame([
     for fit in (runs[first_task], three)
 ]).round(4)
 
-# %%
+# %% tags=["remove-input"]
 two_d, three_d = (metrics.thesis_metrics(fit.trace.trajectory, fit.trace.labels)
                   for fit in (runs[first_task], three))
-display(Markdown(
-    f"With a third feature the first sublayer makes {three.trace.sublayer_moves().iloc[0, 1]} distinct "
-    f"moves instead of {runs[first_task].trace.sublayer_moves().iloc[0, 1]}. Optimality goes from "
-    f"{two_d['optimality']:.4f} to {three_d['optimality']:.4f} and matching from "
-    f"{two_d['matching']:.3f} to {three_d['matching']:.3f}: once the sublayers can deform the "
-    f"clouds, the optimal assignment "
-    + ("still sends almost every token to its own image." if three_d["matching"] >= 0.99 else
-       "no longer sends every token to its own image, although its cost stays close to that of "
-       "the network's map.")))
+glue("third-moves", int(three.trace.sublayer_moves()["distinct moves"].iloc[0]), display=False)
+glue("two-moves", int(runs[first_task].trace.sublayer_moves()["distinct moves"].iloc[0]),
+     display=False)
+glue("two-optimality", float(two_d["optimality"]), display=False)
+glue("third-optimality", float(three_d["optimality"]), display=False)
+glue("two-matching", float(two_d["matching"]), display=False)
+glue("third-matching", float(three_d["matching"]), display=False)
+glue("third-reading", "still sends almost every token to its own image"
+     if three_d["matching"] >= 0.99 else "no longer sends every token to its own image, "
+     "although its cost stays close to that of the network's map", display=False)
 
 # %% [markdown]
+# With a third feature the first sublayer makes {glue:text}`third-moves` distinct moves instead
+# of {glue:text}`two-moves`. Optimality goes from {glue:text}`two-optimality:.4f` to
+# {glue:text}`third-optimality:.4f` and matching from {glue:text}`two-matching:.3f` to
+# {glue:text}`third-matching:.3f`: once the sublayers can deform the clouds, the optimal
+# assignment {glue:text}`third-reading`.
 #
 # ```{solution-end}
 # ```

@@ -47,8 +47,8 @@ started = time.perf_counter()
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
+from myst_nb import glue
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -154,15 +154,27 @@ summary = stats.interval_table(results, ["model"], ["accuracy", "balanced_accura
                                             "roc_auc": 3, "fit_seconds": 2})
 summary.set_index("model").loc[order].rename(columns={"runs": "folds"})
 
-# %%
+# %% tags=["remove-input"]
 long = results.melt(id_vars=["model"], value_vars=["accuracy", "balanced_accuracy", "roc_auc",
                                                    "fit_seconds"],
                     var_name="measure", value_name="value")
-grid = sns.catplot(data=long, x="value", y="model", col="measure", kind="box", order=order,
-                   sharex=False, height=3.2, aspect=0.9, color="C0", fliersize=2, linewidth=0.8)
-grid.set_titles("{col_name}")
-grid.axes_dict["fit_seconds"].set_xscale("log")
-plt.show()
+figure = plots.score_boxes(long, x="value", y="model", col="measure", order=order,
+                           log_scale=["fit_seconds"])
+glue("fig-biomedical-scores", figure, display=False)
+plt.close(figure)
+glue("n-folds", f"{n_repeats} x {n_splits}", display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-biomedical-scores
+# :name: fig-biomedical-scores
+# :alt: Four panels of horizontal box plots, one row per model ordered by mean balanced accuracy: accuracy, balanced accuracy, ROC AUC and the fit time on a logarithmic axis, over the cross-validation folds.
+#
+# Scores of every model on the held-out folds ({glue:text}`n-folds` folds; boxes: quartiles,
+# whiskers: 1.5 times the interquartile range) and the fit time in seconds (logarithmic axis).
+# Models are ordered by mean balanced accuracy.
+# ```
+#
+# {numref}`fig-biomedical-scores` shows the spread over folds behind the table.
 
 # %% [markdown]
 # ## Tracing the Transformer on this data
@@ -189,12 +201,23 @@ display(pd.DataFrame([{"best epoch": traced.best_epoch,
                        **totals}]).round(4))
 per_class.round(4)
 
+# %% tags=["remove-input"]
+glue("traced-optimality", float(totals["optimality"]), display=False)
+glue("traced-matching", float(totals["matching"]), display=False)
+glue("traced-straightness", float(totals["straightness"]), display=False)
+
+# %% [markdown]
+# On this split the trained map has optimality {glue:text}`traced-optimality:.4f` and matching
+# {glue:text}`traced-matching:.3f`, and the token paths have straightness
+# {glue:text}`traced-straightness:.3f` (1 for straight paths): the picture of
+# {doc}`02_ot_metrics` can be compared with it directly.
+
 # %% [markdown]
 # ## The OT classifier's mapped space
 #
 # The OT classifier learns a map $f$ that sends every standardized instance towards the dummy
 # Gaussian of its class, whose means lie on a circle of radius $3k$ ($k$ classes) in the first
-# two coordinates of the mapped space. The figure shows the first two
+# two coordinates of the mapped space. {numref}`fig-biomedical-mapped` shows the first two
 # coordinates of $f$ on training and test instances, with the dummy means; a test instance is
 # classified by the nearer mean.
 
@@ -202,27 +225,37 @@ per_class.round(4)
 ot_model = DummyGaussianOTClassifier(max_epochs=ot_epochs, random_state=seed)
 table_train, table_test = (X.reshape(len(X), -1) for X in (X_train, X_test))
 ot_model.fit(table_train, y_train)
+pd.DataFrame([{"test accuracy": ot_model.score(table_test, y_test),
+               "fit seconds": ot_model.fit_timings_["total"],
+               "MLP epochs": ot_model.n_iter_, "best epoch": ot_model.best_epoch_}]).round(3)
+
+# %% tags=["remove-input"]
 frames = []
 for split, X, y in (("training", table_train, y_train), ("test", table_test, y_test)):
     mapped = ot_model.transform(X)
     frames.append(pd.DataFrame({"f1": mapped[:, 0], "f2": mapped[:, 1], "class": y,
                                 "split": split}))
 grid = plots.token_scatter(pd.concat(frames, ignore_index=True), x="f1", y="f2", col="split",
-                           height=3.8, equal_axes=False)
-grid.set_titles(col_template="{col_name}")
+                           equal_axes=False)
 for ax in grid.axes.flat:
     ax.scatter(ot_model.dummy_means_[:, 0], ot_model.dummy_means_[:, 1], marker="X", s=120,
                color="black")
-grid.figure.suptitle("first two coordinates of the mapped space; crosses: dummy means", y=1.03)
-plt.show()
-pd.DataFrame([{"test accuracy": ot_model.score(table_test, y_test),
-               "fit seconds": ot_model.fit_timings_["total"],
-               "MLP epochs": ot_model.n_iter_, "best epoch": ot_model.best_epoch_}]).round(3)
+glue("fig-biomedical-mapped", grid.figure, display=False)
+plt.close(grid.figure)
+
+# %% [markdown]
+# ```{glue:figure} fig-biomedical-mapped
+# :name: fig-biomedical-mapped
+# :alt: Two scatter plots, training and test instances, of the first two coordinates of the OT classifier's mapped space, coloured by class, with a black cross at each class's dummy mean. Each class gathers around its own cross.
+#
+# The OT classifier's mapped space (first two coordinates $f_1, f_2$) on the training and the
+# test instances of the traced split, coloured by class; black crosses: the dummy means.
+# ```
 
 # %% [markdown]
 # ## Where the thesis's method stands
 
-# %%
+# %% tags=["remove-input"]
 means = results.groupby("model")[["accuracy", "balanced_accuracy", "roc_auc"]].mean()
 median_seconds = results.groupby("model")["fit_seconds"].median()
 ranked = means["balanced_accuracy"].rank(ascending=False, method="min").astype(int)
@@ -232,35 +265,49 @@ per_fold = results.pivot_table(index=["repeat", "fold"], columns="model",
                                values="balanced_accuracy")
 
 
-def describe(name):
-    row = means.loc[name]
-    others = per_fold.drop(columns=name)
-    rival = others.mean().idxmax()  # the best other model
+def glue_standing(name, key):
+    """Glue where model ``name`` stands, under keys ``key-...``, for the prose below."""
+    rival = per_fold.drop(columns=name).mean().idxmax()  # the best other model
     difference = per_fold[name] - per_fold[rival]
-    margin = (f"{difference.mean():+.3f} ± {difference.std(ddof=1):.3f} against {rival}, "
-              f"paired over folds")
-    clear = abs(difference.mean()) > 2 * difference.std(ddof=1) / np.sqrt(len(difference))
-    return (f"the **{name}** ranks {ranked[name]} of {len(means)} by mean balanced accuracy "
-            f"({row['balanced_accuracy']:.3f}; {margin}, "
-            + ("a difference larger than twice its standard error" if clear else
-               "a difference within twice its standard error, so not a ranking")
-            + f"), with ROC AUC {row['roc_auc']:.3f} and a median fit time of "
-            f"{median_seconds[name]:.2f} s ({median_seconds[name] / fastest_baseline:.0f} times "
-            f"the fastest baseline's median)")
+    _, low, high, _ = stats.bootstrap_interval(difference)
+    glue(f"{key}-rank", int(ranked[name]), display=False)
+    glue(f"{key}-balanced", float(means.loc[name, "balanced_accuracy"]), display=False)
+    glue(f"{key}-rival", str(rival), display=False)
+    glue(f"{key}-difference", stats.interval_text(difference), display=False)
+    glue(f"{key}-reading", "the interval lies above 0, a lead over every other model"
+         if low > 0 else f"the interval lies below 0, so it trails the {rival}" if high < 0 else
+         "the interval contains 0, so the folds do not rank the two", display=False)
+    glue(f"{key}-auc", float(means.loc[name, "roc_auc"]), display=False)
+    glue(f"{key}-seconds", float(median_seconds[name]), display=False)
+    glue(f"{key}-times", float(median_seconds[name] / fastest_baseline), display=False)
 
 
-display(Markdown(
-    f"On {source}, over {n_repeats} x {n_splits} folds: " + describe("OT classifier") + "; "
-    + describe("Transformer") + ". The baselines' mean balanced accuracies range from "
-    f"{means.loc[baselines, 'balanced_accuracy'].min():.3f} to "
-    f"{means.loc[baselines, 'balanced_accuracy'].max():.3f}."
-))
+glue_standing("OT classifier", "ot")
+glue_standing("Transformer", "tf")
+glue("data-source", source, display=False)
+glue("n-models", int(len(means)), display=False)
+glue("baseline-low", float(means.loc[baselines, "balanced_accuracy"].min()), display=False)
+glue("baseline-high", float(means.loc[baselines, "balanced_accuracy"].max()), display=False)
 
 # %% [markdown]
+# On the {glue:text}`data-source`, over {glue:text}`n-folds` folds, the **OT classifier** ranks
+# {glue:text}`ot-rank` of {glue:text}`n-models` by mean balanced accuracy
+# ({glue:text}`ot-balanced:.3f`). Fold by fold, its balanced accuracy minus that of the best
+# other model, the {glue:text}`ot-rival`, is {glue:text}`ot-difference` (mean and 95 %
+# bootstrap interval over folds): {glue:text}`ot-reading`. Its ROC AUC is
+# {glue:text}`ot-auc:.3f` and its median fit time {glue:text}`ot-seconds:.2f` s,
+# {glue:text}`ot-times:.0f` times the fastest baseline's median.
+#
+# The **Transformer** ranks {glue:text}`tf-rank` of {glue:text}`n-models`
+# ({glue:text}`tf-balanced:.3f`); against the {glue:text}`tf-rival` the paired difference is
+# {glue:text}`tf-difference`: {glue:text}`tf-reading`. Its ROC AUC is {glue:text}`tf-auc:.3f`
+# and its median fit time {glue:text}`tf-seconds:.2f` s, {glue:text}`tf-times:.0f` times the
+# fastest baseline's. The baselines' mean balanced accuracies range from
+# {glue:text}`baseline-low:.3f` to {glue:text}`baseline-high:.3f`.
+#
 # The paired differences compare two models fold by fold, which removes the variation that
-# folds share; folds still share most of their training data, so even the standard error of a
-# paired difference understates the uncertainty. A difference within twice that standard error
-# is not a ranking.
+# folds share; folds still share most of their training data, so even the interval of a paired
+# difference understates the uncertainty. An interval that contains 0 is not a ranking.
 #
 # ## Exercises
 #
@@ -386,13 +433,15 @@ layout_table = stats.interval_table(layout_results, ["model"],
                                          ["accuracy", "balanced_accuracy", "roc_auc"])
 display(layout_table)
 layout_means = layout_results.groupby("model")["balanced_accuracy"].mean()
-display(Markdown(
-    "On the same folds (one repetition of the cross-validation), the Transformer's balanced "
-    "accuracy is " + " and ".join(f"{value:.3f} with the {name} layout"
-                                  for name, value in layout_means.items())
-    + f": the {layout_means.idxmax().split(' (')[0]} layout is the better one here."))
+glue("layout-scores", " and ".join(f"{value:.3f} with the {name} layout"
+                                   for name, value in layout_means.items()), display=False)
+glue("layout-best", layout_means.idxmax().split(" (")[0], display=False)
 
 # %% [markdown]
+# On the same folds (one repetition of the cross-validation), the Transformer's balanced
+# accuracy is {glue:text}`layout-scores`: the {glue:text}`layout-best` layout has the higher
+# mean here (compare the intervals in the table before reading it as a ranking).
+#
 # ```{solution-end}
 # ```
 #
@@ -419,15 +468,24 @@ by_radius = radius_results.groupby("radius")[["balanced_accuracy", "roc_auc"]].a
     ["mean", "std"])
 display(by_radius.round(3))
 best_radius = by_radius[("balanced_accuracy", "mean")].idxmax()
-display(Markdown(
-    f"The mean balanced accuracy goes from "
-    f"{by_radius[('balanced_accuracy', 'mean')].iloc[0]:.3f} at radius {radii[0]:g} to "
-    f"{by_radius[('balanced_accuracy', 'mean')].iloc[-1]:.3f} at radius {radii[-1]:g}, best "
-    f"at radius {best_radius:g} "
-    f"({by_radius.loc[best_radius, ('balanced_accuracy', 'mean')]:.3f}); the thesis's default, "
-    f"3k, is {3 * len(counts)} here."))
+glue("radius-first", float(radii[0]), display=False)
+glue("radius-last", float(radii[-1]), display=False)
+glue("radius-first-score", float(by_radius[("balanced_accuracy", "mean")].iloc[0]),
+     display=False)
+glue("radius-last-score", float(by_radius[("balanced_accuracy", "mean")].iloc[-1]),
+     display=False)
+glue("radius-best", float(best_radius), display=False)
+glue("radius-best-score", float(by_radius.loc[best_radius, ("balanced_accuracy", "mean")]),
+     display=False)
+glue("radius-default", int(3 * len(counts)), display=False)
 
 # %% [markdown]
+# The mean balanced accuracy goes from {glue:text}`radius-first-score:.3f` at radius
+# {glue:text}`radius-first:g` to {glue:text}`radius-last-score:.3f` at radius
+# {glue:text}`radius-last:g`, best at radius {glue:text}`radius-best:g`
+# ({glue:text}`radius-best-score:.3f`); the thesis's default, $3k$, is
+# {glue:text}`radius-default` here.
+#
 # ```{solution-end}
 # ```
 #

@@ -51,10 +51,19 @@ def test_attention_tracing_runs_reproduces_and_follows_its_seed(tmp_path):
     book.run_chapter("01_attention_tracing", TRACING_TINY, output=second, echo=None)
     book.run_chapter("01_attention_tracing", {**TRACING_TINY, "seed": 4}, output=other,
                      echo=None)
-    assert len(figures(first)) >= 8
+    # Learning curves, map, paths, sublayer stages, attention heads, attention couplings.
+    assert len(figures(first)) == 6
     assert figures(first) == figures(second)
     assert figures(first) != figures(other)
     assert "distinct moves" in text_outputs(first)
+    values = glued(first)
+    assert values == glued(second)
+    assert values["n-paths"] == "5"
+    assert float(values["attention-uniform"]) == 1 / TRACING_TINY["n_tokens"]
+    assert 1 / TRACING_TINY["n_tokens"] <= float(values["attention-max"]) <= 1
+    assert "(2 classes)" in values["straightness"] and "(3 classes)" in values["straightness"]
+    assert 1 <= int(values["moves-in-instance"]) <= int(values["moves-overall-max"])
+    assert float(values["logit-change-low"]) <= float(values["logit-change-high"])
 
 
 def test_attention_tracing_rejects_bad_tasks(tmp_path):
@@ -88,20 +97,53 @@ def test_ot_metrics_rejects_an_unknown_profile(tmp_path):
                          output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
 
 
-PRETRAINING_TINY = {"tasks": [2, 3], "n_seeds": 1, "epochs": 3, "n_heads": 2,
-                    "radius_factors": [1.0, 2.0], "rotations_deg": [0.0],
-                    "covariance_scales": [1.0]}
+PRETRAINING_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 3, "epochs": 3,
+                    "patience": 2, "reference_epochs": 4, "n_heads": 2,
+                    "sensitivity_repetitions": 2, "radius_factors": [2.0], "shorter_budgets": [2]}
 
 
-def test_mlp_pretraining_runs_and_reports_its_findings(tmp_path):
+def glued(path):
+    """The glued values of an executed chapter: name -> text/markdown or text/plain."""
+    notebook = nbformat.read(path, as_version=4)
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook", {})
+            if record.get("name"):
+                prefix, data = record["mime_prefix"], output["data"]
+                values[record["name"]] = data.get(prefix + "text/markdown",
+                                                  data.get(prefix + "text/plain"))
+    return values
+
+
+def test_mlp_pretraining_publishes_the_verdict_its_runs_give(tmp_path):
+    from otcompanion import claims, experiments, pretrain
+
     out = tmp_path / "pretraining.ipynb"
     book.run_chapter("03_mlp_pretraining", PRETRAINING_TINY, output=out, echo=None)
-    assert len(figures(out)) >= 4
-    notebook = nbformat.read(out, as_version=4)
-    findings = [output["data"]["text/markdown"] for cell in notebook.cells
-                if cell.cell_type == "code" for output in cell.get("outputs", [])
-                if "text/markdown" in output.get("data", {})]
-    assert any("**3 classes**" in text and "thesis means" in text for text in findings)
+    assert len(figures(out)) >= 1  # the exercise's figure; the others are glued
+    values = glued(out)
+    for name in ("pretraining-clouds", "pretraining-curves", "pretraining-differences",
+                 "pretraining-head-fit", "pretraining-verdict", "pretraining-evidence",
+                 "pretraining-thesis-minutes"):
+        assert name in values, name
+    findings = claims.collect([out])
+    assert list(findings["claim"]) == ["pretraining"]
+    verdict = findings["verdict"].iloc[0]
+    assert verdict in claims.VERDICTS and values["pretraining-verdict"] == f"**{verdict}**"
+    # The same runs, computed here by the package, give the same verdict.
+    conditions = {"none": None, "circle, one head": {"head": "shared"},
+                  "circle, head per repetition": {"head": "per repetition"},
+                  "random rotation, head per repetition": {"head": "per repetition",
+                                                           "rotation": "random"}}
+    tiny = {key: PRETRAINING_TINY[key]
+            for key in ("epochs", "patience", "reference_epochs", "n_heads")}
+    summary, _ = experiments.pretraining_grid(conditions, [2, 3], [1], 3, progress=False, **tiny)
+    pooled = experiments.pretraining_differences(
+        summary, ["epochs_to_target_capped", "val_accuracy"], pool_levels=True)
+    assert pretrain.pretraining_verdict(pooled, cell=("n_classes", "condition"))[
+        "verdict"] == verdict
+    assert "3 repetitions" in findings["setup"].iloc[0]
 
 
 def test_mlp_pretraining_rejects_a_bad_sensitivity_task(tmp_path):
@@ -137,7 +179,14 @@ def test_biomedical_case_runs_on_the_bundled_table(tmp_path):
     book.run_chapter("05_biomedical_case", BIOMEDICAL_TINY, output=out, echo=None)
     text = text_outputs(out)
     assert "OT classifier" in text and "gradient boosting" in text and "569" in text
-    assert len(figures(out)) >= 2
+    assert len(figures(out)) == 2  # scores over folds, the OT classifier's mapped space
+    values = glued(out)
+    assert values["n-models"] == "6" and values["n-folds"] == "'1 x 2'"
+    assert "breast-cancer table" in values["data-source"]
+    assert float(values["baseline-low"]) <= float(values["baseline-high"])
+    for key in ("ot", "tf"):
+        assert 1 <= int(values[f"{key}-rank"]) <= 6
+        assert 0 <= float(values[f"{key}-balanced"]) <= 1
 
 
 def test_biomedical_case_runs_unchanged_on_a_users_csv(tmp_path):
@@ -148,6 +197,7 @@ def test_biomedical_case_runs_unchanged_on_a_users_csv(tmp_path):
                      output=out, echo=None)
     text = text_outputs(out)
     assert "CSV file" in text and "2 x 3" in text and "class ill" in text
+    assert "CSV file" in glued(out)["data-source"]
 
 
 @pytest.mark.parametrize("problem, message", [

@@ -51,10 +51,19 @@ def test_same_parameters_same_outputs_other_seed_other_figures(tmp_path):
     assert main(["run", "00_data", *TINY, "-o", str(second)]) == 0
     assert main(["run", "00_data", *TINY, "-p", "seed", "7", "-o", str(other)]) == 0
     assert outputs(first) == outputs(second)
-    figures = [o for cell in outputs(first) for o in cell if "image/png" in o.get("data", {})]
-    other_figures = [o for cell in outputs(other) for o in cell if "image/png" in o.get("data", {})]
-    assert len(figures) == len(other_figures) >= 4
+    figures, other_figures = (
+        [data[key] for cell in outputs(path) for o in cell for data in [o.get("data", {})]
+         for key in ("image/png", "application/papermill.record/image/png") if key in data]
+        for path in (first, other))
+    assert len(figures) == len(other_figures) == 4  # glued figures of the chapter
     assert figures[0] != other_figures[0]
+    # The numbers of the prose are glued and computed from the parameters.
+    glued = {o["metadata"]["scrapbook"]["name"]: o["data"].get(
+        "application/papermill.record/text/plain")
+        for cell in outputs(first) for o in cell if "scrapbook" in o.get("metadata", {})}
+    assert glued["n-instances"] == "6" and glued["n-tokens"] == "3"
+    assert glued["n-train-instances"] == "3" and glued["n-train-tokens"] == "9"
+    assert glued["cancer-instances"] == "569" and glued["cancer-measurements"] == "10"
     # The injected parameters are collapsed on the rendered page, and kept for papermill.
     cells = nbformat.read(first, as_version=4).cells
     injected = [c for c in cells if "injected-parameters" in c.metadata.get("tags", [])]

@@ -26,9 +26,16 @@ RAW_TEX = re.compile(r"\$[^$\n]*[\\^_{][^$\n]*\$|\\[A-Za-z]{2,}|\\[(\[]")
 PATH_LIKE_ALT = re.compile(r"^\S+\.(png|jpe?g|svg|gif|webp)$|^_images/|^/|^\S+/\S+$",
                            re.IGNORECASE)
 
+# Chapters whose figures are numbered, captioned myst-nb glue figures with alt text and whose
+# prose numbers enter through glue (issue 12 item 4): the figure and raw-TeX checks are strict
+# for them and for every page that is not a chapter. The other chapters are being rewritten;
+# their checks run as expected failures until they join this list (then the xfail test below
+# reports XPASS for them, the signal to add them here).
+REWORKED_CHAPTERS = ("00_data", "01_attention_tracing", "02_ot_metrics", "05_biomedical_case",
+                     "06_multi_head")
 CHAPTERS_NOT_YET_REWORKED = (
-    "issue 12 item 4: chapter figures become numbered, captioned myst-nb glue figures with alt "
-    "text and prose numbers enter through glue; the chapters are being rewritten")
+    "issue 12 item 4: chapters outside REWORKED_CHAPTERS are being rewritten (figures become "
+    "numbered, captioned myst-nb glue figures with alt text, prose numbers enter through glue)")
 
 
 def _report(problems):
@@ -37,6 +44,16 @@ def _report(problems):
 
 def _chapter(page):
     return page.startswith("book/chapters/")
+
+
+def _strict(page):
+    """Whether the figure and raw-TeX checks are strict for ``page`` (see REWORKED_CHAPTERS)."""
+    return not _chapter(page) or Path(page).stem in REWORKED_CHAPTERS
+
+
+def test_reworked_chapters_are_chapters_of_the_book(site):
+    pages = {Path(page).stem for page in site_pages(site) if _chapter(page)}
+    assert set(REWORKED_CHAPTERS) <= pages, set(REWORKED_CHAPTERS) - pages
 
 
 def test_the_site_has_the_pages_of_the_table_of_contents(site):
@@ -88,11 +105,10 @@ def test_images_load(visits):
     assert not problems, f"images that do not load:\n{_report(problems)}"
 
 
-@pytest.mark.xfail(strict=False, reason=CHAPTERS_NOT_YET_REWORKED)
-def test_chapter_figures_have_captions_and_alt_text(visits):
+def _figure_problems(visits, strict):
     problems = []
     for (page, name), seen in sorted(visits.items()):
-        if name != "desktop" or not _chapter(page):
+        if name != "desktop" or not _chapter(page) or _strict(page) != strict:
             continue
         for figure in seen["figures"]:
             alt = figure["alt"].strip()
@@ -101,6 +117,17 @@ def test_chapter_figures_have_captions_and_alt_text(visits):
             if not alt or PATH_LIKE_ALT.search(alt):
                 problems.append((page, f"figure without alt text (alt={alt!r}): "
                                        f"{figure['src']}"))
+    return problems
+
+
+def test_chapter_figures_have_captions_and_alt_text(visits):
+    problems = _figure_problems(visits, strict=True)
+    assert not problems, f"{len(problems)} figure problems:\n{_report(problems)}"
+
+
+@pytest.mark.xfail(strict=False, reason=CHAPTERS_NOT_YET_REWORKED)
+def test_chapter_figures_have_captions_and_alt_text_in_chapters_being_rewritten(visits):
+    problems = _figure_problems(visits, strict=False)
     assert not problems, f"{len(problems)} figure problems:\n{_report(problems)}"
 
 
@@ -112,15 +139,25 @@ def test_raw_tex_detection():
         assert not RAW_TEX.search(text), text
 
 
-@pytest.mark.xfail(strict=False, reason=CHAPTERS_NOT_YET_REWORKED)
-def test_no_raw_tex_in_prose(visits):
+def _raw_tex(visits, strict):
     problems = []
     for (page, name), seen in sorted(visits.items()):
-        if name != "desktop":
+        if name != "desktop" or _strict(page) != strict:
             continue
         for text in seen["prose"]:
             for match in RAW_TEX.finditer(text):
                 problems.append((page, repr(match.group(0))))
+    return problems
+
+
+def test_no_raw_tex_in_prose(visits):
+    problems = _raw_tex(visits, strict=True)
+    assert not problems, f"raw TeX shown as text:\n{_report(problems)}"
+
+
+@pytest.mark.xfail(strict=False, reason=CHAPTERS_NOT_YET_REWORKED)
+def test_no_raw_tex_in_prose_of_chapters_being_rewritten(visits):
+    problems = _raw_tex(visits, strict=False)
     assert not problems, f"raw TeX shown as text:\n{_report(problems)}"
 
 

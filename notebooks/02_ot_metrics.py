@@ -593,8 +593,10 @@ claims.publish([
 # levels: [2]
 # n_repetitions: 1
 # epochs: 10
-# n_jobs: 1
+# scheduler: "1"
 # curve_points: 5
+# ablation_repetitions: 1
+# ablation_lrs: [0.01]
 
 # %% tags=["provenance"]
 provenance({"profile": profile, "tasks": tasks, "levels": levels,

@@ -83,9 +83,11 @@ def resolve_profile(profile, **overrides):
 def run_seed(seed, *coordinates):
     """A reproducible seed for one run, from the chapter seed and the run's coordinates.
 
-    ``numpy.random.SeedSequence([seed, *coordinates])`` mixes the integers into a 32-bit seed,
-    so runs with different coordinates get unrelated random streams and a run's seed does not
-    depend on the rest of the grid.
+    ``numpy.random.SeedSequence([seed, k, *coordinates])``, with ``k`` the number of
+    coordinates, mixes the integers into a 32-bit seed, so runs with different coordinates get
+    unrelated random streams and a run's seed does not depend on the rest of the grid. (Without
+    ``k``, trailing zeros would not count: ``SeedSequence`` pads its entropy with zeros, so
+    ``(2, 1)`` and ``(2, 1, 0)`` would share a seed.)
 
     Parameters
     ----------
@@ -98,7 +100,7 @@ def run_seed(seed, *coordinates):
     -------
     int
     """
-    values = [check_int(seed, "seed", 0)]
+    values = [check_int(seed, "seed", 0), len(coordinates)]
     values += [check_int(value, f"coordinate {i}", 0) for i, value in enumerate(coordinates)]
     return int(np.random.SeedSequence(values).generate_state(1)[0])
 

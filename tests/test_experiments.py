@@ -26,6 +26,9 @@ def test_run_seeds_are_reproducible_and_distinct():
              for k in (2, 3) for level in (1, 2, 3, 4) for r in range(10)}
     assert len(seeds) == 80
     assert experiments.run_seed(1, 2, 1, 0) != experiments.run_seed(0, 2, 1, 0)
+    # Trailing zero coordinates count (SeedSequence alone would pad them away).
+    assert experiments.run_seed(0, 2, 1) != experiments.run_seed(0, 2, 1, 0)
+    assert experiments.run_seed(0) != experiments.run_seed(0, 0)
     with pytest.raises(ValueError, match="seed must be at least 0"):
         experiments.run_seed(-1)
     with pytest.raises(TypeError, match="coordinate 1 must be an integer"):

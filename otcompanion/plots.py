@@ -479,7 +479,7 @@ def metric_panels(frame, x, metrics, hue=None, col_wrap=3, height=None, title=No
     return grid
 
 
-def interval_panels(table, x, metrics, hue=None, col_wrap=4, height=2.2, title=None,
+def interval_panels(table, x, metrics, hue=None, col_wrap=3, height=None, title=None,
                     references=None, logx=False):
     """One panel per metric: precomputed means and intervals against ``x``, one line per ``hue``.
 
@@ -498,6 +498,11 @@ def interval_panels(table, x, metrics, hue=None, col_wrap=4, height=2.2, title=N
         Metric -> value: a dotted horizontal reference line in that panel.
     logx : bool, default False
         Logarithmic x axis (base 2).
+    col_wrap : int
+        Panels per row (at most three keep 9 px tick labels on a phone).
+    height : float, optional
+        Height of one panel in inches; by default the panels of a row fill :data:`BOOK_WIDTH`.
+        The figure is shrunk to :data:`BOOK_WIDTH` if it comes out wider.
 
     Returns
     -------
@@ -506,6 +511,8 @@ def interval_panels(table, x, metrics, hue=None, col_wrap=4, height=2.2, title=N
     metrics = list(metrics)
     columns = min(col_wrap, len(metrics))
     rows = -(-len(metrics) // columns)
+    if height is None:
+        height = _panel_size(columns, aspect=1.25, largest=2.6)
     figure, axes = plt.subplots(rows, columns, figsize=(height * 1.25 * columns, height * rows),
                                 squeeze=False, constrained_layout=True)
     levels = _order(table, hue) if hue else [None]
@@ -529,8 +536,9 @@ def interval_panels(table, x, metrics, hue=None, col_wrap=4, height=2.2, title=N
     for ax in axes.flat[len(metrics):]:
         ax.set_visible(False)
     if hue:
-        axes.flat[len(metrics) - 1].legend(title=hue, fontsize="small", frameon=False,
-                                           loc="center left", bbox_to_anchor=(1.02, 0.5))
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        figure.legend(handles, labels, title=hue, frameon=False, loc="outside upper center",
+                      ncol=len(labels) if len(labels) <= 5 else -(-len(labels) // 2))
     if title:
         figure.suptitle(title)
-    return figure
+    return _fit_width(figure)

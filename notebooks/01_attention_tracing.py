@@ -96,10 +96,11 @@ pd.DataFrame([
 ]).round(3)
 
 # %% tags=["remove-input"]
-figure = plots.training_curves({f"{task_names[k]}, level {level}": (fit.history, fit.best_epoch)
+figure = plots.training_curves({task_names[k]: (fit.history, fit.best_epoch)
                                 for k, fit in runs.items()})
 glue("fig-tracing-curves", figure, display=False)
 plt.close(figure)
+glue("level", int(level), display=False)
 glue("token-accuracy", ", ".join(
     f"{fit.test_metrics['token_accuracy']:.3f} ({task_names[k]})" for k, fit in runs.items()),
     display=False)
@@ -119,8 +120,8 @@ glue("instance-accuracy", ", ".join(
 # :name: fig-tracing-curves
 # :alt: Learning curves, one row per setup: the loss on a logarithmic scale, the token accuracy and the instance accuracy against the epoch, for the training and the validation instances, with a dotted vertical line at the best epoch.
 #
-# Training (dropout on) and validation loss and accuracy per epoch, one row per setup. Dotted
-# line: the best epoch, whose weights early stopping restored.
+# Training (dropout on) and validation loss and accuracy per epoch, one row per setup (level
+# {glue:text}`level`). Dotted line: the best epoch, whose weights early stopping restored.
 # ```
 
 # %% [markdown]

@@ -211,13 +211,15 @@ default "circle"
         The fitted map :math:`f` (float32, on the CPU, eval mode); it takes standardized tokens.
     history_ : pandas.DataFrame
         One row per epoch: ``epoch``, ``train_loss`` (mean over the epoch's tokens),
-        ``val_loss`` (NaN without validation).
+        ``val_loss`` and ``val_instance_accuracy`` (the held-out instances classified by the
+        rule of :meth:`predict` with the epoch's weights; both NaN without validation).
     n_iter_ : int
         Epochs run.
     best_epoch_ : int
         Epoch whose weights were kept.
     validation_indices_ : ndarray of int or None
-        Instances (rows) of ``X`` held out for early stopping.
+        Instances (rows) of ``X`` held out for early stopping (``validation_fraction``'s split,
+        or those given to :meth:`fit`).
     fit_timings_ : dict
         Seconds spent in ``"alignment"`` (step 3), ``"training"`` (step 4) and ``"total"``.
 
@@ -309,7 +311,7 @@ default "circle"
                              f"matrix.")
         return p
 
-    def fit(self, X, y):
+    def fit(self, X, y, validation_indices=None):
         """Fit the classifier on training instances.
 
         Parameters
@@ -318,6 +320,12 @@ default "circle"
             Token array, or a table (one token per row).
         y : array-like of shape (n,)
             One label per instance; at least two classes.
+        validation_indices : array-like of int, optional
+            Instances (rows) of ``X`` to hold out for early stopping instead of the seeded
+            split of ``validation_fraction`` (which is then ignored); e.g. the split of another
+            model, so that two models stop on the same held-out instances. Distinct indices in
+            ``[0, n)``, at least one and leaving at least one instance of every class for the
+            MLP's training.
 
         Returns
         -------
@@ -332,6 +340,8 @@ default "circle"
             raise ValueError(f"y contains only one class ({classes.tolist()[0]!r}); the "
                              "classifier needs at least two classes.")
         n, T, d = tokens.shape
+        if validation_indices is not None:
+            _given_split(validation_indices, codes, classes)  # bad indices fail before OT
         means = self._dummy_means(p, classes, d)
         self._check_dense_size(p, np.bincount(codes) * T, classes)
         ot_seed, split_seed, torch_seed = p["random_state"].randint(0, 2**31 - 1, size=3)
@@ -357,11 +367,14 @@ default "circle"
         # 4. The MLP, with early stopping on held-out training instances.
         trained = time.perf_counter()
         fit_instances, val_instances = np.arange(n), None
-        if p["validation_fraction"] > 0:
+        if validation_indices is not None:
+            fit_instances, val_instances = _given_split(validation_indices, codes, classes)
+        elif p["validation_fraction"] > 0:
             fit_instances, val_instances = stratified_split(
                 codes, p["validation_fraction"], int(split_seed), if_too_small="skip")
         self.mlp_, self.history_, self.best_epoch_ = self._train(
-            p, standardized, targets, T, fit_instances, val_instances, int(torch_seed))
+            p, standardized, targets, T, fit_instances, val_instances, int(torch_seed),
+            means, codes)
 
         self.classes_, self.mean_, self.scale_ = classes, mean, scale
         self.dummy_means_, self.dummy_dim_ = means, int(means.shape[1])
@@ -420,9 +433,10 @@ default "circle"
             raise RuntimeError(f"{p['solver']} OT for class {label!r} failed: {error}") from error
 
     @staticmethod
-    def _train(p, inputs, targets, T, fit_instances, val_instances, seed):
+    def _train(p, inputs, targets, T, fit_instances, val_instances, seed, means, codes):
         """Adam on the mean squared error through :func:`otcompanion._training.train_epochs`;
-        returns the CPU MLP, its history and its best epoch."""
+        returns the CPU MLP, its history and its best epoch. ``means`` (dummy means) and
+        ``codes`` (class index per instance) give the validation accuracy."""
         def rows(instances):  # the tokens of the instances
             return (instances[:, None] * T + np.arange(T)).ravel()
 
@@ -438,9 +452,13 @@ default "circle"
             if val_instances is not None:
                 x_val = tensor(inputs[rows(val_instances)])
                 t_val = tensor(targets[rows(val_instances)])
+                val_codes = codes[val_instances]
+                dummy = tensor(means)
 
                 def evaluate(epoch):
-                    return {"val_loss": _chunked_mse(mlp, x_val, t_val)}
+                    return {"val_loss": _chunked_mse(mlp, x_val, t_val),
+                            "val_instance_accuracy": _instance_accuracy(mlp, x_val, dummy,
+                                                                        val_codes, T)}
 
                 stopping = EarlyStopping(p["n_iter_no_change"], min_delta=p["tol"])
             history, best_epoch = train_epochs(
@@ -448,7 +466,8 @@ default "circle"
                 p["max_epochs"], batch_size=p["batch_size"] or _auto_batch_size(len(fit_rows)),
                 evaluate=evaluate, stopping=stopping, what="the OT classifier's MLP training")
         mlp.to("cpu").eval().requires_grad_(False)
-        history = pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss"])
+        history = pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss",
+                                                 "val_instance_accuracy"])
         return mlp, history, int(best_epoch)
 
     def _check_tokens(self, X, y=None, *, reset):
@@ -581,6 +600,41 @@ def _build_mlp(n_in, hidden, n_out):
         width = units
     layers.append(_keras_dense(width, n_out))
     return nn.Sequential(*layers)
+
+
+def _given_split(indices, codes, classes):
+    """``(fit, validation)`` instances from explicit validation indices, checked."""
+    n = len(codes)
+    try:
+        held_out = np.asarray(indices)
+    except (TypeError, ValueError):
+        held_out = np.array(None)
+    if held_out.ndim == 1 and len(held_out) == 0:
+        held_out = held_out.astype(int)
+    if held_out.ndim != 1 or held_out.dtype.kind not in "iu":
+        raise TypeError(f"validation_indices must be a 1-D sequence of integer instance "
+                        f"indices, got {indices!r}.")
+    if len(held_out) == 0 or held_out.min() < 0 or held_out.max() >= n:
+        raise ValueError(f"validation_indices must be non-empty indices in [0, {n}) (X has {n} "
+                         f"instances), got {held_out.tolist()[:10]}.")
+    if len(np.unique(held_out)) != len(held_out):
+        raise ValueError("validation_indices contains repeated indices.")
+    fit = np.setdiff1d(np.arange(n), held_out)
+    missing = sorted(set(range(len(classes))) - set(codes[fit].tolist()))
+    if missing:
+        raise ValueError(f"validation_indices holds out every instance of class(es) "
+                         f"{classes[missing].tolist()}; the MLP needs every class in training.")
+    return fit, np.sort(held_out)
+
+
+def _instance_accuracy(mlp, inputs, means, codes, T):
+    """Instance accuracy of the rule of :meth:`DummyGaussianOTClassifier.predict` on
+    standardized tokens ``inputs`` (instances' tokens consecutive, ``T`` each)."""
+    distances = torch.cdist(torch.cat([mlp(inputs[start:start + _CHUNK])
+                                       for start in range(0, len(inputs), _CHUNK)]), means)
+    log_scores = -distances - torch.logsumexp(-distances, dim=1, keepdim=True)
+    predicted = log_scores.reshape(-1, T, len(means)).sum(dim=1).argmax(dim=1).cpu().numpy()
+    return float(np.mean(predicted == codes))
 
 
 def _chunked_mse(mlp, inputs, targets):

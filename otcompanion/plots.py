@@ -100,7 +100,8 @@ def token_scatter(frame, x="x1", y="x2", hue="class", row=None, col=None, height
     equal_axes : bool
         Same scale on both axes, so distances read correctly.
     col_wrap : int, optional
-        Wrap the ``col`` facets into rows of this many panels (not with ``row``).
+        Wrap the ``col`` facets into rows of this many panels (not with ``row``); by default
+        three when there are more than three and no ``row``.
     aspect : float
         Width over height of one panel.
     share : {"all", "row", "col", "none"}
@@ -113,6 +114,8 @@ def token_scatter(frame, x="x1", y="x2", hue="class", row=None, col=None, height
     if share not in ("all", "row", "col", "none"):
         raise ValueError(f"share must be 'all', 'row', 'col' or 'none', got {share!r}.")
     n_columns = frame[col].nunique() if col else 1
+    if col_wrap is None and row is None and n_columns > 3:
+        col_wrap = 3  # at most three panels per row keep the text legible on a phone
     if col_wrap:
         n_columns = min(col_wrap, n_columns)
     if height is None:
@@ -539,6 +542,68 @@ def interval_panels(table, x, metrics, hue=None, col_wrap=3, height=None, title=
         handles, labels = axes.flat[0].get_legend_handles_labels()
         figure.legend(handles, labels, title=hue, frameon=False, loc="outside upper center",
                       ncol=len(labels) if len(labels) <= 5 else -(-len(labels) // 2))
+    if title:
+        figure.suptitle(title)
+    return _fit_width(figure)
+
+
+def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="difference",
+                     title=None, height=2.6, width=3.6):
+    """Paired differences and their 95 % intervals, one horizontal bar per row (a forest plot).
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per difference with ``difference``, ``low`` and ``high`` (as
+        :func:`otcompanion.stats.paired_differences` returns them) and the ``y``, ``hue`` and
+        ``col`` columns.
+    y : str
+        Column whose values are the rows of every panel (e.g. the level).
+    hue : str, optional
+        Column whose values are drawn side by side within a row, in colours.
+    col : str, optional
+        Column that splits the figure into panels.
+    reference : float, default 0.0
+        A dotted vertical line (no difference).
+    xlabel, title : str, optional
+    height, width : float
+        Size of one panel, in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    missing = [name for name in ("difference", "low", "high", y, hue, col)
+               if name is not None and name not in table.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the table; it has {list(table.columns)}.")
+    panels = _order(table, col) if col else [None]
+    rows = _order(table, y)
+    hues = list(dict.fromkeys(table[hue])) if hue else [None]
+    colours = dict(zip(hues, sns.color_palette(PALETTE, len(hues))))
+    figure, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height),
+                                sharey=True, squeeze=False, constrained_layout=True)
+    step = 0.8 / len(hues)
+    for ax, panel in zip(axes[0], panels):
+        part = table if panel is None else table[table[col] == panel]
+        for j, value in enumerate(hues):
+            lines = part if value is None else part[part[hue] == value]
+            positions = [rows.index(v) - 0.4 + step * (j + 0.5) for v in lines[y]]
+            ax.errorbar(lines["difference"], positions,
+                        xerr=[lines["difference"] - lines["low"],
+                              lines["high"] - lines["difference"]],
+                        fmt="o", markersize=4, capsize=2, color=colours[value],
+                        label=None if value is None else str(value))
+        ax.axvline(reference, color="0.3", linestyle=":", linewidth=1)
+        ax.set_yticks(range(len(rows)), [str(v) for v in rows])
+        ax.set_xlabel(xlabel)
+        if panel is not None:
+            ax.set_title(str(panel))
+    axes[0][0].invert_yaxis()  # first row on top (the axes share y)
+    axes[0][0].set_ylabel(y)
+    if hue:  # below the panels, so that it hides no interval
+        figure.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center",
+                      ncols=min(len(hues), 3))
     if title:
         figure.suptitle(title)
     return _fit_width(figure)

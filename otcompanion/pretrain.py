@@ -17,8 +17,12 @@ steps:
    (:func:`~otcompanion.attention.train_transformer` with ``model=``), so that the history, the
    trace and the test metrics are exactly those of an unpretrained run.
 
-:func:`train_pretrained` does the four steps in one call and :func:`epochs_to_accuracy` measures
-convergence for the comparison with unpretrained runs.
+:func:`train_pretrained` does the four steps in one call. Convergence is measured by
+:func:`epochs_to_accuracy` and, under an epoch budget and an early-stopping rule, by
+:func:`convergence_summary`; :func:`early_stopping_view` cuts a longer run's history by that rule
+(early stopping does not change training before it stops), so an unpretrained run trained once
+for 200 epochs also serves as the early-stopped run it contains. :func:`pretraining_verdict`
+turns paired differences with their intervals into a verdict on the thesis's claim.
 
 Why the pretraining clouds are *not* standardized. The Transformer standardizes its *inputs*,
 but its head never sees them: it sees the last block's output ``x + LN(...) + LN(...)``, whose
@@ -46,6 +50,9 @@ References
 - D. P. Kingma, J. Ba. *Adam: A Method for Stochastic Optimization*. ICLR 2015.
 - L. Prechelt. *Early Stopping -- But When?* In *Neural Networks: Tricks of the
   Trade*, Springer, 1998 (early stopping on a held-out validation set).
+- P. Royston, M. K. B. Parmar. Restricted mean survival time: an alternative to the hazard
+  ratio for the design and analysis of randomized trials with a time-to-event outcome. *BMC
+  Medical Research Methodology* 13, 152, 2013 (times capped at a horizon).
 """
 
 from __future__ import annotations
@@ -607,3 +614,197 @@ def epochs_to_accuracy(history, target, column="val_instance_accuracy"):
         raise ValueError("history has no 'epoch' column.")
     reached = history.loc[history[column] >= target, "epoch"]
     return int(reached.iloc[0]) if len(reached) else None
+
+
+def early_stopping_view(history, *, epochs=None, patience=None, loss="val_loss"):
+    """The part of a training history that early stopping would have run, and its best epoch.
+
+    Early stopping only decides *when* training ends: up to that epoch the weights, the dropout
+    masks and every recorded number are those of the longer run. A run trained for ``epochs``
+    epochs with patience ``patience`` is therefore the first rows of a longer run with the same
+    seed, cut by the rule of :class:`keras.callbacks.EarlyStopping` that
+    :func:`~otcompanion.attention.train_transformer` applies (an epoch improves when its loss is
+    strictly below the best so far; training stops after ``patience`` epochs in a row without
+    improvement; the best epoch's weights are restored):
+
+    .. math::
+        b_e = \\operatorname*{arg\\,min}_{j \\le e} \\ell_j \\ (\\text{first minimum}), \\qquad
+        s = \\min\\{\\, e \\le E : e - b_e \\ge p \\,\\} \\ (\\text{else } E),
+
+    where :math:`\\ell_j` is the validation loss after epoch :math:`j`, :math:`E` the epoch
+    budget and :math:`p` the patience; the run stops after epoch :math:`s` and restores
+    :math:`b_s` (Prechelt, 1998; the thesis trains with patience = epochs, Quadrio & Candelieri,
+    2025). This lets an early-stopped run be compared with a longer run's history without
+    training the longer one again.
+
+    Parameters
+    ----------
+    history : DataFrame, TransformerFit or HeadPretraining
+        Per-epoch history with an ``epoch`` column numbered 1, 2, ... and the ``loss`` column.
+    epochs : int, optional
+        Epoch budget ``E``; default all epochs of ``history``. It may exceed them only when
+        the rule stops within them (a history that early stopping already cut).
+    patience : int, optional
+        Patience ``p``; default ``E`` (never stop early, restore the best epoch: the thesis).
+    loss : str, default "val_loss"
+        The monitored column.
+
+    Returns
+    -------
+    history : DataFrame
+        The rows of epochs ``1 .. s`` (a copy).
+    best_epoch : int
+        The restored epoch ``b_s``.
+
+    Raises
+    ------
+    ValueError
+        A missing column, epochs that are not ``1, 2, ...``, a budget longer than a history
+        that the rule does not stop, or a loss that is never finite up to the stop (the run diverged).
+    """
+    if isinstance(history, (TransformerFit, HeadPretraining)):
+        history = history.history
+    if not isinstance(history, pd.DataFrame):
+        raise TypeError(f"history must be a DataFrame or a fit result with .history, got "
+                        f"{type(history).__name__}.")
+    for column in ("epoch", loss):
+        if not isinstance(column, str) or column not in history.columns:
+            raise ValueError(f"history has no column {column!r}; it has "
+                             f"{list(history.columns)}.")
+    if len(history) == 0:
+        raise ValueError("history is empty.")
+    if not np.array_equal(history["epoch"].to_numpy(), np.arange(1, len(history) + 1)):
+        raise ValueError("history['epoch'] must be 1, 2, ..., one row per epoch in order.")
+    budget = check_int(len(history) if epochs is None else epochs, "epochs", 1)
+    patience = check_int(budget if patience is None else patience, "patience", 1)
+    losses = history[loss].to_numpy(dtype=float)
+    best, best_epoch, wait, stop = math.inf, 0, 0, None
+    for epoch in range(1, min(budget, len(history)) + 1):
+        value = losses[epoch - 1]
+        if value < best:  # NaN never improves, as in keras
+            best, best_epoch, wait = value, epoch, 0
+            continue
+        wait += 1
+        if wait >= patience:
+            stop = epoch
+            break
+    if stop is None:
+        if budget > len(history):
+            raise ValueError(f"history has {len(history)} epochs, fewer than epochs={budget}, and "
+                             f"the rule does not stop within them.")
+        stop = budget
+    if best_epoch == 0:
+        raise ValueError(f"the monitored {loss!r} is never finite in epochs 1 to {stop}: "
+                         f"the run diverged.")
+    return history.iloc[:stop].copy(), best_epoch
+
+
+def convergence_summary(history, *, epochs=None, patience=None, target=1.0,
+                        accuracy="val_instance_accuracy", loss="val_loss"):
+    """Convergence of one run under an epoch budget and an early-stopping rule.
+
+    The run is cut by :func:`early_stopping_view` (budget ``E``, patience ``p``; stop epoch
+    ``s``, restored epoch ``b``). Measured on what that run saw:
+
+    - ``epochs_to_target``: the first epoch ``<= s`` whose ``accuracy`` reaches ``target``
+      (:func:`epochs_to_accuracy`), NaN if none; ``reached`` says whether it did;
+    - ``epochs_to_target_capped``: the same with a run that never reached it counted as
+      ``E + 1``, the *restricted* time to the target (its mean is the restricted mean time of
+      survival analysis, Royston & Parmar, 2013): a paired difference of these values is a
+      lower bound on the true difference in magnitude when the slower run did not reach it;
+    - ``stop_epoch`` ``s`` and ``best_epoch`` ``b``;
+    - ``val_loss`` and ``val_accuracy``: the monitored loss and the accuracy at ``b`` (the
+      restored model).
+
+    Parameters
+    ----------
+    history : DataFrame, TransformerFit or HeadPretraining
+    epochs, patience, loss
+        As for :func:`early_stopping_view`.
+    target : float in [0, 1], default 1.0
+    accuracy : str, default "val_instance_accuracy"
+
+    Returns
+    -------
+    dict
+    """
+    if isinstance(history, (TransformerFit, HeadPretraining)):
+        history = history.history
+    cut, best_epoch = early_stopping_view(history, epochs=epochs, patience=patience, loss=loss)
+    budget = len(history) if epochs is None else int(epochs)
+    reached = epochs_to_accuracy(cut, target, column=accuracy)
+    best = cut.iloc[best_epoch - 1]
+    return {"stop_epoch": len(cut), "best_epoch": best_epoch,
+            "epochs_to_target": np.nan if reached is None else float(reached),
+            "reached": reached is not None,
+            "epochs_to_target_capped": float(budget + 1 if reached is None else reached),
+            "val_loss": float(best[loss]), "val_accuracy": float(best[accuracy])}
+
+
+def pretraining_verdict(differences, *, speed="epochs_to_target_capped",
+                        accuracy="val_accuracy", cell=("setup", "condition")):
+    """A verdict on "pretraining helps convergence only partly and is fragile" (thesis claim 3).
+
+    ``differences`` holds paired differences *pretrained minus unpretrained* with 95 %
+    intervals (:func:`otcompanion.stats.paired_differences`), one row per cell (e.g. task and
+    pretraining condition) and quantity. A cell is
+
+    - *faster* when the interval of the ``speed`` difference (epochs to the target) lies below
+      0 and the interval of the ``accuracy`` difference does not lie below 0;
+    - *harmed* when the ``speed`` interval lies above 0 (slower) or the ``accuracy`` interval
+      below 0 (less accurate).
+
+    The verdict: ``"supported"`` when some cells are faster and others harmed (the gain is
+    partial and depends on the setup), ``"partly supported"`` when some cells are faster and
+    none harmed (a gain, but no fragility shown), ``"not supported"`` when no cell is faster
+    and some are harmed, ``"inconclusive"`` when no interval excludes 0. An interval that
+    contains 0 is not evidence of no effect; with many cells, a few exclusions can be chance
+    (each interval has 95 % coverage on its own).
+
+    Parameters
+    ----------
+    differences : DataFrame
+        Columns ``quantity``, ``low``, ``high`` and the ``cell`` columns.
+    speed, accuracy : str
+        The ``quantity`` values of the two measures.
+    cell : sequence of str
+        Columns that identify a cell.
+
+    Returns
+    -------
+    dict
+        ``verdict`` (one of :data:`otcompanion.claims.VERDICTS`) and the cells (tuples of the
+        ``cell`` values) that were ``faster``, ``slower``, ``less_accurate`` and ``harmed``.
+    """
+    if not isinstance(differences, pd.DataFrame):
+        raise TypeError(f"differences must be a DataFrame, got {type(differences).__name__}.")
+    cell = list(cell)
+    missing = [name for name in ("quantity", "low", "high", *cell)
+               if name not in differences.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in differences; it has "
+                         f"{list(differences.columns)}.")
+    for quantity in (speed, accuracy):
+        if not (differences["quantity"] == quantity).any():
+            raise ValueError(f"differences has no rows of quantity {quantity!r}; it has "
+                             f"{sorted(differences['quantity'].unique())}.")
+
+    def cells(quantity, where):
+        rows = differences[differences["quantity"] == quantity]
+        return {tuple(row) for row in rows.loc[where(rows), cell].itertuples(index=False)}
+
+    slower = cells(speed, lambda rows: rows["low"] > 0)
+    quicker = cells(speed, lambda rows: rows["high"] < 0)
+    less_accurate = cells(accuracy, lambda rows: rows["high"] < 0)
+    faster = quicker - less_accurate
+    harmed = slower | less_accurate
+    if faster and harmed:
+        verdict = "supported"
+    elif faster:
+        verdict = "partly supported"
+    elif harmed:
+        verdict = "not supported"
+    else:
+        verdict = "inconclusive"
+    return {"verdict": verdict, "faster": sorted(faster), "slower": sorted(slower),
+            "less_accurate": sorted(less_accurate), "harmed": sorted(harmed)}

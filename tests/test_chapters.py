@@ -1,6 +1,8 @@
 """Smoke runs of the chapters with tiny parameters: they execute, reproduce, and react to
 parameters. (00_data is covered in test_cli.py.)"""
 
+import re
+
 import nbformat
 import pytest
 
@@ -95,20 +97,53 @@ def test_ot_metrics_rejects_an_unknown_profile(tmp_path):
                          output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
 
 
-PRETRAINING_TINY = {"tasks": [2, 3], "n_seeds": 1, "epochs": 3, "n_heads": 2,
-                    "radius_factors": [1.0, 2.0], "rotations_deg": [0.0],
-                    "covariance_scales": [1.0]}
+PRETRAINING_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 3, "epochs": 3,
+                    "patience": 2, "reference_epochs": 4, "n_heads": 2,
+                    "sensitivity_repetitions": 2, "radius_factors": [2.0], "shorter_budgets": [2]}
 
 
-def test_mlp_pretraining_runs_and_reports_its_findings(tmp_path):
+def glued(path):
+    """The glued values of an executed chapter: name -> text/markdown or text/plain."""
+    notebook = nbformat.read(path, as_version=4)
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook", {})
+            if record.get("name"):
+                prefix, data = record["mime_prefix"], output["data"]
+                values[record["name"]] = data.get(prefix + "text/markdown",
+                                                  data.get(prefix + "text/plain"))
+    return values
+
+
+def test_mlp_pretraining_publishes_the_verdict_its_runs_give(tmp_path):
+    from otcompanion import claims, experiments, pretrain
+
     out = tmp_path / "pretraining.ipynb"
     book.run_chapter("03_mlp_pretraining", PRETRAINING_TINY, output=out, echo=None)
-    assert len(figures(out)) >= 4
-    notebook = nbformat.read(out, as_version=4)
-    findings = [output["data"]["text/markdown"] for cell in notebook.cells
-                if cell.cell_type == "code" for output in cell.get("outputs", [])
-                if "text/markdown" in output.get("data", {})]
-    assert any("**3 classes**" in text and "thesis means" in text for text in findings)
+    assert len(figures(out)) >= 1  # the exercise's figure; the others are glued
+    values = glued(out)
+    for name in ("pretraining-clouds", "pretraining-curves", "pretraining-differences",
+                 "pretraining-head-fit", "pretraining-verdict", "pretraining-evidence",
+                 "pretraining-thesis-minutes"):
+        assert name in values, name
+    findings = claims.collect([out])
+    assert list(findings["claim"]) == ["pretraining"]
+    verdict = findings["verdict"].iloc[0]
+    assert verdict in claims.VERDICTS and values["pretraining-verdict"] == f"**{verdict}**"
+    # The same runs, computed here by the package, give the same verdict.
+    conditions = {"none": None, "circle, one head": {"head": "shared"},
+                  "circle, head per repetition": {"head": "per repetition"},
+                  "random rotation, head per repetition": {"head": "per repetition",
+                                                           "rotation": "random"}}
+    tiny = {key: PRETRAINING_TINY[key]
+            for key in ("epochs", "patience", "reference_epochs", "n_heads")}
+    summary, _ = experiments.pretraining_grid(conditions, [2, 3], [1], 3, progress=False, **tiny)
+    pooled = experiments.pretraining_differences(
+        summary, ["epochs_to_target_capped", "val_accuracy"], pool_levels=True)
+    assert pretrain.pretraining_verdict(pooled, cell=("n_classes", "condition"))[
+        "verdict"] == verdict
+    assert "3 repetitions" in findings["setup"].iloc[0]
 
 
 def test_mlp_pretraining_rejects_a_bad_sensitivity_task(tmp_path):
@@ -181,21 +216,66 @@ def test_biomedical_case_rejects_a_bad_csv_before_training(tmp_path, problem, me
     assert not any("cross_validate_models" in cell.source for cell in executed)
 
 
-DUMMY_TINY = {"tasks": [2], "levels": [1], "n_repetitions": 1, "epochs": 2,
-              "scaling_tokens": [240, 600], "dense_limit": 600, "minibatch_limit": 600,
-              "transformer_limit": 600, "scaling_epochs": 2}
+DUMMY_TINY = {"tasks": [2], "levels": [1], "n_repetitions": 2, "epochs": 3, "n_heads": 2,
+              "ot_epochs": 3, "patience": 2, "hard_tasks": [2], "token_counts": [4],
+              "few_instances": 12, "scaling_tokens": [60, 120], "scaling_repetitions": 2}
 
 
-def test_dummy_gaussian_runs_and_states_the_claims(tmp_path):
+def glued_data(path):
+    """The values a chapter glued for its prose (myst-nb), by name: mime type -> value."""
+    notebook = nbformat.read(path, as_version=4)
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            record = output.get("metadata", {}).get("scrapbook")
+            if record:
+                values[record["name"]] = {key.removeprefix(record["mime_prefix"]): value
+                                          for key, value in output["data"].items()}
+    return values
+
+
+def test_dummy_gaussian_runs_and_publishes_computed_verdicts(tmp_path):
+    from otcompanion import claims
+
     out = tmp_path / "dummy.ipynb"
     book.run_chapter("04_dummy_gaussian", DUMMY_TINY, output=out, echo=None)
+    findings = claims.collect([out])
+    assert set(findings["claim"]) == {"ot classifier accuracy", "ot classifier cost",
+                                      "ot classifier scaling"}
+    assert findings["verdict"].isin(claims.VERDICTS).all()
+    assert (findings["chapter"] == "dummy").all()
+    # The evidence states computed numbers: runs, intervals, every solver of the scaling study.
+    assert findings["evidence"].str.contains(r"paired over \d+ runs").all()
+    with_interval = findings["evidence"].str.contains(r"\d+\.\d+ \[-?\d+\.\d+, -?\d+\.\d+\]")
+    assert with_interval[findings["claim"] != "ot classifier cost"].all()
+    scaling = findings.loc[findings["claim"] == "ot classifier scaling", "evidence"].item()
+    for solver in ("exact", "sinkhorn", "minibatch", "gaussian"):
+        assert f"{solver}:" in scaling
+    # The prose's verdicts are the published ones.
+    values = glued_data(out)
+    verdicts = findings.set_index("setup")["verdict"]
+    assert values["ot-scaling-verdict"]["text/markdown"] == verdicts.iloc[-1]
+    budget = verdicts[verdicts.index.str.startswith("thesis budgets")]
+    assert values["ot-accuracy-budget-verdict"]["text/markdown"] == budget.iloc[0]
+    assert int(values["ot-setups"]["text/plain"]) == 1  # one task, one level
+    # Every number or sentence the prose quotes was glued, with the type its role reads.
     notebook = nbformat.read(out, as_version=4)
-    findings = "".join(output["data"]["text/markdown"] for cell in notebook.cells
-                       if cell.cell_type == "code" for output in cell.get("outputs", [])
-                       if "text/markdown" in output.get("data", {}))
-    for claim in ("Comparable accuracy", "Lower cost", "Scaling", "Dummy geometry"):
-        assert claim in findings
-    assert len(figures(out)) >= 4
+    prose = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    roles = re.findall(r"\{glue:(text|md|figure)\}`([^`:]+)", prose)
+    roles += re.findall(r"```\{glue:(figure)\} (\S+)", prose)
+    assert len(roles) > 30
+    mime = {"text": "text/plain", "md": "text/markdown", "figure": "image/png"}
+    for role, name in roles:
+        assert mime[role] in values[name], (role, name)
+        if role == "text":  # a Markdown object would show as its repr
+            assert "text/markdown" not in values[name], name
+    assert sum("image/png" in data for data in values.values()) >= 6  # glued figures
+
+
+def test_dummy_gaussian_rejects_bad_tasks(tmp_path):
+    with pytest.raises(book.ChapterFailed, match="hard_tasks must be a non-empty list"):
+        book.run_chapter("04_dummy_gaussian", {**DUMMY_TINY, "hard_tasks": [4]},
+                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
 
 
 MULTIHEAD_TINY = {"heads": [1, 4], "n_train": 12, "sample_sizes": [12, 24],

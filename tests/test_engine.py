@@ -122,7 +122,7 @@ def test_the_unpretrained_run_of_chapter_03_is_chapter_02s_traced_run(run_cache)
     record = experiments.traced_run(2, 2, 0, seed=1, **tiny)
     summary, history = experiments.pretraining_run(2, 2, 0, seed=1, condition="none", **tiny)
     assert summary["fit_seconds"] == record["summary"]["fit_seconds"]  # read from the cache
-    assert summary["optimality"] == record["summary"]["optimality"]
+    assert summary["reference_best_epoch"] == record["summary"]["best_epoch"]
     assert list(history["condition"].unique()) == ["none"]
     # And it is the same run as training it again without the cache.
     import os

@@ -145,27 +145,145 @@ def test_equal_length_efficiency_matches_its_formula():
         (np.sqrt(6) + np.sqrt(10)) / 16)
 
 
+PRETRAINING_TINY = dict(epochs=3, n_heads=2)
+HEADS_TINY = {"max_epochs": 3}
+
+
 def test_pretraining_runs_pair_with_unpretrained_runs():
-    tiny = dict(epochs=3, n_heads=2)
     summary, histories = experiments.pretraining_grid(
-        {"none": None, "circle": {"max_epochs": 3},
-         "thesis means": {3: {"means": ((-5.0, 0.0), (5.0, 0.0), (0.0, 5.0)), "max_epochs": 3}}},
-        tasks=(2, 3), level=2, n_repetitions=1, progress=False, **tiny)
-    assert sorted(zip(summary["condition"], summary["n_classes"])) == [
-        ("circle", 2), ("circle", 3), ("none", 2), ("none", 3), ("thesis means", 3)]
-    # Same data and seeds across conditions: the run seed depends on the task only.
-    assert summary.groupby("n_classes")["seed"].nunique().eq(1).all()
-    assert summary.loc[summary["condition"] == "none", "head_epochs"].isna().all()
-    assert (summary.loc[summary["condition"] != "none", "head_epochs"] >= 1).all()
+        {"none": None, "shared": {"head": "shared", **HEADS_TINY},
+         "own": {"head": "per repetition", **HEADS_TINY},
+         "random": {"rotation": "random", **HEADS_TINY},
+         "thesis means": {3: {"means": ((-5.0, 0.0), (5.0, 0.0), (0.0, 5.0)), **HEADS_TINY}}},
+        tasks=(2, 3), levels=(1, 2), n_repetitions=2, progress=False, **PRETRAINING_TINY)
+    counts = summary.groupby(["condition", "n_classes"]).size()
+    assert counts.drop(("thesis means", 3)).eq(4).all() and counts[("thesis means", 3)] == 4
+    assert ("thesis means", 2) not in counts.index
+    # Same data and seeds across conditions: the run seed depends on task, level, repetition.
+    assert summary.groupby(["n_classes", "level", "repetition"])["seed"].nunique().eq(1).all()
+    assert set(summary["head"]) == {"none", "shared", "per repetition"}
+    heads = summary[summary["condition"] != "none"].groupby(["condition", "n_classes"])
+    # The thesis's protocol: one head per task; otherwise one per repetition (across levels).
+    assert heads["head_seed"].nunique()[("shared", 2)] == 1
+    assert heads["head_seed"].nunique()[("own", 2)] == 2
+    own = summary[summary["condition"] == "own"].groupby("repetition")["head_seed"].nunique()
+    assert own.eq(2).all()  # one per task and repetition, shared by the levels
+    random = summary[summary["condition"] == "random"]
+    assert random["rotation"].between(0, 2 * np.pi).all() and random["rotation"].nunique() > 1
+    assert (summary.loc[summary["condition"].isin(["shared", "own"]), "rotation"] == 0).all()
+    assert summary.loc[summary["condition"] == "thesis means", "rotation"].isna().all()
+    none = summary[summary["condition"] == "none"]
+    assert none[["head_epochs", "head_accuracy_on_inputs", "head_seed"]].isna().all().all()
     pretrained = summary[summary["condition"] != "none"]
     assert pretrained["head_accuracy_on_inputs"].between(0, 1).all()
-    assert summary.loc[summary["condition"] == "none", "head_accuracy_on_inputs"].isna().all()
-    assert set(histories["condition"]) == {"none", "circle", "thesis means"}
-    assert {"optimality", "straightness", "epochs_to_target"} <= set(summary.columns)
-    with pytest.raises(ValueError, match="conditions must be a non-empty dict"):
-        experiments.pretraining_grid({}, progress=False)
-    with pytest.raises(ValueError, match="no run to do"):
-        experiments.pretraining_grid({"only 3": {3: {}}}, tasks=(2,), progress=False)
+    assert (pretrained["head_epochs"] >= 1).all()
+    assert set(histories["condition"]) == set(summary["condition"])
+    assert (summary["stop_epoch"] <= 3).all() and (summary["best_epoch"] <= summary["stop_epoch"]).all()
+    capped = summary["epochs_to_target_capped"]
+    assert (capped == summary["epochs_to_target"].fillna(4)).all()
+    # Without a longer reference run, the unpretrained run's restored model is the tested one.
+    assert none["instance_accuracy"].notna().all()
+
+
+def test_unpretrained_runs_are_cut_from_the_longer_reference_run():
+    cut, cut_history = experiments.pretraining_run(2, 1, 0, epochs=3, patience=1,
+                                                   reference_epochs=5, n_heads=2)
+    record = experiments.traced_run(2, 1, 0, epochs=5, n_heads=2)
+    assert cut["reference_best_epoch"] == record["summary"]["best_epoch"]
+    assert len(cut_history) == cut["stop_epoch"] <= 3
+    pd.testing.assert_frame_equal(
+        cut_history.drop(columns="condition").reset_index(drop=True),
+        record["history"].iloc[:cut["stop_epoch"]].reset_index(drop=True))
+    if cut["best_epoch"] != record["summary"]["best_epoch"]:
+        assert np.isnan(cut["instance_accuracy"])  # that model's test accuracy is unknown
+
+
+def test_pretrained_heads_follow_their_seed_and_geometry():
+    head = experiments.pretrained_head(2, head_seed=4, pretraining=HEADS_TINY)
+    again = experiments.pretrained_head(2, head_seed=4, pretraining=HEADS_TINY)
+    other = experiments.pretrained_head(2, head_seed=5, pretraining=HEADS_TINY)
+    assert head.params["clouds"]["means"] == [[0.0, 6.0], [0.0, -6.0]]  # the thesis circle
+    assert head.history.equals(again.history) and not head.history.equals(other.history)
+    rotated = experiments.pretrained_head(2, head_seed=4,
+                                          pretraining={"rotation": "random", **HEADS_TINY})
+    angle = rotated.params["clouds"]["rotation"]
+    assert 0 <= angle < 2 * np.pi
+    assert np.allclose(rotated.params["clouds"]["means"][0],
+                       [6 * np.sin(angle), 6 * np.cos(angle)])
+    assert experiments.head_seed(0, 2) != experiments.head_seed(0, 2, 0)
+
+
+def test_shorter_budgets_are_read_from_the_runs_already_trained():
+    conditions = {"none": None, "circle": {"max_epochs": 3}}
+    long, histories = experiments.pretraining_grid(
+        conditions, tasks=(2,), levels=(1,), n_repetitions=2, progress=False, epochs=6,
+        patience=3, n_heads=2)
+    short, _ = experiments.pretraining_grid(
+        conditions, tasks=(2,), levels=(1,), n_repetitions=2, progress=False, epochs=4,
+        patience=3, reference_epochs=6, n_heads=2)
+    cut = experiments.budget_summaries(histories, 4, patience=3)
+    columns = ["stop_epoch", "best_epoch", "epochs_to_target_capped", "val_accuracy"]
+    keys = ["n_classes", "level", "repetition", "condition"]
+    expected = short.sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(cut[keys + columns], expected[keys + columns],
+                                  check_dtype=False, atol=1e-5)
+    same = experiments.budget_summaries(histories, 6, patience=3)
+    assert same["best_epoch"].tolist() == long.sort_values(keys)["best_epoch"].tolist()
+    with pytest.raises(ValueError, match="columns \\['condition'\\]"):
+        experiments.budget_summaries(histories.drop(columns="condition"), 4)
+
+
+def test_pretraining_differences_pair_runs_and_pool_levels_by_repetition():
+    rows = [dict(n_classes=2, level=level, repetition=repetition, condition=condition,
+                 epochs=10.0 + level + (offset if condition == "a" else 0.0))
+            for level in (1, 2) for repetition in range(4)
+            for condition, offset in (("none", 0), ("a", -2.0), ("b", 0.0))
+            for offset in [(-2.0 if repetition % 2 else -4.0) if condition == "a" else 0.0]]
+    summary = pd.DataFrame(rows)
+    by_level = experiments.pretraining_differences(summary, ["epochs"])
+    assert sorted(set(by_level["condition"])) == ["a", "b"] and len(by_level) == 4
+    a = by_level[by_level["condition"] == "a"]
+    assert (a["difference"] == -3.0).all() and (a["pairs"] == 4).all()
+    assert (a["verdict"] == "first lower").all()
+    b = by_level[by_level["condition"] == "b"]
+    assert (b["verdict"] == "identical in every pair").all()
+    pooled = experiments.pretraining_differences(summary, ["epochs"], pool_levels=True)
+    assert "level" not in pooled.columns and (pooled["pairs"] == 4).all()
+    assert pooled.loc[pooled["condition"] == "a", "difference"].item() == -3.0
+    against_b = experiments.pretraining_differences(summary[summary["condition"] != "none"],
+                                                    ["epochs"], baseline="b")
+    assert set(against_b["condition"]) == {"a"}
+    with pytest.raises(ValueError, match="baseline='c' is not a condition"):
+        experiments.pretraining_differences(summary, ["epochs"], baseline="c")
+    with pytest.raises(ValueError, match="columns \\['loss'\\]"):
+        experiments.pretraining_differences(summary, ["loss"])
+    with pytest.raises(ValueError, match="no condition besides"):
+        experiments.pretraining_differences(summary[summary["condition"] == "none"], ["epochs"])
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: experiments.pretraining_grid({}, progress=False), ValueError,
+     "conditions must be a non-empty dict"),
+    (lambda: experiments.pretraining_grid({"only 3": {3: {}}}, tasks=(2,), progress=False),
+     ValueError, "no run to do"),
+    (lambda: experiments.pretraining_grid({"c": {"head": "each"}}, progress=False), ValueError,
+     r"conditions\['c'\]\['head'\] must be one of"),
+    (lambda: experiments.pretraining_grid({"c": 3}, progress=False), TypeError,
+     r"conditions\['c'\] must be None or a dict"),
+    (lambda: experiments.pretraining_grid({"c": None}, levels=(0,), progress=False),
+     ValueError, "levels"),
+    (lambda: experiments.pretrained_head(2, pretraining={"rotation": "spin"}), ValueError,
+     "rotation must be an angle in radians or 'random'"),
+    (lambda: experiments.pretrained_head(2, pretraining={"radious": 2}), ValueError,
+     "unknown pretraining setting"),
+    (lambda: experiments.pretraining_run(2, 1, 0, epochs=5, reference_epochs=3), ValueError,
+     "reference_epochs must be at least 5"),
+    (lambda: experiments.pretraining_run(2, 1, 0, target_accuracy=1.5), ValueError,
+     "target_accuracy"),
+])
+def test_pretraining_runs_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
 
 
 def test_cross_validation_uses_the_same_folds_for_every_model():
@@ -216,11 +334,179 @@ def test_cross_validation_rejects_bad_input(arguments, message):
                                           n_splits=3, progress=False)
 
 
-def test_classifier_comparison_uses_the_traced_runs_data():
-    rows = experiments.classifier_comparison_run(2, 3, 0, seed=1, epochs=3, n_heads=2,
-                                                 ot_options={"max_epochs": 3})
+COMPARISON_TINY = dict(epochs=3, n_heads=2, n_instances=30, n_tokens=4)
+
+
+def test_validation_split_is_the_transformers():
+    from otcompanion.attention import train_transformer
+    from otcompanion.data import thesis_split
+
+    X_train, _, y_train, _ = thesis_split(3, 2, n_instances=30, n_tokens=4, seed=7)
+    fit = train_transformer(X_train, y_train, epochs=1, n_heads=2, seed=7, trace=False)
+    np.testing.assert_array_equal(experiments.validation_split(y_train, 7),
+                                  fit.validation_indices)
+    with pytest.raises(ValueError, match="single class"):
+        experiments.validation_split(np.zeros(10), 0)
+
+
+def test_classifier_comparison_reads_the_traced_run_and_shares_its_split(tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setenv("OTCOMPANION_NO_CACHE", "0")  # the Transformer comes from the run cache
+    monkeypatch.setenv("OTCOMPANION_CACHE_DIR", str(tmp_path / "runs"))
+    rows = experiments.classifier_comparison_run(2, 3, 0, seed=1, ot_epochs=4, **COMPARISON_TINY)
     assert [row["model"] for row in rows] == ["Transformer", "OT classifier"]
     assert rows[0]["seed"] == rows[1]["seed"] == experiments.run_seed(1, 2, 3, 0)
+    record = experiments.traced_run(2, 3, 0, seed=1, **COMPARISON_TINY)
+    for name in ("instance_accuracy", "token_accuracy", "best_epoch", "fit_seconds"):
+        assert rows[0][name] == record["summary"][name]
+    assert rows[0]["recall_0"] == record["summary"]["recall_0"]
+    assert rows[0]["epochs_run"] == 3 and rows[1]["epochs_run"] == 4  # thesis budgets
     for row in rows:
+        assert row["protocol"] == "thesis budget"
         assert 0 <= row["instance_accuracy"] <= 1 and 0 <= row["token_accuracy"] <= 1
-        assert row["fit_seconds"] > 0
+        assert {"recall_0", "recall_1"} <= set(row) and row["fit_seconds"] > 0
+        if np.isfinite(row["epochs_to_target"]):
+            assert 0 < row["seconds_to_target"] <= row["fit_seconds"]
+        else:
+            assert np.isnan(row["seconds_to_target"])
+
+
+def test_stopping_rule_stops_both_models_with_the_same_patience():
+    rows = experiments.stopping_rule_run(3, 1, 2, patience=2, epochs=30, n_instances=30,
+                                         n_tokens=4, n_heads=2)
+    assert [row["model"] for row in rows] == ["Transformer", "OT classifier"]
+    for row in rows:
+        assert row["protocol"] == "same stopping rule" and row["n_tokens"] == 4
+        # Stopped after `patience` epochs without improvement, or at the cap.
+        assert row["epochs_run"] == 30 or row["epochs_run"] == row["best_epoch"] + 2
+        assert {"recall_0", "recall_1", "recall_2"} <= set(row)
+    # Fewer tokens per instance: other data, same seed.
+    fewer = experiments.stopping_rule_run(3, 1, 2, patience=2, epochs=30, n_instances=30,
+                                          n_tokens=2, n_heads=2)
+    assert fewer[0]["seed"] == rows[0]["seed"] and fewer[0]["n_tokens"] == 2
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    (dict(n_classes=4), ValueError, "n_classes"),
+    (dict(patience=0), ValueError, "patience"),
+    (dict(target_accuracy=0.0), ValueError, "target_accuracy"),
+    (dict(target_accuracy=1.5), ValueError, "target_accuracy"),
+    (dict(n_tokens=0), ValueError, "n_tokens"),
+])
+def test_stopping_rule_rejects_bad_input(arguments, error, message):
+    options = dict(n_classes=2, level=1, repetition=0, n_instances=30, n_tokens=4, epochs=2,
+                   n_heads=2)
+    options.update(arguments)
+    with pytest.raises(error, match=message):
+        experiments.stopping_rule_run(**options)
+
+
+def test_ot_classifier_run_uses_the_runs_data_and_options():
+    from otcompanion.data import thesis_split
+    from otcompanion.otclassifier import DummyGaussianOTClassifier
+
+    row = experiments.ot_classifier_run(3, 2, 1, seed=4, n_instances=30, n_tokens=4,
+                                        ot_options={"radius": 3.0, "max_epochs": 3})
+    run = experiments.run_seed(4, 3, 2, 1)
+    X_train, X_test, y_train, y_test = thesis_split(3, 2, n_instances=30, n_tokens=4, seed=run)
+    model = DummyGaussianOTClassifier(radius=3.0, max_epochs=3, random_state=run).fit(
+        X_train, y_train)
+    assert row["seed"] == run
+    assert row["instance_accuracy"] == model.score(X_test, y_test)
+    assert row["train_accuracy"] == model.score(X_train, y_train)
+    with pytest.raises(ValueError, match="level"):
+        experiments.ot_classifier_run(3, 0, 1)
+
+
+def test_epochs_to_target_is_the_first_epoch_at_the_target():
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_instance_accuracy": [0.5, 1.0, 0.8, 1.0]})
+    assert experiments.epochs_to_target(history, 1.0) == 2
+    assert experiments.epochs_to_target(history, 0.7) == 2
+    assert np.isnan(experiments.epochs_to_target(history.iloc[[0, 2]], 0.9))
+    with pytest.raises(ValueError, match="val_instance_accuracy"):
+        experiments.epochs_to_target(history.drop(columns="val_instance_accuracy"), 1.0)
+
+
+def test_scaling_runs_pair_standardized_and_raw_inputs_on_the_same_data():
+    options = dict(n_train_tokens=60, repetition=1, n_tokens=5, ot_options={"max_epochs": 2})
+    standardized = experiments.scaling_run("gaussian", True, **options)
+    raw = experiments.scaling_run("gaussian", False, **options)
+    assert standardized["seed"] == raw["seed"]
+    assert (standardized["inputs"], raw["inputs"]) == ("standardized", "raw")
+    for row in (standardized, raw):
+        assert row["train_tokens"] == 60 and row["epochs_run"] == 2
+        assert row["fit_seconds"] >= row["alignment_seconds"] + row["training_seconds"] > 0
+        assert 0 <= row["test_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    (dict(n_train_tokens=70), ValueError, "multiple of n_classes"),
+    (dict(solver="newton"), ValueError, "solver"),
+    (dict(standardize="yes"), TypeError, "standardize"),
+    (dict(n_classes=5), ValueError, "n_classes"),
+])
+def test_scaling_run_rejects_bad_input(arguments, error, message):
+    options = dict(solver="gaussian", standardize=True, n_train_tokens=60, repetition=0,
+                   n_tokens=5)
+    options.update(arguments)
+    with pytest.raises(error, match=message):
+        experiments.scaling_run(**options)
+
+
+def test_scaling_exponents_recover_a_power_law():
+    sizes = np.array([100, 200, 400, 800])
+    frame = pd.DataFrame({"solver": "exact", "inputs": "raw", "repetition": 0,
+                          "train_tokens": sizes, "fit_seconds": 0.003 * sizes ** 1.7})
+    single = frame.iloc[:1].assign(repetition=1)
+    exponents = experiments.scaling_exponents(pd.concat([frame, single]))
+    assert exponents.loc[0, "exponent"] == pytest.approx(1.7)
+    assert exponents["sizes"].tolist() == [4, 1] and np.isnan(exponents.loc[1, "exponent"])
+    with pytest.raises(ValueError, match="positive"):
+        experiments.scaling_exponents(frame.assign(fit_seconds=0.0))
+    with pytest.raises(ValueError, match="not in the frame"):
+        experiments.scaling_exponents(frame, by=["model"])
+
+
+@pytest.mark.parametrize("outcomes, verdict", [
+    (["support", "support"], "supported"),
+    (["support", "undecided"], "partly supported"),
+    (["support", "contradict"], "partly supported"),
+    (["undecided", "contradict"], "not supported"),
+    (["undecided", "undecided"], "inconclusive"),
+])
+def test_combined_verdict(outcomes, verdict):
+    from otcompanion import claims
+
+    assert experiments.combined_verdict(outcomes) == verdict
+    assert verdict in claims.VERDICTS
+
+
+@pytest.mark.parametrize("outcomes", [[], ["supports"]])
+def test_combined_verdict_rejects_unknown_outcomes(outcomes):
+    with pytest.raises(ValueError, match="outcomes"):
+        experiments.combined_verdict(outcomes)
+
+
+@pytest.mark.parametrize("low, high, threshold, claim, outcome", [
+    (-0.02, 0.01, -0.05, "above", "support"),
+    (-0.08, -0.06, -0.05, "above", "contradict"),
+    (-0.08, 0.0, -0.05, "above", "undecided"),
+    (0.0, 0.0, -0.05, "above", "support"),
+    (-2.0, -1.0, 0.0, "below", "support"),
+    (0.5, 1.0, 0.0, "below", "contradict"),
+    (-0.5, 1.0, 0.0, "below", "undecided"),
+    (np.nan, np.nan, 0.0, "below", "undecided"),
+])
+def test_interval_outcome(low, high, threshold, claim, outcome):
+    assert experiments.interval_outcome(low, high, threshold, claim) == outcome
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ((0.0, 1.0, 0.0, "more"), ValueError, "claim"),
+    ((1.0, 0.0, 0.0, "above"), ValueError, "above high"),
+    (("a", 1.0, 0.0, "above"), TypeError, "low must be a real number"),
+    ((0.0, 1.0, np.nan, "above"), ValueError, "threshold"),
+])
+def test_interval_outcome_rejects_bad_input(arguments, error, message):
+    with pytest.raises(error, match=message):
+        experiments.interval_outcome(*arguments)

@@ -104,7 +104,8 @@ def test_every_solver_classifies_the_thesis_setup(thesis_data, solver):
     assert model.score(X_test, y_test) >= 0.95
     assert model.ot_targets_.shape == X_train.shape
     assert model.transform(X_test).shape == X_test.shape
-    assert model.history_.columns.tolist() == ["epoch", "train_loss", "val_loss"]
+    assert model.history_.columns.tolist() == ["epoch", "train_loss", "val_loss",
+                                               "val_instance_accuracy"]
     assert 1 <= model.best_epoch_ <= model.n_iter_ <= model.max_epochs
 
 
@@ -153,6 +154,39 @@ def test_validation_holds_out_training_instances(thesis_data):
     assert no_validation.validation_indices_ is None
     assert no_validation.n_iter_ == no_validation.best_epoch_ == 7
     assert no_validation.history_["val_loss"].isna().all()
+
+
+def test_given_validation_indices_replace_the_split(thesis_data):
+    X_train, _, y_train, _ = thesis_data
+    held_out = np.array([40, 3, 17, 22])
+    model = DummyGaussianOTClassifier(random_state=0, validation_fraction=0.3).fit(
+        X_train, y_train, validation_indices=held_out)
+    np.testing.assert_array_equal(model.validation_indices_, np.sort(held_out))
+    # The history's validation accuracy is the accuracy of the restored model on them.
+    accuracy = model.history_.loc[model.best_epoch_ - 1, "val_instance_accuracy"]
+    assert accuracy == pytest.approx(model.score(X_train[held_out], y_train[held_out]))
+    assert model.history_["val_instance_accuracy"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("indices, error, message", [
+    ([0, 45], ValueError, r"indices in \[0, 45\)"),
+    ([], ValueError, "non-empty"),
+    ([1, 1], ValueError, "repeated"),
+    ([0.5], TypeError, "integer instance indices"),
+    ("all", TypeError, "integer instance indices"),
+])
+def test_bad_validation_indices_are_refused(thesis_data, indices, error, message):
+    X_train, _, y_train, _ = thesis_data
+    with pytest.raises(error, match=message):
+        DummyGaussianOTClassifier(random_state=0).fit(X_train, y_train,
+                                                      validation_indices=indices)
+
+
+def test_validation_indices_must_leave_every_class_for_training():
+    X = np.random.default_rng(0).normal(size=(6, 3, 2))
+    y = np.array([0, 0, 0, 0, 1, 1])
+    with pytest.raises(ValueError, match=r"every instance of class\(es\) \[1\]"):
+        DummyGaussianOTClassifier(random_state=0).fit(X, y, validation_indices=[4, 5])
 
 
 def test_early_stopping_has_keras_semantics_with_tol_as_min_delta(thesis_data):

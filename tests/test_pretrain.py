@@ -8,13 +8,17 @@ import torch
 from otcompanion.attention import ThesisTransformer, train_transformer
 from otcompanion.data import thesis_split
 from otcompanion.geometry import dummy_means
+from otcompanion.claims import VERDICTS
 from otcompanion.pretrain import (
     THESIS_3_CLASS_MEANS,
     HeadPretraining,
+    convergence_summary,
+    early_stopping_view,
     epochs_to_accuracy,
     pretrain_head,
     pretrained_transformer,
     pretraining_clouds,
+    pretraining_verdict,
     train_pretrained,
 )
 
@@ -346,3 +350,113 @@ def test_epochs_to_accuracy(run, pretrained):
         epochs_to_accuracy(history, 1.5, column="acc")
     with pytest.raises(TypeError, match="history"):
         epochs_to_accuracy([0.1, 0.9], 0.5)
+
+
+def _history(losses, accuracies=None):
+    n = len(losses)
+    return pd.DataFrame(dict(epoch=np.arange(1, n + 1), val_loss=losses,
+                             val_instance_accuracy=accuracies if accuracies is not None
+                             else np.zeros(n)))
+
+
+def test_early_stopping_view_applies_the_keras_rule():
+    history = _history([1.0, 0.8, 0.9, 0.8, 0.85, 0.7, 0.75, 0.76, 0.77, 0.6])
+    cut, best = early_stopping_view(history)  # patience = epochs: the best of all epochs
+    assert len(cut) == 10 and best == 10
+    cut, best = early_stopping_view(history, patience=3)  # 0.8 at 4 does not improve on 0.8
+    assert len(cut) == 5 and best == 2
+    cut, best = early_stopping_view(history, patience=4)  # 7-9 wait 3, 10 improves
+    assert len(cut) == 10 and best == 10
+    cut, best = early_stopping_view(history.assign(val_loss=[*history["val_loss"][:9], 0.8]),
+                                    patience=4)
+    assert len(cut) == 10 and best == 6
+    cut, best = early_stopping_view(history, epochs=7, patience=4)
+    assert len(cut) == 7 and best == 6
+    assert cut.equals(history.iloc[:7])
+    # A history that early stopping already cut gives the same view under a longer budget.
+    again, best_again = early_stopping_view(history.iloc[:5], epochs=10, patience=3)
+    assert len(again) == 5 and best_again == 2
+    # NaN never improves (as in keras); a loss that is never finite is a diverged run.
+    cut, best = early_stopping_view(_history([np.nan, 0.5, np.nan, np.nan]), patience=2)
+    assert (len(cut), best) == (4, 2)
+
+
+@pytest.mark.parametrize("args, error, match", [
+    (dict(history=[0.1, 0.2]), TypeError, "history must be a DataFrame"),
+    (dict(history=_history([0.1, 0.2]), loss="loss"), ValueError, "no column 'loss'"),
+    (dict(history=_history([0.1, 0.2]).assign(epoch=[0, 1])), ValueError, "1, 2, ..."),
+    (dict(history=_history([0.3, 0.2]), epochs=3), ValueError, "fewer than epochs=3"),
+    (dict(history=_history([0.3, 0.2]), epochs=0), ValueError, "epochs must be at least 1"),
+    (dict(history=_history([0.3, 0.2]), patience=0), ValueError, "patience must be at least"),
+    (dict(history=_history([np.nan, np.nan]), patience=1), ValueError, "diverged"),
+    (dict(history=_history([])), ValueError, "empty"),
+])
+def test_early_stopping_view_rejects_bad_input(args, error, match):
+    with pytest.raises(error, match=match):
+        early_stopping_view(**args)
+
+
+def test_a_cut_long_run_is_the_early_stopped_run(easy):
+    """Early stopping does not change training before it stops: the first epochs of a long
+    run, cut by the rule, are the run trained with that rule (traced or not)."""
+    X_train, X_test, y_train, y_test = easy
+    long = train_transformer(X_train, y_train, X_test, y_test, seed=2, epochs=25, **TINY,
+                             attention_every=0)
+    short = train_transformer(X_train, y_train, X_test, y_test, seed=2, epochs=12, patience=2,
+                              trace=False, **TINY)
+    cut, best = early_stopping_view(long.history, epochs=12, patience=2)
+    assert best == short.best_epoch and len(cut) == len(short.history)
+    pd.testing.assert_frame_equal(cut.reset_index(drop=True), short.history, atol=1e-5)
+    summary = convergence_summary(long.history, epochs=12, patience=2, target=0.5)
+    assert summary == pytest.approx(convergence_summary(short, epochs=12, patience=2,
+                                                        target=0.5), nan_ok=True, abs=1e-5)
+
+
+def test_convergence_summary_caps_runs_that_miss_the_target():
+    history = _history([1.0, 0.8, 0.6, 0.7, 0.75, 0.5], [0.2, 0.5, 1.0, 0.9, 1.0, 1.0])
+    summary = convergence_summary(history, epochs=6, patience=2, target=1.0)
+    assert summary == {"stop_epoch": 5, "best_epoch": 3, "epochs_to_target": 3.0,
+                       "reached": True, "epochs_to_target_capped": 3.0, "val_loss": 0.6,
+                       "val_accuracy": 1.0}
+    missed = convergence_summary(history, epochs=2, target=1.0)
+    assert np.isnan(missed["epochs_to_target"]) and not missed["reached"]
+    assert missed["epochs_to_target_capped"] == 3.0  # the budget + 1
+    assert missed["val_accuracy"] == 0.5 and missed["best_epoch"] == 2
+    with pytest.raises(ValueError, match="target"):
+        convergence_summary(history, target=2.0)
+
+
+def _differences(speed, accuracy):
+    """Paired differences of two cells: (low, high) of the speed and accuracy intervals."""
+    rows = []
+    for setup, (s, a) in enumerate(zip(speed, accuracy)):
+        rows.append(dict(setup=setup, condition="c", quantity="epochs_to_target_capped",
+                         low=s[0], high=s[1]))
+        rows.append(dict(setup=setup, condition="c", quantity="val_accuracy", low=a[0],
+                         high=a[1]))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("speed, accuracy, expected", [
+    ([(-3, -1), (1, 2)], [(0, 0), (0, 0)], "supported"),          # faster here, slower there
+    ([(-3, -1), (-1, 1)], [(0, 0), (-0.3, -0.1)], "supported"),   # faster; less accurate there
+    ([(-3, -1), (-1, 1)], [(0, 0), (-0.1, 0.1)], "partly supported"),
+    ([(-1, 1), (1, 2)], [(0, 0), (0, 0)], "not supported"),
+    ([(-3, -1), (-1, 1)], [(-0.2, -0.1), (0, 0)], "not supported"),  # faster but less accurate
+    ([(-1, 1), (-2, 0)], [(-0.1, 0.1), (0, 0.2)], "inconclusive"),
+])
+def test_pretraining_verdict_words_follow_the_intervals(speed, accuracy, expected):
+    result = pretraining_verdict(_differences(speed, accuracy))
+    assert result["verdict"] == expected and result["verdict"] in VERDICTS
+    if expected == "supported":
+        assert result["faster"] == [(0, "c")] and result["harmed"] == [(1, "c")]
+
+
+def test_pretraining_verdict_rejects_bad_input():
+    table = _differences([(-1, 1)], [(0, 0)])
+    with pytest.raises(TypeError, match="DataFrame"):
+        pretraining_verdict(table.to_dict())
+    with pytest.raises(ValueError, match="columns \\['level'\\]"):
+        pretraining_verdict(table, cell=("level",))
+    with pytest.raises(ValueError, match="no rows of quantity 'best_epoch'"):
+        pretraining_verdict(table, speed="best_epoch")

@@ -57,17 +57,24 @@ def _legend_above(grid, title=None):
     grid.figure.tight_layout()
 
 
-def _fit_width(figure, width=None, iterations=4):
+def _fit_width(figure, width=None, iterations=6):
     """Shrink ``figure`` (keeping its shape) until its saved image, cropped to what is drawn as
     the book's notebooks save figures (``bbox_inches="tight"``), is at most ``width`` inches
     wide, default :data:`BOOK_WIDTH`. Texts keep their size in points. Returns ``figure``."""
     width = BOOK_WIDTH if width is None else width
     target = width - 0.25  # the tight crop adds 0.1 inch of padding on each side, and rounding
+    previous = None
     for _ in range(iterations):
         figure.draw_without_rendering()  # runs the layout engine, as saving does
         drawn = figure.get_tightbbox(figure.canvas.get_renderer()).width
         if drawn <= target * 1.01:
             break
+        if previous is not None and drawn >= previous[1]:
+            # Texts wider than the target do not shrink with the figure: keep the last size
+            # that helped rather than squash the panels.
+            figure.set_size_inches(*previous[0])
+            break
+        previous = (figure.get_size_inches().copy(), drawn)
         scale = target / drawn
         figure.set_size_inches(*(figure.get_size_inches() * scale))
         if figure.get_layout_engine() is None:
@@ -596,11 +603,11 @@ def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="differ
                         label=None if value is None else str(value))
         ax.axvline(reference, color="0.3", linestyle=":", linewidth=1)
         ax.set_yticks(range(len(rows)), [str(v) for v in rows])
-        ax.set_xlabel(xlabel)
         if panel is not None:
             ax.set_title(str(panel))
     axes[0][0].invert_yaxis()  # first row on top (the axes share y)
     axes[0][0].set_ylabel(y)
+    figure.supxlabel(xlabel)  # once for all panels: a long label does not fit under each
     if hue:  # below the panels, so that it hides no interval
         figure.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center",
                       ncols=min(len(hues), 3))

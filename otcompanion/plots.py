@@ -46,12 +46,22 @@ def use_book_style():
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, rc=book_rc())
 
 
+def _legend_columns(labels, width=None):
+    """How many legend entries fit side by side in ``width`` inches (12 pt text)."""
+    width = BOOK_WIDTH if width is None else width
+    longest = max((len(str(label)) for label in labels), default=1)
+    per_entry = (longest * 0.55 * FONT_SIZE + 40) / 72  # inches: text plus handle and gap
+    return max(1, min(len(labels), int(0.95 * width // per_entry)))
+
+
 def _legend_above(grid, title=None):
     """Move a FacetGrid's legend from the right of the panels to above them (no extra width)."""
     if grid.legend is None:
         return
-    n_entries = len(grid.legend.get_texts())
+    texts = [text.get_text() for text in grid.legend.get_texts()]
+    n_entries = len(texts)
     columns = n_entries if n_entries <= 3 else -(-n_entries // 2)
+    columns = min(columns, _legend_columns(texts))
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=columns,
                     frameon=False, title=title)
     grid.figure.tight_layout()
@@ -306,8 +316,8 @@ def panel_legend(figure, axes):
         if ax.get_legend() is not None:
             ax.get_legend().remove()
     if labels:
-        figure.legend(handles, labels, loc="outside upper center", ncol=len(labels),
-                      frameon=False)
+        figure.legend(handles, labels, loc="outside upper center",
+                      ncol=_legend_columns(labels), frameon=False)
     return figure
 
 
@@ -548,7 +558,8 @@ def interval_panels(table, x, metrics, hue=None, col_wrap=3, height=None, title=
     if hue:
         handles, labels = axes.flat[0].get_legend_handles_labels()
         figure.legend(handles, labels, title=hue, frameon=False, loc="outside upper center",
-                      ncol=len(labels) if len(labels) <= 5 else -(-len(labels) // 2))
+                      ncol=min(len(labels) if len(labels) <= 5 else -(-len(labels) // 2),
+                               _legend_columns(labels)))
     if title:
         figure.suptitle(title)
     return _fit_width(figure)
@@ -609,8 +620,9 @@ def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="differ
     axes[0][0].set_ylabel(y)
     figure.supxlabel(xlabel)  # once for all panels: a long label does not fit under each
     if hue:  # below the panels, so that it hides no interval
-        figure.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center",
-                      ncols=min(len(hues), 3))
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="outside lower center",
+                      ncols=min(len(hues), 3, _legend_columns(labels)))
     if title:
         figure.suptitle(title)
     return _fit_width(figure)

@@ -227,11 +227,11 @@ glue("sep-std-high", float(highest["fitted mean W2, standardized"]), display=Fal
 # needed ({func}`~otcompanion.data.load_breast_cancer_tokens`; your own CSV file can be used
 # instead with {func}`~otcompanion.data.load_csv`). Each of its {glue:text}`cancer-instances`
 # instances is an image of a fine-needle aspirate, described by {glue:text}`cancer-measurements`
-# measurements of the cell nuclei (radius, texture, …), each summarized by three statistics over
-# the nuclei of the image: the mean, the standard error and the worst value. That structure suggests tokens: one token per measurement with the three
-# statistics as features (layout `"measurements"`), or one token per statistic with the ten
-# measurements as features (layout `"statistics"`); layout `"table"` keeps the 30 columns as a
-# single token.
+# measurements of the cell nuclei (radius, texture, …), each summarized by three statistics over the
+# nuclei of the image: the mean, the standard error and the worst value. That structure suggests
+# tokens: one token per measurement with the three statistics as features (layout `"measurements"`),
+# or one token per statistic with the ten measurements as features (layout `"statistics"`); layout
+# `"table"` keeps the 30 columns as a single token.
 
 # %%
 cancer = data.load_breast_cancer_tokens(layout=breast_cancer_layout)

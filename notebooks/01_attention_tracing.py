@@ -96,10 +96,11 @@ pd.DataFrame([
 ]).round(3)
 
 # %% tags=["remove-input"]
-figure = plots.training_curves({f"{task_names[k]}, level {level}": (fit.history, fit.best_epoch)
+figure = plots.training_curves({task_names[k]: (fit.history, fit.best_epoch)
                                 for k, fit in runs.items()})
 glue("fig-tracing-curves", figure, display=False)
 plt.close(figure)
+glue("level", int(level), display=False)
 glue("token-accuracy", ", ".join(
     f"{fit.test_metrics['token_accuracy']:.3f} ({task_names[k]})" for k, fit in runs.items()),
     display=False)
@@ -119,8 +120,8 @@ glue("instance-accuracy", ", ".join(
 # :name: fig-tracing-curves
 # :alt: Learning curves, one row per setup: the loss on a logarithmic scale, the token accuracy and the instance accuracy against the epoch, for the training and the validation instances, with a dotted vertical line at the best epoch.
 #
-# Training (dropout on) and validation loss and accuracy per epoch, one row per setup. Dotted
-# line: the best epoch, whose weights early stopping restored.
+# Training (dropout on) and validation loss and accuracy per epoch, one row per setup (level
+# {glue:text}`level`). Dotted line: the best epoch, whose weights early stopping restored.
 # ```
 
 # %% [markdown]
@@ -323,10 +324,10 @@ glue("logit-change-high", float(change.max()), display=False)
 # translation is one.
 #
 # The attention logits do change during training (last table: relative changes from
-# {glue:text}`logit-change-low:.3f` to {glue:text}`logit-change-high:.3f`): RMSprop divides every step by
-# the running size of its gradient, so even the minute gradients that pass a two-feature
-# LayerNorm move the weights at full learning rate. But their effect on the tokens changes
-# only when a sign flips; between flips, the LayerNorm's $\gamma$ and $\beta$ decide how far
+# {glue:text}`logit-change-low:.3f` to {glue:text}`logit-change-high:.3f`): RMSprop divides every
+# step by the running size of its gradient, so even the minute gradients that pass a two-feature
+# LayerNorm move the weights at full learning rate. But their effect on the tokens changes only when
+# a sign flips; between flips, the LayerNorm's $\gamma$ and $\beta$ decide how far
 # the tokens move. The thesis's claims are about this model, so the book measures this model;
 # {ref}`the second exercise <tracing-third-feature>` shows how the picture changes with one
 # more feature.
@@ -422,15 +423,14 @@ glue("coupling-mean-max", float(coupling_table[("tv_to_sinkhorn", "mean")].max()
 glue("coupling-gap", float(gap.mean()), display=False)
 
 # %% [markdown]
-# Both distances lie between 0 and 1; their means stay at most
-# {glue:text}`coupling-mean-max:.4f` in every block, and the two differ on average by
-# {glue:text}`coupling-gap:.4f`: the distance to the
-# Sinkhorn plan is essentially the failure of the column sums, because the attention is close
-# to uniform and Sinkhorn's normalization only has to rebalance the columns a little. Where
-# attention becomes less uniform during training, the matrices drift away from doubly
-# stochastic; compare the blocks in the table. For these data uniform averaging is a sensible solution: every token
-# of an instance carries the same class information, and averaging over the instance is what
-# reduces the within-class spread.
+# Both distances lie between 0 and 1; their means stay at most {glue:text}`coupling-mean-max:.4f` in
+# every block, and the two differ on average by {glue:text}`coupling-gap:.4f`: the distance to the
+# Sinkhorn plan is essentially the failure of the column sums, because the attention is close to
+# uniform and Sinkhorn's normalization only has to rebalance the columns a little. Where attention
+# becomes less uniform during training, the matrices drift away from doubly stochastic; compare the
+# blocks in the table. For these data uniform averaging is a sensible solution: every token of an
+# instance carries the same class information, and averaging over the instance is what reduces the
+# within-class spread.
 #
 # ## Exercises
 #

@@ -46,28 +46,45 @@ def use_book_style():
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, rc=book_rc())
 
 
+def _legend_columns(labels, width=None):
+    """How many legend entries fit side by side in ``width`` inches (12 pt text)."""
+    width = BOOK_WIDTH if width is None else width
+    longest = max((len(str(label)) for label in labels), default=1)
+    per_entry = (longest * 0.55 * FONT_SIZE + 40) / 72  # inches: text plus handle and gap
+    return max(1, min(len(labels), int(0.95 * width // per_entry)))
+
+
 def _legend_above(grid, title=None):
     """Move a FacetGrid's legend from the right of the panels to above them (no extra width)."""
     if grid.legend is None:
         return
-    n_entries = len(grid.legend.get_texts())
+    texts = [text.get_text() for text in grid.legend.get_texts()]
+    n_entries = len(texts)
     columns = n_entries if n_entries <= 3 else -(-n_entries // 2)
+    columns = min(columns, _legend_columns(texts))
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=columns,
                     frameon=False, title=title)
     grid.figure.tight_layout()
 
 
-def _fit_width(figure, width=None, iterations=4):
+def _fit_width(figure, width=None, iterations=6):
     """Shrink ``figure`` (keeping its shape) until its saved image, cropped to what is drawn as
     the book's notebooks save figures (``bbox_inches="tight"``), is at most ``width`` inches
     wide, default :data:`BOOK_WIDTH`. Texts keep their size in points. Returns ``figure``."""
     width = BOOK_WIDTH if width is None else width
     target = width - 0.25  # the tight crop adds 0.1 inch of padding on each side, and rounding
+    previous = None
     for _ in range(iterations):
         figure.draw_without_rendering()  # runs the layout engine, as saving does
         drawn = figure.get_tightbbox(figure.canvas.get_renderer()).width
         if drawn <= target * 1.01:
             break
+        if previous is not None and drawn >= previous[1]:
+            # Texts wider than the target do not shrink with the figure: keep the last size
+            # that helped rather than squash the panels.
+            figure.set_size_inches(*previous[0])
+            break
+        previous = (figure.get_size_inches().copy(), drawn)
         scale = target / drawn
         figure.set_size_inches(*(figure.get_size_inches() * scale))
         if figure.get_layout_engine() is None:
@@ -100,7 +117,8 @@ def token_scatter(frame, x="x1", y="x2", hue="class", row=None, col=None, height
     equal_axes : bool
         Same scale on both axes, so distances read correctly.
     col_wrap : int, optional
-        Wrap the ``col`` facets into rows of this many panels (not with ``row``).
+        Wrap the ``col`` facets into rows of this many panels (not with ``row``); by default
+        three when there are more than three and no ``row``.
     aspect : float
         Width over height of one panel.
     share : {"all", "row", "col", "none"}
@@ -113,6 +131,8 @@ def token_scatter(frame, x="x1", y="x2", hue="class", row=None, col=None, height
     if share not in ("all", "row", "col", "none"):
         raise ValueError(f"share must be 'all', 'row', 'col' or 'none', got {share!r}.")
     n_columns = frame[col].nunique() if col else 1
+    if col_wrap is None and row is None and n_columns > 3:
+        col_wrap = 3  # at most three panels per row keep the text legible on a phone
     if col_wrap:
         n_columns = min(col_wrap, n_columns)
     if height is None:
@@ -296,8 +316,8 @@ def panel_legend(figure, axes):
         if ax.get_legend() is not None:
             ax.get_legend().remove()
     if labels:
-        figure.legend(handles, labels, loc="outside upper center", ncol=len(labels),
-                      frameon=False)
+        figure.legend(handles, labels, loc="outside upper center",
+                      ncol=_legend_columns(labels), frameon=False)
     return figure
 
 
@@ -479,7 +499,7 @@ def metric_panels(frame, x, metrics, hue=None, col_wrap=3, height=None, title=No
     return grid
 
 
-def interval_panels(table, x, metrics, hue=None, col_wrap=4, height=2.2, title=None,
+def interval_panels(table, x, metrics, hue=None, col_wrap=3, height=None, title=None,
                     references=None, logx=False):
     """One panel per metric: precomputed means and intervals against ``x``, one line per ``hue``.
 
@@ -498,6 +518,11 @@ def interval_panels(table, x, metrics, hue=None, col_wrap=4, height=2.2, title=N
         Metric -> value: a dotted horizontal reference line in that panel.
     logx : bool, default False
         Logarithmic x axis (base 2).
+    col_wrap : int
+        Panels per row (at most three keep 9 px tick labels on a phone).
+    height : float, optional
+        Height of one panel in inches; by default the panels of a row fill :data:`BOOK_WIDTH`.
+        The figure is shrunk to :data:`BOOK_WIDTH` if it comes out wider.
 
     Returns
     -------
@@ -506,6 +531,8 @@ def interval_panels(table, x, metrics, hue=None, col_wrap=4, height=2.2, title=N
     metrics = list(metrics)
     columns = min(col_wrap, len(metrics))
     rows = -(-len(metrics) // columns)
+    if height is None:
+        height = _panel_size(columns, aspect=1.25, largest=2.6)
     figure, axes = plt.subplots(rows, columns, figsize=(height * 1.25 * columns, height * rows),
                                 squeeze=False, constrained_layout=True)
     levels = _order(table, hue) if hue else [None]
@@ -529,12 +556,13 @@ def interval_panels(table, x, metrics, hue=None, col_wrap=4, height=2.2, title=N
     for ax in axes.flat[len(metrics):]:
         ax.set_visible(False)
     if hue:
-        axes.flat[len(metrics) - 1].legend(title=hue, fontsize="small", frameon=False,
-                                           loc="center left", bbox_to_anchor=(1.02, 0.5))
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        figure.legend(handles, labels, title=hue, frameon=False, loc="outside upper center",
+                      ncol=min(len(labels) if len(labels) <= 5 else -(-len(labels) // 2),
+                               _legend_columns(labels)))
     if title:
         figure.suptitle(title)
-    return figure
-
+    return _fit_width(figure)
 
 
 def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="difference",
@@ -586,14 +614,15 @@ def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="differ
                         label=None if value is None else str(value))
         ax.axvline(reference, color="0.3", linestyle=":", linewidth=1)
         ax.set_yticks(range(len(rows)), [str(v) for v in rows])
-        ax.set_xlabel(xlabel)
         if panel is not None:
             ax.set_title(str(panel))
     axes[0][0].invert_yaxis()  # first row on top (the axes share y)
     axes[0][0].set_ylabel(y)
+    figure.supxlabel(xlabel)  # once for all panels: a long label does not fit under each
     if hue:  # below the panels, so that it hides no interval
-        figure.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center",
-                      ncols=min(len(hues), 3), fontsize="small")
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="outside lower center",
+                      ncols=min(len(hues), 3, _legend_columns(labels)))
     if title:
         figure.suptitle(title)
-    return figure
+    return _fit_width(figure)

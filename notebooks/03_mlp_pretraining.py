@@ -494,8 +494,9 @@ k = sensitivity_task
 radius = radius_factors[-1] * 3 * k
 rotated_means = geometry.dummy_means(k, radius=radius, rotation=np.deg2rad(rotations_deg[-1]))
 neighbour_distance = float(np.linalg.norm(rotated_means[0] - rotated_means[1]))
-display(Markdown(f"Neighbouring means are {neighbour_distance:.4f} apart, and "
-                 f"$2r\\sin(\\pi/k) = {2 * radius * np.sin(np.pi / k):.4f}$."))
+glue("ex-neighbour-distance", neighbour_distance, display=False)
+glue("ex-chord", float(2 * radius * np.sin(np.pi / k)), display=False)
+rotated_means
 
 
 # %% tags=["remove-cell", "check"]
@@ -519,6 +520,10 @@ from otcompanion import classroom
 classroom.run_check(check_rotated_circle, globals())
 
 # %% [markdown]
+# Neighbouring means are {glue:text}`ex-neighbour-distance:.4f` apart, and
+# $2r\sin(\pi/k) =$ {glue:text}`ex-chord:.4f`: a rotation moves the means along the circle and
+# keeps their distances.
+#
 # ```{solution-end}
 # ```
 #
@@ -541,8 +546,8 @@ X_clouds, y_clouds = pretrain.pretraining_clouds(sensitivity_task, n_instances=4
 cloud_means = np.stack([X_clouds[y_clouds == c].reshape(-1, 2).mean(axis=0)
                         for c in range(sensitivity_task)])
 gap = np.linalg.norm(cloud_means - geometry.dummy_means(sensitivity_task), axis=1)
-display(Markdown("Distance of each class's sample mean from its dummy mean: "
-                 + ", ".join(f"{g:.3f}" for g in gap) + "."))
+glue("ex-cloud-gaps", ", ".join(f"{g:.3f}" for g in gap), display=False)
+cloud_means
 
 
 # %% tags=["remove-cell", "check"]
@@ -562,6 +567,9 @@ def check_cloud_means(env, cloud_means):
 classroom.run_check(check_cloud_means, globals())
 
 # %% [markdown]
+# Each class's sample mean lies {glue:text}`ex-cloud-gaps` from its dummy mean (one number per
+# class): the clouds are centred where the geometry puts them, up to sampling noise.
+#
 # ```{solution-end}
 # ```
 #
@@ -673,9 +681,17 @@ for c in range(3):
 ax.set_aspect("equal")
 ax.legend(fontsize="small")
 ax.set_title(f"class regions, circle rotated by {rotations_deg[-1]:g} degrees")
-plt.show()
+glue("fig-ex-head-regions", figure, display=False)
+plt.close(figure)
 
 # %% [markdown]
+# ```{glue:figure} fig-ex-head-regions
+# :name: fig-ex-head-regions
+# :alt: The plane coloured by the class a pretrained head predicts, three sectors meeting near the centre, with the three pretraining clouds on a rotated circle.
+#
+# Class regions of a head pretrained on the rotated circle, with its pretraining clouds.
+# ```
+#
 # The head splits the plane into three sectors that meet near the circle's centre, one around
 # each pretraining mean; class $i$'s sector surrounds $m_i$, wherever class $i$ lies in the
 # data. A frozen head therefore asks the blocks to carry each class into *its* sector: in the

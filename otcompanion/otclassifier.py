@@ -235,6 +235,9 @@ default "circle"
     # score accepts sample_weight, but metadata routing is not asked for it: no generated
     # set_score_request, whose docstring breaks a warnings-as-errors build of the API pages.
     __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
+    # ``validation_indices`` is this estimator's own argument, not metadata to route through a
+    # meta-estimator: no ``set_fit_request`` method.
+    __metadata_request__fit = {"validation_indices": metadata_routing.UNUSED}
 
     #: One check per constructor parameter, ``check(value, name) -> normalized value``; wrong
     #: types raise TypeError, bad values ValueError (:mod:`otcompanion._validation`).

@@ -121,7 +121,9 @@ def paired(frame, by, columns):
 def speed_up(frame, by, column):
     """Transformer time / OT time per pair: geometric mean and 95 % bootstrap interval per group
     (the interval of the mean log ratio, exponentiated)."""
-    wide = frame.pivot_table(index=[*by, "repetition"], columns="model", values=column)
+    # A model that never reaches the target has only NaN in ``column``: keep its column.
+    wide = frame.pivot_table(index=[*by, "repetition"], columns="model", values=column,
+                             dropna=False).reindex(columns=[TRANSFORMER, OT])
     ratio = np.log(wide[TRANSFORMER] / wide[OT]).dropna()
     rows = []
     for keys, group in ratio.groupby(level=by):
@@ -129,7 +131,7 @@ def speed_up(frame, by, column):
         mean, low, high, n = stats.bootstrap_interval(group, seed=seed)
         rows.append({**dict(zip(by, keys)), "pairs": n, "speed_up": np.exp(mean),
                      "low": np.exp(low), "high": np.exp(high)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*by, "pairs", "speed_up", "low", "high"])
 
 
 def with_speed_up(table, speed, by):

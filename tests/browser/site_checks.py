@@ -41,7 +41,8 @@ async () => {
     return {
       src: img.getAttribute("src") || "",
       alt: img.getAttribute("alt") || "",
-      caption: caption ? caption.innerText.trim() : "",
+      // textContent, not innerText: a caption inside a collapsed solution is still a caption.
+      caption: caption ? caption.textContent.trim() : "",
     };
   });
 

@@ -26,35 +26,12 @@ RAW_TEX = re.compile(r"\$[^$\n]*[\\^_{][^$\n]*\$|\\[A-Za-z]{2,}|\\[(\[]")
 PATH_LIKE_ALT = re.compile(r"^\S+\.(png|jpe?g|svg|gif|webp)$|^_images/|^/|^\S+/\S+$",
                            re.IGNORECASE)
 
-# Chapters whose figures are numbered, captioned myst-nb glue figures with alt text and whose
-# prose numbers enter through glue (issue 12 item 4): the figure and raw-TeX checks are strict
-# for them and for every page that is not a chapter. The other chapters are being rewritten;
-# their checks run as expected failures until they join this list (then the xfail test below
-# reports XPASS for them, the signal to add them here).
-REWORKED_CHAPTERS = ("00_data", "01_attention_tracing", "02_ot_metrics", "03_mlp_pretraining",
-                     "04_dummy_gaussian",
-                     "05_biomedical_case", "06_multi_head")
-CHAPTERS_NOT_YET_REWORKED = (
-    "issue 12 item 4: chapters outside REWORKED_CHAPTERS are being rewritten (figures become "
-    "numbered, captioned myst-nb glue figures with alt text, prose numbers enter through glue)")
-
-
 def _report(problems):
     return "\n".join(f"- {page}: {problem}" for page, problem in problems)
 
 
 def _chapter(page):
     return page.startswith("book/chapters/")
-
-
-def _strict(page):
-    """Whether the figure and raw-TeX checks are strict for ``page`` (see REWORKED_CHAPTERS)."""
-    return not _chapter(page) or Path(page).stem in REWORKED_CHAPTERS
-
-
-def test_reworked_chapters_are_chapters_of_the_book(site):
-    pages = {Path(page).stem for page in site_pages(site) if _chapter(page)}
-    assert set(REWORKED_CHAPTERS) <= pages, set(REWORKED_CHAPTERS) - pages
 
 
 def test_the_site_has_the_pages_of_the_table_of_contents(site):
@@ -106,10 +83,10 @@ def test_images_load(visits):
     assert not problems, f"images that do not load:\n{_report(problems)}"
 
 
-def _figure_problems(visits, strict):
+def _figure_problems(visits):
     problems = []
     for (page, name), seen in sorted(visits.items()):
-        if name != "desktop" or not _chapter(page) or _strict(page) != strict:
+        if name != "desktop" or not _chapter(page):
             continue
         for figure in seen["figures"]:
             alt = figure["alt"].strip()
@@ -122,13 +99,7 @@ def _figure_problems(visits, strict):
 
 
 def test_chapter_figures_have_captions_and_alt_text(visits):
-    problems = _figure_problems(visits, strict=True)
-    assert not problems, f"{len(problems)} figure problems:\n{_report(problems)}"
-
-
-@pytest.mark.xfail(strict=False, reason=CHAPTERS_NOT_YET_REWORKED)
-def test_chapter_figures_have_captions_and_alt_text_in_chapters_being_rewritten(visits):
-    problems = _figure_problems(visits, strict=False)
+    problems = _figure_problems(visits)
     assert not problems, f"{len(problems)} figure problems:\n{_report(problems)}"
 
 
@@ -140,10 +111,10 @@ def test_raw_tex_detection():
         assert not RAW_TEX.search(text), text
 
 
-def _raw_tex(visits, strict):
+def _raw_tex(visits):
     problems = []
     for (page, name), seen in sorted(visits.items()):
-        if name != "desktop" or _strict(page) != strict:
+        if name != "desktop":
             continue
         for text in seen["prose"]:
             for match in RAW_TEX.finditer(text):
@@ -152,13 +123,7 @@ def _raw_tex(visits, strict):
 
 
 def test_no_raw_tex_in_prose(visits):
-    problems = _raw_tex(visits, strict=True)
-    assert not problems, f"raw TeX shown as text:\n{_report(problems)}"
-
-
-@pytest.mark.xfail(strict=False, reason=CHAPTERS_NOT_YET_REWORKED)
-def test_no_raw_tex_in_prose_of_chapters_being_rewritten(visits):
-    problems = _raw_tex(visits, strict=False)
+    problems = _raw_tex(visits)
     assert not problems, f"raw TeX shown as text:\n{_report(problems)}"
 
 

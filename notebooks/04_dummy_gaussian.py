@@ -744,6 +744,19 @@ glue_text("ot-geometry-list", ", ".join(
     f"{row['setting']} ({interval(row['difference'], row['low'], row['high'])})"
     for row, outcome in zip(geometry_differences.to_dict("records"), geometry_found)
     if outcome == "support") or "none")
+lowered = geometry_found.count("support")
+geometry_verdict = ("supported" if lowered else
+                    "inconclusive" if all(o == "undecided" for o in geometry_found) else
+                    "not supported")
+findings.append(claims.finding(
+    "ot classifier geometry", geometry_verdict,
+    f"Test instance accuracy of each geometry setting minus the thesis geometry's, paired over "
+    f"{runs_text(geometry_differences['pairs'])}: {lowered} of {len(geometry_found)} settings "
+    f"lower it with an interval below 0 ("
+    + (", ".join(f"{row['setting']} {interval(row['difference'], row['low'], row['high'])}"
+                 for row, outcome in zip(geometry_differences.to_dict("records"),
+                                         geometry_found) if outcome == "support") or "none")
+    + ").", f"3 classes, level {sensitivity_level}"))
 ledger = pd.DataFrame(findings)[["claim", "setup", "verdict"]]
 ledger
 

@@ -45,6 +45,8 @@ CLAIMS = {
                           "claim 4).",
     "ot classifier scaling": "The OT classifier scales more efficiently under standardized "
                              "inputs (thesis claim 4).",
+    "ot classifier geometry": "The OT classifier's accuracy depends on a careful choice of the "
+                              "dummy geometry (thesis claim 4).",
     "multi-head": "Gradient descent on single-layer multi-head attention converges and "
                   "generalizes, with guarantees that improve with the number of heads "
                   "(Deora et al., 2024).",

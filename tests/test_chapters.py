@@ -243,20 +243,25 @@ def test_dummy_gaussian_runs_and_publishes_computed_verdicts(tmp_path):
     book.run_chapter("04_dummy_gaussian", DUMMY_TINY, output=out, echo=None)
     findings = claims.collect([out])
     assert set(findings["claim"]) == {"ot classifier accuracy", "ot classifier cost",
-                                      "ot classifier scaling"}
+                                      "ot classifier scaling", "ot classifier geometry"}
     assert findings["verdict"].isin(claims.VERDICTS).all()
     assert (findings["chapter"] == "dummy").all()
     # The evidence states computed numbers: runs, intervals, every solver of the scaling study.
     assert findings["evidence"].str.contains(r"paired over \d+ runs").all()
     with_interval = findings["evidence"].str.contains(r"\d+\.\d+ \[-?\d+\.\d+, -?\d+\.\d+\]")
-    assert with_interval[findings["claim"] != "ot classifier cost"].all()
+    assert with_interval[~findings["claim"].isin(["ot classifier cost",
+                                                  "ot classifier geometry"])].all()
+    geometry = findings[findings["claim"] == "ot classifier geometry"].iloc[0]
+    # Supported exactly when some setting lowers the accuracy (its interval is then quoted).
+    assert (geometry["verdict"] == "supported") == ("(none)" not in geometry["evidence"])
     scaling = findings.loc[findings["claim"] == "ot classifier scaling", "evidence"].item()
     for solver in ("exact", "sinkhorn", "minibatch", "gaussian"):
         assert f"{solver}:" in scaling
     # The prose's verdicts are the published ones.
     values = glued_data(out)
     verdicts = findings.set_index("setup")["verdict"]
-    assert values["ot-scaling-verdict"]["text/markdown"] == verdicts.iloc[-1]
+    scaling_verdict = findings.loc[findings["claim"] == "ot classifier scaling", "verdict"].item()
+    assert values["ot-scaling-verdict"]["text/markdown"] == scaling_verdict
     budget = verdicts[verdicts.index.str.startswith("thesis budgets")]
     assert values["ot-accuracy-budget-verdict"]["text/markdown"] == budget.iloc[0]
     assert int(values["ot-setups"]["text/plain"]) == 1  # one task, one level

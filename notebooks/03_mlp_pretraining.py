@@ -87,11 +87,6 @@ def glue_text(name, value):
     glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
 
 
-def glue_figure(name, figure):
-    glue(name, figure, display=False)
-    plt.close(figure)
-
-
 def interval_text(row, places=1):
     """'difference [low, high]' of a paired-differences row."""
     return f"{row['difference']:+.{places}f} [{row['low']:+.{places}f}, {row['high']:+.{places}f}]"
@@ -182,7 +177,7 @@ for k in tasks:
             setting=f"{task_names[k]}\n{name} ({np.rad2deg(rotation):.0f}°)"))
 grid = plots.token_scatter(pd.concat(frames, ignore_index=True), col="setting", height=2.6)
 grid.set_titles(col_template="{col_name}")
-glue_figure("pretraining-clouds", grid.figure)
+plots.glue_figure("pretraining-clouds", grid.figure)
 
 # %% [markdown]
 # Why not the thesis's own convergence measure? The thesis trains for 200 epochs with a
@@ -234,7 +229,7 @@ grid = plots.metric_panels(curves, "epoch", metric_names, hue="condition", col_w
 for name in metric_names:
     if "loss" in name:
         grid.axes_dict[name].set_yscale("log")
-glue_figure("pretraining-curves", grid.figure)
+plots.glue_figure("pretraining-curves", grid.figure)
 
 # %% [markdown]
 # ```{glue:figure} pretraining-curves
@@ -262,7 +257,7 @@ figure = plots.paired_intervals(by_level[by_level["quantity"] == "epochs_to_targ
                                 "level", hue="condition", col="setup",
                                 xlabel="pretrained − unpretrained (epochs)",
                                 height=3.2, width=4.0)
-glue_figure("pretraining-differences", figure)
+plots.glue_figure("pretraining-differences", figure)
 
 # %% [markdown]
 # ```{glue:figure} pretraining-differences
@@ -327,7 +322,7 @@ grid.set_axis_labels("head accuracy on inputs", "difference in epochs")
 grid.set_titles("{col_name}")
 for ax in grid.axes.flat:
     ax.axhline(0, color="0.3", linestyle=":", linewidth=1)
-glue_figure("pretraining-head-fit", grid.figure)
+plots.glue_figure("pretraining-head-fit", grid.figure)
 
 # %% [markdown]
 # ```{glue:figure} pretraining-head-fit

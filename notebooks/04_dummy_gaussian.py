@@ -91,11 +91,6 @@ if not 0 < accuracy_margin < 1:
 OT, TRANSFORMER = "OT classifier", "Transformer"
 
 
-def glue_figure(name, figure):
-    glue(name, figure, display=False)
-    plt.close(figure)
-
-
 def glue_text(name, value):
     """A number (for {glue:text}) or a sentence (Markdown, for {glue:md}) for the prose."""
     if isinstance(value, np.generic):
@@ -172,7 +167,7 @@ for ax, k in zip(axes, (2, 3)):
     ax.set_aspect("equal")
     ax.set_title(f"{k} classes: radius {3 * k}")
 axes[1].legend(fontsize="small", loc="lower left")
-glue_figure("ot-dummy-geometry", figure)
+plots.glue_figure("ot-dummy-geometry", figure)
 
 # %% [markdown]
 # ```{glue:figure} ot-dummy-geometry
@@ -210,7 +205,7 @@ for i in sample:
             linewidth=0.4, alpha=0.6)
 ax.set_aspect("equal")
 ax.legend(fontsize="small")
-glue_figure("ot-matching", figure)
+plots.glue_figure("ot-matching", figure)
 
 # %% [markdown]
 # ```{glue:figure} ot-matching
@@ -241,7 +236,7 @@ for c in range(len(model.classes_)):
               label=f"to class {model.classes_[c]}")
 ax.set_aspect("equal")
 ax.legend(fontsize="small", loc="lower left")
-glue_figure("ot-remapping", figure)
+plots.glue_figure("ot-remapping", figure)
 
 # %% [markdown]
 # ```{glue:figure} ot-remapping
@@ -314,7 +309,7 @@ grid = plots.metric_panels(budget, "level", ["instance_accuracy", "fit_seconds",
                            height=2.6)
 for name in ("fit_seconds", "seconds_to_target"):
     grid.axes_dict[name].set_yscale("log")
-glue_figure("ot-budget", grid.figure)
+plots.glue_figure("ot-budget", grid.figure)
 at_ceiling = accuracy_budget[(accuracy_budget["verdict"] == "identical in every pair")
                              & (accuracy_budget["mean_first"] == 1.0)]
 glue_text("ot-ceiling", len(at_ceiling))
@@ -403,7 +398,7 @@ grid = plots.metric_panels(rule, "variant", ["instance_accuracy", "fit_seconds"]
 grid.axes_dict["fit_seconds"].set_yscale("log")
 for ax in grid.axes.flat:
     ax.tick_params(axis="x", labelrotation=30)
-glue_figure("ot-same-rule", grid.figure)
+plots.glue_figure("ot-same-rule", grid.figure)
 glue_text("ot-patience", patience)
 glue_text("ot-hard-level", hard_level)
 
@@ -485,7 +480,7 @@ for ax, column in zip(axes, ("fit_seconds", "test_accuracy")):
     ax.set_ylabel("")
 axes[0].set_yscale("log")
 axes[0].legend(fontsize="small", ncol=2)
-glue_figure("ot-scaling", figure)
+plots.glue_figure("ot-scaling", figure)
 glue_text("ot-scaling-largest", max(scaling_tokens))
 
 # %% [markdown]

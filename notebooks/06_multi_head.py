@@ -178,11 +178,6 @@ def verdict(result, larger, smaller):
     return f"{words}: the difference is {span}"
 
 
-def glue_figure(name, figure):
-    glue(name, figure, display=False)
-    plt.close(figure)
-
-
 def glue_text(name, value):
     """A number (for {glue:text}) or a sentence (Markdown, for {glue:md}) for the prose."""
     if isinstance(value, np.generic):
@@ -204,7 +199,7 @@ figure = plots.interval_panels(stats.interval_frame(curves, ["H", "step"],
                                "step", ["train_loss", "test_loss"], hue="H", height=3.0)
 for ax in figure.axes:
     ax.set_yscale("log")
-glue_figure("mh-loss-curves", figure)
+plots.glue_figure("mh-loss-curves", figure)
 
 # %% [markdown]
 # ```{glue:figure} mh-loss-curves
@@ -256,7 +251,7 @@ shown_columns = ["test_error", "loss_gap", "ntk_margin_init", "distance", "head_
                  "train_loss"]
 figure = plots.interval_panels(stats.interval_frame(by_heads, ["H"], shown_columns), "H",
                                shown_columns, col_wrap=3, height=2.4, logx=True)
-glue_figure("mh-versus-heads", figure)
+plots.glue_figure("mh-versus-heads", figure)
 
 # %% [markdown]
 # ```{glue:figure} mh-versus-heads
@@ -313,7 +308,7 @@ by_size = summary[summary["n_heads"].isin(sample_size_heads)
 size_columns = ["test_error", "loss_gap", "error_gap", "ntk_margin_init"]
 figure = plots.interval_panels(stats.interval_frame(by_size, ["H", "n_train"], size_columns),
                                "n_train", size_columns, hue="H", height=2.4, logx=True)
-glue_figure("mh-versus-n", figure)
+plots.glue_figure("mh-versus-n", figure)
 stats.interval_table(by_size, ["H", "n_train"], ["test_error", "loss_gap", "distance"],
                      digits=4)
 
@@ -367,9 +362,9 @@ labels = [f"attention\nstep 0", "Sinkhorn\nstep 0", f"attention\nstep {steps}",
 figure = plots.attention_heads(rows, labels)
 for ax in figure.axes[:-1]:
     ax.set_xticks(np.flatnonzero(relevant_shown[0]))
-    ax.set_xticklabels(["R"] * int(relevant_shown[0].sum()), fontsize="x-small")
+    ax.set_xticklabels(["R"] * int(relevant_shown[0].sum()))
 glue_text("mh-shown-heads", shown_heads)
-glue_figure("mh-attention-plans", figure)
+plots.glue_figure("mh-attention-plans", figure)
 
 # %% [markdown]
 # ```{glue:figure} mh-attention-plans
@@ -393,7 +388,7 @@ figure = plots.interval_panels(
                          ["tv_to_sinkhorn", "relevant_attention"]),
     "step", ["tv_to_sinkhorn", "relevant_attention"], hue="H", height=3.0,
     references={"relevant_attention": n_relevant / n_tokens})
-glue_figure("mh-coupling-curves", figure)
+plots.glue_figure("mh-coupling-curves", figure)
 
 # %% [markdown]
 # ```{glue:figure} mh-coupling-curves
@@ -465,7 +460,7 @@ stats.interval_table(bridge, ["H"], bridge_columns).set_index("H").T
 # %%
 figure = plots.interval_panels(stats.interval_frame(bridge, ["H"], bridge_columns), "H",
                                bridge_columns, col_wrap=5, height=2.2)
-glue_figure("mh-bridge", figure)
+plots.glue_figure("mh-bridge", figure)
 B_low, B_high = min(bridge_heads), max(bridge_heads)
 bridge_results = {name: compare(bridge, name, B_high, B_low) for name in bridge_columns}
 glue_text("mh-bridge-findings", "; ".join(

@@ -41,6 +41,20 @@ def book_rc():
             "figure.titlesize": FONT_SIZE}
 
 
+def glue_figure(name, figure):
+    """Glue ``figure`` under ``name`` for a ``{glue:figure}`` directive, fitted to the book.
+
+    The figure is shrunk to the text column (:data:`BOOK_WIDTH`, texts keeping their size, so
+    they stay legible on a phone), stored with myst-nb's ``glue`` without being shown, and
+    closed.
+    """
+    from myst_nb import glue
+
+    _fit_width(figure)
+    glue(name, figure, display=False)
+    plt.close(figure)
+
+
 def use_book_style():
     """Apply the book's seaborn theme, font sizes and figure resolution (:func:`book_rc`)."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, rc=book_rc())

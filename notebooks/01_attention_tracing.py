@@ -45,7 +45,7 @@ import time
 started = time.perf_counter()
 
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+from IPython.display import display
 import numpy as np
 import pandas as pd
 from myst_nb import glue
@@ -465,12 +465,12 @@ standardized = torch.as_tensor(data.TokenStandardizer().fit_transform(X_train))
 normalized = torch.nn.functional.layer_norm(standardized, (standardized.shape[-1],)).numpy()
 share_first_positive = float((normalized[..., 0] > 0).mean())
 distance = np.abs(np.abs(normalized[..., 0]) - 1)
-display(Markdown(
-    f"{share_first_positive:.1%} of the tokens land on $(1, -1)$; {(distance < 0.01).mean():.1%} "
-    f"of all tokens lie within 0.01 of one of the two points, and the farthest, "
-    f"{distance.max():.3f} away, has its two standardized features "
-    f"{np.abs(np.diff(standardized.numpy(), axis=-1)).reshape(-1)[distance.argmax()]:.4f} "
-    f"apart."))
+glue("ex-ln-share", share_first_positive, display=False)
+glue("ex-ln-close", float((distance < 0.01).mean()), display=False)
+glue("ex-ln-farthest", float(distance.max()), display=False)
+glue("ex-ln-gap", float(np.abs(np.diff(standardized.numpy(), axis=-1)).reshape(-1)[
+    distance.argmax()]), display=False)
+share_first_positive
 
 
 # %% tags=["remove-cell", "check"]
@@ -495,6 +495,11 @@ from otcompanion import classroom
 classroom.run_check(check_layernorm_points, globals())
 
 # %% [markdown]
+# A share of {glue:text}`ex-ln-share:.1%` of the tokens land on $(1, -1)$;
+# {glue:text}`ex-ln-close:.1%` of all tokens lie within 0.01 of one of the two points, and the
+# farthest, {glue:text}`ex-ln-farthest:.3f` away, has its two standardized features
+# {glue:text}`ex-ln-gap:.4f` apart.
+#
 # ```{solution-end}
 # ```
 #
@@ -522,10 +527,10 @@ untrained = attention.ThesisTransformer(2, tasks[0], n_blocks=n_blocks, n_heads=
 instance = standardized[attention_instance:attention_instance + 1].to(torch.float32)
 with torch.no_grad():
     untrained_attention = untrained.trace(instance).attention[0, 0].mean(0).numpy()
-display(Markdown(
-    f"Every row sums to 1 and its entries lie between {untrained_attention.min():.4f} and "
-    f"{untrained_attention.max():.4f}, against the uniform {1 / n_tokens:.4f}: before training, "
-    f"attention averages the tokens almost uniformly."))
+glue("ex-untrained-min", float(untrained_attention.min()), display=False)
+glue("ex-untrained-max", float(untrained_attention.max()), display=False)
+glue("ex-uniform", 1 / n_tokens, display=False)
+untrained_attention.sum(axis=1)
 
 
 # %% tags=["remove-cell", "check"]
@@ -551,6 +556,10 @@ def check_untrained_attention(env, untrained_attention):
 classroom.run_check(check_untrained_attention, globals())
 
 # %% [markdown]
+# Every row sums to 1 and its entries lie between {glue:text}`ex-untrained-min:.4f` and
+# {glue:text}`ex-untrained-max:.4f`, against the uniform {glue:text}`ex-uniform:.4f`: the
+# table of entries says how close to uniform attention is before training.
+#
 # ```{solution-end}
 # ```
 #

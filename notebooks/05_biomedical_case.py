@@ -47,7 +47,7 @@ started = time.perf_counter()
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 from myst_nb import glue
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -330,9 +330,10 @@ X_train, X_test, y_train, y_test = data.stratified_split(bundled.X, bundled.y, t
                                                          seed=seed)
 n_test = len(y_test)
 test_malignant_share = float(np.mean(y_test == 0))
-display(Markdown(f"{n_test} test instances, {test_malignant_share:.4f} malignant, against "
-                 f"{np.mean(bundled.y == 0):.4f} in the whole table: stratification keeps the "
-                 f"proportion up to one instance."))
+glue("ex-n-test", n_test, display=False)
+glue("ex-test-share", test_malignant_share, display=False)
+glue("ex-table-share", float(np.mean(bundled.y == 0)), display=False)
+test_malignant_share
 
 
 # %% tags=["remove-cell", "check"]
@@ -355,6 +356,10 @@ from otcompanion import classroom
 classroom.run_check(check_split_balance, globals())
 
 # %% [markdown]
+# The test split holds {glue:text}`ex-n-test` instances, {glue:text}`ex-test-share:.4f`
+# malignant, against {glue:text}`ex-table-share:.4f` in the whole table: a stratified split
+# keeps the proportion up to the rounding of one instance.
+#
 # ```{solution-end}
 # ```
 #
@@ -374,9 +379,9 @@ classroom.run_check(check_split_balance, globals())
 # %%
 test_feature_means = data.TokenStandardizer(per_token=True).fit(X_train).transform(
     X_test).mean(axis=0)
-display(Markdown(f"The means range from {test_feature_means.min():+.3f} to "
-                 f"{test_feature_means.max():+.3f}: the statistics come from the training "
-                 f"split only, so the test split is centred only up to sampling noise."))
+glue("ex-test-mean-min", float(test_feature_means.min()), display=False)
+glue("ex-test-mean-max", float(test_feature_means.max()), display=False)
+test_feature_means
 
 
 # %% tags=["remove-cell", "check"]
@@ -395,6 +400,10 @@ def check_test_standardization(env, test_feature_means):
 classroom.run_check(check_test_standardization, globals())
 
 # %% [markdown]
+# The means range from {glue:text}`ex-test-mean-min:+.3f` to
+# {glue:text}`ex-test-mean-max:+.3f`: the statistics come from the training split only, so the
+# test split is centred only up to sampling noise.
+#
 # ```{solution-end}
 # ```
 #

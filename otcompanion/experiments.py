@@ -36,7 +36,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from otcompanion import engine, metrics
+from otcompanion import engine, metrics, stats
 from otcompanion._validation import (check_choice, check_int, check_int_sequence,
                                      check_positive, check_real, check_sequence)
 from otcompanion.attention import OPTIMIZERS, TRAJECTORY_STARTS, train_transformer
@@ -802,7 +802,6 @@ def pretraining_differences(summary, quantities, *, baseline="none", pool_levels
         The rows of :func:`otcompanion.stats.paired_differences`, grouped by ``n_classes``
         (and ``level`` unless pooled), with the compared ``condition``.
     """
-    from otcompanion import stats
 
     quantities = list(quantities)
     missing = [name for name in ("n_classes", "level", "repetition", "condition", *quantities)
@@ -1191,9 +1190,7 @@ def scaling_exponents(frame, x="train_tokens", y="fit_seconds",
         with fewer than two has exponent NaN).
     """
     by = list(by)
-    missing = [name for name in [x, y, *by] if name not in frame.columns]
-    if missing:
-        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
+    stats.check_columns(frame, [x, y, *by])
     if (frame[[x, y]] <= 0).any().any():
         raise ValueError(f"{x} and {y} must be positive for a log-log fit.")
     rows = []

@@ -26,6 +26,13 @@ CONFIDENCE = 0.95
 N_RESAMPLES = 4000
 
 
+def check_columns(frame, names):
+    """Raise ``ValueError`` naming the columns of ``names`` that ``frame`` does not have."""
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
+
+
 def bootstrap_interval(values, confidence=CONFIDENCE, n_resamples=N_RESAMPLES, seed=0):
     """Mean of ``values`` and its percentile-bootstrap interval.
 
@@ -105,9 +112,7 @@ def interval_table(frame, by, columns, digits=3, seed=0):
         left out of a column).
     """
     by, columns = list(by), list(columns)
-    missing = [name for name in [*by, *columns] if name not in frame.columns]
-    if missing:
-        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
+    check_columns(frame, [*by, *columns])
     rows = []
     for keys, group in frame.groupby(by, sort=True):
         keys = keys if isinstance(keys, tuple) else (keys,)
@@ -149,9 +154,7 @@ def paired_differences(frame, by, pair_on, condition, first, second, columns, se
         (:func:`verdict`).
     """
     by, pair_on, columns = list(by), list(pair_on), list(columns)
-    missing = [name for name in [*by, *pair_on, condition, *columns] if name not in frame.columns]
-    if missing:
-        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
+    check_columns(frame, [*by, *pair_on, condition, *columns])
     present = set(frame[condition])
     for value, name in ((first, "first"), (second, "second")):
         if value not in present:
@@ -211,9 +214,7 @@ def interval_frame(frame, by, columns, seed=0):
         ``mean``, ``low``, ``high`` (:func:`bootstrap_interval`).
     """
     by, columns = list(by), list(columns)
-    missing = [name for name in [*by, *columns] if name not in frame.columns]
-    if missing:
-        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
+    check_columns(frame, [*by, *columns])
     rows = []
     for keys, group in frame.groupby(by, sort=True):
         keys = keys if isinstance(keys, tuple) else (keys,)

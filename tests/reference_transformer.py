@@ -56,7 +56,10 @@ def reference_attention(module, x):
     q, k, v = heads(module.query(x)), heads(module.key(x)), heads(module.value(x))
     logits = q @ k.transpose(-1, -2) / math.sqrt(module.key_dim)
     weights = torch.softmax(logits, dim=-1)
-    context = module.dropout(weights) @ v  # (B, H, T, k)
+    dropped = weights
+    if module.training and module.dropout.p > 0:  # the module's mask, (B, H, T, T)
+        dropped = weights * module.weight_noise(batch, tokens, x.device, x.dtype)
+    context = dropped @ v  # (B, H, T, k)
     context = context.transpose(1, 2).reshape(batch, tokens, module.n_heads * module.key_dim)
     return module.output(context), weights, logits
 

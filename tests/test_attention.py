@@ -114,6 +114,43 @@ def test_keras_rmsprop_puts_epsilon_inside_the_square_root():
     torch.testing.assert_close(p.detach(), expected)
 
 
+def test_keras_rmsprop_matches_the_formula_over_steps_and_skips_parameters_without_gradient():
+    generator = torch.Generator().manual_seed(0)
+    p, frozen = torch.nn.Parameter(torch.randn(3, 2)), torch.nn.Parameter(torch.randn(4))
+    start = p.detach().clone(), frozen.detach().clone()
+    optimizer = attention.KerasRMSprop([p, frozen], lr=0.05, rho=0.8, eps=1e-6)
+    theta, v = start[0].double(), torch.zeros(3, 2, dtype=torch.float64)
+    for _ in range(3):
+        optimizer.zero_grad()
+        assert p.grad is None
+        gradient = torch.randn(3, 2, generator=generator)
+        p.grad = gradient.clone()
+        optimizer.step()
+        v = 0.8 * v + 0.2 * gradient.double() ** 2
+        theta = theta - 0.05 * gradient.double() / torch.sqrt(v + 1e-6)
+    torch.testing.assert_close(p.detach().double(), theta, rtol=1e-5, atol=1e-6)
+    assert torch.equal(frozen.detach(), start[1])
+    optimizer.zero_grad(set_to_none=False)
+    assert torch.equal(p.grad, torch.zeros(3, 2))
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ([], ValueError, "non-empty"),
+    (torch.zeros(2), TypeError, "iterable of tensors"),
+    ([1.0], ValueError, "tensors"),
+])
+def test_keras_rmsprop_rejects_bad_parameters(params, error, match):
+    with pytest.raises(error, match=match):
+        attention.KerasRMSprop(params)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"lr": 0}, "lr"), ({"rho": 1.0}, "rho"),
+                                           ({"eps": -1}, "eps")])
+def test_keras_rmsprop_rejects_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        attention.KerasRMSprop([torch.nn.Parameter(torch.zeros(1))], **kwargs)
+
+
 # ---------------------------------------------------------------------------- training
 
 

@@ -44,6 +44,7 @@ import numpy as np
 import ot
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from otcompanion._validation import check_int, check_positive
@@ -162,10 +163,13 @@ def exact_ot_assignment(source, target, max_points=MAX_EXACT_POINTS, num_iter_ma
        ``y = x + c`` and, on the thesis's trajectories, for almost all consecutive epochs and
        often from the start to a later epoch. ``c`` is a median rather than the mean because a
        few points that jump far would move the mean away from the shift shared by all the
-       others. The check is one pass over ``C``, in floating point: like the solvers below, it
-       is exact up to the rounding of the entries of ``C`` (a permutation cheaper than the
-       identity by less than about ``n`` units in the last place of those entries can go
-       unnoticed, as it can by ``ot.emd``, whose optimality test has a tolerance).
+       others. That is a nearest-neighbour question: the check queries a k-d tree of the
+       points ``x_i + c`` (scipy's ``cKDTree``) with every ``y_j``, in ``O(n log n)`` time
+       without forming ``C``. In floating point, like the solvers below, it is exact up to
+       rounding (a permutation cheaper than the identity by less than about ``n`` units in the
+       last place of the entries of ``C`` can go unnoticed, as it can by ``ot.emd``, whose
+       optimality test has a tolerance); a tie broken the other way by rounding only sends
+       the pair to a solver.
     2. **scipy's** ``linear_sum_assignment`` (a shortest augmenting path algorithm of Jonker &
        Volgenant, 1987, in the variant of Crouse, 2016) on the reduced matrix
        :math:`C_{ij} - f_i - g_j`, when the check fails for at most a tenth of the columns
@@ -242,22 +246,26 @@ def _exact_assignment(x, y, max_points=MAX_EXACT_POINTS, num_iter_max=None):
         return np.zeros(1, dtype=int), float(np.sum((x - y) ** 2))
     # cdist computes ||x - y||^2 from differences: exact zeros for identical points (the
     # expanded form ||x||^2 + ||y||^2 - 2<x, y> of ot.dist is not).
-    cost_matrix = cdist(x, y, "sqeuclidean")
     rows = np.arange(n)
-    identity_costs = cost_matrix[rows, rows]
-    f = -2.0 * (x @ np.median(y - x, axis=0))
-    # C_ij - f_i in place: with a second n x n array the check took 3 ms instead of under 1 ms
-    # for 460 points (fresh pages of memory are slow to allocate).
-    shifted = np.subtract(cost_matrix, f[:, None], out=cost_matrix)
-    g = shifted[rows, rows]  # g_j = C_jj - f_j
-    failing = int(np.count_nonzero(shifted.min(axis=0) < g))  # columns with f_i + g_j > C_ij
+    shift = np.median(y - x, axis=0)
+    # The certificate: is every y_j at least as close to its own x_j + c as to any other
+    # x_i + c? A nearest-neighbour query, O(n log n), instead of a pass over C.
+    moved = x + shift
+    nearest_distance, nearest = cKDTree(moved).query(y)
+    own_distance = np.sqrt(np.sum((moved - y) ** 2, axis=1))
+    failing = int(np.count_nonzero((nearest != rows) & (nearest_distance < own_distance)))
     if failing == 0:
-        return rows, float(identity_costs.sum())
+        return rows, float(np.sum((x - y) ** 2, axis=1).sum())
     near_identity = failing <= n // 10
     if near_identity:
-        shifted -= g[None, :]  # the reduced matrix C_ij - f_i - g_j, zero on the diagonal
-        assignment = linear_sum_assignment(shifted)[1]
-    del shifted, cost_matrix
+        cost_matrix = cdist(x, y, "sqeuclidean")
+        f = -2.0 * (x @ shift)
+        # The reduced matrix C_ij - f_i - g_j (g_j = C_jj - f_j), zero on the diagonal, in
+        # place: a second n x n array would be slow to allocate.
+        reduced = np.subtract(cost_matrix, f[:, None], out=cost_matrix)
+        reduced -= reduced[rows, rows][None, :]
+        assignment = linear_sum_assignment(reduced)[1]
+        del reduced, cost_matrix
     cost_matrix = cdist(x, y, "sqeuclidean")  # C again, for ot.emd and the cost
     if not near_identity:
         assignment = _emd_assignment(cost_matrix, num_iter_max)

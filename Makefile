@@ -1,8 +1,8 @@
 # Two entry points, both starting from a fresh clone with only Python 3.11 and pip:
 #   make book  -- set up .venv, execute every chapter with papermill, build book/_build/html
-#   make test  -- set up .venv, run the unit tests, build the book with warnings as errors, then
-#                 open every page of the built book in headless Chromium (tests/browser; they
-#                 skip with a message when Chromium is missing: apt-get install chromium)
+#   make test  -- set up .venv, run the unit tests (two pytest-xdist workers), build the book
+#                 with warnings as errors, then open every page of the built book in headless
+#                 Chromium (tests/browser; they skip with a message when Chromium is missing: apt-get install chromium)
 # .venv is (re)created only when it is missing or when the pins (constraints.txt, pyproject.toml)
 # changed since it was installed.
 
@@ -17,7 +17,7 @@ book: $(STAMP)
 	$(VENV)/bin/otcompanion build
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist worksteal
 	$(VENV)/bin/otcompanion build
 	$(PY) -m pytest -m browser tests/browser
 

@@ -212,6 +212,17 @@ class EarlyStopping:
         return self.best_epoch
 
 
+def _set_mode(modules, training):
+    """``model.train(training)`` for the flat list ``list(model.modules())``.
+
+    ``nn.Module.train`` recurses through the children and sets the flag through
+    ``nn.Module.__setattr__`` at every level: called twice an epoch, that was a twentieth of a
+    thesis-size fit. The package's models do not override ``train``.
+    """
+    for module in modules:
+        module.training = training
+
+
 def train_epochs(model, optimizer, loss_fn, inputs, targets, epochs, *, batch_size=None,
                  train_metrics=None, evaluate=None, stopping=None, what="training"):
     """The epoch loop of every model of the package.
@@ -256,8 +267,9 @@ def train_epochs(model, optimizer, loss_fn, inputs, targets, epochs, *, batch_si
     if train_metrics is not None and batch < n_rows:
         raise ValueError("train_metrics needs full-batch training.")
     rows, epoch = [], 0
+    modules = list(model.modules())
     for epoch in range(1, epochs + 1):
-        model.train()
+        _set_mode(modules, True)
         if batch < n_rows:
             order = torch.randperm(n_rows, device=inputs.device)
             epoch_inputs, epoch_targets = inputs[order], targets[order]
@@ -278,7 +290,7 @@ def train_epochs(model, optimizer, loss_fn, inputs, targets, epochs, *, batch_si
         if train_metrics is not None:
             row.update(train_metrics(outputs.detach(), t))
         if evaluate is not None:
-            model.eval()
+            _set_mode(modules, False)
             with torch.no_grad():
                 row.update(evaluate(epoch))
         rows.append(row)

@@ -239,7 +239,8 @@ def train_epochs(model, optimizer, loss_fn, inputs, targets, epochs, *, batch_si
     Parameters
     ----------
     model : torch.nn.Module
-    optimizer : torch.optim.Optimizer
+    optimizer : torch.optim.Optimizer or attention.KerasRMSprop
+        Anything with ``zero_grad(set_to_none=True)`` and ``step()``.
     loss_fn : callable ``(outputs, targets) -> scalar tensor``
         A mean over the rows of the batch.
     inputs, targets : Tensor

@@ -74,8 +74,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import Markdown
-from myst_nb import glue
 
 from otcompanion import claims, data, engine, experiments, plots, stats
 from otcompanion.geometry import dummy_means
@@ -89,13 +87,6 @@ for name, value in (("tasks", tasks), ("hard_tasks", hard_tasks)):
 if not 0 < accuracy_margin < 1:
     raise ValueError(f"accuracy_margin must be in (0, 1), got {accuracy_margin}.")
 OT, TRANSFORMER = "OT classifier", "Transformer"
-
-
-def glue_text(name, value):
-    """A number (for {glue:text}) or a sentence (Markdown, for {glue:md}) for the prose."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
 
 
 def interval(mean, low, high, digits=3, unit=""):
@@ -312,9 +303,9 @@ for name in ("fit_seconds", "seconds_to_target"):
 plots.glue_figure("ot-budget", grid.figure)
 at_ceiling = accuracy_budget[(accuracy_budget["verdict"] == "identical in every pair")
                              & (accuracy_budget["mean_first"] == 1.0)]
-glue_text("ot-ceiling", len(at_ceiling))
-glue_text("ot-setups", len(accuracy_budget))
-glue_text("ot-runs-per-setup", n_repetitions)
+plots.glue_value("ot-ceiling", len(at_ceiling))
+plots.glue_value("ot-setups", len(accuracy_budget))
+plots.glue_value("ot-runs-per-setup", n_repetitions)
 
 # %% [markdown]
 # ```{glue:figure} ot-budget
@@ -399,8 +390,8 @@ grid.axes_dict["fit_seconds"].set_yscale("log")
 for ax in grid.axes.flat:
     ax.tick_params(axis="x", labelrotation=30)
 plots.glue_figure("ot-same-rule", grid.figure)
-glue_text("ot-patience", patience)
-glue_text("ot-hard-level", hard_level)
+plots.glue_value("ot-patience", patience)
+plots.glue_value("ot-hard-level", hard_level)
 
 # %% [markdown]
 # ```{glue:figure} ot-same-rule
@@ -435,7 +426,7 @@ if len(per_epoch):
 else:
     trace_overhead = ("not measured with these parameters (no setup was fitted both traced and "
                       "untraced)")
-glue_text("ot-trace-overhead", trace_overhead)
+plots.glue_value("ot-trace-overhead", trace_overhead)
 print(trace_overhead)
 
 # %% [markdown]
@@ -481,7 +472,7 @@ for ax, column in zip(axes, ("fit_seconds", "test_accuracy")):
 axes[0].set_yscale("log")
 axes[0].legend(fontsize="small", ncol=2)
 plots.glue_figure("ot-scaling", figure)
-glue_text("ot-scaling-largest", max(scaling_tokens))
+plots.glue_value("ot-scaling-largest", max(scaling_tokens))
 
 # %% [markdown]
 # ```{glue:figure} ot-scaling
@@ -662,17 +653,17 @@ findings = []
 finding, found = accuracy_finding(accuracy_budget, ["setup", "level"],
                                   f"thesis budgets; {tasks_text}; {levels_text}")
 findings.append(finding)
-glue_text("ot-accuracy-budget-verdict", finding["verdict"])
-glue_text("ot-accuracy-budget-support", found.count("support"))
+plots.glue_value("ot-accuracy-budget-verdict", finding["verdict"])
+plots.glue_value("ot-accuracy-budget-support", found.count("support"))
 finding, found = accuracy_finding(accuracy_rule, ["setup", "variant"],
                                   f"same stopping rule; {hard_text}; level {hard_level}; "
                                   f"fewer tokens or instances")
 findings.append(finding)
-glue_text("ot-accuracy-rule-verdict", finding["verdict"])
-glue_text("ot-accuracy-rule-support", found.count("support"))
-glue_text("ot-accuracy-rule-setups", len(found))
+plots.glue_value("ot-accuracy-rule-verdict", finding["verdict"])
+plots.glue_value("ot-accuracy-rule-support", found.count("support"))
+plots.glue_value("ot-accuracy-rule-setups", len(found))
 worst = accuracy_rule.loc[accuracy_rule["difference"].idxmin()]
-glue_text("ot-accuracy-rule-worst", f"{interval(worst['difference'], worst['low'], worst['high'])}"
+plots.glue_value("ot-accuracy-rule-worst", f"{interval(worst['difference'], worst['low'], worst['high'])}"
                                     f" ({worst['setup']}, {worst['variant'].replace('  ', ' ')})")
 
 # Chapter 02's fits recorded the trajectory: their times are divided by the measured cost of
@@ -685,7 +676,7 @@ if np.isfinite(trace_ratio):
                   f"ratio of its traced to untraced time per epoch)")
 else:
     correction = " (the Transformer's times include recording its trajectory)"
-glue_text("ot-trace-ratio", float(trace_ratio))
+plots.glue_value("ot-trace-ratio", float(trace_ratio))
 speed_budget = speed_up(untraced_budget, ["setup", "level"], "fit_seconds")
 speed_target = speed_up(untraced_budget, ["setup", "level"], "seconds_to_target")
 fit_budget = paired(untraced_budget, ["setup", "level"], ["fit_seconds"])
@@ -694,22 +685,22 @@ finding, found = cost_finding(fit_budget, speed_budget, ["setup", "level"],
                               f"thesis budgets; {tasks_text}; {levels_text}",
                               "Fit time at the thesis budgets" + correction)
 findings.append(finding)
-glue_text("ot-cost-budget-verdict", finding["verdict"])
+plots.glue_value("ot-cost-budget-verdict", finding["verdict"])
 finding, found = cost_finding(target_budget, speed_target, ["setup", "level"],
                               f"time to validation accuracy {target_accuracy:.2f}; {tasks_text}; "
                               f"{levels_text}",
                               "Time to the target validation accuracy" + correction)
 findings.append(finding)
-glue_text("ot-cost-target-verdict", finding["verdict"])
+plots.glue_value("ot-cost-target-verdict", finding["verdict"])
 fit_rule = paired(rule, ["setup", "variant"], ["fit_seconds"])
 finding, found = cost_finding(fit_rule, speed_rule, ["setup", "variant"],
                               f"same stopping rule; {hard_text}; level {hard_level}",
                               "Fit time under the same stopping rule")
 findings.append(finding)
-glue_text("ot-cost-rule-verdict", finding["verdict"])
+plots.glue_value("ot-cost-rule-verdict", finding["verdict"])
 for name, speed in (("budget", speed_budget), ("target", speed_target), ("rule", speed_rule)):
-    glue_text(f"ot-speed-{name}-low", float(speed["speed_up"].min()))
-    glue_text(f"ot-speed-{name}-high", float(speed["speed_up"].max()))
+    plots.glue_value(f"ot-speed-{name}-low", float(speed["speed_up"].min()))
+    plots.glue_value(f"ot-speed-{name}-high", float(speed["speed_up"].max()))
 
 exponent_differences = scaling_differences[scaling_differences["quantity"] == "exponent"]
 found = outcomes(exponent_differences, 0.0, "below")
@@ -726,16 +717,16 @@ evidence = (f"Exponent b of fit time ~ n^b over {len(scaling_tokens)} training s
 findings.append(claims.finding("ot classifier scaling", experiments.combined_verdict(found),
                                evidence, f"3 classes, level 4; {len(SOLVERS)} solvers; "
                                          f"{min(scaling_tokens)}–{max(scaling_tokens)} tokens"))
-glue_text("ot-scaling-verdict", findings[-1]["verdict"])
-glue_text("ot-scaling-support", found.count("support"))
-glue_text("ot-scaling-contradict", found.count("contradict"))
-glue_text("ot-scaling-per-solver", per_solver)
-glue_text("ot-solvers", len(found))
+plots.glue_value("ot-scaling-verdict", findings[-1]["verdict"])
+plots.glue_value("ot-scaling-support", found.count("support"))
+plots.glue_value("ot-scaling-contradict", found.count("contradict"))
+plots.glue_value("ot-scaling-per-solver", per_solver)
+plots.glue_value("ot-solvers", len(found))
 
 geometry_found = outcomes(geometry_differences, 0.0, "below")
-glue_text("ot-geometry-lower", geometry_found.count("support"))
-glue_text("ot-geometry-settings", len(geometry_found))
-glue_text("ot-geometry-list", ", ".join(
+plots.glue_value("ot-geometry-lower", geometry_found.count("support"))
+plots.glue_value("ot-geometry-settings", len(geometry_found))
+plots.glue_value("ot-geometry-list", ", ".join(
     f"{row['setting']} ({interval(row['difference'], row['low'], row['high'])})"
     for row, outcome in zip(geometry_differences.to_dict("records"), geometry_found)
     if outcome == "support") or "none")
@@ -821,9 +812,9 @@ X_train, X_test, y_train, y_test = data.thesis_split(2, levels[0], seed=seed)
 fitted = DummyGaussianOTClassifier(random_state=seed).fit(X_train, y_train)
 ot_train_accuracy = fitted.score(X_train, y_train)
 ot_test_accuracy = fitted.score(X_test, y_test)
-glue_text("ot-ex-train-accuracy", ot_train_accuracy)
-glue_text("ot-ex-test-accuracy", ot_test_accuracy)
-glue_text("ot-ex-level", levels[0])
+plots.glue_value("ot-ex-train-accuracy", ot_train_accuracy)
+plots.glue_value("ot-ex-test-accuracy", ot_test_accuracy)
+plots.glue_value("ot-ex-level", levels[0])
 
 
 # %% tags=["remove-cell", "check"]
@@ -875,8 +866,8 @@ T = X_train.shape[1]
 draws = np.random.default_rng(seed).multivariate_normal(dummy_means(2)[0], np.eye(2), size=T)
 instance_targets = alignment.exact_alignment(X_train[0], draws)
 instance_cost = float(np.mean(np.sum((X_train[0] - instance_targets) ** 2, axis=1)))
-glue_text("ot-ex-instance-cost", instance_cost)
-glue_text("ot-ex-instance-offset", float(np.linalg.norm(dummy_means(2)[0]
+plots.glue_value("ot-ex-instance-cost", instance_cost)
+plots.glue_value("ot-ex-instance-offset", float(np.linalg.norm(dummy_means(2)[0]
                                                         - X_train[0].mean(axis=0))))
 
 
@@ -936,13 +927,13 @@ for batch in (16, 64, 256, 1024):
                  "alignment seconds": estimator.fit_timings_["alignment"]})
 minibatch = pd.DataFrame(rows)
 class_size = int(np.bincount(np.searchsorted(exact.classes_, y_train)).min() * X_train.shape[1])
-glue_text("ot-ex-class-size", class_size)
-glue_text("ot-ex-equal-shares", ", ".join(
+plots.glue_value("ot-ex-class-size", class_size)
+plots.glue_value("ot-ex-equal-shares", ", ".join(
     f"{b}: {v:.2f}" for b, v in zip(minibatch["batch_size_ot"],
                                     minibatch["targets equal to exact"])))
-glue_text("ot-ex-exact-accuracy", exact.score(X_test, y_test))
-glue_text("ot-ex-minibatch-low", minibatch["test accuracy"].min())
-glue_text("ot-ex-minibatch-high", minibatch["test accuracy"].max())
+plots.glue_value("ot-ex-exact-accuracy", exact.score(X_test, y_test))
+plots.glue_value("ot-ex-minibatch-low", minibatch["test accuracy"].min())
+plots.glue_value("ot-ex-minibatch-high", minibatch["test accuracy"].max())
 minibatch.round(4)
 
 # %% [markdown]
@@ -999,7 +990,7 @@ for name, batch in batches.items():
 defect = pd.DataFrame(rows).set_index("test batch")
 for column, key in (("own mean and scale", "own"), ("own scale, not centred", "scale-only"),
                     ("training statistics (this book)", "training")):
-    glue_text(f"ot-ex-defect-{key}", ", ".join(f"{name} {value:.3f}" for name, value in
+    plots.glue_value(f"ot-ex-defect-{key}", ", ".join(f"{name} {value:.3f}" for name, value in
                                                defect[column].items()))
 defect.round(3)
 

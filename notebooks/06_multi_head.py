@@ -83,8 +83,6 @@ started = time.perf_counter()
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown
-from myst_nb import glue
 
 from otcompanion import claims, engine, experiments, metrics, plots, stats
 from otcompanion import multihead as mh
@@ -178,13 +176,6 @@ def verdict(result, larger, smaller):
     return f"{words}: the difference is {span}"
 
 
-def glue_text(name, value):
-    """A number (for {glue:text}) or a sentence (Markdown, for {glue:md}) for the prose."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
-
-
 # %% [markdown]
 # ## Optimization: does the training loss fall faster with more heads?
 #
@@ -192,7 +183,7 @@ def glue_text(name, value):
 # ($n = $ {glue:text}`mh-n-train` training instances).
 
 # %%
-glue_text("mh-n-train", n_train)
+plots.glue_value("mh-n-train", n_train)
 curves = history[history["n_train"] == n_train].copy()
 figure = plots.interval_panels(stats.interval_frame(curves, ["H", "step"],
                                                     ["train_loss", "test_loss"]),
@@ -215,12 +206,12 @@ checkpoint = int(curves.loc[curves["step"] <= steps // 4, "step"].max())
 early = curves[curves["step"] == checkpoint]
 loss_early = compare(early, "train_loss", H_high, H_low)
 loss_end = compare(by_heads, "train_loss", H_high, H_low)
-glue_text("mh-checkpoint", checkpoint)
-glue_text("mh-h-low", H_low)
-glue_text("mh-h-high", H_high)
-glue_text("mh-loss-early", verdict(loss_early, f"higher with {H_high} heads",
+plots.glue_value("mh-checkpoint", checkpoint)
+plots.glue_value("mh-h-low", H_low)
+plots.glue_value("mh-h-high", H_high)
+plots.glue_value("mh-loss-early", verdict(loss_early, f"higher with {H_high} heads",
                               f"lower with {H_high} heads"))
-glue_text("mh-loss-end", verdict(loss_end, f"higher with {H_high} heads",
+plots.glue_value("mh-loss-end", verdict(loss_end, f"higher with {H_high} heads",
                             f"lower with {H_high} heads"))
 
 # %% [markdown]
@@ -269,14 +260,14 @@ test_error = compare(by_heads, "test_error", H_high, H_low)
 gap = compare(by_heads, "loss_gap", H_high, H_low)
 distance = compare(by_heads, "distance", H_high, H_low)
 movement = compare(by_heads, "head_movement", H_high, H_low)
-glue_text("mh-margin", verdict(margin, "larger with more heads", "smaller with more heads"))
-glue_text("mh-test-error", verdict(test_error, "higher with more heads", "lower with more heads"))
-glue_text("mh-gap", verdict(gap, "larger with more heads", "smaller with more heads"))
-glue_text("mh-distance", verdict(distance, "larger with more heads", "smaller with more heads"))
-glue_text("mh-movement", verdict(movement, "larger with more heads", "smaller with more heads"))
-glue_text("mh-movement-ratio", by_heads.groupby("H")["head_movement"].mean().loc[H_low]
+plots.glue_value("mh-margin", verdict(margin, "larger with more heads", "smaller with more heads"))
+plots.glue_value("mh-test-error", verdict(test_error, "higher with more heads", "lower with more heads"))
+plots.glue_value("mh-gap", verdict(gap, "larger with more heads", "smaller with more heads"))
+plots.glue_value("mh-distance", verdict(distance, "larger with more heads", "smaller with more heads"))
+plots.glue_value("mh-movement", verdict(movement, "larger with more heads", "smaller with more heads"))
+plots.glue_value("mh-movement-ratio", by_heads.groupby("H")["head_movement"].mean().loc[H_low]
      / by_heads.groupby("H")["head_movement"].mean().loc[H_high])
-glue_text("mh-sqrt-ratio", np.sqrt(H_high / H_low))
+plots.glue_value("mh-sqrt-ratio", np.sqrt(H_high / H_low))
 
 # %% [markdown]
 # Comparing {glue:text}`mh-h-high` heads with {glue:text}`mh-h-low` on the same data:
@@ -301,8 +292,8 @@ glue_text("mh-sqrt-ratio", np.sqrt(H_high / H_low))
 # with {glue:md}`mh-sample-heads` heads.
 
 # %%
-glue_text("mh-sample-sizes", ", ".join(map(str, sample_sizes)))
-glue_text("mh-sample-heads", " and ".join(map(str, sample_size_heads)))
+plots.glue_value("mh-sample-sizes", ", ".join(map(str, sample_sizes)))
+plots.glue_value("mh-sample-heads", " and ".join(map(str, sample_size_heads)))
 by_size = summary[summary["n_heads"].isin(sample_size_heads)
                   & summary["n_train"].isin(sample_sizes)]
 size_columns = ["test_error", "loss_gap", "error_gap", "ntk_margin_init"]
@@ -325,12 +316,12 @@ stats.interval_table(by_size, ["H", "n_train"], ["test_error", "loss_gap", "dist
 n_low, n_high = min(sample_sizes), max(sample_sizes)
 size_gap = {H: compare(by_size[by_size["H"] == H], "loss_gap", n_high, n_low, by="n_train")
             for H in sample_size_heads}
-glue_text("mh-size-gap", "; ".join(
+plots.glue_value("mh-size-gap", "; ".join(
     f"with {H} head{'s' if H > 1 else ''} it is " + verdict(result, f"larger at n = {n_high}",
                                                             f"smaller at n = {n_high}")
     for H, result in size_gap.items()))
-glue_text("mh-n-low", n_low)
-glue_text("mh-n-high", n_high)
+plots.glue_value("mh-n-low", n_low)
+plots.glue_value("mh-n-high", n_high)
 
 # %% [markdown]
 # From $n$ = {glue:text}`mh-n-low` to {glue:text}`mh-n-high` the loss gap changes as follows
@@ -363,7 +354,7 @@ figure = plots.attention_heads(rows, labels)
 for ax in figure.axes[:-1]:
     ax.set_xticks(np.flatnonzero(relevant_shown[0]))
     ax.set_xticklabels(["R"] * int(relevant_shown[0].sum()))
-glue_text("mh-shown-heads", shown_heads)
+plots.glue_value("mh-shown-heads", shown_heads)
 plots.glue_figure("mh-attention-plans", figure)
 
 # %% [markdown]
@@ -382,7 +373,7 @@ plots.glue_figure("mh-attention-plans", figure)
 # $|R|/T$ = {glue:text}`mh-uniform-mass:.2f`) evolve as follows:
 
 # %%
-glue_text("mh-uniform-mass", n_relevant / n_tokens)
+plots.glue_value("mh-uniform-mass", n_relevant / n_tokens)
 figure = plots.interval_panels(
     stats.interval_frame(coupling[coupling["n_train"] == n_train], ["H", "step"],
                          ["tv_to_sinkhorn", "relevant_attention"]),
@@ -409,12 +400,12 @@ tv = compare(by_heads, "tv_to_sinkhorn_end", H_high, H_low)
 focus = compare(by_heads, "relevant_attention_end", H_high, H_low)
 key_query = compare(by_heads, "key_query_movement", H_high, H_low)
 path = compare(by_heads, "w2_path_efficiency", H_high, H_low)
-glue_text("mh-tv", verdict(tv, "larger with more heads", "smaller with more heads"))
-glue_text("mh-focus", verdict(focus, "larger with more heads", "smaller with more heads"))
-glue_text("mh-key-query", verdict(key_query, "larger with more heads", "smaller with more heads"))
-glue_text("mh-path", verdict(path, "higher with more heads", "lower with more heads"))
+plots.glue_value("mh-tv", verdict(tv, "larger with more heads", "smaller with more heads"))
+plots.glue_value("mh-focus", verdict(focus, "larger with more heads", "smaller with more heads"))
+plots.glue_value("mh-key-query", verdict(key_query, "larger with more heads", "smaller with more heads"))
+plots.glue_value("mh-path", verdict(path, "higher with more heads", "lower with more heads"))
 lazier = tv["verdict"] == "first lower" and key_query["verdict"] == "first lower"
-glue_text("mh-lazier", "Yes, in this model" if lazier else "Not shown by these runs")
+plots.glue_value("mh-lazier", "Yes, in this model" if lazier else "Not shown by these runs")
 
 # %% [markdown]
 # **Do more heads make each head lazier?** {glue:md}`mh-lazier`. From {glue:text}`mh-h-low`
@@ -446,10 +437,10 @@ glue_text("mh-lazier", "Yes, in this model" if lazier else "Not shown by these r
 # all head counts see the same data per repetition).
 
 # %% tags=["remove-stderr"]
-glue_text("mh-bridge-level", bridge_level)
-glue_text("mh-bridge-epochs", bridge_epochs)
-glue_text("mh-bridge-blocks", bridge_blocks)
-glue_text("mh-target", target_accuracy)
+plots.glue_value("mh-bridge-level", bridge_level)
+plots.glue_value("mh-bridge-epochs", bridge_epochs)
+plots.glue_value("mh-bridge-blocks", bridge_blocks)
+plots.glue_value("mh-target", target_accuracy)
 bridge = pd.DataFrame(engine.run_jobs(mh.thesis_heads_run, bridge_jobs, scheduler=scheduler,
                                       description="thesis Transformer runs"))
 bridge["H"] = bridge["n_heads"]
@@ -463,12 +454,12 @@ figure = plots.interval_panels(stats.interval_frame(bridge, ["H"], bridge_column
 plots.glue_figure("mh-bridge", figure)
 B_low, B_high = min(bridge_heads), max(bridge_heads)
 bridge_results = {name: compare(bridge, name, B_high, B_low) for name in bridge_columns}
-glue_text("mh-bridge-findings", "; ".join(
+plots.glue_value("mh-bridge-findings", "; ".join(
     f"{name.replace('_', ' ')} is " + verdict(result, f"higher with {B_high} heads",
                                               f"lower with {B_high} heads")
     for name, result in bridge_results.items()))
-glue_text("mh-bridge-never", int(bridge["epochs_to_target"].isna().sum()))
-glue_text("mh-bridge-runs", len(bridge))
+plots.glue_value("mh-bridge-never", int(bridge["epochs_to_target"].isna().sum()))
+plots.glue_value("mh-bridge-runs", len(bridge))
 
 # %% [markdown]
 # ```{glue:figure} mh-bridge
@@ -488,8 +479,8 @@ glue_text("mh-bridge-runs", len(bridge))
 # the paper.
 
 # %%
-glue_text("mh-bridge-low", B_low)
-glue_text("mh-bridge-high", B_high)
+plots.glue_value("mh-bridge-low", B_low)
+plots.glue_value("mh-bridge-high", B_high)
 
 # %% [markdown]
 # ## What the numbers say
@@ -506,7 +497,7 @@ glue_text("mh-bridge-high", B_high)
 # never "no effect".
 
 # %%
-glue_text("mh-repetitions", n_repetitions)
+plots.glue_value("mh-repetitions", n_repetitions)
 
 # %% tags=["remove-cell"]
 improvements = {"training loss": loss_end["verdict"] == "first lower",

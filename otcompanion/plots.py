@@ -55,6 +55,20 @@ def glue_figure(name, figure):
     plt.close(figure)
 
 
+def glue_value(name, value):
+    """Glue a number or a sentence under ``name`` for the prose, without showing it.
+
+    A number (NumPy scalars become Python numbers) is for ``{glue:text}`` with a format spec;
+    a string is glued as Markdown, for ``{glue:md}`` (myst-nb's ``glue``).
+    """
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
+
+
 def use_book_style():
     """Apply the book's seaborn theme, font sizes and figure resolution (:func:`book_rc`)."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, rc=book_rc())

@@ -87,3 +87,19 @@ def test_multi_panel_figures_fit_the_column_with_legible_text():
 def test_token_scatter_rejects_an_unknown_sharing():
     with pytest.raises(ValueError, match="share must be"):
         plots.token_scatter(tokens(), col="task", share="some")
+
+
+def test_glue_value_glues_numbers_as_python_numbers_and_sentences_as_markdown(monkeypatch):
+    import myst_nb
+    from IPython.display import Markdown
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue",
+                        lambda name, value, display=True: glued.update({name: (value, display)}))
+    plots.glue_value("n", np.int64(3))
+    plots.glue_value("x", np.float32(0.5))
+    plots.glue_value("sentence", "a **verdict**")
+    assert glued["n"] == (3, False) and type(glued["n"][0]) is int
+    assert type(glued["x"][0]) is float
+    value, display = glued["sentence"]
+    assert isinstance(value, Markdown) and value.data == "a **verdict**" and display is False

@@ -63,7 +63,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import Markdown
 from myst_nb import glue
 
 from otcompanion import claims, data, experiments, plots, pretrain, stats
@@ -78,13 +77,6 @@ if sensitivity_task not in task_names:
 if reference_epochs < epochs:
     raise ValueError(f"reference_epochs ({reference_epochs}) must be at least epochs "
                      f"({epochs}): the unpretrained runs are cut from runs that long.")
-
-
-def glue_text(name, value):
-    """A number (for {glue:text}) or a sentence (Markdown, for {glue:md}) for the prose."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
 
 
 def interval_text(row, places=1):
@@ -189,9 +181,9 @@ plots.glue_figure("pretraining-clouds", grid.figure)
 
 # %%
 none = summary[summary["condition"] == "unpretrained"]
-glue_text("pretraining-late-best",
+plots.glue_value("pretraining-late-best",
           100 * float((none["reference_best_epoch"] > 0.9 * reference_epochs).mean()))
-glue_text("pretraining-median-best", float(none["reference_best_epoch"].median()))
+plots.glue_value("pretraining-median-best", float(none["reference_best_epoch"].median()))
 
 # %% [markdown]
 # ## What the runs show
@@ -277,7 +269,7 @@ plots.glue_figure("pretraining-differences", figure)
 pooled = experiments.pretraining_differences(summary, quantities, baseline="unpretrained",
                                              pool_levels=True, seed=seed)
 pooled["setup"] = pooled["n_classes"].map(task_names)
-glue_text("pretraining-pairs", int(pooled["pairs"].min()))
+plots.glue_value("pretraining-pairs", int(pooled["pairs"].min()))
 pooled_table = pooled.assign(**{
     "pretrained": pooled["mean_first"].round(3), "unpretrained": pooled["mean_second"].round(3),
     "difference [95 % interval]": pooled.apply(interval_text, axis=1, places=3),
@@ -299,7 +291,7 @@ draw = experiments.pretraining_differences(circles, ["epochs_to_target_capped"],
 draw["setup"] = draw["n_classes"].map(task_names)
 draw_speed = draw[draw["quantity"] == "epochs_to_target_capped"]
 words = {"first higher": "later with the one head", "first lower": "sooner with the one head"}
-glue_text("pretraining-head-draw", "; ".join(
+plots.glue_value("pretraining-head-draw", "; ".join(
     f"{row['setup']}: {interval_text(row)} epochs ({words.get(row['verdict'], row['verdict'])})"
     for _, row in draw_speed.iterrows()) + ".")
 
@@ -381,9 +373,9 @@ for _, row in speed_rows.iterrows():
         f"mean of {len(levels)} level{'s' if len(levels) > 1 else ''}).")
 evidence = "\n".join(evidence_lines)
 speed_by_level = by_level[by_level["quantity"] == "epochs_to_target_capped"]
-glue_text("pretraining-level-faster", int((speed_by_level["high"] < 0).sum()))
-glue_text("pretraining-level-slower", int((speed_by_level["low"] > 0).sum()))
-glue_text("pretraining-level-cells", len(speed_by_level))
+plots.glue_value("pretraining-level-faster", int((speed_by_level["high"] < 0).sum()))
+plots.glue_value("pretraining-level-slower", int((speed_by_level["low"] > 0).sum()))
+plots.glue_value("pretraining-level-cells", len(speed_by_level))
 
 budgets = []
 for budget in sorted({*[b for b in shorter_budgets if 1 <= b < epochs], epochs}):
@@ -415,9 +407,9 @@ if len(faster_rows):
                                     f"*{row['condition']}*)" for _, row in faster_rows.iterrows())
                         + (": close enough that other data or another budget could move it "
                            "to 0." if narrow else "."))
-glue_text("pretraining-budgets", budget_sentence)
-glue_text("pretraining-verdict", f"**{result['verdict']}**")
-glue_text("pretraining-evidence",
+plots.glue_value("pretraining-budgets", budget_sentence)
+plots.glue_value("pretraining-verdict", f"**{result['verdict']}**")
+plots.glue_value("pretraining-evidence",
           f"Pretraining was faster in: {cell_list(result['faster'])}; slower in: "
           f"{cell_list(result['slower'])}; less accurate in: "
           f"{cell_list(result['less_accurate'])}.\n\n{evidence}")
@@ -457,12 +449,12 @@ heads = pretrained_runs.drop_duplicates(["n_classes", "head_seed", "condition"])
 head_seconds = float(heads["head_seconds"].mean())
 thesis_runs = len(pretrained_conditions) * len(task_names) * 4 * 100
 thesis_heads = len(task_names) * (1 + 2 * 100)  # one shared head, two own heads per repetition
-glue_text("pretraining-runs", len(pretrained_runs))
-glue_text("pretraining-heads", len(heads))
-glue_text("pretraining-grid-seconds", grid_seconds)
-glue_text("pretraining-epoch-ms", 1000 * epoch_seconds)
-glue_text("pretraining-head-s", head_seconds)
-glue_text("pretraining-thesis-minutes",
+plots.glue_value("pretraining-runs", len(pretrained_runs))
+plots.glue_value("pretraining-heads", len(heads))
+plots.glue_value("pretraining-grid-seconds", grid_seconds)
+plots.glue_value("pretraining-epoch-ms", 1000 * epoch_seconds)
+plots.glue_value("pretraining-head-s", head_seconds)
+plots.glue_value("pretraining-thesis-minutes",
           (thesis_runs * 200 * epoch_seconds + thesis_heads * head_seconds) / 60)
 
 # %% [markdown]

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -290,11 +291,22 @@ def validate_parameters(chapter, values):
 
 
 class _LocalSocketKernelManager(AsyncKernelManager):
-    """Talks to the kernel over local (IPC) sockets instead of unencrypted loopback TCP."""
+    """Talks to the kernel over local (IPC) sockets instead of unencrypted loopback TCP.
+
+    The sockets are files named ``<ip>-<port>``. jupyter_client's default ``ip`` is
+    ``kernel-ipc`` in the working directory, and it numbers the ports by looking for free
+    names, so two processes starting kernels in one folder at once (the two pytest-xdist
+    workers of ``make test``) could pick the same sockets; every kernel gets its own name in the
+    temporary folder instead.
+    """
 
     @default("transport")
     def _default_transport(self):
         return "ipc"
+
+    @default("ip")
+    def _default_ip(self):
+        return os.path.join(tempfile.gettempdir(), f"otcompanion-kernel-{uuid.uuid4().hex}")
 
 
 @contextlib.contextmanager

@@ -802,7 +802,6 @@ def pretraining_differences(summary, quantities, *, baseline="none", pool_levels
         The rows of :func:`otcompanion.stats.paired_differences`, grouped by ``n_classes``
         (and ``level`` unless pooled), with the compared ``condition``.
     """
-
     quantities = list(quantities)
     missing = [name for name in ("n_classes", "level", "repetition", "condition", *quantities)
                if name not in summary.columns]

@@ -1,5 +1,6 @@
 """The book pipeline without executing anything: chapters, parameters, validation, TOC."""
 
+import os
 import re
 from pathlib import Path
 
@@ -117,3 +118,15 @@ def test_every_chapter_has_typed_documented_parameters_and_provenance(chapter):
         assert parameter.type != "None", f"{parameter.name} has no type annotation"
         assert parameter.help, f"{parameter.name} has no help comment"
     assert re.search(r"^# # ", text, flags=re.M), "the chapter has no title"
+
+
+def test_kernels_get_their_own_local_sockets_outside_the_working_directory(tmp_path,
+                                                                           monkeypatch):
+    # Two processes starting kernels in one folder must not pick the same socket files.
+    from otcompanion.book import _LocalSocketKernelManager
+
+    monkeypatch.chdir(tmp_path)
+    first, second = (_LocalSocketKernelManager(kernel_name="python3") for _ in range(2))
+    assert first.transport == "ipc"
+    assert first.ip != second.ip
+    assert os.path.isabs(first.ip) and not first.ip.startswith(str(tmp_path))

@@ -176,12 +176,12 @@ class MultiHeadSelfAttention(nn.Module):
     floating-point rounding.
 
     Its backward pass is written out (:class:`_FactoredAttention`). Otherwise the direct
-    computation above is used. On one CPU thread at the thesis size (36 instances), the
-    factored forward and backward pass of one attention layer in training mode takes about
-    0.6 of the direct one's time (2.2 ms against 3.6 ms) and its inference forward about half
-    (0.5 ms against 1.1 ms). For ``d + 1 < k < 2 (d + 1)`` the products shrink less
-    and the measured training-mode gain is smaller (0.8 to 1.0 of the direct time); there the
-    direct computation keeps the previous floating-point results exactly, which matters for
+    computation above is used. On one CPU thread at the thesis size, the factored forward
+    and backward pass of one attention layer in training mode (36 instances) takes less than
+    half the direct one's time (1.3 ms against 2.8 ms) and its inference forward (45
+    instances) about 0.4 (0.37 ms against 1.0 ms). For ``d + 1 < k < 2 (d + 1)`` the products
+    shrink less and the measured training-mode gain is smaller (0.8 to 1.0 of the direct
+    time); there the direct computation keeps the previous floating-point results exactly, which matters for
     this model: with ``d = 2`` the post-norm LayerNorm normalizes two numbers, amplifies
     rounding differences by orders of magnitude, and makes float32 training trajectories part
     within a few epochs.
@@ -232,8 +232,17 @@ class MultiHeadSelfAttention(nn.Module):
                               dtype)
         return noise.permute(0, 2, 3, 1)
 
-    def forward(self, x):
+    def forward(self, x, logits=True):
         """Attend from ``x`` to itself.
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, T, d)
+        logits : bool, default True
+            Also return the pre-softmax scores. ``False`` returns ``None`` in their place and
+            lets the factored computation compute the softmax in their memory (one
+            ``(B, H, T, T)`` tensor less to write; the training loop and the trace without
+            attention need no scores).
 
         Returns
         -------
@@ -241,14 +250,14 @@ class MultiHeadSelfAttention(nn.Module):
         weights : Tensor of shape (B, H, T, T)
             Row-stochastic attention weights (before dropout). In the factored computation a
             non-contiguous view of the key-major weights.
-        logits : Tensor of shape (B, H, T, T)
+        logits : Tensor of shape (B, H, T, T), or None
             Pre-softmax scores ``Q K^T / sqrt(key_dim)`` (a view like ``weights``).
         """
         if self.factored:
-            return self._factored(x)
-        return self._direct(x)
+            return self._factored(x, logits)
+        return self._direct(x, logits)
 
-    def _direct(self, x):
+    def _direct(self, x, keep_logits=True):
         """``MHA(x)`` through the width-``H k`` projections (Vaswani et al. 2017, §3.2)."""
         batch, tokens, _ = x.shape
         heads, width = self.n_heads, self.key_dim
@@ -264,9 +273,9 @@ class MultiHeadSelfAttention(nn.Module):
             dropped = weights * self.weight_noise(batch, tokens, x.device, x.dtype)
         context = dropped @ v  # (B, H, T, k)
         context = context.transpose(1, 2).reshape(batch, tokens, heads * width)
-        return self.output(context), weights, logits
+        return self.output(context), weights, logits if keep_logits else None
 
-    def _factored(self, x):
+    def _factored(self, x, keep_logits=True):
         """``MHA(x)`` through the per-head matrices ``M_h`` and ``N_h`` (class docstring)."""
         batch, tokens, d = x.shape
         heads, width = self.n_heads, self.key_dim
@@ -284,13 +293,31 @@ class MultiHeadSelfAttention(nn.Module):
         n = n.transpose(0, 1).reshape((d + 1) * heads, d)
         noise = None
         if self.training and self.dropout.p > 0:
-            # The mask of the direct computation, whose memory is key-major: a view, no copy.
+            # The mask of the direct computation, whose memory is key-major: a view, no copy
+            # (the factored computation multiplies the weights into it, in place).
             noise = self.weight_noise(batch, tokens, x.device, x.dtype)
             noise = noise.permute(0, 3, 1, 2).reshape(batch, tokens, heads * tokens)
         out, weights, logits = _FactoredAttention.apply(augmented, m, n, self.output.bias,
-                                                        noise, heads)
-        return (out, weights.view(batch, tokens, heads, tokens).permute(0, 2, 3, 1),
-                logits.view(batch, tokens, heads, tokens).permute(0, 2, 3, 1))
+                                                        noise, heads, keep_logits)
+
+        def query_major(scores):  # (B, T_key, H T_query) -> (B, H, T_query, T_key), a view
+            return scores.view(batch, tokens, heads, tokens).permute(0, 2, 3, 1)
+
+        return out, query_major(weights), None if logits is None else query_major(logits)
+
+
+def _softmax_keys(logits, in_place=False):
+    """``softmax`` over the keys (dimension 1) of key-major scores ``(B, T_key, H T_query)``.
+
+    The usual ``exp(L - max) / sum exp(L - max)`` (the maximum over the keys keeps ``exp``
+    finite) in four passes over one tensor: a new one, or ``logits`` itself with
+    ``in_place``. ``torch.softmax(logits, dim=1)`` takes about 1.5 times as long on this
+    reduction over an outer dimension.
+    """
+    largest = logits.amax(1, keepdim=True)
+    weights = logits.sub_(largest) if in_place else logits - largest
+    weights.exp_()
+    return weights.div_(weights.sum(1, keepdim=True))
 
 
 class _FactoredAttention(torch.autograd.Function):
@@ -307,9 +334,10 @@ class _FactoredAttention(torch.autograd.Function):
         \\text{out} = C\\, n + b, \\quad C = \\operatorname{vec}_{(a, h)}(\\tilde x^\\top P).
 
     Returns ``(out, A, L)``; ``A`` and ``L`` (key-major, ``(B, T, H T)``) are outputs for the
-    trace and are not differentiable. The backward pass uses the softmax Jacobian in the form
-    ``dL = A * (dA - sum_key(dA * A))`` with ``dA = dP * D``, that is
-    ``dL = dP * P - A * sum_key(dP * P)``: three passes over the ``(B, T, H T)`` scores where
+    trace and are not differentiable. Without ``keep_logits``, ``L`` is ``None`` and ``A`` is
+    computed in its memory; a dropout multiplier is overwritten with ``P``. The backward pass
+    uses the softmax Jacobian in the form ``dL = A * (dA - sum_key(dA * A))`` with
+    ``dA = dP * D``, that is ``dL = dP * P - A * sum_key(dP * P)``: three passes over the ``(B, T, H T)`` scores where
     autograd makes five (a fifth of a thesis-size training step, measured by
     ``benchmarks/transformer_speed.py``). The equivalence tests compare it with autograd
     through the direct computation (``tests/test_attention_equivalence.py``) and with
@@ -317,14 +345,20 @@ class _FactoredAttention(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, augmented, m, n, bias, noise, heads):
+    def forward(ctx, augmented, m, n, bias, noise, heads, keep_logits):
         batch, tokens, c = augmented.shape
+        rows = augmented.reshape(batch * tokens, c)
         # queries[b, a, (h, t)] = (x~_t M_h)[a]
-        queries = (augmented @ m).transpose(1, 2).reshape(batch, c, heads * tokens)
+        queries = (rows @ m).view(batch, tokens, c * heads).transpose(1, 2)
+        queries = queries.reshape(batch, c, heads * tokens)
         # Key-major scores: logits[b, s, (h, t)] = x~_s . queries[b, :, (h, t)] = S_h[t, s]
         logits = augmented @ queries
-        weights = torch.softmax(logits, dim=1)  # over the keys s
-        dropped = weights if noise is None else weights * noise
+        weights = _softmax_keys(logits, in_place=not keep_logits)
+        if not keep_logits:
+            logits = None
+        # Every new tensor of the scores' size costs about as much as four passes over one
+        # in the cache: the dropout mask becomes the dropped weights, in place.
+        dropped = weights if noise is None else noise.mul_(weights)
         # context[b, t, (a, h)] = sum_s Dropout(A_h)[t, s] x~_s[a]
         context = (augmented.transpose(1, 2) @ dropped).view(batch, c * heads, tokens)
         context = context.transpose(1, 2).reshape(batch * tokens, c * heads)
@@ -332,33 +366,41 @@ class _FactoredAttention(torch.autograd.Function):
         out = torch.addmm(bias, context, n).view(batch, tokens, -1)
         ctx.save_for_backward(augmented, m, n, queries, weights, dropped, context)
         ctx.heads = heads
-        ctx.mark_non_differentiable(weights, logits)
+        ctx.mark_non_differentiable(*(t for t in (weights, logits) if t is not None))
+        # Their gradients are never used: do not let autograd fill two zero tensors of the
+        # scores' size for them in every backward pass.
+        ctx.set_materialize_grads(False)
         return out, weights, logits
 
     @staticmethod
     def backward(ctx, grad_out, grad_weights, grad_logits):
         augmented, m, n, queries, weights, dropped, context = ctx.saved_tensors
+        if grad_out is None:
+            return None, None, None, None, None, None, None
         batch, tokens, c = augmented.shape
         heads = ctx.heads
+        rows = augmented.reshape(batch * tokens, c)
         grad_out = grad_out.reshape(batch * tokens, -1)
         grad_bias = grad_out.sum(0)
         grad_n = context.t() @ grad_out
         # grad of context, laid out like the key-major product: (B, c, H T)
         grad_context = (grad_out @ n.t()).view(batch, tokens, c * heads).transpose(1, 2)
         grad_context = grad_context.reshape(batch, c, heads * tokens)
-        grad_augmented = dropped @ grad_context.transpose(1, 2)
+        # The products with the scores that give x~'s gradient are taken transposed,
+        # (c, H T) x (H T, T): torch's bmm is about three times slower on (T, H T) x (H T, c).
+        grad_columns = grad_context @ dropped.transpose(1, 2)  # (B, c, T)
         grad_dropped = augmented @ grad_context
         # Softmax and dropout: dL = dP * P - A * sum_key(dP * P)
         grad_logits = grad_dropped.mul_(dropped)
         grad_logits.addcmul_(weights, grad_logits.sum(1, keepdim=True), value=-1)
-        grad_augmented.baddbmm_(grad_logits, queries.transpose(1, 2))
-        # grad of the queries (B, c, H T) back to x~ m's layout (B, T, (a, h))
+        grad_columns.baddbmm_(queries, grad_logits.transpose(1, 2))
+        # grad of the queries back to x~ m's layout (B T, (a, h))
         grad_queries = (augmented.transpose(1, 2) @ grad_logits).view(batch, c * heads, tokens)
-        grad_queries = grad_queries.transpose(1, 2)
-        grad_augmented.baddbmm_(grad_queries, m.t().expand(batch, -1, -1))
-        grad_m = augmented.reshape(batch * tokens, c).t() @ grad_queries.reshape(
-            batch * tokens, c * heads)
-        return grad_augmented, grad_m, grad_n, grad_bias, None, None
+        grad_queries = grad_queries.transpose(1, 2).reshape(batch * tokens, c * heads)
+        grad_augmented = (grad_queries @ m.t()).view(batch, tokens, c)
+        grad_augmented += grad_columns.transpose(1, 2)
+        grad_m = rows.t() @ grad_queries
+        return grad_augmented, grad_m, grad_n, grad_bias, None, None, None
 
 
 class EncoderBlock(nn.Module):
@@ -384,11 +426,11 @@ class EncoderBlock(nn.Module):
         self.ff_out = _keras_dense(ff_dim, n_features)
         self.ff_norm = nn.LayerNorm(n_features, eps=LAYER_NORM_EPS)
 
-    def forward(self, x):
+    def forward(self, x, logits=True):
         """Returns ``(out, residual, weights, logits)``: the block output after feed-forward +
         residual, the intermediate output after attention + residual, and the attention weights
-        and logits of :class:`MultiHeadSelfAttention`."""
-        attended, weights, logits = self.attention(x)
+        and logits of :class:`MultiHeadSelfAttention` (``logits`` as in its ``forward``)."""
+        attended, weights, logits = self.attention(x, logits)
         residual = self.attention_norm(self.attention_dropout(attended)) + x
         hidden = self.ff_out(self.ff_dropout(F.relu(self.ff_in(residual))))
         out = self.ff_norm(hidden) + residual
@@ -514,7 +556,7 @@ class ThesisTransformer(nn.Module):
         """The last block's output, shape ``(B, T, d)``: the tokens the head classifies."""
         self._check_input(x)
         for block in self.blocks:
-            x = block(x)[0]
+            x = block(x, logits=False)[0]
         return x
 
     def forward(self, x, return_trace=False, attention=True):
@@ -539,7 +581,7 @@ class ThesisTransformer(nn.Module):
             return self.head(self.encode(x))
         outputs, weights, scores = [], [], []
         for block in self.blocks:
-            x, residual, block_weights, block_logits = block(x)
+            x, residual, block_weights, block_logits = block(x, logits=attention)
             outputs += [residual, x]
             weights.append(block_weights)
             scores.append(block_logits)

@@ -68,8 +68,9 @@ class ReferenceSelfAttention(MultiHeadSelfAttention):
     """:class:`MultiHeadSelfAttention` with the parameters unchanged and the forward pass of
     :func:`reference_attention`."""
 
-    def forward(self, x):
-        return reference_attention(self, x)
+    def forward(self, x, logits=True):
+        out, weights, scores = reference_attention(self, x)
+        return out, weights, scores if logits else None
 
 
 class ReferenceThesisTransformer(ThesisTransformer):

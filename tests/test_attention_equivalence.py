@@ -235,11 +235,13 @@ def test_short_training_runs_agree_with_reference():
     assert np.abs(other.history["train_loss"] - expected.history["train_loss"]).max() > 1e-2
 
 
+@pytest.mark.parametrize("keep_logits", [True, False], ids=["logits", "softmax in place"])
 @pytest.mark.parametrize("dropout", [0.0, 0.3], ids=["no dropout", "dropout"])
 @pytest.mark.parametrize("n_features", [2, 3])
-def test_hand_written_backward_passes_gradcheck(n_features, dropout):
+def test_hand_written_backward_passes_gradcheck(n_features, dropout, keep_logits):
     # Finite differences in float64 against the hand-written backward pass of the factored
-    # attention, through the parameters and the tokens (the mask is fixed by the seed).
+    # attention, through the parameters and the tokens (the mask is fixed by the seed; the
+    # forward pass overwrites it with the dropped weights, so every call gets a copy).
     from otcompanion.attention import _FactoredAttention
 
     generator = torch.Generator().manual_seed(5)
@@ -254,11 +256,12 @@ def test_hand_written_backward_passes_gradcheck(n_features, dropout):
     noise = None
     if dropout:
         noise = (torch.rand(batch, tokens, heads * tokens, generator=generator,
-                            dtype=torch.float64) >= dropout) / (1 - dropout)
+                            dtype=torch.float64) >= dropout).double() / (1 - dropout)
     arguments = [tensor.requires_grad_() for tensor in (augmented, m, n, bias)]
 
     def output(augmented, m, n, bias):
-        return _FactoredAttention.apply(augmented, m, n, bias, noise, heads)[0]
+        mask = None if noise is None else noise.clone()
+        return _FactoredAttention.apply(augmented, m, n, bias, mask, heads, keep_logits)[0]
 
     assert torch.autograd.gradcheck(output, arguments)
 
@@ -267,3 +270,24 @@ def test_attention_weights_are_not_differentiable():
     module = MultiHeadSelfAttention(2, 4, 16, dropout=0.0)
     out, weights, logits = module(torch.randn(2, 5, 2, requires_grad=True))
     assert out.requires_grad and not weights.requires_grad and not logits.requires_grad
+
+
+@pytest.mark.parametrize("factored", [True, False], ids=["factored", "direct"])
+def test_attention_without_logits_computes_the_same_in_training_and_inference(factored):
+    # logits=False only drops the scores (the factored softmax then overwrites them): the
+    # output, the weights and the gradients are those of logits=True, under the same mask.
+    torch.manual_seed(3)
+    module = MultiHeadSelfAttention(2, 4, 16 if factored else 4, dropout=0.3)
+    assert module.factored is factored
+    x = torch.randn(3, 5, 2, requires_grad=True)
+    for training in (True, False):
+        module.train(training)
+        results = []
+        for keep in (True, False):
+            torch.manual_seed(11)  # the same dropout mask
+            out, weights, logits = module(x, logits=keep)
+            assert (logits is None) is not keep
+            gradient, = torch.autograd.grad(out.square().sum(), x)
+            results.append((out, weights, gradient))
+        for kept, dropped in zip(*results):
+            torch.testing.assert_close(dropped, kept, rtol=0, atol=0)

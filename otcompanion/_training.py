@@ -217,10 +217,12 @@ def _set_mode(modules, training):
 
     ``nn.Module.train`` recurses through the children and sets the flag through
     ``nn.Module.__setattr__`` at every level: called twice an epoch, that was a twentieth of a
-    thesis-size fit. The package's models do not override ``train``.
+    thesis-size fit. The flag is a plain instance attribute (``nn.Module.__setattr__`` stores
+    it in the instance dictionary too), so it is written there directly. The package's models
+    do not override ``train``.
     """
     for module in modules:
-        module.training = training
+        module.__dict__["training"] = training
 
 
 def train_epochs(model, optimizer, loss_fn, inputs, targets, epochs, *, batch_size=None,
@@ -240,7 +242,7 @@ def train_epochs(model, optimizer, loss_fn, inputs, targets, epochs, *, batch_si
     ----------
     model : torch.nn.Module
     optimizer : torch.optim.Optimizer or attention.KerasRMSprop
-        Anything with ``zero_grad(set_to_none=True)`` and ``step()``.
+        Anything with ``zero_grad()`` and ``step()``.
     loss_fn : callable ``(outputs, targets) -> scalar tensor``
         A mean over the rows of the batch.
     inputs, targets : Tensor
@@ -279,7 +281,7 @@ def train_epochs(model, optimizer, loss_fn, inputs, targets, epochs, *, batch_si
         total = torch.zeros((), device=inputs.device)
         for start in range(0, n_rows, batch):
             x, t = epoch_inputs[start:start + batch], epoch_targets[start:start + batch]
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             outputs = model(x)
             loss = loss_fn(outputs, t)
             loss.backward()

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -105,6 +107,29 @@ def test_model_rejects_wrong_input_shape():
         model(torch.randn(3, 4, 5))
 
 
+@pytest.mark.parametrize("p", [0.1, 0.4])
+def test_dropout_noise_has_the_stated_drop_rate_values_and_seeding(p):
+    shape = (50, 20, 10, 20)  # 200,000 elements
+    torch.manual_seed(0)
+    first = attention.dropout_noise(shape, p, "cpu")
+    second = attention.dropout_noise(shape, p, "cpu")
+    assert first.shape == shape and first.is_contiguous() and first.dtype == torch.float32
+    values = torch.unique(first)
+    torch.testing.assert_close(values, torch.tensor([0.0, 1 / (1 - p)]))
+    rate, n = round(65536 * p) / 65536, first.numel()
+    dropped = float((first == 0).float().mean())
+    assert abs(dropped - rate) < 5 * math.sqrt(rate * (1 - rate) / n)
+    agreement = float((first == second).float().mean())  # independent draws
+    assert abs(agreement - (rate ** 2 + (1 - rate) ** 2)) < 0.01
+    torch.manual_seed(0)  # the same torch seed gives the same masks, in the same order
+    assert torch.equal(attention.dropout_noise(shape, p, "cpu"), first)
+    assert torch.equal(attention.dropout_noise(shape, p, "cpu"), second)
+    # Neighbouring elements are not correlated (the 16-bit lanes of one 64-bit output).
+    flat = (first.reshape(-1) == 0).float()
+    lag = float((flat[:-1] * flat[1:]).mean())
+    assert abs(lag - rate ** 2) < 5 * math.sqrt(rate ** 2 / n)
+
+
 def test_keras_rmsprop_puts_epsilon_inside_the_square_root():
     p = torch.nn.Parameter(torch.tensor([1.0, 1.0]))
     p.grad = torch.tensor([1e-3, 1.0])
@@ -114,24 +139,64 @@ def test_keras_rmsprop_puts_epsilon_inside_the_square_root():
     torch.testing.assert_close(p.detach(), expected)
 
 
-def test_keras_rmsprop_matches_the_formula_over_steps_and_skips_parameters_without_gradient():
+def test_keras_rmsprop_matches_the_formula_over_steps_and_leaves_parameters_without_gradient():
     generator = torch.Generator().manual_seed(0)
-    p, frozen = torch.nn.Parameter(torch.randn(3, 2)), torch.nn.Parameter(torch.randn(4))
-    start = p.detach().clone(), frozen.detach().clone()
-    optimizer = attention.KerasRMSprop([p, frozen], lr=0.05, rho=0.8, eps=1e-6)
+    p, unused = torch.nn.Parameter(torch.randn(3, 2)), torch.nn.Parameter(torch.randn(4))
+    start = p.detach().clone(), unused.detach().clone()
+    optimizer = attention.KerasRMSprop([p, unused], lr=0.05, rho=0.8, eps=1e-6)
     theta, v = start[0].double(), torch.zeros(3, 2, dtype=torch.float64)
     for _ in range(3):
         optimizer.zero_grad()
-        assert p.grad is None
+        assert torch.equal(p.grad, torch.zeros(3, 2))
         gradient = torch.randn(3, 2, generator=generator)
-        p.grad = gradient.clone()
+        p.grad = gradient.clone()  # replaced from outside: step copies it into the buffer
         optimizer.step()
         v = 0.8 * v + 0.2 * gradient.double() ** 2
         theta = theta - 0.05 * gradient.double() / torch.sqrt(v + 1e-6)
     torch.testing.assert_close(p.detach().double(), theta, rtol=1e-5, atol=1e-6)
-    assert torch.equal(frozen.detach(), start[1])
-    optimizer.zero_grad(set_to_none=False)
-    assert torch.equal(p.grad, torch.zeros(3, 2))
+    assert torch.equal(unused.detach(), start[1])
+
+
+def test_keras_rmsprop_keeps_parameters_and_gradients_in_one_buffer_through_backward():
+    # The parameters become views of one flat tensor and backpropagation accumulates into
+    # views of one flat gradient; the model computes and trains as before, also after
+    # model.zero_grad() set the gradients to None and load_state_dict copied weights in.
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    twin = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    twin.load_state_dict(model.state_dict())
+    x = torch.randn(5, 3)
+    before = model(x)
+    optimizer = attention.KerasRMSprop(model.parameters(), lr=0.01)
+    torch.testing.assert_close(model(x), before, rtol=0, atol=0)
+    buffer = optimizer.velocity.numel()
+    assert buffer == sum(q.numel() for q in model.parameters())
+    velocity = [torch.zeros_like(q) for q in twin.parameters()]
+    for step in range(4):
+        if step == 2:
+            model.zero_grad()  # grads to None: the next step reattaches them
+            twin.load_state_dict(model.state_dict())
+        else:
+            optimizer.zero_grad()
+        model(x).square().sum().backward()
+        twin.zero_grad()
+        twin(x).square().sum().backward()
+        optimizer.step()
+        with torch.no_grad():
+            for q, v in zip(twin.parameters(), velocity):
+                v.mul_(0.9).add_(0.1 * q.grad ** 2)
+                q -= 0.01 * q.grad / torch.sqrt(v + 1e-7)
+        for q, reference in zip(model.parameters(), twin.parameters()):
+            torch.testing.assert_close(q, reference, rtol=1e-6, atol=1e-7)
+    flat_start = optimizer._flat.data_ptr()
+    ends = flat_start + 4 * buffer
+    assert all(flat_start <= q.data_ptr() < ends for q in model.parameters())
+
+
+def test_keras_rmsprop_rejects_parameters_of_different_dtypes():
+    with pytest.raises(ValueError, match="one dtype and device"):
+        attention.KerasRMSprop([torch.nn.Parameter(torch.zeros(2)),
+                                torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))])
 
 
 @pytest.mark.parametrize("params, error, match", [
@@ -214,15 +279,21 @@ def test_restored_weights_are_the_best_epoch(fit, easy):
 def test_early_stopping_cuts_the_trace_at_the_best_epoch(easy):
     X_train, _, y_train, _ = easy
     # With this seed and a large step the validation loss stalls and training stops early.
-    result = train_transformer(X_train, y_train, seed=2, lr=0.05, patience=2,
-                               **(TINY | dict(epochs=30, attention_every=4)))
+    options = dict(seed=2, lr=0.05, patience=2) | TINY | dict(epochs=30)
+    plain = train_transformer(X_train, y_train, **(options | dict(attention_every=0)))
+    best = plain.best_epoch
+    # Record attention every `every` epochs, with `every` not dividing the best epoch, so that
+    # the best epoch's attention is recorded separately; recording changes no weight.
+    every = next(k for k in (3, 4, 5, 7) if best % k)
+    result = train_transformer(X_train, y_train, **(options | dict(attention_every=every)))
+    assert result.best_epoch == best
+    pd.testing.assert_frame_equal(result.history, plain.history)
     last = len(result.history)
     assert last < 30 and last - result.best_epoch == 2
-    assert result.best_epoch % 4  # so the best epoch's attention is recorded separately
     assert len(result.trace.trajectory) == result.best_epoch + 1
     assert len(result.trace.block_outputs) == result.best_epoch + 1
     epochs = result.trace.attention_epochs.tolist()
-    assert epochs == list(range(0, result.best_epoch + 1, 4)) + [result.best_epoch]
+    assert epochs == list(range(0, result.best_epoch + 1, every)) + [result.best_epoch]
     with torch.no_grad():
         out = result.model.trace(torch.as_tensor(result.trace.inputs))
     np.testing.assert_allclose(result.trace.attention_at(result.best_epoch),

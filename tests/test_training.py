@@ -99,6 +99,38 @@ def test_train_epochs_full_batch_loss_is_the_step_loss_and_early_stopping_restor
     assert rows[0]["train_loss"] == initial
 
 
+def test_train_epochs_trains_in_training_mode_and_evaluates_in_inference_mode():
+    # The loop switches the mode of every submodule (flat, without nn.Module.train): the
+    # forward passes of the steps see training mode, evaluate sees inference mode, and the
+    # model ends in inference mode.
+    x, t = _regression()
+    seen = []
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.0), nn.Linear(3, 1))
+
+        def forward(self, inputs):
+            seen.append(("step", [m.training for m in self.modules()]))
+            return self.inner(inputs)
+
+    model = Probe()
+    modules = list(model.modules())
+
+    def evaluate(epoch):
+        seen.append(("evaluate", [m.training for m in modules]))
+        return {}
+
+    with torch_session(0):
+        train_epochs(model, torch.optim.SGD(model.parameters(), lr=0.1),
+                     nn.functional.mse_loss, x, t, 2, evaluate=evaluate)
+    assert [where for where, _ in seen] == ["step", "evaluate"] * 2
+    assert all(all(flags) == (where == "step") and len(set(flags)) == 1
+               for where, flags in seen)
+    assert not any(m.training for m in modules)
+
+
 def test_train_epochs_diverging_loss():
     x, t = _regression()
     with torch_session(0):

@@ -693,8 +693,13 @@ class KerasRMSprop:
             offset += q.numel()
         self.velocity = torch.zeros_like(self._flat)
 
-    def zero_grad(self):
-        """Set every gradient to zero (one fill of the flat gradient buffer)."""
+    def zero_grad(self, set_to_none=True):
+        """Set every gradient to zero (one fill of the flat gradient buffer).
+
+        ``set_to_none`` is accepted for the signature of ``torch.optim.Optimizer.zero_grad``
+        and has no effect: the gradients are views of one buffer and are zeroed, never set to
+        ``None``.
+        """
         self._reattach()
         self._flat_grad.zero_()
 

@@ -177,7 +177,7 @@ def test_keras_rmsprop_keeps_parameters_and_gradients_in_one_buffer_through_back
             model.zero_grad()  # grads to None: the next step reattaches them
             twin.load_state_dict(model.state_dict())
         else:
-            optimizer.zero_grad()
+            optimizer.zero_grad(set_to_none=step == 1)  # zeroes either way
         model(x).square().sum().backward()
         twin.zero_grad()
         twin(x).square().sum().backward()

@@ -195,10 +195,10 @@ class MultiHeadSelfAttention(nn.Module):
     half the direct one's time (1.3 ms against 2.8 ms) and its inference forward (45
     instances) about 0.4 (0.37 ms against 1.0 ms). For ``d + 1 < k < 2 (d + 1)`` the products
     shrink less and the measured training-mode gain is smaller (0.8 to 1.0 of the direct
-    time); there the direct computation keeps the previous floating-point results exactly, which matters for
-    this model: with ``d = 2`` the post-norm LayerNorm normalizes two numbers, amplifies
-    rounding differences by orders of magnitude, and makes float32 training trajectories part
-    within a few epochs.
+    time); there the direct computation keeps the previous floating-point results exactly,
+    which matters for this model: with ``d = 2`` the post-norm LayerNorm normalizes two
+    numbers, amplifies rounding differences by orders of magnitude, and makes float32
+    training trajectories part within a few epochs.
 
     Parameters
     ----------
@@ -351,11 +351,11 @@ class _FactoredAttention(torch.autograd.Function):
     trace and are not differentiable. Without ``keep_logits``, ``L`` is ``None`` and ``A`` is
     computed in its memory; a dropout multiplier is overwritten with ``P``. The backward pass
     uses the softmax Jacobian in the form ``dL = A * (dA - sum_key(dA * A))`` with
-    ``dA = dP * D``, that is ``dL = dP * P - A * sum_key(dP * P)``: three passes over the ``(B, T, H T)`` scores where
-    autograd makes five (a fifth of a thesis-size training step, measured by
-    ``benchmarks/transformer_speed.py``). The equivalence tests compare it with autograd
-    through the direct computation (``tests/test_attention_equivalence.py``) and with
-    ``torch.autograd.gradcheck`` in float64.
+    ``dA = dP * D``, that is ``dL = dP * P - A * sum_key(dP * P)``: three passes over the
+    ``(B, T, H T)`` scores where autograd makes five (a fifth of a thesis-size training step,
+    measured by ``benchmarks/transformer_speed.py``). The equivalence tests compare it with
+    autograd through the direct computation (``tests/test_attention_equivalence.py``) and
+    with ``torch.autograd.gradcheck`` in float64.
     """
 
     @staticmethod

@@ -96,7 +96,8 @@ def dropout_noise(shape, p, device, dtype=torch.float32):
     On the CPU the mask comes from NumPy's PCG64 generator started at a state given by one
     63-bit draw from torch's generator (so :func:`torch.manual_seed` still fixes it; the
     state is the draw times an odd 128-bit constant: NumPy's ``SeedSequence`` seeding took
-    about a third of the time of a small mask such as ``(36, 20, 2)``): the generator's raw
+    about a quarter of the time of a small mask such as ``(36, 20, 2)``,
+    ``benchmarks/training_parts.py``): the generator's raw
     64-bit output, read as 16-bit uniform integers ``u`` in C order of ``shape``, keeps an
     element when ``u >= round(65536 p)``, a drop probability of ``round(65536 p) / 65536``
     (0.1000061 for ``p = 0.1``). It draws the attention mask of a thesis-size batch
@@ -191,14 +192,14 @@ class MultiHeadSelfAttention(nn.Module):
 
     Its backward pass is written out (:class:`_FactoredAttention`). Otherwise the direct
     computation above is used. On one CPU thread at the thesis size, the factored forward
-    and backward pass of one attention layer in training mode (36 instances) takes less than
-    half the direct one's time (1.3 ms against 2.8 ms) and its inference forward (45
-    instances) about 0.4 (0.37 ms against 1.0 ms). For ``d + 1 < k < 2 (d + 1)`` the products
-    shrink less and the measured training-mode gain is smaller (0.8 to 1.0 of the direct
-    time); there the direct computation keeps the previous floating-point results exactly,
-    which matters for this model: with ``d = 2`` the post-norm LayerNorm normalizes two
-    numbers, amplifies rounding differences by orders of magnitude, and makes float32
-    training trajectories part within a few epochs.
+    and backward pass of one attention layer in training mode (36 instances) takes about half
+    the direct one's time (1.2 ms against 2.5 ms) and its inference forward (45 instances)
+    about 0.4 (0.35 ms against 0.91 ms; ``benchmarks/training_parts.py``). For
+    ``d + 1 < k < 2 (d + 1)`` the products shrink less and the measured training-mode gain is
+    smaller (0.8 to 1.0 of the direct time); there the direct computation keeps the previous
+    floating-point results exactly, which matters for this model: with ``d = 2`` the
+    post-norm LayerNorm normalizes two numbers, amplifies rounding differences by orders of
+    magnitude, and makes float32 training trajectories part within a few epochs.
 
     Parameters
     ----------
@@ -325,8 +326,8 @@ def _softmax_keys(logits, in_place=False):
 
     The usual ``exp(L - max) / sum exp(L - max)`` (the maximum over the keys keeps ``exp``
     finite) in four passes over one tensor: a new one, or ``logits`` itself with
-    ``in_place``. ``torch.softmax(logits, dim=1)`` takes about 1.5 times as long on this
-    reduction over an outer dimension.
+    ``in_place``. ``torch.softmax(logits, dim=1)`` takes about 1.4 times as long on this
+    reduction over an outer dimension (``benchmarks/training_parts.py``).
     """
     largest = logits.amax(1, keepdim=True)
     weights = logits.sub_(largest) if in_place else logits - largest
@@ -401,7 +402,8 @@ class _FactoredAttention(torch.autograd.Function):
         grad_context = (grad_out @ n.t()).view(batch, tokens, c * heads).transpose(1, 2)
         grad_context = grad_context.reshape(batch, c, heads * tokens)
         # The products with the scores that give x~'s gradient are taken transposed,
-        # (c, H T) x (H T, T): torch's bmm is about three times slower on (T, H T) x (H T, c).
+        # (c, H T) x (H T, T): torch's bmm is 3 to 4 times slower on (T, H T) x (H T, c)
+        # (benchmarks/training_parts.py).
         grad_columns = grad_context @ dropped.transpose(1, 2)  # (B, c, T)
         grad_dropped = augmented @ grad_context
         # Softmax and dropout: dL = dP * P - A * sum_key(dP * P)
@@ -642,9 +644,10 @@ class KerasRMSprop:
     ``grad`` a view, which backpropagation accumulates into in place), so that a step is five
     operations on one tensor however many parameters there are: at the thesis size (3,906
     numbers in 36 tensors) about an eighth of the time of per-tensor updates
-    (``torch._foreach_*`` loops over the tensors on the CPU). Gradients are therefore never
-    ``None``: :meth:`zero_grad` zeroes them, and a parameter that took no part in a step
-    gets a zero gradient (its ``v`` decays by ``rho``; keras would skip it). A gradient or a
+    (``torch._foreach_*`` loops over the tensors on the CPU;
+    ``benchmarks/training_parts.py``). Gradients are therefore never ``None``:
+    :meth:`zero_grad` zeroes them, and a parameter that took no part in a step gets a zero
+    gradient (its ``v`` decays by ``rho``; keras would skip it). A gradient or a
     ``data`` tensor replaced from outside (``model.zero_grad()`` sets gradients to ``None``,
     ``p.data = ...``) is copied back into the buffer by the next :meth:`step`.
 

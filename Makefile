@@ -2,7 +2,8 @@
 #   make book  -- set up .venv, execute every chapter with papermill, build book/_build/html
 #   make test  -- set up .venv, run the unit tests (two pytest-xdist workers), build the book
 #                 with warnings as errors, then open every page of the built book in headless
-#                 Chromium (tests/browser; they skip with a message when Chromium is missing: apt-get install chromium)
+#                 Chromium (tests/browser; they skip with a message when Chromium is missing:
+#                 apt-get install chromium)
 # .venv is (re)created only when it is missing or when the pins (constraints.txt, pyproject.toml)
 # changed since it was installed. `make book` installs what the book needs (the package and its
 # "book" extra); `make test` and `make venv` add the "test" and "classroom" extras.

@@ -97,9 +97,9 @@ def dropout_noise(shape, p, device, dtype=torch.float32):
     63-bit draw from torch's generator (so :func:`torch.manual_seed` still fixes it; the
     state is the draw times an odd 128-bit constant: NumPy's ``SeedSequence`` seeding took
     about a quarter of the time of a small mask such as ``(36, 20, 2)``,
-    ``benchmarks/training_parts.py``): the generator's raw
-    64-bit output, read as 16-bit uniform integers ``u`` in C order of ``shape``, keeps an
-    element when ``u >= round(65536 p)``, a drop probability of ``round(65536 p) / 65536``
+    ``benchmarks/training_parts.py``): the generator's raw 64-bit output, read as 16-bit
+    uniform integers ``u`` in C order of ``shape``, keeps an element when
+    ``u >= round(65536 p)``, a drop probability of ``round(65536 p) / 65536``
     (0.1000061 for ``p = 0.1``). It draws the attention mask of a thesis-size batch
     (36 x 20 x 10 x 20) in about a sixth of the time of ``torch.nn.functional.dropout``'s
     per-element Bernoulli draws (``benchmarks/transformer_speed.py``). On CUDA the mask is

@@ -184,12 +184,12 @@ def exact_ot_assignment(source, target, max_points=MAX_EXACT_POINTS, num_iter_ma
     Measured on the thesis's trajectories (a 2-class and a 3-class run, classes of 300 to 460
     points in d = 2, one thread; ``benchmarks/metrics_speed.py``): the check takes about
     0.3 ms for 460 points (about as long as computing ``C`` alone, which it avoids), against
-    2 to 47 ms for ``ot.emd``. Of the 179 pairs
-    (consecutive epochs, or the start and an evaluated epoch) whose check failed, the 139 with
-    at most a tenth of failing columns were solved faster by ``linear_sum_assignment`` on the
-    reduced matrix in all but 2 (0.3-23 ms against 2-33 ms), and the 18 with more than a fifth
-    faster by ``ot.emd`` in all but 1 (up to 3 times faster). ``ot.emd`` is also the faster
-    solver for unrelated clouds (2,000 points: 1.6 s against 8.6 s).
+    2 to 47 ms for ``ot.emd``. Of the 179 pairs (consecutive epochs, or the start and an
+    evaluated epoch) whose check failed, the 139 with at most a tenth of failing columns were
+    solved faster by ``linear_sum_assignment`` on the reduced matrix in all but 2 (0.3-23 ms
+    against 2-33 ms), and the 18 with more than a fifth faster by ``ot.emd`` in all but 1 (up
+    to 3 times faster). ``ot.emd`` is also the faster solver for unrelated clouds (2,000
+    points: 1.6 s against 8.6 s).
 
     The three routes return optimal assignments of the same matrix ``C``. When the optimum is
     unique (points in general position) they return the permutation ``ot.emd`` alone would

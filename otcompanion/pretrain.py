@@ -349,7 +349,7 @@ def pretrain_head(X, y, *, n_classes=None, head_units=(8,), head_dropout=0.4, lr
         val_inputs, val_codes = as_tensor(val_data[0]), as_tensor(val_data[1], torch.int64)
 
     def train_scores(logits, fit_codes):
-        _, token_accuracy, instance_accuracy, _ = _scores(logits, fit_codes)
+        _, token_accuracy, instance_accuracy, _ = _scores(logits, fit_codes, loss=False)
         return dict(accuracy=token_accuracy, instance_accuracy=instance_accuracy)
 
     def evaluate(epoch):

@@ -68,9 +68,9 @@ class ReferenceSelfAttention(MultiHeadSelfAttention):
     """:class:`MultiHeadSelfAttention` with the parameters unchanged and the forward pass of
     :func:`reference_attention`."""
 
-    def forward(self, x, logits=True):
+    def forward(self, x, attention=True):
         out, weights, scores = reference_attention(self, x)
-        return out, weights, scores if logits else None
+        return (out, weights, scores) if attention else (out, None, None)
 
 
 class ReferenceThesisTransformer(ThesisTransformer):

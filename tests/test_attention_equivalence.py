@@ -25,6 +25,8 @@ the dropout masks (both read the module's ``weight_noise``) coincide, and the ra
 ends in the same state.
 """
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -235,34 +237,50 @@ def test_short_training_runs_agree_with_reference():
     assert np.abs(other.history["train_loss"] - expected.history["train_loss"]).max() > 1e-2
 
 
-@pytest.mark.parametrize("keep_logits", [True, False], ids=["logits", "softmax in place"])
+@pytest.mark.parametrize("attention", [True, False], ids=["attention", "no attention"])
 @pytest.mark.parametrize("dropout", [0.0, 0.3], ids=["no dropout", "dropout"])
-@pytest.mark.parametrize("n_features", [2, 3])
-def test_hand_written_backward_passes_gradcheck(n_features, dropout, keep_logits):
+@pytest.mark.parametrize("n_features, shift", [(2, 0.0), (3, 0.0), (2, 1000.0)],
+                         ids=["d=2", "d=3", "d=2, overflowing scores"])
+def test_hand_written_backward_passes_gradcheck(n_features, shift, dropout, attention):
     # Finite differences in float64 against the hand-written backward pass of the factored
-    # attention, through the parameters and the tokens (the mask is fixed by the seed; the
-    # forward pass overwrites it with the dropped weights, so every call gets a copy).
+    # attention, through the tokens and all eight projection tensors (the mask is fixed; the
+    # forward pass overwrites it, so every call gets a copy). "overflowing scores" adds about
+    # 1000 to every score of every head (through the query and key biases of one unit whose
+    # key weights are zero): exp overflows in float64, so the maximum over the keys is
+    # subtracted first, and the softmax itself stays as spread out as without the shift.
     from otcompanion.attention import _FactoredAttention
 
     generator = torch.Generator().manual_seed(5)
-    batch, tokens, heads, c = 3, 4, 2, n_features + 1
+    batch, tokens, heads, width = 3, 4, 2, 6
 
     def random(*shape):
         return torch.randn(*shape, generator=generator, dtype=torch.float64)
 
-    augmented = torch.cat([random(batch, tokens, n_features),
-                           torch.ones(batch, tokens, 1, dtype=torch.float64)], dim=-1)
-    m, n, bias = random(c, c * heads), random(c * heads, n_features), random(n_features)
+    x = random(batch, tokens, n_features)
+    weights = [random(heads * width, n_features), random(heads * width),
+               random(heads * width, n_features), random(heads * width),
+               random(heads * width, n_features), random(heads * width),
+               random(n_features, heads * width), random(n_features)]
+    unit = torch.arange(0, heads * width, width)  # the first unit of every head
+    weights[1][unit] = weights[3][unit] = (shift * width ** 0.5) ** 0.5
+    weights[2][unit] = 0.0
     noise = None
     if dropout:
         noise = (torch.rand(batch, tokens, heads * tokens, generator=generator,
                             dtype=torch.float64) >= dropout).double() / (1 - dropout)
-    arguments = [tensor.requires_grad_() for tensor in (augmented, m, n, bias)]
+    arguments = [tensor.requires_grad_() for tensor in (x, *weights)]
 
-    def output(augmented, m, n, bias):
+    def output(*tensors):
         mask = None if noise is None else noise.clone()
-        return _FactoredAttention.apply(augmented, m, n, bias, mask, heads, keep_logits)[0]
+        return _FactoredAttention.apply(*tensors, mask, heads, attention)[0]
 
+    with torch.no_grad():
+        _, attention_weights, logits = _FactoredAttention.apply(x, *weights, None, heads, True)
+    overflows = logits.amax() > math.log(torch.finfo(torch.float64).max)
+    assert overflows == (shift > 0)
+    assert attention_weights.amax() < 0.99 and torch.isfinite(attention_weights).all()
+    torch.testing.assert_close(attention_weights.sum(1), torch.ones(batch, heads * tokens,
+                                                                   dtype=torch.float64))
     assert torch.autograd.gradcheck(output, arguments)
 
 
@@ -273,9 +291,10 @@ def test_attention_weights_are_not_differentiable():
 
 
 @pytest.mark.parametrize("factored", [True, False], ids=["factored", "direct"])
-def test_attention_without_logits_computes_the_same_in_training_and_inference(factored):
-    # logits=False only drops the scores (the factored softmax then overwrites them): the
-    # output, the weights and the gradients are those of logits=True, under the same mask.
+def test_attention_flag_changes_only_what_is_returned(factored):
+    # attention=False returns neither weights nor logits (the factored computation then
+    # leaves the weights unnormalized in the scores' memory); the output and the gradients
+    # are those of attention=True, under the same mask, in training and inference.
     torch.manual_seed(3)
     module = MultiHeadSelfAttention(2, 4, 16 if factored else 4, dropout=0.3)
     assert module.factored is factored
@@ -283,11 +302,11 @@ def test_attention_without_logits_computes_the_same_in_training_and_inference(fa
     for training in (True, False):
         module.train(training)
         results = []
-        for keep in (True, False):
+        for attention in (True, False):
             torch.manual_seed(11)  # the same dropout mask
-            out, weights, logits = module(x, logits=keep)
-            assert (logits is None) is not keep
+            out, weights, logits = module(x, attention)
+            assert (weights is None) is (logits is None) is (not attention)
             gradient, = torch.autograd.grad(out.square().sum(), x)
-            results.append((out, weights, gradient))
+            results.append((out, gradient))
         for kept, dropped in zip(*results):
             torch.testing.assert_close(dropped, kept, rtol=0, atol=0)

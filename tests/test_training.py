@@ -26,14 +26,22 @@ def test_early_stopping_keras_semantics_with_min_delta():
 
 def test_early_stopping_restores_the_best_weights_and_refuses_a_never_finite_loss():
     model, stopping = _linear(), EarlyStopping(patience=5)
-    with torch.no_grad():
-        model.weight.fill_(1.0)
-    stopping.update(1, 0.5, model)
-    with torch.no_grad():
-        model.weight.fill_(7.0)
-    stopping.update(2, 0.9, model)
-    assert stopping.restore(model) == 1
-    assert torch.all(model.weight == 1.0)
+    model.register_buffer("counter", torch.zeros(()))
+    for epoch, (weight, loss) in enumerate([(1.0, 0.5), (3.0, 0.4), (7.0, 0.9)], start=1):
+        with torch.no_grad():  # in place, as an optimizer updates
+            model.weight.fill_(weight)
+            model.counter.fill_(epoch)
+        stopping.update(epoch, loss, model)
+    # The second improvement was copied into the first one's copy, not aliased.
+    assert all(value.data_ptr() != model.state_dict()[key].data_ptr()
+               for key, value in stopping.best_state.items())
+    assert stopping.restore(model) == 2
+    assert torch.all(model.weight == 3.0) and model.counter == 2
+    # A new module gets its own copy.
+    other = _linear()
+    stopping.update(4, 0.1, other)
+    assert stopping.best_state["weight"].data_ptr() != model.weight.data_ptr()
+    torch.testing.assert_close(stopping.best_state["weight"], other.weight.detach())
     never = EarlyStopping(patience=1)
     never.update(1, math.nan, model)
     with pytest.raises(RuntimeError, match="never finite"):

@@ -12,8 +12,10 @@ ratio:
 - one attention layer's forward and backward pass in training mode, and its inference
   forward: the factored computation (:class:`otcompanion.attention.MultiHeadSelfAttention`,
   scores not returned) against the direct one (width ``H * key_dim``);
-- the softmax over the keys of the key-major scores: ``attention._softmax_keys`` against
-  ``torch.softmax(logits, dim=1)``;
+- the softmax over the keys of the key-major scores and their product with the tokens:
+  ``attention._softmax_parts`` (no shift by the maximum unless ``exp`` overflows, the
+  normalization applied to the product) against ``torch.softmax(logits, dim=1)`` then the
+  product;
 - a gradient product with the scores: ``(c, H T) x (H T, T)`` against ``(T, H T) x (H T, c)``;
 - an optimizer step of the thesis model: :class:`otcompanion.attention.KerasRMSprop` on its
   flat buffer against the same update per tensor with ``torch._foreach_*`` (written out below,
@@ -63,12 +65,13 @@ def pairs():
     torch.manual_seed(0)
     layer = MultiHeadSelfAttention(2, 10, 16, 0.1)
     x = torch.randn(36, 20, 2, requires_grad=True)
+    upstream = torch.randn(36, 20, 2)  # a gradient from the layers above
     x_all = torch.randn(45, 20, 2)
 
     def train(compute):
         def step():
             layer.train()
-            compute(x, False)[0].sum().backward()
+            compute(x, False)[0].backward(upstream)
         return step
 
     def infer(compute):
@@ -80,6 +83,11 @@ def pairs():
 
     logits = torch.randn(36, 20, 200)
     scores, columns = torch.softmax(logits, 1), torch.randn(36, 3, 200)
+    tokens = torch.randn(36, 3, 20)  # x~ transposed
+
+    def normalized_after():
+        exps, norm = attention._softmax_parts(logits)
+        return torch.bmm(tokens, exps).mul_(norm)
 
     model = ThesisTransformer(2, 2)
     twin = ThesisTransformer(2, 2)
@@ -94,8 +102,8 @@ def pairs():
         ("attention layer, training forward + backward (36)",
          train(layer._factored), train(layer._direct)),
         ("attention layer, inference forward (45)", infer(layer._factored), infer(layer._direct)),
-        ("softmax over the keys (36 x 20 x 200)",
-         lambda: attention._softmax_keys(logits), lambda: torch.softmax(logits, dim=1)),
+        ("softmax over the keys (36 x 20 x 200) and product with the tokens",
+         normalized_after, lambda: torch.bmm(tokens, torch.softmax(logits, dim=1))),
         ("gradient product with the scores",
          lambda: columns @ scores.transpose(1, 2), lambda: scores @ columns.transpose(1, 2)),
         ("RMSprop step of the thesis model (36 tensors)",

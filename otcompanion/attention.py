@@ -179,10 +179,10 @@ class MultiHeadSelfAttention(nn.Module):
 
     every head's scores are a bilinear form in the augmented tokens with a ``(d + 1) x (d + 1)``
     matrix ``M_h``, and its value-output path is the ``(d + 1) x d`` map ``N_h`` (the
-    associativity of the products in Vaswani et al. 2017, §3.2). When ``2 (d + 1) <= k`` (the
+    associativity of the products in Vaswani et al. 2017, §3.2). When ``d + 1 < k`` (the
     thesis model, Quadrio & Candelieri 2025, arXiv:2512.09530: ``d = 2``, ``k = 16``,
     ``H = 10``), :meth:`forward` computes ``M`` and ``N`` from ``query``, ``key``, ``value`` and
-    ``output`` in every call, so autograd differentiates the same parameters, and replaces the
+    ``output`` in every call (so the same parameters are trained) and replaces the
     width-``H k`` projections by width-``d + 1`` products. Scores are kept key-major,
     ``(B, T_key, H, T_query)``: the softmax then reduces over an outer axis (vectorized across
     heads and queries) and the sum over heads and keys of the value path is one batched
@@ -190,16 +190,16 @@ class MultiHeadSelfAttention(nn.Module):
     :meth:`weight_noise`, drawn in the key-major layout, so both give the same results up to
     floating-point rounding.
 
-    Its backward pass is written out (:class:`_FactoredAttention`). Otherwise the direct
-    computation above is used. On one CPU thread at the thesis size, the factored forward
-    and backward pass of one attention layer in training mode (36 instances) takes about half
-    the direct one's time (1.2 ms against 2.5 ms) and its inference forward (45 instances)
-    about 0.4 (0.35 ms against 0.91 ms; ``benchmarks/training_parts.py``). For
-    ``d + 1 < k < 2 (d + 1)`` the products shrink less and the measured training-mode gain is
-    smaller (0.8 to 1.0 of the direct time); there the direct computation keeps the previous
-    floating-point results exactly, which matters for this model: with ``d = 2`` the
-    post-norm LayerNorm normalizes two numbers, amplifies rounding differences by orders of
-    magnitude, and makes float32 training trajectories part within a few epochs.
+    Its backward pass, down to the projections, is written out (:class:`_FactoredAttention`).
+    Otherwise the direct computation above is used. On one CPU thread at the thesis size, the
+    factored forward and backward pass of one attention layer in training mode (36 instances)
+    takes about 0.4 of the direct one's time (0.97 ms against 2.5 ms) and its inference
+    forward (45 instances) about a quarter (0.24 ms against 0.94 ms;
+    ``benchmarks/training_parts.py``). With ``d + 1`` close to ``k`` the products shrink
+    less, but the layer still took 0.5 to 0.6 of the direct time (``d = 8`` to ``14``,
+    ``k = 16``, 10 heads). The two computations round differently; with ``d = 2`` the
+    post-norm LayerNorm normalizes two numbers and amplifies such differences by orders of
+    magnitude, so float32 training trajectories of the two part within a few epochs.
 
     Parameters
     ----------
@@ -215,13 +215,13 @@ class MultiHeadSelfAttention(nn.Module):
     ----------
     factored : bool
         Whether :meth:`forward` uses the factored computation
-        (``2 * (n_features + 1) <= key_dim``).
+        (``n_features + 1 < key_dim``).
     """
 
     def __init__(self, n_features, n_heads, key_dim, dropout):
         super().__init__()
         self.n_heads, self.key_dim = n_heads, key_dim
-        self.factored = 2 * (n_features + 1) <= key_dim
+        self.factored = n_features + 1 < key_dim
         width = n_heads * key_dim
         self.query = nn.Linear(n_features, width)
         self.key = nn.Linear(n_features, width)
@@ -314,6 +314,28 @@ class MultiHeadSelfAttention(nn.Module):
         return out, query_major(weights), query_major(logits)
 
 
+def _softmax_parts(logits, in_place=False):
+    """``(E, r)`` with ``r * E`` the softmax over the keys of key-major scores ``(B, T, H T)``.
+
+    ``E = exp(L)`` and ``r = 1 / sum_key E`` (shape ``(B, 1, H T)``), unless a sum over the
+    keys overflows or underflows: then ``E = exp(L - max_key L)``, the usual shift, which does
+    not change the softmax. Skipping the shift when it is not needed saves two of the five
+    passes over the scores that ``exp(L - max) / sum`` takes; leaving the division to the
+    caller (who can apply ``r`` to a smaller product) saves a third. ``in_place`` computes ``E``
+    in the memory of ``logits``; when the shift is needed the scores are then lost and
+    ``None`` is returned (call again with fresh scores, without ``in_place``).
+    """
+    exps = logits.exp_() if in_place else logits.exp()
+    total = exps.sum(1, keepdim=True)
+    low, high = torch.aminmax(total)
+    if not (float(low) >= torch.finfo(total.dtype).tiny and math.isfinite(high)):
+        if in_place:
+            return None
+        exps = (logits - logits.amax(1, keepdim=True)).exp_()
+        total = exps.sum(1, keepdim=True)
+    return exps, total.reciprocal_()
+
+
 class _FactoredAttention(torch.autograd.Function):
     """The factored attention with a hand-written backward pass.
 
@@ -338,16 +360,16 @@ class _FactoredAttention(torch.autograd.Function):
         \\text{out}_t = \\textstyle\\sum_{(a, h)} C_{(a, h), t}\\, N_{(a, h)} + b^O,
 
     where ``ell`` is 0 unless a sum over the keys overflows or underflows (then it is the
-    maximum over the keys; the shift does not change the softmax ``A = r E``). Normalizing
-    after the product with the tokens (``r`` multiplies the ``(B, c, H T)`` result) saves the
-    passes over the ``(B, T, H T)`` scores that dividing them and subtracting the maximum
-    take.
+    maximum over the keys; :func:`_softmax_parts`). Normalizing after the product with the
+    tokens (``r`` multiplies the ``(B, c, H T)`` result) saves a pass over the ``(B, T, H T)``
+    scores.
 
     Returns ``(out, A, L)``; ``A`` and ``L`` (key-major, ``(B, T, H T)``) are outputs for the
     trace, not differentiable, and are ``None`` unless asked for. A dropout multiplier is
     overwritten with ``E * D``. The backward pass uses the softmax Jacobian in the form
     ``dL = dP * P - A * sum_key(dP * P)`` with ``P = A * D``, that is
-    ``dL = Y - E * (r * sum_key Y)`` with ``Y = (x~ (r * dC)) * (E * D)``; the projections'
+    ``dL = Y - E * (r * sum_key Y)`` with ``Y = (x~ (r * dC)) * (E * D)`` and
+    ``sum_key Y = sum_a dC_a * C_a`` (from the small ``C``, not the scores); the projections'
     gradients come from ``dW_h = W_h (dG_h + dG_h^T)`` in one product (autograd would record
     a dozen small operations per layer for ``M`` and ``N``). It skips the tokens' gradient
     when they need none (the first block's input). The equivalence tests compare it with
@@ -373,16 +395,11 @@ class _FactoredAttention(torch.autograd.Function):
         queries = torch.matmul(m, augmented.transpose(1, 2)).view(batch, c, heads * tokens)
         # Key-major scores: logits[b, s, (h, t)] = x~_s . queries[b, :, (h, t)] = S_h[t, s]
         logits = torch.bmm(augmented, queries)
-        exps = logits.exp() if attention else logits.exp_()
-        total = exps.sum(1, keepdim=True)
-        low, high = torch.aminmax(total)
-        if not (float(low) >= torch.finfo(total.dtype).tiny and math.isfinite(high)):
-            if not attention:  # exp_ overwrote them
-                logits = torch.bmm(augmented, queries)
-            exps = logits - logits.amax(1, keepdim=True)
-            exps.exp_()
-            total = exps.sum(1, keepdim=True)
-        norm = total.reciprocal_()  # r, (B, 1, H T)
+        parts = _softmax_parts(logits, in_place=not attention)
+        if parts is None:  # exp overflowed in the scores' memory: compute them again
+            logits = torch.bmm(augmented, queries)
+            parts = _softmax_parts(logits)
+        exps, norm = parts
         # Every new tensor of the scores' size costs about as much as four passes over one
         # in the cache: the dropout mask becomes E * D, in place.
         dropped = exps if noise is None else noise.mul_(exps)
@@ -404,14 +421,17 @@ class _FactoredAttention(torch.autograd.Function):
     def backward(ctx, grad_out, grad_weights, grad_logits):
         if grad_out is None:
             return (None,) * 12
+        grad_out = grad_out.contiguous()  # an expanded one (from a sum) is slow in bmm
         augmented, kernels, m, n, queries, exps, dropped, norm, context = ctx.saved_tensors
         heads, width, size = kernels.shape
         batch, tokens, c = augmented.shape
         d = c - 1
         grad_bias = grad_out.sum((0, 1))
         grad_n = torch.bmm(context, grad_out).sum(0)  # ((a, h), f)
-        # r * dC, laid out like the key-major product: (B, c, H T)
+        # dC, laid out like the key-major product: (B, c, H T); then r * dC
         grad_context = torch.matmul(n, grad_out.transpose(1, 2)).view(batch, c, heads * tokens)
+        # sum_key Y = sum_a dC[a] C[a] (C = r x~^T (E D)): no pass over the scores for it
+        total = (grad_context * context.view(batch, c, heads * tokens)).sum(1, keepdim=True)
         grad_context.mul_(norm)
         need_x = ctx.needs_input_grad[0]
         if need_x:
@@ -421,8 +441,7 @@ class _FactoredAttention(torch.autograd.Function):
             grad_columns = torch.bmm(grad_context, dropped.transpose(1, 2))  # (B, c, T)
         # Softmax and dropout: dL = Y - E * (r * sum_key Y), Y = (x~ (r dC)) * (E D)
         grad_logits = torch.bmm(augmented, grad_context).mul_(dropped)
-        total = grad_logits.sum(1, keepdim=True).mul_(norm)
-        grad_logits.addcmul_(exps, total, value=-1)
+        grad_logits.addcmul_(exps, total.mul_(norm), value=-1)
         grad_queries = torch.bmm(augmented.transpose(1, 2), grad_logits)  # (B, c, H T)
         grad_queries = grad_queries.view(batch, c * heads, tokens)
         grad_x = None
@@ -663,7 +682,7 @@ class KerasRMSprop:
 
     It has the two methods of a ``torch.optim.Optimizer`` that a training loop calls,
     :meth:`zero_grad` and :meth:`step`. It is not an ``Optimizer`` subclass: constructing one
-    imports ``torch._dynamo`` (about 1.5 s, once per process), a fifth of a thesis-size fit.
+    imports ``torch._dynamo`` (about 1.5 s, once per process), longer than a thesis-size fit.
 
     **One flat buffer.** The constructor moves the parameters into one flat tensor (every
     parameter's ``data`` becomes a view of it) and their gradients into another (every

@@ -55,9 +55,11 @@ def test_attention_rows_sum_to_one_and_are_softmax_of_logits():
 
 def test_block_equals_the_thesis_formula_computed_by_hand():
     torch.manual_seed(2)
+    # float64: with d = 2 the post-norm LayerNorm amplifies float32 rounding differences
+    # between the model's factored attention and this direct formula.
     model = ThesisTransformer(2, 3, n_blocks=2, n_heads=3, key_dim=4, ff_dim=5,
-                              dropout=0.0, head_dropout=0.0).eval()
-    x = torch.randn(5, 7, 2)
+                              dropout=0.0, head_dropout=0.0).double().eval()
+    x = torch.randn(5, 7, 2, dtype=torch.float64)
     with torch.no_grad():
         out = model.trace(x)
         h = x

@@ -2,7 +2,7 @@
 
 :class:`otcompanion.attention.MultiHeadSelfAttention` folds the query-key and value-output
 products into per-head ``(d+1) x (d+1)`` and ``(d+1) x d`` matrices when that is cheaper
-(``2 (d + 1) <= key_dim``). These tests compare it with :mod:`reference_transformer`, the
+(``d + 1 < key_dim``). These tests compare it with :mod:`reference_transformer`, the
 direct computation reading the same parameters (Vaswani et al. 2017, §3.2), on random weights
 with non-zero biases:
 
@@ -84,8 +84,8 @@ def traced_step(model, x, codes, training, seed=7):
 
 
 @pytest.mark.parametrize("n_features, factored", [(2, True), (3, True), (7, True),
-                                                  (8, False), (15, False), (30, False)])
-def test_factored_computation_is_used_when_at_most_half_as_wide(n_features, factored):
+                                                  (14, True), (15, False), (30, False)])
+def test_factored_computation_is_used_when_narrower(n_features, factored):
     # key_dim = 16: the factored products have width d + 1, the direct ones width 16.
     model = ThesisTransformer(n_features, 2, n_heads=4, key_dim=16)
     assert all(block.attention.factored == factored for block in model.blocks)
@@ -121,7 +121,7 @@ def test_parameters_and_initialization_are_unchanged():
 
 @pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
 @pytest.mark.parametrize("n_blocks", [1, 2])
-@pytest.mark.parametrize("n_features", [2, 3, 7, 30])
+@pytest.mark.parametrize("n_features", [2, 3, 7, 14, 30])
 def test_same_outputs_and_gradients_as_reference_in_float64(n_features, n_blocks, training):
     model, reference = model_pair(n_features, n_blocks, dtype=torch.float64)
     x, codes = inputs(n_features, dtype=torch.float64)
@@ -139,7 +139,7 @@ def test_same_outputs_and_gradients_as_reference_in_float64(n_features, n_blocks
 
 @pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
 @pytest.mark.parametrize("n_blocks", [1, 2])
-@pytest.mark.parametrize("n_features", [2, 3, 30])
+@pytest.mark.parametrize("n_features", [2, 3, 14, 30])
 def test_same_outputs_as_reference_in_float32(n_features, n_blocks, training):
     model, reference = model_pair(n_features, n_blocks)
     x, codes = inputs(n_features)
@@ -153,7 +153,7 @@ def test_same_outputs_as_reference_in_float32(n_features, n_blocks, training):
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
-@pytest.mark.parametrize("n_features", [2, 3, 30])
+@pytest.mark.parametrize("n_features", [2, 3, 14, 30])
 def test_attention_module_matches_reference_with_gradients_in_float32(n_features, training):
     torch.manual_seed(0)
     module = randomize_(MultiHeadSelfAttention(n_features, 4, 16, dropout=0.3), 1)
@@ -296,7 +296,7 @@ def test_attention_flag_changes_only_what_is_returned(factored):
     # leaves the weights unnormalized in the scores' memory); the output and the gradients
     # are those of attention=True, under the same mask, in training and inference.
     torch.manual_seed(3)
-    module = MultiHeadSelfAttention(2, 4, 16 if factored else 4, dropout=0.3)
+    module = MultiHeadSelfAttention(2, 4, 16 if factored else 3, dropout=0.3)
     assert module.factored is factored
     x = torch.randn(3, 5, 2, requires_grad=True)
     for training in (True, False):
@@ -310,3 +310,17 @@ def test_attention_flag_changes_only_what_is_returned(factored):
             results.append((out, gradient))
         for kept, dropped in zip(*results):
             torch.testing.assert_close(dropped, kept, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("shift", [0.0, 200.0, -200.0], ids=["moderate", "overflow", "underflow"])
+def test_softmax_parts_give_the_softmax_over_the_keys(shift):
+    # r * E is torch's softmax over dimension 1 (the keys), with or without the shift by the
+    # maximum; in place, scores that need the shift come back as None (they were overwritten).
+    from otcompanion.attention import _softmax_parts
+
+    logits = torch.randn(4, 6, 15, generator=torch.Generator().manual_seed(2)) * 3 + shift
+    exps, norm = _softmax_parts(logits.clone())
+    assert norm.shape == (4, 1, 15)
+    torch.testing.assert_close(exps * norm, torch.softmax(logits, dim=1), rtol=1e-6, atol=1e-7)
+    in_place = _softmax_parts(logits.clone(), in_place=True)
+    assert (in_place is None) == (shift != 0.0)

@@ -314,21 +314,30 @@ class MultiHeadSelfAttention(nn.Module):
         return out, query_major(weights), query_major(logits)
 
 
+#: The factored softmax leaves the scores unshifted while every sum over the keys of their
+#: exponentials lies within a factor ``_EXP_RANGE`` of 1 (:func:`_softmax_parts`).
+_EXP_RANGE = 2.0 ** 32
+
+
 def _softmax_parts(logits, in_place=False):
     """``(E, r)`` with ``r * E`` the softmax over the keys of key-major scores ``(B, T, H T)``.
 
-    ``E = exp(L)`` and ``r = 1 / sum_key E`` (shape ``(B, 1, H T)``), unless a sum over the
-    keys overflows or underflows: then ``E = exp(L - max_key L)``, the usual shift, which does
-    not change the softmax. Skipping the shift when it is not needed saves two of the five
-    passes over the scores that ``exp(L - max) / sum`` takes; leaving the division to the
-    caller (who can apply ``r`` to a smaller product) saves a third. ``in_place`` computes ``E``
-    in the memory of ``logits``; when the shift is needed the scores are then lost and
-    ``None`` is returned (call again with fresh scores, without ``in_place``).
+    ``E = exp(L)`` and ``r = 1 / sum_key E`` (shape ``(B, 1, H T)``) when every sum lies in
+    ``[1 / _EXP_RANGE, _EXP_RANGE]``; otherwise ``E = exp(L - max_key L)``, the usual shift,
+    which does not change the softmax. The window keeps the unnormalized products that the
+    caller normalizes with ``r`` (``x~^T E`` in the forward pass, ``x~ (r dC)`` in the
+    backward one) within a factor ``2**32`` of the shifted computation's: a sum near the
+    float32 limit, from scores near 88, would let them overflow. Skipping the shift saves two
+    of the five passes over the scores that ``exp(L - max) / sum`` takes; leaving the
+    division to the caller (who applies ``r`` to a smaller product) saves a third.
+    ``in_place`` computes ``E`` in the memory of ``logits``; when the shift is needed the
+    scores are then lost and ``None`` is returned (call again with fresh scores, without
+    ``in_place``).
     """
     exps = logits.exp_() if in_place else logits.exp()
     total = exps.sum(1, keepdim=True)
     low, high = torch.aminmax(total)
-    if not (float(low) >= torch.finfo(total.dtype).tiny and math.isfinite(high)):
+    if not (1.0 / _EXP_RANGE <= float(low) and float(high) <= _EXP_RANGE):
         if in_place:
             return None
         exps = (logits - logits.amax(1, keepdim=True)).exp_()
@@ -359,8 +368,8 @@ class _FactoredAttention(torch.autograd.Function):
         C = r \\odot \\tilde x^\\top (E \\odot D), \\qquad
         \\text{out}_t = \\textstyle\\sum_{(a, h)} C_{(a, h), t}\\, N_{(a, h)} + b^O,
 
-    where ``ell`` is 0 unless a sum over the keys overflows or underflows (then it is the
-    maximum over the keys; :func:`_softmax_parts`). Normalizing after the product with the
+    where ``ell`` is 0 unless a sum over the keys is far from 1 (then it is the maximum over
+    the keys; :func:`_softmax_parts`). Normalizing after the product with the
     tokens (``r`` multiplies the ``(B, c, H T)`` result) saves a pass over the ``(B, T, H T)``
     scores.
 

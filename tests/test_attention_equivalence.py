@@ -312,15 +312,41 @@ def test_attention_flag_changes_only_what_is_returned(factored):
             torch.testing.assert_close(dropped, kept, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("shift", [0.0, 200.0, -200.0], ids=["moderate", "overflow", "underflow"])
+@pytest.mark.parametrize("shift", [0.0, 30.0, -30.0, 200.0, -200.0],
+                         ids=["moderate", "large", "small", "overflow", "underflow"])
 def test_softmax_parts_give_the_softmax_over_the_keys(shift):
     # r * E is torch's softmax over dimension 1 (the keys), with or without the shift by the
-    # maximum; in place, scores that need the shift come back as None (they were overwritten).
+    # maximum; sums of exp beyond 2**32 or below 2**-32 (scores around +-30) are shifted, so
+    # in place those scores come back as None (they were overwritten).
     from otcompanion.attention import _softmax_parts
 
-    logits = torch.randn(4, 6, 15, generator=torch.Generator().manual_seed(2)) * 3 + shift
+    logits = torch.randn(4, 6, 15, generator=torch.Generator().manual_seed(2)) + shift
     exps, norm = _softmax_parts(logits.clone())
-    assert norm.shape == (4, 1, 15)
+    assert norm.shape == (4, 1, 15) and exps.amax() <= 2.0 ** 32
     torch.testing.assert_close(exps * norm, torch.softmax(logits, dim=1), rtol=1e-6, atol=1e-7)
     in_place = _softmax_parts(logits.clone(), in_place=True)
     assert (in_place is None) == (shift != 0.0)
+
+
+@pytest.mark.parametrize("attention", [True, False], ids=["attention", "no attention"])
+def test_factored_attention_stays_finite_with_scores_near_the_float32_limit(attention):
+    # Scores up to 88 (exp and its sums still finite, but x~^T exp(L) overflows without the
+    # shift): the float32 output agrees with a float64 evaluation. Found by an RMSprop run at
+    # learning rate 0.1 in chapter 02's optimizer ablation.
+    from otcompanion.attention import _FactoredAttention
+
+    generator = torch.Generator().manual_seed(8)
+    heads, width = 2, 6
+    x = 5 * torch.randn(3, 4, 2, generator=generator, dtype=torch.float64)
+    weights = [torch.randn(shape, generator=generator, dtype=torch.float64)
+               for shape in [(12, 2), (12,), (12, 2), (12,), (12, 2), (12,), (2, 12), (2,)]]
+    with torch.no_grad():
+        _, _, logits = _FactoredAttention.apply(x, *weights, None, heads, True)
+        factor = 88.0 / float(logits.amax())  # scale the query kernel: scores up to 88
+        weights[0] *= factor
+        weights[1] *= factor
+        expected = _FactoredAttention.apply(x, *weights, None, heads, attention)[0]
+        out = _FactoredAttention.apply(x.float(), *[w.float() for w in weights], None, heads,
+                                       attention)[0]
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out.double(), expected, rtol=1e-3, atol=1e-3)

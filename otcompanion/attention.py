@@ -2,10 +2,11 @@
 
 The model is the keras "Timeseries classification with a Transformer model" encoder that the
 thesis used, with the classification head applied to every token (Quadrio & Candelieri, 2025).
-Training follows the thesis protocol (token-wise cross-entropy, RMSprop, full batch, early stopping restoring the
-best weights) except that validation data never comes from the test set by default, and the
-model is trained and traced on the same standardized inputs (the thesis code trained on raw and
-traced on standardized inputs; this module does not reproduce that defect).
+Training follows the thesis protocol (token-wise cross-entropy, RMSprop, full batch, early
+stopping restoring the best weights) except that validation data never comes from the test set
+by default, and the model is trained and traced on the same standardized inputs (the thesis
+code trained on raw and traced on standardized inputs; this module does not reproduce that
+defect).
 
 Tracing records, in inference mode after every epoch, every block's output after
 attention+residual and after feed-forward+residual, and the attention logits of every head: the
@@ -405,7 +406,7 @@ class _FactoredAttention(torch.autograd.Function):
         # Key-major scores: logits[b, s, (h, t)] = x~_s . queries[b, :, (h, t)] = S_h[t, s]
         logits = torch.bmm(augmented, queries)
         parts = _softmax_parts(logits, in_place=not attention)
-        if parts is None:  # exp overflowed in the scores' memory: compute them again
+        if parts is None:  # they need the shift, and exp_ overwrote them: compute them again
             logits = torch.bmm(augmented, queries)
             parts = _softmax_parts(logits)
         exps, norm = parts
@@ -480,9 +481,9 @@ class EncoderBlock(nn.Module):
         y = \\operatorname{LN}\\big(W_2\\,\\operatorname{Dropout}(\\operatorname{ReLU}(W_1 r + b_1))
         + b_2\\big) + r
 
-    with LayerNorm ``eps = 1e-6`` applied *before* the residual addition (as in the keras example). The keras
-    block's ``Conv1D(kernel_size=1)`` layers are per-token linear maps, implemented as
-    ``Linear`` layers ``ff_in`` (``d -> ff_dim``) and ``ff_out`` (``ff_dim -> d``).
+    with LayerNorm ``eps = 1e-6`` applied *before* the residual addition (as in the keras
+    example). The keras block's ``Conv1D(kernel_size=1)`` layers are per-token linear maps,
+    implemented as ``Linear`` layers ``ff_in`` (``d -> ff_dim``) and ``ff_out`` (``ff_dim -> d``).
     """
 
     def __init__(self, n_features, n_heads, key_dim, ff_dim, dropout):
@@ -549,9 +550,9 @@ class ThesisTransformer(nn.Module):
     """Transformer encoder with a per-token classification head (thesis configuration).
 
     ``n_blocks`` :class:`EncoderBlock` s followed by a head applied to every token:
-    ``Dense(8, ReLU) -> Dropout(0.4) -> Dense(k)`` in the thesis (Quadrio & Candelieri, 2025). The head is the
-    submodule :attr:`head` so that it can be pretrained, loaded and frozen on its own
-    (thesis's MLP pretraining). Softmax is left to the loss and to :meth:`predict_proba`.
+    ``Dense(8, ReLU) -> Dropout(0.4) -> Dense(k)`` in the thesis (Quadrio & Candelieri, 2025).
+    The head is the submodule :attr:`head` so that it can be pretrained, loaded and frozen on
+    its own (thesis's MLP pretraining). Softmax is left to the loss and to :meth:`predict_proba`.
 
     Parameters
     ----------

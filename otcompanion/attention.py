@@ -299,7 +299,7 @@ class MultiHeadSelfAttention(nn.Module):
         noise = None
         if self.training and self.dropout.p > 0:
             # The mask of the direct computation, whose memory is key-major: a view, no copy
-            # (the factored computation multiplies the weights into it, in place).
+            # (the factored computation multiplies the exponentiated scores into it, in place).
             noise = self.weight_noise(batch, tokens, x.device, x.dtype)
             noise = noise.permute(0, 3, 1, 2).reshape(batch, tokens, self.n_heads * tokens)
         out, weights, logits = _FactoredAttention.apply(

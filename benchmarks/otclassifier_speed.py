@@ -16,7 +16,7 @@ Prints four tables and the ratios the issue asks for:
    subprocess of its own (``ru_maxrss``, which includes Python, numpy and torch themselves).
 3. Fit time against the number of training tokens for every solver.
 4. The Sinkhorn solver of :func:`~otcompanion.alignment.sinkhorn_alignment`: the package's
-   :func:`~otcompanion.metrics.sinkhorn_uniform_plan` against POT's ``ot.sinkhorn`` (scaling
+   :func:`~otcompanion.ot_solvers.sinkhorn_uniform_plan` against POT's ``ot.sinkhorn`` (scaling
    and log-domain iterations), side by side on the same centred cost and relative epsilon, in
    time and in the resulting targets.
 
@@ -187,7 +187,7 @@ def sinkhorn_comparison(sizes, log_up_to, epsilon=0.01):
 
     from otcompanion.alignment import SINKHORN_MAX_ITER, SINKHORN_TOL
     from otcompanion.geometry import dummy_means
-    from otcompanion.metrics import sinkhorn_uniform_plan
+    from otcompanion.ot_solvers import sinkhorn_uniform_plan
 
     X, y, _, _ = large_problem(3 * max(sizes), n_test=1, seed=2)
     standardized = (X - X.mean(axis=0)) / X.std(axis=0)

@@ -45,7 +45,7 @@ from scipy.spatial.distance import cdist
 from sklearn.exceptions import ConvergenceWarning
 
 from ._validation import check_int, check_positive
-from .metrics import MAX_EXACT_POINTS, exact_ot_assignment, sinkhorn_uniform_plan
+from .ot_solvers import MAX_EXACT_POINTS, exact_ot_assignment, sinkhorn_uniform_plan
 
 #: Iteration budget and tolerance of :func:`sinkhorn_alignment` (L1 error of the token
 #: marginal of the plan, total mass 1).
@@ -84,7 +84,7 @@ def exact_alignment(tokens, dummy, max_points=MAX_EXACT_POINTS):
         \\sigma^\\star = \\arg\\min_{\\sigma \\in \\mathfrak S_n}
         \\sum_{i=1}^n \\lVert x_i - y_{\\sigma(i)} \\rVert^2, \\qquad t_i = y_{\\sigma^\\star(i)},
 
-    solved with POT's network simplex through :func:`otcompanion.metrics.exact_ot_assignment`
+    solved with POT's network simplex through :func:`otcompanion.ot_solvers.exact_ot_assignment`
     (which raises rather than return a non-optimal plan). Dense ``n x n`` matrices, about
     ``n^{2.7}`` time.
 
@@ -93,7 +93,7 @@ def exact_alignment(tokens, dummy, max_points=MAX_EXACT_POINTS):
     tokens : array-like of shape (n, d)
     dummy : array-like of shape (n, p)
         Draws of the class's dummy Gaussian.
-    max_points : int, default :data:`otcompanion.metrics.MAX_EXACT_POINTS`
+    max_points : int, default :data:`otcompanion.ot_solvers.MAX_EXACT_POINTS`
         Largest ``n`` accepted.
 
     Returns
@@ -120,31 +120,17 @@ def sinkhorn_alignment(tokens, dummy, epsilon, max_iter=SINKHORN_MAX_ITER, tol=S
         \\langle P, C \\rangle - \\varepsilon' H(P)
 
     is computed by Sinkhorn's iterations (Peyré & Cuturi, 2019, §4.2) with
-    :func:`otcompanion.metrics.sinkhorn_uniform_plan`, and each token's target is its
+    :func:`otcompanion.ot_solvers.sinkhorn_uniform_plan`, and each token's target is its
     barycentric projection :math:`t_i = \\sum_j P_{ij} y_j / \\sum_j P_{ij}`. As
     :math:`\\varepsilon \\to 0` the targets approach those of :func:`exact_alignment`.
 
-    Why the package's iterations and not POT's ``ot.sinkhorn``: measured side by side on this
-    centred cost with ``epsilon=0.01`` (``benchmarks/otclassifier_speed.py``, section 4: one
-    class of the thesis's 3-class level-2 data, standardized, against ``n`` draws of its dummy
-    Gaussian; a 2-core machine shared with other jobs, so timings vary by a factor of up to 3
-    between runs), for ``n`` = 300, 1,000 and 3,000 tokens:
-
-    - the same 1,000 iterations, which give the same plans (L1 marginal errors and targets
-      equal to three digits): 0.031 s, 0.62 s and 8.5 s here, 0.046 s, 1.05 s and 16.0 s with
-      POT's scaling iterations (``method="sinkhorn"``);
-    - at the classifier's tolerance (L1 error of the token marginal at most 1e-4): 0.018 s,
-      0.16 s and 4.5 s, targets on average 1.5e-4 (at most 0.013) away from a plan converged
-      to 1e-6. POT with ``stopThr=1e-4`` stops on the L2 norm of the other marginal's error,
-      a rule 7 to 38 times looser here (L1 errors 7e-4 to 4e-3): 0.020 s, 0.12 s and 1.1 s,
-      targets 9e-4 to 3.5e-3 away on average (at most 0.026 to 0.081); with
-      ``stopThr=1e-4/sqrt(n)``, which guarantees an L1 error of 1e-4: 0.047 s, 1.1 s and 5.4 s;
-    - POT's log-domain iterations (``method="sinkhorn_log"``, ``stopThr=1e-4``): 0.30 s,
-      3.8 s and 29 s.
-
-    The package's iterations are 1.5 to 1.9 times faster per iteration, reach the stated
-    accuracy, and switch to the log domain only for kernels that underflow (where POT's
-    scaling iterations stop with a warning), so they are kept.
+    Why the package's iterations and not POT's ``ot.sinkhorn``: they give the same plans for the
+    same number of iterations, take less time per iteration, stop on the L1 error of the token
+    marginal that ``tol`` states (POT's ``stopThr`` bounds the L2 norm of the other marginal's
+    error, a looser rule in L1), and switch to the log domain only for kernels that underflow
+    (where POT's scaling iterations stop with a warning). ``benchmarks/otclassifier_speed.py``,
+    section 4, compares both, and POT's log-domain iterations, in time and in the resulting
+    targets.
 
     Parameters
     ----------

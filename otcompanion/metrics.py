@@ -18,11 +18,14 @@ Metrics (Quadrio & Candelieri, 2025, and this book's additions):
 - all of them along training (:func:`metric_curves`);
 - attention as a coupling, the Sinkformers view (Sander et al., 2022) (:func:`attention_coupling_metrics`).
 
-Exact OT between two class clouds goes through one function, :func:`exact_ot_assignment`: a
-cheap certificate that the identity is optimal (the common case between consecutive epochs),
-else scipy's ``linear_sum_assignment`` near the identity, else POT's network simplex ``ot.emd``
-with a large iteration budget; a run of ``ot.emd`` that stops before optimality raises an error
-instead of returning a non-optimal plan.
+Exact OT between two class clouds goes through one function,
+:func:`~otcompanion.ot_solvers.exact_ot_assignment` (module :mod:`otcompanion.ot_solvers`,
+re-exported here with :data:`~otcompanion.ot_solvers.MAX_EXACT_POINTS` and
+:func:`~otcompanion.ot_solvers.sinkhorn_uniform_plan`): a cheap certificate that the identity
+is optimal (the common case between consecutive epochs), else scipy's ``linear_sum_assignment``
+near the identity, else POT's network simplex ``ot.emd`` with a large iteration budget; a run
+of ``ot.emd`` that stops before optimality raises an error instead of returning a non-optimal
+plan.
 
 References
 ----------
@@ -43,16 +46,13 @@ import warnings
 import numpy as np
 import ot
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from otcompanion._validation import check_int, check_positive
 from otcompanion.data import check_tokens
-
-#: Largest cloud :func:`exact_ot_assignment` accepts by default: a dense 10,000 x 10,000 float
-#: matrix takes 8 n^2 = 800 MB, and exact OT on it would take over a minute (measured on one CPU core).
-MAX_EXACT_POINTS = 10_000
+from otcompanion.ot_solvers import (MAX_EXACT_POINTS,  # noqa: F401 (re-exported)
+                                    check_paired_clouds, exact_assignment, exact_ot_assignment,
+                                    sinkhorn_uniform_plan)
 
 THESIS_METRICS = ("transformer_distance", "wasserstein", "optimality", "monge_gap", "matching",
                   "step_cost", "efficiency")
@@ -61,22 +61,6 @@ THESIS_METRICS = ("transformer_distance", "wasserstein", "optimality", "monge_ga
 # ----------------------------------------------------------------------------------------------
 # Input validation
 # ----------------------------------------------------------------------------------------------
-
-def _check_cloud(X, name):
-    """A point cloud ``(n, d)``, or a token array flattened to one point per token."""
-    tokens = check_tokens(X, name)
-    return tokens.reshape(-1, tokens.shape[-1])
-
-
-def _check_paired_clouds(source, other, other_name, purpose):
-    """Two clouds with the same number of points and features, as ``(n, d)`` arrays."""
-    x = _check_cloud(source, "source")
-    y = _check_cloud(other, other_name)
-    if x.shape != y.shape:
-        raise ValueError(f"source and {other_name} must have the same number of points and "
-                         f"features {purpose}; got {x.shape} and {y.shape}.")
-    return x, y
-
 
 def _check_trajectory(trajectory):
     """Validate a trajectory; return it as one array of shape ``(n_steps, n, T, d)``."""
@@ -131,171 +115,6 @@ def _ratio(numerator, denominator, when_zero):
     return float(numerator / denominator) if denominator > 0 else when_zero
 
 
-# ----------------------------------------------------------------------------------------------
-# Exact OT between equal-size clouds
-# ----------------------------------------------------------------------------------------------
-
-def exact_ot_assignment(source, target, max_points=MAX_EXACT_POINTS, num_iter_max=None):
-    """Exact optimal assignment between two clouds of equal size (squared Euclidean cost).
-
-    Solves, with unit mass per point (uniform weights),
-
-    .. math::
-        \\min_{s \\in \\mathfrak{S}_n} \\sum_{i=1}^n \\lVert x_i - y_{s(i)} \\rVert^2
-        = n \\, W_2^2(\\mu, \\nu),
-
-    where :math:`\\mu, \\nu` are the uniform measures of the two clouds: between uniform measures
-    of equal size an optimal plan is a permutation matrix (Birkhoff-von Neumann theorem; Peyré &
-    Cuturi, 2019, Prop. 2.1), so the optimal assignment is an optimal transport plan and its cost
-    the exact OT cost. Every exact OT of this module goes through this function. With
-    :math:`C_{ij} = \\lVert x_i - y_j \\rVert^2` it takes the first of three routes that applies:
-
-    1. **A certificate that the identity is optimal**, without a solver. Let ``c`` be the
-       coordinate-wise median of the displacements :math:`y_i - x_i` and
-       :math:`f_i = -2 \\langle x_i, c \\rangle`, :math:`g_j = C_{jj} - f_j`, so that
-       :math:`f_j + g_j = C_{jj}`. If :math:`f_i + g_j \\le C_{ij}` for all ``i, j`` (a feasible
-       point of the dual linear program; Peyré & Cuturi, 2019, Prop. 2.4), then every
-       permutation ``s`` costs :math:`\\sum_i C_{i s(i)} \\ge \\sum_i (f_i + g_{s(i)}) =
-       \\sum_j C_{jj}`, the cost of the identity, which is therefore optimal. Expanding the
-       squares, the condition reads :math:`\\lVert x_i - (y_j - c) \\rVert \\ge \\lVert x_j -
-       (y_j - c) \\rVert`: once the common shift ``c`` is removed, every target point is at
-       least as close to its own source point as to any other. It holds for any translation
-       ``y = x + c`` and, on the thesis's trajectories, for almost all consecutive epochs and
-       often from the start to a later epoch. ``c`` is a median rather than the mean because a
-       few points that jump far would move the mean away from the shift shared by all the
-       others. That is a nearest-neighbour question: the check queries a k-d tree of the
-       points ``x_i + c`` (scipy's ``cKDTree``) with every ``y_j``, in ``O(n log n)`` time
-       without forming ``C``. In floating point, like the solvers below, it is exact up to
-       rounding (a permutation cheaper than the identity by less than about ``n`` units in the
-       last place of the entries of ``C`` can go unnoticed, as it can by ``ot.emd``, whose
-       optimality test has a tolerance); a tie broken the other way by rounding only sends
-       the pair to a solver.
-    2. **scipy's** ``linear_sum_assignment`` (a shortest augmenting path algorithm of Jonker &
-       Volgenant, 1987, in the variant of Crouse, 2016) on the reduced matrix
-       :math:`C_{ij} - f_i - g_j`, when the check fails for at most a tenth of the columns
-       ``j``. The reduction changes the cost of every permutation by the same constant
-       :math:`\\sum_j C_{jj}`, so the optimal permutations are those of ``C``; near the
-       identity most rows of the reduced matrix have their minimum, zero, on the diagonal,
-       which keeps the augmenting paths short.
-    3. **POT's network simplex** ``ot.emd`` (Bonneel et al., 2011) otherwise, the faster exact
-       solver for clouds far from the identity. A run that stops before optimality raises
-       an error (a non-optimal plan is never returned).
-
-    Measured on the thesis's trajectories (a 2-class and a 3-class run, classes of 300 to 460
-    points in d = 2, one thread; ``benchmarks/metrics_speed.py``): the check takes about
-    0.3 ms for 460 points (about as long as computing ``C`` alone, which it avoids), against
-    2 to 47 ms for ``ot.emd``. Of the 179 pairs (consecutive epochs, or the start and an
-    evaluated epoch) whose check failed, the 139 with at most a tenth of failing columns were
-    solved faster by ``linear_sum_assignment`` on the reduced matrix in all but 2 (0.3-23 ms
-    against 2-33 ms), and the 18 with more than a fifth faster by ``ot.emd`` in all but 1 (up
-    to 3 times faster). ``ot.emd`` is also the faster solver for unrelated clouds (2,000
-    points: 1.6 s against 8.6 s).
-
-    The three routes return optimal assignments of the same matrix ``C``. When the optimum is
-    unique (points in general position) they return the permutation ``ot.emd`` alone would
-    return, and the same ``cost`` to the last bit.
-
-    Parameters
-    ----------
-    source, target : array-like of shape (n, d), or token arrays (flattened to one point per token)
-        The two clouds; they must have the same number of points and features.
-    max_points : int, default :data:`MAX_EXACT_POINTS`
-        Largest ``n`` accepted. The solvers need dense ``n x n`` float matrices of ``8 n^2``
-        bytes each; beyond this size use minibatch, entropic or closed-form Gaussian OT.
-    num_iter_max : int, optional
-        Iteration budget of ``ot.emd``; by default ``max(100000, 50 n^2)``. POT's own default
-        (100,000) stops early from about 2,000 points (measured with POT 0.9).
-
-    Returns
-    -------
-    assignment : ndarray of shape (n,), int
-        An optimal permutation: ``target[assignment[i]]`` is matched to ``source[i]``.
-    cost : float
-        ``sum_i ||source[i] - target[assignment[i]]||^2`` (a sum over points, not a mean).
-
-    Raises
-    ------
-    ValueError
-        Clouds of different shapes, NaN, or more than ``max_points`` points.
-    RuntimeError
-        ``ot.emd`` stopped before optimality (a non-optimal plan is never returned).
-
-    References
-    ----------
-    - R. Jonker, A. Volgenant. *A shortest augmenting path algorithm for dense and sparse linear
-      assignment problems*. Computing 38(4):325-340, 1987.
-    - D. F. Crouse. *On implementing 2D rectangular assignment algorithms*. IEEE Transactions on
-      Aerospace and Electronic Systems 52(4):1679-1696, 2016.
-    - N. Bonneel, M. van de Panne, S. Paris, W. Heidrich. *Displacement interpolation using
-      Lagrangian mass transport*. ACM Transactions on Graphics 30(6):158, 2011.
-    """
-    x, y = _check_paired_clouds(source, target, "target", "for an exact assignment")
-    return _exact_assignment(x, y, max_points, num_iter_max)
-
-
-def _exact_assignment(x, y, max_points=MAX_EXACT_POINTS, num_iter_max=None):
-    """:func:`exact_ot_assignment` on validated float clouds ``(n, d)`` of the same shape."""
-    n = len(x)
-    if n > max_points:
-        raise ValueError(
-            f"exact OT on a cloud of {n} points needs dense {n} x {n} float matrices of 8 n^2 = "
-            f"{8 * n * n:,} bytes each, over the bound max_points={max_points} "
-            f"({8 * max_points * max_points:,} bytes); use minibatch, entropic (monge_gap with "
-            "epsilon) or closed-form Gaussian OT for clouds this large, or raise max_points."
-        )
-    if n == 1:
-        return np.zeros(1, dtype=int), float(np.sum((x - y) ** 2))
-    # cdist computes ||x - y||^2 from differences: exact zeros for identical points (the
-    # expanded form ||x||^2 + ||y||^2 - 2<x, y> of ot.dist is not).
-    rows = np.arange(n)
-    shift = np.median(y - x, axis=0)
-    # The certificate: is every y_j at least as close to its own x_j + c as to any other
-    # x_i + c? A nearest-neighbour query, O(n log n), instead of a pass over C.
-    moved = x + shift
-    nearest_distance, nearest = cKDTree(moved).query(y)
-    own_distance = np.sqrt(np.sum((moved - y) ** 2, axis=1))
-    failing = int(np.count_nonzero((nearest != rows) & (nearest_distance < own_distance)))
-    if failing == 0:
-        return rows, float(np.sum((x - y) ** 2, axis=1).sum())
-    near_identity = failing <= n // 10
-    if near_identity:
-        cost_matrix = cdist(x, y, "sqeuclidean")
-        f = -2.0 * (x @ shift)
-        # The reduced matrix C_ij - f_i - g_j (g_j = C_jj - f_j), zero on the diagonal, in
-        # place: a second n x n array would be slow to allocate.
-        reduced = np.subtract(cost_matrix, f[:, None], out=cost_matrix)
-        reduced -= reduced[rows, rows][None, :]
-        assignment = linear_sum_assignment(reduced)[1]
-        del reduced, cost_matrix
-    cost_matrix = cdist(x, y, "sqeuclidean")  # C again, for ot.emd and the cost
-    if not near_identity:
-        assignment = _emd_assignment(cost_matrix, num_iter_max)
-    return assignment, float(cost_matrix[rows, assignment].sum())
-
-
-def _emd_assignment(cost_matrix, num_iter_max=None):
-    """The optimal permutation of ``ot.emd`` on a square cost matrix, or an error."""
-    n = len(cost_matrix)
-    if num_iter_max is None:
-        num_iter_max = max(100_000, 50 * n * n)
-    ones = np.ones(n)
-    with warnings.catch_warnings():
-        # Non-convergence is raised below as an error; POT's warning would only repeat it.
-        warnings.filterwarnings("ignore", message="numItermax reached", category=UserWarning)
-        plan, log = ot.emd(ones, ones, cost_matrix, numItermax=int(num_iter_max), log=True)
-    if log.get("warning") is not None or log.get("result_code") != 1:
-        raise RuntimeError(
-            f"exact OT (ot.emd) did not converge on {n} points with numItermax={num_iter_max}: "
-            f"{log.get('warning')} (result_code={log.get('result_code')}). A non-optimal plan is "
-            "not returned; raise num_iter_max."
-        )
-    assignment = np.argmax(plan, axis=1)
-    rows = np.arange(n)
-    if (len(np.unique(assignment)) != n
-            or not np.allclose(plan[rows, assignment], 1.0, rtol=0, atol=1e-9)):
-        raise RuntimeError(f"ot.emd returned a plan on {n} points that is not a permutation.")
-    return assignment
-
 
 # ----------------------------------------------------------------------------------------------
 # Per-class quantities shared by the thesis metrics, the W2 path efficiency and the curves
@@ -318,7 +137,7 @@ def _class_curves(points, point_labels, classes, ends, with_path_w2):
         step_lengths = np.linalg.norm(np.diff(cloud, axis=0), axis=-1).sum(axis=1)
         path = np.concatenate([[0.0], np.cumsum(step_lengths)])
         if with_path_w2:
-            steps = [_exact_assignment(cloud[t], cloud[t + 1]) for t in range(max(ends))]
+            steps = [exact_assignment(cloud[t], cloud[t + 1]) for t in range(max(ends))]
             w2_path = np.concatenate([[0.0], np.cumsum([np.sqrt(cost / n_c)
                                                         for _, cost in steps])])
         for t in ends:
@@ -326,7 +145,7 @@ def _class_curves(points, point_labels, classes, ends, with_path_w2):
             if with_path_w2 and t == 1:  # W(mu_0, mu_1) is the first step of the W2 path
                 assignment, w_cost = steps[0]
             else:
-                assignment, w_cost = _exact_assignment(cloud[0], cloud[t])
+                assignment, w_cost = exact_assignment(cloud[0], cloud[t])
             td2 = float(np.sum(moved ** 2))
             row = {
                 "class": c, "t": t, "n_points": n_c, "td2": td2,
@@ -397,7 +216,7 @@ def thesis_metrics(trajectory, labels, per_class=False):
         W_c = \\Big(\\min_{s} \\sum_i \\lVert S_i - E_{s(i)} \\rVert^2\\Big)^{1/2}
 
     (``TD_c`` is the cost of the identity coupling, each token with its own image; ``W_c`` that of
-    the exact optimal assignment, :func:`exact_ot_assignment`). Then
+    the exact optimal assignment, :func:`~otcompanion.ot_solvers.exact_ot_assignment`). Then
 
     - ``transformer_distance`` = :math:`\\sum_c TD_c`; ``wasserstein`` = :math:`\\sum_c W_c`;
     - ``optimality`` = wasserstein / transformer_distance, in (0, 1]; 1.0 when nothing moved
@@ -567,9 +386,10 @@ def w2_path_efficiency(trajectory, labels, per_class=False):
     by the triangle inequality of :math:`W_2` (up to rounding), and 1 iff the recorded
     distributions lie, in this order, on one geodesic of Wasserstein space, e.g. a
     constant-speed displacement (McCann) interpolation (Peyré & Cuturi, 2019, ch. 7).
-    Every :math:`W_2` is exact (:func:`exact_ot_assignment`, uniform weights ``1/n_c``). A class
-    that never changes distribution (denominator 0) gets 1.0. The value does not depend on which
-    point is which (only on the distributions), so it complements :func:`straightness`.
+    Every :math:`W_2` is exact (:func:`~otcompanion.ot_solvers.exact_ot_assignment`, uniform
+    weights ``1/n_c``). A class that never changes distribution (denominator 0) gets 1.0. The
+    value does not depend on which point is which (only on the distributions), so it
+    complements :func:`straightness`.
 
     Parameters
     ----------
@@ -608,14 +428,13 @@ def metric_curves(trajectory, labels, per_class=False, steps=None):
 
     Path lengths are cumulated once, and each class needs one exact OT per evaluated step for
     :math:`W(\\mu_0, \\mu_t)` and one per recorded step for :math:`W_2(\\mu_t, \\mu_{t+1})`
-    (:func:`exact_ot_assignment`; the pair ``(0, 1)`` is solved once for both). Most pairs of
-    consecutive epochs need no solver, as the identity is certified optimal: 391 of 400 in a
-    thesis 2-class run, 177 of 327 in a 3-class run, where subsets of tokens jump in some
-    epochs. The 20-step curves of these runs took 0.6 s and 1.2 s on one core of a busy
-    machine, 15 and 3 times less than ``ot.emd`` on every pair
-    (``benchmarks/metrics_speed.py``). Evaluating fewer steps never changes the values: path
-    lengths and the W2 path are always summed over every recorded step (thinning the trajectory
-    itself would shorten the paths and change the metrics).
+    (:func:`~otcompanion.ot_solvers.exact_ot_assignment`; the pair ``(0, 1)`` is solved once
+    for both). Most pairs of consecutive epochs need no solver, as the identity is certified
+    optimal: 391 of 400 in a thesis 2-class run, 177 of 327 in a 3-class run, where subsets of
+    tokens jump in some epochs; this is what makes the curves cheaper than ``ot.emd`` on every
+    pair (``benchmarks/metrics_speed.py`` prints both). Evaluating fewer steps never changes
+    the values: path lengths and the W2 path are always summed over every recorded step
+    (thinning the trajectory itself would shorten the paths and change the metrics).
 
     Parameters
     ----------
@@ -706,7 +525,7 @@ def monge_gap(source, mapped, epsilon=None, max_iter=10_000, tol=1e-9):
         The images ``T(x_i)``, in the same order as ``source``.
     epsilon : float, optional
         Entropic regularization, in the units of the cost (squared distance). ``None`` (default)
-        gives the exact gap (``ot.emd``, :func:`exact_ot_assignment`).
+        gives the exact gap (``ot.emd``, :func:`~otcompanion.ot_solvers.exact_ot_assignment`).
     max_iter : int, default 10000
         Sinkhorn iterations (entropic only).
     tol : float, default 1e-9
@@ -734,7 +553,7 @@ def monge_gap(source, mapped, epsilon=None, max_iter=10_000, tol=1e-9):
         relative to the squared distances converges slowly (thousands of iterations at
         ``epsilon = 0.1`` on unit-variance data).
     """
-    x, y = _check_paired_clouds(source, mapped, "mapped", "(one image per point)")
+    x, y = check_paired_clouds(source, mapped, "mapped", "(one image per point)")
     n = len(x)
     transport_cost = float(np.mean(np.sum((x - y) ** 2, axis=1)))
     if epsilon is None:
@@ -769,110 +588,6 @@ def monge_gap(source, mapped, epsilon=None, max_iter=10_000, tol=1e-9):
 # Attention as a coupling (Sinkformers)
 # ----------------------------------------------------------------------------------------------
 
-def _logsumexp(values, axis):
-    top = np.max(values, axis=axis, keepdims=True)
-    return np.log(np.sum(np.exp(values - top), axis=axis)) + np.squeeze(top, axis=axis)
-
-
-def _sinkhorn_scaling(log_kernel, max_iter, tol):
-    """Sinkhorn's scaling iterations ``u = a / Kv``, ``v = b / K^T u`` on a batch ``(B, T, S)``.
-
-    ``K`` is normalized by its row maxima (absorbed in ``u``), so every row has a largest entry
-    of 1. Returns the plans and the L1 row-marginal errors; plans of badly scaled kernels may be
-    non-finite (the caller re-solves those in the log domain).
-    """
-    n_batch, T, S = log_kernel.shape
-    kernel = np.exp(log_kernel - log_kernel.max(axis=2, keepdims=True))
-    u = np.full((n_batch, T), 1.0 / T)
-    v = np.ones((n_batch, S))
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        for iteration in range(max_iter + 1):
-            kv = np.matmul(kernel, v[:, :, None])[:, :, 0]
-            if iteration > 0:
-                error = np.abs(u * kv - 1.0 / T).sum(axis=1)
-                if not np.max(error) > tol:  # also stops on NaN, handled by the caller
-                    break
-            if iteration == max_iter:
-                break
-            u = (1.0 / T) / kv
-            v = (1.0 / S) / np.matmul(u[:, None, :], kernel)[:, 0, :]
-        plan = u[:, :, None] * kernel * v[:, None, :]
-    return plan, error
-
-
-def _sinkhorn_log(log_kernel, max_iter, tol):
-    """Sinkhorn in the log domain (stable for any kernel), same interface as the scaling one."""
-    n_batch, T, S = log_kernel.shape
-    f = np.zeros((n_batch, T))
-    g = np.zeros((n_batch, S))
-    for iteration in range(max_iter + 1):
-        lse_rows = _logsumexp(log_kernel + g[:, None, :], axis=2)
-        if iteration > 0:
-            error = np.abs(np.exp(f + lse_rows) - 1.0 / T).sum(axis=1)
-            if np.max(error) <= tol:
-                break
-        if iteration == max_iter:
-            break
-        f = -np.log(T) - lse_rows
-        g = -np.log(S) - _logsumexp(log_kernel + f[:, :, None], axis=1)
-    return np.exp(log_kernel + f[:, :, None] + g[:, None, :]), error
-
-
-def sinkhorn_uniform_plan(cost, epsilon=1.0, max_iter=1000, tol=1e-9, chunk_size=None):
-    """Entropic OT plans with uniform marginals for a batch of small cost matrices.
-
-    For every matrix :math:`C` of shape ``(T, S)`` in the batch, the plan
-
-    .. math::
-        P = \\arg\\min_{P \\mathbf 1 = \\mathbf 1/T,\\ P^\\top \\mathbf 1 = \\mathbf 1/S}
-        \\langle P, C \\rangle - \\varepsilon H(P), \\qquad
-        P = \\operatorname{diag}(u)\\, e^{-C/\\varepsilon} \\operatorname{diag}(v),
-
-    by Sinkhorn's iterations (Peyré & Cuturi, 2019, §4.2), vectorized over all leading axes with
-    numpy: the plan ``ot.sinkhorn(1/T, 1/S, C, reg=epsilon)`` computes one matrix at a time.
-    Iterations run in the scaling domain, and matrices whose kernel under- or overflows there
-    are solved again in the log domain (§4.4). Every iteration makes the column marginals exact;
-    iterations stop when the largest L1 error of the row marginals is at most ``tol``.
-
-    Parameters
-    ----------
-    cost : array-like of shape (..., T, S)
-    epsilon : float, default 1.0
-    max_iter : int, default 1000
-    tol : float, default 1e-9
-    chunk_size : int, optional
-        Matrices solved together (bounds the memory); by default about a million entries.
-
-    Returns
-    -------
-    plan : ndarray of shape (..., T, S)
-    marginal_error : ndarray of shape (...)
-        L1 error of the row marginals of every plan (at most ``tol`` when converged; larger
-        values mean ``max_iter`` was reached).
-    """
-    cost = np.asarray(cost, dtype=float)
-    if cost.ndim < 2 or 0 in cost.shape:
-        raise ValueError(f"cost must have shape (..., T, S) with T, S >= 1; got {cost.shape}.")
-    if not np.all(np.isfinite(cost)):
-        raise ValueError("cost contains NaN or infinite values.")
-    epsilon = check_positive(epsilon, "epsilon")
-    max_iter = check_int(max_iter, "max_iter", 1)
-    T, S = cost.shape[-2:]
-    batch = cost.reshape(-1, T, S)
-    if chunk_size is None:
-        chunk_size = max(1, 1_000_000 // (T * S))
-    plans = np.empty_like(batch)
-    errors = np.empty(len(batch))
-    for start in range(0, len(batch), chunk_size):
-        log_kernel = -batch[start:start + chunk_size] / epsilon
-        plan, error = _sinkhorn_scaling(log_kernel, max_iter, tol)
-        broken = ~(np.all(np.isfinite(plan), axis=(1, 2)) & np.isfinite(error))
-        if broken.any():
-            plan[broken], error[broken] = _sinkhorn_log(log_kernel[broken], max_iter, tol)
-        plans[start:start + chunk_size] = plan
-        errors[start:start + chunk_size] = error
-    return plans.reshape(cost.shape), errors.reshape(cost.shape[:-2])
-
 
 def attention_coupling_metrics(attention, logits=None, index_names=None, max_iter=1000,
                                tol=1e-9, row_tol=1e-4):
@@ -890,8 +605,9 @@ def attention_coupling_metrics(attention, logits=None, index_names=None, max_ite
       stochastic (chosen over a max deviation because it has the same units as the next one);
     - ``tv_to_sinkhorn`` (with ``logits``) = :math:`\\tfrac12 \\sum_{ij} |A_{ij}/T - P_{ij}|`,
       in [0, 1], where :math:`P` is the Sinkhorn plan for cost :math:`-L`, :math:`\\varepsilon =
-      1` and uniform marginals (:func:`sinkhorn_uniform_plan`). Projecting a coupling on its
-      column marginal does not increase total variation, so it is >= ``column_deviation``;
+      1` and uniform marginals (:func:`~otcompanion.ot_solvers.sinkhorn_uniform_plan`).
+      Projecting a coupling on its column marginal does not increase total variation, so it is
+      >= ``column_deviation``;
     - ``sinkhorn_error`` (with ``logits``): the L1 marginal error of :math:`P` (at most ``tol``
       unless ``max_iter`` was reached, in which case a ``RuntimeWarning`` is also issued).
 
@@ -905,7 +621,7 @@ def attention_coupling_metrics(attention, logits=None, index_names=None, max_ite
     index_names : sequence of str, optional
         Names of the leading axes (e.g. ``("epoch", "instance", "head")``); by default
         ``axis_0``, ``axis_1``, ….
-    max_iter, tol : Sinkhorn settings, see :func:`sinkhorn_uniform_plan`.
+    max_iter, tol : Sinkhorn settings, see :func:`~otcompanion.ot_solvers.sinkhorn_uniform_plan`.
     row_tol : float, default 1e-4
         Tolerance on the row sums of ``attention`` (float32 softmax is exact to about 1e-7).
 

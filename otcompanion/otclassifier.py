@@ -41,7 +41,7 @@ from .alignment import exact_alignment, gaussian_alignment, minibatch_alignment,
     sinkhorn_alignment
 from .attention import _keras_dense
 from .geometry import GEOMETRIES, dummy_means
-from .metrics import MAX_EXACT_POINTS
+from .ot_solvers import MAX_EXACT_POINTS
 
 SOLVERS = ("exact", "sinkhorn", "minibatch", "gaussian")
 
@@ -147,13 +147,14 @@ default "circle"
         targets and converge more slowly (a ``ConvergenceWarning`` says when 10,000 iterations
         do not reach an L1 marginal error of 1e-4).
     batch_size_ot : int, default 256
-        Largest minibatch of ``solver="minibatch"`` (at most ``max_dense_points``). Exact OT on
-        256 points takes about 6 ms: 10^6 tokens align in about 23 s on one core.
-    max_dense_points : int, default :data:`otcompanion.metrics.MAX_EXACT_POINTS` (10,000)
+        Largest minibatch of ``solver="minibatch"`` (at most ``max_dense_points``). The
+        alignment's time grows linearly with the number of tokens, by one exact OT of this size
+        per minibatch (``benchmarks/otclassifier_speed.py``, sections 2 and 3, time it).
+    max_dense_points : int, default :data:`otcompanion.ot_solvers.MAX_EXACT_POINTS` (10,000)
         Largest class that ``"exact"`` and ``"sinkhorn"`` accept: they need dense
         ``n_c x n_c`` float64 matrices of ``8 n_c^2`` bytes (800 MB at 10,000 tokens), about
         four at once (``ot.emd`` on 6,667 points raised the peak memory by 1.45 GB), and exact
-        OT takes about ``n^{2.7}`` time (25 s for three classes of 6,667 tokens).
+        OT takes about ``n^{2.7}`` time (``benchmarks/otclassifier_speed.py``, section 3).
     hidden_layer_sizes : tuple of int, default (32, 32)
         Hidden widths of the MLP (the thesis: ``[32, 32]``); ``()`` gives an affine map.
     max_epochs : int, default 50
@@ -162,8 +163,8 @@ default "circle"
         Adam's learning rate (the thesis: ``1e-2``).
     batch_size : int, optional
         Tokens per gradient step. Default: 128 for small data, ``n / 64`` tokens (at most
-        4,096) for large data, where one CPU thread reaches its best throughput per token:
-        10^6 tokens train at about 0.4 s per epoch on one thread.
+        4,096) for large data, where larger steps spread torch's fixed cost per step over more
+        tokens.
     validation_fraction : float in [0, 1), default 0.1
         Share of the training *instances* (rows of a table) held out, stratified by class and
         seeded, for early stopping; all tokens of an instance stay on one side. 0 disables early
@@ -589,9 +590,9 @@ def _format_bytes(n_bytes):
 
 def _auto_batch_size(n_fit):
     """Default minibatch size of the MLP training: 128 for small data (7 steps per epoch at the
-    thesis's 810 training tokens); ``n / 64`` up to 4,096 tokens for large data, where one CPU
-    thread reaches its best throughput (about 0.2 microseconds per token and step for the
-    32 x 32 MLP; smaller batches pay torch's fixed cost of about 0.25 ms per step)."""
+    thesis's 810 training tokens); ``n / 64`` up to 4,096 tokens for large data, where larger
+    steps spread torch's fixed cost per step over more tokens (smaller batches of the
+    32 x 32 MLP spend more of each step on it)."""
     return int(min(n_fit, max(128, min(4096, n_fit // 64))))
 
 

@@ -13,9 +13,9 @@ ratio:
   forward: the factored computation (:class:`otcompanion.attention.MultiHeadSelfAttention`,
   scores not returned) against the direct one (width ``H * key_dim``);
 - the softmax over the keys of the key-major scores and their product with the tokens:
-  ``attention._softmax_parts`` (no shift by the maximum unless ``exp`` overflows, the
-  normalization applied to the product) against ``torch.softmax(logits, dim=1)`` then the
-  product;
+  ``otcompanion.attention.self_attention._softmax_parts`` (no shift by the maximum unless
+  ``exp`` overflows, the normalization applied to the product) against
+  ``torch.softmax(logits, dim=1)`` then the product;
 - a gradient product with the scores: ``(c, H T) x (H T, T)`` against ``(T, H T) x (H T, c)``;
 - an optimizer step of the thesis model: :class:`otcompanion.attention.KerasRMSprop` on its
   flat buffer against the same update per tensor with ``torch._foreach_*`` (written out below,
@@ -36,7 +36,9 @@ import pandas as pd
 import torch
 
 from otcompanion import attention
-from otcompanion.attention import MultiHeadSelfAttention, ThesisTransformer, _token_loss
+from otcompanion.attention import MultiHeadSelfAttention, ThesisTransformer
+from otcompanion.attention.self_attention import _softmax_parts
+from otcompanion.attention.transformer import token_loss
 
 
 def foreach_rmsprop_step(params, velocity, lr=1e-2, rho=0.9, eps=1e-7):
@@ -86,17 +88,17 @@ def pairs():
     tokens = torch.randn(36, 3, 20)  # x~ transposed
 
     def normalized_after():
-        exps, norm = attention._softmax_parts(logits)
+        exps, norm = _softmax_parts(logits)
         return torch.bmm(tokens, exps).mul_(norm)
 
     model = ThesisTransformer(2, 2)
     twin = ThesisTransformer(2, 2)
     inputs, codes = torch.randn(36, 20, 2), torch.randint(0, 2, (36,))
-    _token_loss(twin(inputs), codes).backward()
+    token_loss(twin(inputs), codes).backward()
     twin_params = list(twin.parameters())
     velocity = [torch.zeros_like(q) for q in twin_params]
     optimizer = attention.KerasRMSprop(model.parameters(), lr=1e-2)
-    _token_loss(model(inputs), codes).backward()
+    token_loss(model(inputs), codes).backward()
 
     return [
         ("attention layer, training forward + backward (36)",

@@ -190,10 +190,11 @@ def _run_on_dask(function, jobs, address, progress, description):
 
 # --- the run cache -----------------------------------------------------------------------------
 
-def _hash_sources():
+def _hash_sources(package=Path(__file__).parent):
+    """SHA-256 of every ``.py`` file of ``package`` and its subpackages, with its path."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -207,8 +208,8 @@ def code_hash():
     """SHA-256 (first 16 hex digits) of the package's source files, as they were when this
     process imported the package.
 
-    Any edit of any module of ``otcompanion`` changes it, so cached runs computed by other code
-    are never reused.
+    Any edit of any module of ``otcompanion``, subpackages included, changes it, so cached runs
+    computed by other code are never reused.
     """
     return _CODE_HASH
 

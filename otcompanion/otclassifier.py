@@ -39,7 +39,7 @@ from ._validation import check_bool, check_choice, check_fraction, check_int, \
     check_positive, check_real, check_sequence
 from .alignment import exact_alignment, gaussian_alignment, minibatch_alignment, \
     sinkhorn_alignment
-from .attention import _keras_dense
+from .attention.layers import keras_dense
 from .geometry import GEOMETRIES, dummy_means
 from .ot_solvers import MAX_EXACT_POINTS
 
@@ -600,9 +600,9 @@ def _build_mlp(n_in, hidden, n_out):
     """ReLU MLP with a linear output, initialized like keras ``Dense`` layers."""
     layers, width = [], n_in
     for units in hidden:
-        layers += [_keras_dense(width, units), nn.ReLU()]
+        layers += [keras_dense(width, units), nn.ReLU()]
         width = units
-    layers.append(_keras_dense(width, n_out))
+    layers.append(keras_dense(width, n_out))
     return nn.Sequential(*layers)
 
 

@@ -70,8 +70,8 @@ from torch import nn
 from ._training import (EarlyStopping, check_labels, check_training_data, resolve_device,
                         resolve_validation, torch_session, train_epochs)
 from ._validation import check_bool, check_int, check_positive, check_real
-from .attention import (Dropout, ThesisTransformer, TransformerFit, _scores, _token_loss,
-                        train_transformer)
+from .attention import Dropout, ThesisTransformer, TransformerFit, train_transformer
+from .attention.transformer import logit_scores, token_loss
 from .data import check_tokens, make_token_clouds
 from .geometry import dummy_means
 
@@ -349,13 +349,13 @@ def pretrain_head(X, y, *, n_classes=None, head_units=(8,), head_dropout=0.4, lr
         val_inputs, val_codes = as_tensor(val_data[0]), as_tensor(val_data[1], torch.int64)
 
     def train_scores(logits, fit_codes):
-        _, token_accuracy, instance_accuracy, _ = _scores(logits, fit_codes, loss=False)
+        _, token_accuracy, instance_accuracy, _ = logit_scores(logits, fit_codes, loss=False)
         return dict(accuracy=token_accuracy, instance_accuracy=instance_accuracy)
 
     def evaluate(epoch):
         if source == "none":
             return {}
-        loss, token_accuracy, instance_accuracy, _ = _scores(head(val_inputs), val_codes)
+        loss, token_accuracy, instance_accuracy, _ = logit_scores(head(val_inputs), val_codes)
         return dict(val_loss=loss, val_accuracy=token_accuracy,
                     val_instance_accuracy=instance_accuracy)
 
@@ -363,7 +363,7 @@ def pretrain_head(X, y, *, n_classes=None, head_units=(8,), head_dropout=0.4, lr
         head = _new_head(n_features, n_classes, head_units, head_dropout).to(torch_device)
         optimizer = torch.optim.Adam(head.parameters(), lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS)
         rows, best_epoch = train_epochs(
-            head, optimizer, _token_loss, inputs[fit_index], all_codes[fit_index], max_epochs,
+            head, optimizer, token_loss, inputs[fit_index], all_codes[fit_index], max_epochs,
             train_metrics=train_scores, evaluate=evaluate,
             stopping=None if source == "none" else EarlyStopping(patience),
             what="head pretraining")

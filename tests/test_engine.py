@@ -1,6 +1,8 @@
 """The engine: schedulers (joblib locally, Dask on a cluster) and the run cache."""
 
+import shutil
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -138,3 +140,13 @@ def test_the_unpretrained_run_of_chapter_03_is_chapter_02s_traced_run(run_cache)
 
 def test_the_code_hash_is_stable_within_a_process():
     assert engine.code_hash() == engine.code_hash() and len(engine.code_hash()) == 16
+
+
+def test_an_edit_of_a_subpackage_file_changes_the_code_hash(tmp_path):
+    package = tmp_path / "otcompanion"
+    shutil.copytree(Path(engine.__file__).parent, package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    assert engine._hash_sources(package) == engine.code_hash()
+    module = package / "attention" / "transformer.py"
+    module.write_text(module.read_text() + "# an edit\n")
+    assert engine._hash_sources(package) != engine.code_hash()

@@ -5,7 +5,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
-from otcompanion import metrics
+from otcompanion import metrics, ot_solvers
 
 
 def clouds(n_per_class=(30, 30), n_tokens=1, d=2, seed=0):
@@ -93,8 +93,8 @@ def solver_calls(monkeypatch):
             return function(*args, **kwargs)
         return wrapper
 
-    monkeypatch.setattr(metrics, "linear_sum_assignment",
-                        counted("linear_sum_assignment", metrics.linear_sum_assignment))
+    monkeypatch.setattr(ot_solvers, "linear_sum_assignment",
+                        counted("linear_sum_assignment", ot_solvers.linear_sum_assignment))
     monkeypatch.setattr(ot, "emd", counted("emd", ot.emd))
     return calls
 

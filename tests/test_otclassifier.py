@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
-from otcompanion import alignment, metrics, otclassifier
+from otcompanion import alignment, metrics, ot_solvers, otclassifier
 from otcompanion.data import thesis_split
 from otcompanion.geometry import dummy_means
 from otcompanion.otclassifier import DummyGaussianOTClassifier
@@ -374,7 +374,7 @@ def test_exact_ot_never_returns_a_non_converged_plan(small_tokens, monkeypatch):
         return np.eye(len(a)), {"warning": "numItermax reached before optimality",
                                 "result_code": 2}
 
-    monkeypatch.setattr(metrics.ot, "emd", stopped_early)
+    monkeypatch.setattr(ot_solvers.ot, "emd", stopped_early)
     with pytest.raises(RuntimeError, match="exact OT for class 0 failed.*did not converge"):
         DummyGaussianOTClassifier(solver="exact").fit(X, y)
 

@@ -136,13 +136,15 @@ def find_chapter(name, root=None):
     raise ChapterNotFound(f"no chapter {name!r}; the chapters are: {names}.")
 
 
-def _as_chapter(chapter, root=None):
+def as_chapter(chapter, root=None):
+    """``chapter`` itself when it is a :class:`Chapter`, else the chapter of that name under
+    ``root`` (:func:`find_chapter`)."""
     return chapter if isinstance(chapter, Chapter) else find_chapter(chapter, root)
 
 
 def chapter_notebook(chapter):
     """The chapter's source converted to a notebook with the standard ``python3`` kernelspec."""
-    chapter = _as_chapter(chapter)
+    chapter = as_chapter(chapter)
     notebook = jupytext.read(chapter.source)
     notebook.metadata.pop("jupytext", None)
     notebook.metadata["kernelspec"] = dict(NOTEBOOK_KERNELSPEC)
@@ -262,7 +264,7 @@ def validate_parameters(chapter, values):
     ParameterError
         An unknown name (the message lists the valid ones) or a value of the wrong type.
     """
-    chapter = _as_chapter(chapter)
+    chapter = as_chapter(chapter)
     declared = chapter_parameters(chapter)
     converted = {}
     for name, value in (values or {}).items():
@@ -290,7 +292,7 @@ def validate_parameters(chapter, values):
     return converted
 
 
-class _LocalSocketKernelManager(AsyncKernelManager):
+class LocalSocketKernelManager(AsyncKernelManager):
     """Talks to the kernel over local (IPC) sockets instead of unencrypted loopback TCP.
 
     The sockets are files named ``<ip>-<port>``. jupyter_client's default ``ip`` is
@@ -310,7 +312,7 @@ class _LocalSocketKernelManager(AsyncKernelManager):
 
 
 @contextlib.contextmanager
-def _project_kernel():
+def project_kernel():
     """Make the ``otcompanion`` kernel name start *this* interpreter for the duration.
 
     ``JUPYTER_PATH`` is searched before the user's and the system's kernel folders, so a
@@ -374,7 +376,7 @@ def run_chapter(chapter, parameters=None, output=None, reports=None, echo=print)
     """
     show_progress = echo is not None and sys.stderr.isatty()
     echo = echo or (lambda line: None)
-    chapter = _as_chapter(chapter)
+    chapter = as_chapter(chapter)
     values = validate_parameters(chapter, parameters)
     output = Path(output) if output else chapter.executed
     reports = Path(reports) if reports else chapter.source.parent.parent / "reports"
@@ -387,11 +389,11 @@ def run_chapter(chapter, parameters=None, output=None, reports=None, echo=print)
         nbformat.write(chapter_notebook(chapter), source)
         partial = output.with_name(f".{output.stem}.partial.ipynb")
         try:
-            with _project_kernel():
+            with project_kernel():
                 papermill.execute_notebook(
                     str(source), str(partial), parameters=values, kernel_name=KERNEL_NAME,
                     progress_bar=show_progress, log_output=False,
-                    kernel_manager_class=_LocalSocketKernelManager,
+                    kernel_manager_class=LocalSocketKernelManager,
                 )
         except PapermillExecutionError as error:
             reports.mkdir(parents=True, exist_ok=True)

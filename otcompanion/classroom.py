@@ -258,7 +258,7 @@ def read_chapter(chapter):
         A check outside a solution, a solution of an unknown exercise, an unclosed solution, a
         check cell that is not one function and one call, or a malformed parameters cell.
     """
-    chapter = book._as_chapter(chapter)
+    chapter = book.as_chapter(chapter)
     notebook = book.chapter_notebook(chapter)
     pieces, exercises, parameters = [], {}, {}
     current = None  # the exercise whose solution is open
@@ -395,7 +395,7 @@ def master_notebook(chapter, all_exercises=False):
     parameters : dict
         The chapter's classroom parameters.
     """
-    chapter = book._as_chapter(chapter)
+    chapter = book.as_chapter(chapter)
     pieces, exercises, parameters = read_chapter(chapter)
     if not any(exercise.checks for exercise in exercises.values()):
         raise AssignmentError(f"chapter {chapter.name} has no graded exercise (no check cells); "
@@ -540,11 +540,11 @@ def _execute(notebook, output, timeout=None):
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / output.name
         nbformat.write(notebook, source)
-        with book._project_kernel():
+        with book.project_kernel():
             papermill.execute_notebook(str(source), str(output), kernel_name=book.KERNEL_NAME,
                                        progress_bar=False, log_output=False,
                                        execution_timeout=timeout,
-                                       kernel_manager_class=book._LocalSocketKernelManager)
+                                       kernel_manager_class=book.LocalSocketKernelManager)
 
 
 def _require_otter():
@@ -602,7 +602,7 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
     _require_otter()
     seed = check_int(seed, "seed", minimum=0)
     all_exercises = check_bool(all_exercises, "all_exercises")
-    chapter = book._as_chapter(chapter)
+    chapter = book.as_chapter(chapter)
     if "seed" not in book.chapter_parameters(chapter):
         raise AssignmentError(f"chapter {chapter.name} has no parameter 'seed'.")
     if "seed" in (parameters or {}):
@@ -885,7 +885,7 @@ def grade(notebook, autograder, *, student=None, timeout=60.0):
         environment = {**os.environ, ASSIGNED_PARAMETERS_VARIABLE: json.dumps(assigned)}
         command = [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(autograder_zip),
                    "-o", str(folder), str(prepared_path)]
-        with book._project_kernel():
+        with book.project_kernel():
             process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, text=True,
                                        env={**environment, "JUPYTER_PATH":

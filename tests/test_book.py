@@ -123,10 +123,10 @@ def test_every_chapter_has_typed_documented_parameters_and_provenance(chapter):
 def test_kernels_get_their_own_local_sockets_outside_the_working_directory(tmp_path,
                                                                            monkeypatch):
     # Two processes starting kernels in one folder must not pick the same socket files.
-    from otcompanion.book import _LocalSocketKernelManager
+    from otcompanion.book import LocalSocketKernelManager
 
     monkeypatch.chdir(tmp_path)
-    first, second = (_LocalSocketKernelManager(kernel_name="python3") for _ in range(2))
+    first, second = (LocalSocketKernelManager(kernel_name="python3") for _ in range(2))
     assert first.transport == "ipc"
     assert first.ip != second.ip
     assert os.path.isabs(first.ip) and not first.ip.startswith(str(tmp_path))

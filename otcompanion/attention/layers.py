@@ -63,14 +63,13 @@ def dropout_noise(shape, p, device, dtype=torch.float32):
 
     On the CPU the mask comes from NumPy's PCG64 generator started at a state given by one
     63-bit draw from torch's generator (so :func:`torch.manual_seed` still fixes it; the
-    state is the draw times an odd 128-bit constant: NumPy's ``SeedSequence`` seeding took
-    about a quarter of the time of a small mask such as ``(36, 20, 2)``,
-    ``benchmarks/training_parts.py``): the generator's raw 64-bit output, read as 16-bit
-    uniform integers ``u`` in C order of ``shape``, keeps an element when
+    state is the draw times an odd 128-bit constant rather than NumPy's ``SeedSequence``,
+    whose seeding costs more than drawing a small mask such as ``(36, 20, 2)``;
+    ``benchmarks/training_parts.py`` compares the two): the generator's raw 64-bit output,
+    read as 16-bit uniform integers ``u`` in C order of ``shape``, keeps an element when
     ``u >= round(65536 p)``, a drop probability of ``round(65536 p) / 65536``
-    (0.1000061 for ``p = 0.1``). It draws the attention mask of a thesis-size batch
-    (36 x 20 x 10 x 20) in about a sixth of the time of ``torch.nn.functional.dropout``'s
-    per-element Bernoulli draws (``benchmarks/transformer_speed.py``). On CUDA the mask is
+    (0.1000061 for ``p = 0.1``). Four mask elements per raw 64-bit draw make it cheaper than
+    ``torch.nn.functional.dropout``'s per-element Bernoulli draws. On CUDA the mask is
     ``torch.rand(shape) >= p`` on the device.
 
     Parameters
@@ -131,15 +130,15 @@ class KerasRMSprop:
 
     It has the two methods of a ``torch.optim.Optimizer`` that a training loop calls,
     :meth:`zero_grad` and :meth:`step`. It is not an ``Optimizer`` subclass: constructing one
-    imports ``torch._dynamo`` (about 1.5 s, once per process), longer than a thesis-size fit.
+    imports ``torch._dynamo`` once per process, which can take longer than a thesis-size fit.
 
     **One flat buffer.** The constructor moves the parameters into one flat tensor (every
     parameter's ``data`` becomes a view of it) and their gradients into another (every
     ``grad`` a view, which backpropagation accumulates into in place), so that a step is five
-    operations on one tensor however many parameters there are: at the thesis size (3,906
-    numbers in 36 tensors) about an eighth of the time of per-tensor updates
-    (``torch._foreach_*`` loops over the tensors on the CPU;
-    ``benchmarks/training_parts.py``). Gradients are therefore never ``None``:
+    operations on one tensor however many parameters there are, where per-tensor updates
+    (``torch._foreach_*`` loops over the tensors on the CPU) pay a fixed cost for each of the
+    thesis model's 36 small tensors (``benchmarks/training_parts.py`` compares the two).
+    Gradients are therefore never ``None``:
     :meth:`zero_grad` zeroes them, and a parameter that took no part in a step gets a zero
     gradient (its ``v`` decays by ``rho``; keras would skip it). A gradient or a
     ``data`` tensor replaced from outside (``model.zero_grad()`` sets gradients to ``None``,

@@ -68,15 +68,13 @@ class MultiHeadSelfAttention(nn.Module):
     floating-point rounding.
 
     Its backward pass, down to the projections, is written out (:class:`_FactoredAttention`).
-    Otherwise the direct computation above is used. On one CPU thread at the thesis size, the
-    factored forward and backward pass of one attention layer in training mode (36 instances)
-    takes about 0.4 of the direct one's time (0.97 ms against 2.5 ms) and its inference
-    forward (45 instances) about a quarter (0.24 ms against 0.94 ms;
-    ``benchmarks/training_parts.py``). With ``d + 1`` close to ``k`` the products shrink
-    less, but the layer still took 0.5 to 0.6 of the direct time (``d = 8`` to ``14``,
-    ``k = 16``, 10 heads). The two computations round differently; with ``d = 2`` the
-    post-norm LayerNorm normalizes two numbers and amplifies such differences by orders of
-    magnitude, so float32 training trajectories of the two part within a few epochs.
+    Otherwise the direct computation above is used. The factored computation works on
+    width-``d + 1`` products instead of width-``H k`` ones, which is why it is used whenever
+    ``d + 1 < k`` (``benchmarks/training_parts.py`` times both, forward and backward in
+    training mode and the inference forward, at the thesis size). The two computations round
+    differently; with ``d = 2`` the post-norm LayerNorm normalizes two numbers and amplifies
+    such differences by orders of magnitude, so float32 training trajectories of the two part
+    within a few epochs.
 
     Parameters
     ----------
@@ -286,8 +284,8 @@ class _FactoredAttention(torch.autograd.Function):
             logits = torch.bmm(augmented, queries)
             parts = _softmax_parts(logits)
         exps, norm = parts
-        # Every new tensor of the scores' size costs about as much as four passes over one
-        # in the cache: the dropout mask becomes E * D, in place.
+        # A new tensor of the scores' size would cost more than a pass over one already in
+        # the cache: the dropout mask becomes E * D, in place.
         dropped = exps if noise is None else noise.mul_(exps)
         # context[b, (a, h), t] = sum_s Dropout(A_h)[t, s] x~_s[a]
         context = torch.bmm(augmented.transpose(1, 2), dropped).mul_(norm)
@@ -322,8 +320,8 @@ class _FactoredAttention(torch.autograd.Function):
         need_x = ctx.needs_input_grad[0]
         if need_x:
             # The products with the scores that give x~'s gradient are taken transposed,
-            # (c, H T) x (H T, T): torch's bmm is 3 to 4 times slower on (T, H T) x (H T, c)
-            # (benchmarks/training_parts.py).
+            # (c, H T) x (H T, T): torch's bmm handles that layout better than
+            # (T, H T) x (H T, c) (benchmarks/training_parts.py times both).
             grad_columns = torch.bmm(grad_context, dropped.transpose(1, 2))  # (B, c, T)
         # Softmax and dropout: dL = Y - E * (r * sum_key Y), Y = (x~ (r dC)) * (E D)
         grad_logits = torch.bmm(augmented, grad_context).mul_(dropped)

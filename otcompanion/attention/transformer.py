@@ -230,8 +230,8 @@ def logit_scores(logits, codes, loss=True):
     """Loss, token accuracy, instance accuracy and instance predictions from token logits.
 
     The instance prediction is the argmax of the mean of its tokens' probabilities (thesis §3).
-    The probabilities are ``exp(z - max z) / sum exp(z - max z)`` written out: torch's
-    ``softmax`` over a last dimension of two or three classes takes about 2.5 times as long.
+    The probabilities are ``exp(z - max z) / sum exp(z - max z)`` written out, cheaper than
+    torch's ``softmax`` over a last dimension of only two or three classes.
     Without ``loss`` the loss is ``None`` (not computed).
     """
     value = float(token_loss(logits, codes)) if loss else None
@@ -378,8 +378,8 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
     device : {"cpu", "cuda", "cuda:<index>"}, default "cpu"
         Results on CUDA are not bitwise reproducible across machines.
     n_threads : int, default 1
-        Torch intra-op threads during the fit (restored afterwards). One thread is much faster
-        for models this small and fixes the floating-point results.
+        Torch intra-op threads during the fit (restored afterwards). Models this small gain
+        nothing from more threads, and a fixed count fixes the floating-point results.
     trace : bool, default True
         Record the :class:`Trace`.
     attention_every : int or None, default 5

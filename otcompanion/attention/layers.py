@@ -2,10 +2,11 @@
 
 - :func:`keras_glorot_` and :func:`keras_dense`: Glorot-uniform kernels with the fans keras
   computes, zero biases (keras ``Dense``, ``Conv1D(kernel_size=1)``, ``EinsumDense``);
-- :func:`dropout_noise` and :class:`Dropout`: inverted dropout (Srivastava et al., 2014) with
-  masks drawn from NumPy's PCG64 on the CPU (O'Neill, 2014);
-- :class:`KerasRMSprop`: RMSprop with keras's update rule and defaults, the optimizer of the
-  thesis (Quadrio & Candelieri, 2025).
+- :func:`~otcompanion.attention.dropout_noise` and :class:`~otcompanion.attention.Dropout`:
+  inverted dropout (Srivastava et al., 2014) with masks drawn from NumPy's PCG64 on the CPU
+  (O'Neill, 2014);
+- :class:`~otcompanion.attention.KerasRMSprop`: RMSprop with keras's update rule and defaults,
+  the optimizer of the thesis (Quadrio & Candelieri, 2025).
 
 References
 ----------

@@ -1,10 +1,10 @@
 """Multi-head self-attention with keras's parametrization, and its factored computation.
 
-:class:`MultiHeadSelfAttention` is the attention layer of the thesis's encoder block (keras
-``MultiHeadAttention``; Vaswani et al., 2017, §3.2). For tokens of few features it computes the
-same function through per-head ``(d + 1) x (d + 1)`` and ``(d + 1) x d`` matrices, with a
-hand-written backward pass (:class:`_FactoredAttention`) and a softmax over the keys that skips
-the shift by the maximum when it is not needed (:func:`_softmax_parts`).
+:class:`~otcompanion.attention.MultiHeadSelfAttention` is the attention layer of the thesis's
+encoder block (keras ``MultiHeadAttention``; Vaswani et al., 2017, §3.2). For tokens of few features
+it computes the same function through per-head ``(d + 1) x (d + 1)`` and ``(d + 1) x d`` matrices,
+with a hand-written backward pass (:class:`_FactoredAttention`) and a softmax over the keys that
+skips the shift by the maximum when it is not needed (:func:`_softmax_parts`).
 
 References
 ----------

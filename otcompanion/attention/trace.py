@@ -1,11 +1,11 @@
 """What a traced training run records: the token trajectory and the attention, epoch by epoch.
 
-:class:`ForwardTrace` is everything one forward pass of
-:class:`~otcompanion.attention.ThesisTransformer` can report; :class:`Trace` is the record of a
-whole run of :func:`~otcompanion.attention.train_transformer`, in inference mode after every
-epoch: every block's output after attention + residual and after feed-forward + residual, and
-the attention logits of every head (thesis, "Tracing"; Quadrio & Candelieri, 2025). It is the
-material for the thesis's OT metrics (:mod:`otcompanion.metrics`) and for comparing attention
+:class:`~otcompanion.attention.ForwardTrace` is everything one forward pass of
+:class:`~otcompanion.attention.ThesisTransformer` can report; :class:`~otcompanion.attention.Trace`
+is the record of a whole run of :func:`~otcompanion.attention.train_transformer`, in inference mode
+after every epoch: every block's output after attention + residual and after feed-forward +
+residual, and the attention logits of every head (thesis, "Tracing"; Quadrio & Candelieri, 2025). It
+is the material for the thesis's OT metrics (:mod:`otcompanion.metrics`) and for comparing attention
 with a Sinkhorn plan (Sander et al., *Sinkformers*, AISTATS 2022).
 
 References
@@ -29,11 +29,12 @@ import torch
 from .._validation import check_choice, check_int
 from ..data import tokens_to_frame
 
-#: Version of the file format of :meth:`Trace.save`; :meth:`Trace.load` reads only this one.
+#: Version of the file format of :meth:`~otcompanion.attention.Trace.save`;
+#: :meth:`~otcompanion.attention.Trace.load` reads only this one.
 TRACE_FORMAT_VERSION = 1
 
-#: Where a trajectory starts (:meth:`Trace.trajectory_from`): at the standardized inputs (this
-#: book) or after the first epoch (the thesis code's indexing).
+#: Where a trajectory starts (:meth:`~otcompanion.attention.Trace.trajectory_from`): at the
+#: standardized inputs (this book) or after the first epoch (the thesis code's indexing).
 TRAJECTORY_STARTS = ("input", "first_epoch")
 
 
@@ -64,10 +65,10 @@ class ForwardTrace(NamedTuple):
 def stack_in_memory_order(tensors):
     """``torch.stack(tensors)`` copied in the memory order the tensors share.
 
-    ``torch.stack`` writes a contiguous result; for permuted views (the key-major attention
-    of :class:`MultiHeadSelfAttention`) that is a slow strided copy. Stacking the tensors
-    permuted to their memory order, then permuting the result back, is a plain copy with the
-    same values and shape (the result is a permuted view).
+    ``torch.stack`` writes a contiguous result; for permuted views (the key-major attention of
+    :class:`~otcompanion.attention.MultiHeadSelfAttention`) that is a slow strided copy. Stacking
+    the tensors permuted to their memory order, then permuting the result back, is a plain copy with
+    the same values and shape (the result is a permuted view).
     """
     first = tensors[0]
     order = sorted(range(first.ndim), key=first.stride, reverse=True)

@@ -1,13 +1,15 @@
 """The thesis Transformer and its training protocol.
 
-The model is the keras "Timeseries classification with a Transformer model" encoder that the
-thesis used, with the classification head applied to every token (Quadrio & Candelieri, 2025):
-:class:`EncoderBlock` and :class:`ThesisTransformer`. Training (:func:`train_transformer`,
-:class:`TransformerFit`, and the scikit-learn estimator :class:`TransformerClassifier`) follows
-the thesis protocol (token-wise cross-entropy, RMSprop, full batch, early stopping restoring the
-best weights) except that validation data never comes from the test set by default, and the
-model is trained and traced on the same standardized inputs (the thesis code trained on raw and
-traced on standardized inputs; this module does not reproduce that defect).
+The model is the keras "Timeseries classification with a Transformer model" encoder that the thesis
+used, with the classification head applied to every token (Quadrio & Candelieri, 2025):
+:class:`~otcompanion.attention.EncoderBlock` and :class:`~otcompanion.attention.ThesisTransformer`.
+Training (:func:`~otcompanion.attention.train_transformer`,
+:class:`~otcompanion.attention.TransformerFit`, and the scikit-learn estimator
+:class:`~otcompanion.attention.TransformerClassifier`) follows the thesis protocol (token-wise
+cross-entropy, RMSprop, full batch, early stopping restoring the best weights) except that
+validation data never comes from the test set by default, and the model is trained and traced on the
+same standardized inputs (the thesis code trained on raw and traced on standardized inputs; this
+module does not reproduce that defect).
 
 References
 ----------
@@ -42,12 +44,14 @@ from .layers import Dropout, KerasRMSprop, keras_dense
 from .self_attention import MultiHeadSelfAttention
 from .trace import ForwardTrace, Trace, stack_in_memory_order
 
-#: Columns of :attr:`TransformerFit.history`.
+#: Columns of :attr:`~otcompanion.attention.TransformerFit.history`.
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_token_accuracy", "train_instance_accuracy",
                    "val_loss", "val_token_accuracy", "val_instance_accuracy"]
 
-LAYER_NORM_EPS = 1e-6  # keras LayerNormalization(epsilon=1e-6) in the thesis's encoder block
-#: Optimizers :func:`train_transformer` can train with.
+#: The LayerNorm epsilon of :class:`~otcompanion.attention.EncoderBlock`: keras
+#: ``LayerNormalization(epsilon=1e-6)`` in the thesis's encoder block.
+LAYER_NORM_EPS = 1e-6
+#: Optimizers :func:`~otcompanion.attention.train_transformer` can train with.
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 
 

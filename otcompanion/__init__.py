@@ -3,8 +3,9 @@ Perspective of Self-Attention via Optimal Transport* (Quadrio & Candelieri, 2025
 
 Modules: :mod:`otcompanion.data` (thesis data, loaders, splits, standardization),
 :mod:`otcompanion.attention` (the thesis Transformer, its training and trace),
-:mod:`otcompanion.metrics` (optimal-transport metrics), :mod:`otcompanion.pretrain` (head
-pretraining), :mod:`otcompanion.otclassifier` (the dummy-Gaussian OT classifier),
+:mod:`otcompanion.metrics` (optimal-transport metrics), :mod:`otcompanion.ot_solvers` (the exact
+and entropic OT solvers the metrics and the OT classifier share), :mod:`otcompanion.pretrain`
+(head pretraining), :mod:`otcompanion.otclassifier` (the dummy-Gaussian OT classifier),
 :mod:`otcompanion.experiments` (repeated runs and cross-validation), :mod:`otcompanion.plots`
 (the book's figures), :mod:`otcompanion.provenance` (what produced a chapter's numbers),
 :mod:`otcompanion.book` and :mod:`otcompanion.cli` (running chapters and building the book).

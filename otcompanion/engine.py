@@ -192,8 +192,11 @@ def _run_on_dask(function, jobs, address, progress, description):
 
 def _hash_sources():
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
+    # Every module, subpackages included (``experiments/``): a path relative to the package,
+    # so a top-level module hashes under its file name as before.
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -10,7 +10,8 @@ seeded, so a table is reproducible.
 
 Comparisons are **paired**: two methods run on the same data with the same seeds (the run's
 coordinates), and the interval is that of the mean of the per-pair differences.
-:func:`verdict` words the result no more strongly than the interval allows.
+:func:`otcompanion.claims.paired_verdict` words the result no more strongly than the interval
+allows (every rule that turns an interval into words is in :mod:`otcompanion.claims`).
 """
 
 from __future__ import annotations
@@ -18,19 +19,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._validation import check_columns as check_columns
 from ._validation import check_int, check_real
+from .claims import paired_verdict
+
+#: The old name of :func:`otcompanion.claims.paired_verdict` (the words of the ``verdict``
+#: column of :func:`paired_differences`), which moved to the claims module with every rule
+#: that turns an interval into words.
+verdict = paired_verdict
 
 #: Confidence level of every interval in the book.
 CONFIDENCE = 0.95
 #: Bootstrap resamples per interval.
 N_RESAMPLES = 4000
-
-
-def check_columns(frame, names):
-    """Raise ``ValueError`` naming the columns of ``names`` that ``frame`` does not have."""
-    missing = [name for name in names if name not in frame.columns]
-    if missing:
-        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
 
 
 def bootstrap_interval(values, confidence=CONFIDENCE, n_resamples=N_RESAMPLES, seed=0):
@@ -151,7 +152,7 @@ def paired_differences(frame, by, pair_on, condition, first, second, columns, se
     pandas.DataFrame
         One row per group and column: the ``by`` columns, ``quantity``, ``pairs``,
         ``mean_first``, ``mean_second``, ``difference``, ``low``, ``high`` and ``verdict``
-        (:func:`verdict`).
+        (:func:`otcompanion.claims.paired_verdict`).
     """
     by, pair_on, columns = list(by), list(pair_on), list(columns)
     check_columns(frame, [*by, *pair_on, condition, *columns])
@@ -178,27 +179,8 @@ def paired_differences(frame, by, pair_on, condition, first, second, columns, se
                          "mean_first": float(a[both].mean()) if n else np.nan,
                          "mean_second": float(b[both].mean()) if n else np.nan,
                          "difference": difference, "low": low, "high": high,
-                         "verdict": verdict(low, high, n)})
+                         "verdict": paired_verdict(low, high, n)})
     return pd.DataFrame(rows)
-
-
-def verdict(low, high, n=2):
-    """Words for a paired difference ``first - second`` with interval ``[low, high]``.
-
-    ``"first higher"`` when the whole interval is above 0, ``"first lower"`` when it is below,
-    ``"no difference detected"`` when it contains 0 (the data do not tell the two apart at this
-    sample size: not evidence that they are equal), ``"identical in every pair"`` when all
-    differences are 0, and ``"too few pairs"`` for fewer than two pairs.
-    """
-    if n < 2 or np.isnan(low) or np.isnan(high):
-        return "too few pairs"
-    if low == high == 0:
-        return "identical in every pair"
-    if low > 0:
-        return "first higher"
-    if high < 0:
-        return "first lower"
-    return "no difference detected"
 
 
 def interval_frame(frame, by, columns, seed=0):

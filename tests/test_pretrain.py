@@ -8,7 +8,6 @@ import torch
 from otcompanion.attention import ThesisTransformer, train_transformer
 from otcompanion.data import thesis_split
 from otcompanion.geometry import dummy_means
-from otcompanion.claims import VERDICTS
 from otcompanion.pretrain import (
     THESIS_3_CLASS_MEANS,
     HeadPretraining,
@@ -18,7 +17,6 @@ from otcompanion.pretrain import (
     pretrain_head,
     pretrained_transformer,
     pretraining_clouds,
-    pretraining_verdict,
     train_pretrained,
 )
 
@@ -424,39 +422,3 @@ def test_convergence_summary_caps_runs_that_miss_the_target():
     assert missed["val_accuracy"] == 0.5 and missed["best_epoch"] == 2
     with pytest.raises(ValueError, match="target"):
         convergence_summary(history, target=2.0)
-
-
-def _differences(speed, accuracy):
-    """Paired differences of two cells: (low, high) of the speed and accuracy intervals."""
-    rows = []
-    for setup, (s, a) in enumerate(zip(speed, accuracy)):
-        rows.append(dict(setup=setup, condition="c", quantity="epochs_to_target_capped",
-                         low=s[0], high=s[1]))
-        rows.append(dict(setup=setup, condition="c", quantity="val_accuracy", low=a[0],
-                         high=a[1]))
-    return pd.DataFrame(rows)
-
-
-@pytest.mark.parametrize("speed, accuracy, expected", [
-    ([(-3, -1), (1, 2)], [(0, 0), (0, 0)], "supported"),          # faster here, slower there
-    ([(-3, -1), (-1, 1)], [(0, 0), (-0.3, -0.1)], "supported"),   # faster; less accurate there
-    ([(-3, -1), (-1, 1)], [(0, 0), (-0.1, 0.1)], "partly supported"),
-    ([(-1, 1), (1, 2)], [(0, 0), (0, 0)], "not supported"),
-    ([(-3, -1), (-1, 1)], [(-0.2, -0.1), (0, 0)], "not supported"),  # faster but less accurate
-    ([(-1, 1), (-2, 0)], [(-0.1, 0.1), (0, 0.2)], "inconclusive"),
-])
-def test_pretraining_verdict_words_follow_the_intervals(speed, accuracy, expected):
-    result = pretraining_verdict(_differences(speed, accuracy))
-    assert result["verdict"] == expected and result["verdict"] in VERDICTS
-    if expected == "supported":
-        assert result["faster"] == [(0, "c")] and result["harmed"] == [(1, "c")]
-
-
-def test_pretraining_verdict_rejects_bad_input():
-    table = _differences([(-1, 1)], [(0, 0)])
-    with pytest.raises(TypeError, match="DataFrame"):
-        pretraining_verdict(table.to_dict())
-    with pytest.raises(ValueError, match="columns \\['level'\\]"):
-        pretraining_verdict(table, cell=("level",))
-    with pytest.raises(ValueError, match="no rows of quantity 'best_epoch'"):
-        pretraining_verdict(table, speed="best_epoch")

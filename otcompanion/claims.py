@@ -18,9 +18,11 @@ checks every verdict of the book in one place:
 - :func:`interval_outcome`: one setup's interval against a claim's threshold (support,
   contradict, undecided), and :func:`combined_verdict`: the outcomes of several setups as one
   verdict;
-- :func:`pretraining_verdict`: the verdict on the pretraining claim (thesis claim 3);
+- :func:`final_map_verdict`, :func:`trajectory_verdict`, :func:`pretraining_verdict` and
+  :func:`multi_head_verdict`: the verdicts on thesis claims 1, 2 and 3 and on the multi-head
+  claim (Deora et al., 2024), each from the intervals its chapter computes;
 - the constants of those rules (:data:`MIN_PAIRS`, :data:`OPTIMALITY_THRESHOLD`,
-  :data:`ACCURACY_MARGIN`), each with its reason.
+  :data:`TRAJECTORY_SUPPORTED_BELOW`, :data:`ACCURACY_MARGIN`), each with its reason.
 
 The intervals themselves, and their text, come from :mod:`otcompanion.stats`, which imports
 this module (for :func:`paired_verdict`); this module imports nothing of the package but the
@@ -91,6 +93,12 @@ SIDES = ("above", "below")
 #: reads as "approximates the optimal coupling" (thesis claim 1): the optimality is the OT cost
 #: over the map's cost, 1 for an optimal map, so 0.99 allows at most 1 % extra transport cost.
 OPTIMALITY_THRESHOLD = 0.99
+
+#: Claim 2 ("the trajectory is inefficient") in chapter 02: the largest upper end, over the
+#: setups, of the straightness and W2 path-efficiency intervals. Below 0.5 the tokens travel
+#: more than twice the direct transport in every setup (supported); below 0.9 at least about
+#: 10 % more (partly supported); from 0.9 up the paths are close to straight (not supported).
+TRAJECTORY_SUPPORTED_BELOW, TRAJECTORY_PARTLY_BELOW = 0.5, 0.9
 
 #: "Comparable accuracy" in chapter 04 (thesis claim 4): the OT classifier's test accuracy at
 #: most this far below the Transformer's, i.e. the interval of the paired difference lies above
@@ -342,3 +350,101 @@ def pretraining_verdict(differences, *, speed="epochs_to_target_capped",
         verdict = "inconclusive"
     return {"verdict": verdict, "faster": sorted(faster), "slower": sorted(slower),
             "less_accurate": sorted(less_accurate), "harmed": sorted(harmed)}
+
+
+def interval_outcomes(differences, threshold, claim):
+    """:func:`interval_outcome` of every row (``low``, ``high``) of ``differences``, in order.
+
+    Parameters
+    ----------
+    differences : pandas.DataFrame
+        E.g. rows of :func:`otcompanion.stats.paired_differences`, one per setup.
+    threshold : float
+    claim : {"above", "below"}
+
+    Returns
+    -------
+    list of str
+        One of :data:`OUTCOMES` per row; :func:`combined_verdict` turns them into a verdict.
+    """
+    check_columns(differences, ["low", "high"], "differences")
+    return [interval_outcome(low, high, threshold, claim)
+            for low, high in differences[["low", "high"]].to_numpy()]
+
+
+def final_map_verdict(lowest_bound, beats_null, threshold=OPTIMALITY_THRESHOLD):
+    """The verdict on thesis claim 1: the trained map approximates the optimal coupling.
+
+    Parameters
+    ----------
+    lowest_bound : float
+        The lowest lower end, over the setups, of the 95 % interval of the trained map's
+        optimality (OT cost over the map's cost; 1 for an optimal map).
+    beats_null : bool
+        Whether, in every setup, the interval of the paired difference *trained minus random
+        instance translations* of the optimality lies above 0.
+    threshold : float, default :data:`OPTIMALITY_THRESHOLD`
+
+    Returns
+    -------
+    str
+        ``"supported"`` when the optimality is near 1 (``lowest_bound >= threshold``) and
+        beats the null map; ``"partly supported"`` when it is near 1 only (a null map is near
+        1 too, so being near 1 says little); ``"not supported"`` otherwise.
+    """
+    near_one = lowest_bound >= threshold
+    if near_one and beats_null:
+        return "supported"
+    if near_one:
+        return "partly supported"
+    return "not supported"
+
+
+def trajectory_verdict(upper):
+    """The verdict on thesis claim 2: the training trajectory is inefficient.
+
+    Parameters
+    ----------
+    upper : float
+        The largest upper end, over the setups, of the 95 % intervals of the straightness and
+        of the W2 path efficiency (1 for straight paths at the direct transport's length).
+
+    Returns
+    -------
+    str
+        ``"supported"`` below :data:`TRAJECTORY_SUPPORTED_BELOW`, ``"partly supported"`` below
+        :data:`TRAJECTORY_PARTLY_BELOW`, ``"not supported"`` otherwise (NaN included).
+    """
+    if upper < TRAJECTORY_SUPPORTED_BELOW:
+        return "supported"
+    if upper < TRAJECTORY_PARTLY_BELOW:
+        return "partly supported"
+    return "not supported"
+
+
+def multi_head_verdict(training_loss, test_error, margin):
+    """The verdict on the multi-head claim (Deora et al., 2024) from three paired differences
+    *more heads minus fewer heads*, each given as its :func:`paired_verdict` word.
+
+    More heads improve a measure when the final training loss or the test error is
+    ``"first lower"``, or the normalized NTK margin at initialization is ``"first higher"``;
+    they worsen it in the opposite direction.
+
+    Returns
+    -------
+    str
+        ``"not supported"`` when any measure is worse with more heads; otherwise
+        ``"supported"`` when all three improve, ``"partly supported"`` when some do,
+        ``"inconclusive"`` when none is told apart.
+    """
+    for word in (training_loss, test_error, margin):
+        check_choice(word, "paired verdict", PAIRED_VERDICTS)
+    improvements = (training_loss == "first lower", test_error == "first lower",
+                    margin == "first higher")
+    worse = (training_loss == "first higher" or test_error == "first higher"
+             or margin == "first lower")
+    if worse:
+        return "not supported"
+    if all(improvements):
+        return "supported"
+    return "partly supported" if any(improvements) else "inconclusive"

@@ -158,3 +158,62 @@ def test_the_old_import_paths_still_work():
     assert experiments.interval_outcome is claims.interval_outcome
     assert experiments.combined_verdict is claims.combined_verdict
     assert pretrain.pretraining_verdict is claims.pretraining_verdict
+
+
+# The chapters' own verdict rules, copied as they were, are the reference of the claims module's.
+
+def _chapter_02_claim_one(lowest_bound, beats_null, optimal_threshold=0.99):
+    near_one = lowest_bound >= optimal_threshold
+    if near_one and beats_null:
+        claim_one_verdict = "supported"
+    elif near_one:
+        claim_one_verdict = "partly supported"
+    else:
+        claim_one_verdict = "not supported"
+    return claim_one_verdict
+
+
+def _chapter_02_claim_two(upper):
+    return "supported" if upper < 0.5 else ("partly supported" if upper < 0.9 else "not supported")
+
+
+def _chapter_06_multi_head(loss_end, test_error, margin):
+    improvements = {"training loss": loss_end == "first lower",
+                    "test error": test_error == "first lower",
+                    "NTK margin at initialization": margin == "first higher"}
+    worse = loss_end == "first higher" or test_error == "first higher" or margin == "first lower"
+    shown_better = [name for name, better in improvements.items() if better]
+    return ("not supported" if worse else "supported" if all(improvements.values())
+            else "partly supported" if shown_better else "inconclusive")
+
+
+BOUNDS = [0.0, 0.5, 0.98, 0.989999, 0.99, 0.995, 1.0, np.nan, -0.2, 0.49, 0.8999, 0.9]
+
+
+def test_claim_one_and_two_verdicts_follow_chapter_02():
+    for bound in BOUNDS:
+        for beats_null in (True, False):
+            assert claims.final_map_verdict(bound, beats_null) == _chapter_02_claim_one(
+                bound, beats_null)
+        assert claims.trajectory_verdict(bound) == _chapter_02_claim_two(bound)
+    assert claims.final_map_verdict(0.95, True, threshold=0.9) == "supported"
+
+
+def test_multi_head_verdict_follows_chapter_06():
+    words = claims.PAIRED_VERDICTS
+    for loss in words:
+        for error in words:
+            for margin in words:
+                expected = _chapter_06_multi_head(loss, error, margin)
+                assert claims.multi_head_verdict(loss, error, margin) == expected
+                assert expected in claims.VERDICTS
+    with pytest.raises(ValueError, match="paired verdict"):
+        claims.multi_head_verdict("lower", "first lower", "first higher")
+
+
+def test_interval_outcomes_of_a_table():
+    table = pd.DataFrame({"low": [-0.02, -0.08, np.nan], "high": [0.01, -0.06, np.nan]})
+    assert claims.interval_outcomes(table, -0.05, "above") == ["support", "contradict",
+                                                               "undecided"]
+    with pytest.raises(ValueError, match=r"columns \['high'\] are not in differences"):
+        claims.interval_outcomes(table.drop(columns="high"), 0.0, "below")

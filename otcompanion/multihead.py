@@ -66,7 +66,7 @@ from otcompanion.data import check_tokens
 #: :math:`c_H = 1/H`.
 SCALINGS = ("sqrt", "mean")
 
-#: Summary columns of :func:`multihead_run`, in reading order.
+#: Summary columns of :func:`otcompanion.experiments.heads.multihead_run`, in reading order.
 RUN_MEASURES = ("train_loss", "test_loss", "train_error", "test_error", "loss_gap", "error_gap",
                 "distance", "head_movement", "key_query_movement", "ntk_margin_init",
                 "ntk_margin_end", "relevant_attention_init", "relevant_attention_end",

@@ -138,3 +138,18 @@ def test_the_unpretrained_run_of_chapter_03_is_chapter_02s_traced_run(run_cache)
 
 def test_the_code_hash_is_stable_within_a_process():
     assert engine.code_hash() == engine.code_hash() and len(engine.code_hash()) == 16
+
+
+def test_the_code_hash_covers_the_subpackages(tmp_path, monkeypatch):
+    """An edit of otcompanion/experiments/grid.py must change the hash like any other module's."""
+    before = engine._hash_sources()
+    package = tmp_path / "otcompanion"
+    (package / "experiments").mkdir(parents=True)
+    (package / "engine.py").write_text("x = 1\n")
+    (package / "experiments" / "grid.py").write_text("y = 1\n")
+    monkeypatch.setattr(engine, "__file__", str(package / "engine.py"))
+    first = engine._hash_sources()
+    (package / "experiments" / "grid.py").write_text("y = 2\n")
+    assert engine._hash_sources() != first
+    monkeypatch.undo()
+    assert engine._hash_sources() == before

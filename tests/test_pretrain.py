@@ -7,6 +7,7 @@ import torch
 
 from otcompanion.attention import ThesisTransformer, train_transformer
 from otcompanion.data import thesis_split
+from otcompanion.experiments import epochs_to_target
 from otcompanion.geometry import dummy_means
 from otcompanion.pretrain import (
     THESIS_3_CLASS_MEANS,
@@ -348,6 +349,28 @@ def test_epochs_to_accuracy(run, pretrained):
         epochs_to_accuracy(history, 1.5, column="acc")
     with pytest.raises(TypeError, match="history"):
         epochs_to_accuracy([0.1, 0.9], 0.5)
+
+
+def test_epochs_to_accuracy_is_the_one_epochs_to_target():
+    """experiments.epochs_to_target is epochs_to_accuracy with a 1e-12 tolerance and NaN."""
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4],
+                            "val_instance_accuracy": [0.5, 1.0 - 1e-13, 0.8, 1.0]})
+    assert epochs_to_accuracy(history, 1.0) == 4
+    assert epochs_to_accuracy(history, 1.0, tolerance=1e-12) == 2
+    assert epochs_to_target(history, 1.0) == 2.0 and isinstance(epochs_to_target(history, 1.0),
+                                                                 float)
+    assert np.isnan(epochs_to_target(history.iloc[[0, 2]], 0.9))
+    with pytest.raises(ValueError, match="tolerance"):
+        epochs_to_accuracy(history, 1.0, tolerance=-1.0)
+    rng = np.random.default_rng(0)
+    for _ in range(50):  # against the old implementation of epochs_to_target
+        frame = pd.DataFrame({"epoch": np.arange(1, 9), "val_instance_accuracy":
+                              rng.choice([0.5, 0.75, 1.0 - 1e-13, 1.0], size=8)})
+        for target in (0.5, 0.75, 0.9, 1.0):
+            reached = frame.loc[frame["val_instance_accuracy"] >= target - 1e-12, "epoch"]
+            old = float(reached.iloc[0]) if len(reached) else np.nan
+            new = epochs_to_target(frame, target)
+            assert (np.isnan(old) and np.isnan(new)) or old == new
 
 
 def _history(losses, accuracies=None):

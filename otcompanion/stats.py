@@ -13,6 +13,11 @@ Comparisons are **paired**: two methods run on the same data with the same seeds
 coordinates), and the interval is that of the mean of the per-pair differences.
 :func:`otcompanion.claims.paired_verdict` words the result no more strongly than the interval
 allows (every rule that turns an interval into words is in :mod:`otcompanion.claims`).
+Ratios of times are summarized the same way on the log scale (:func:`speed_up`).
+
+Text: :func:`format_interval` is the one way the book writes an interval (``"mean [low,
+high]"``, signed for differences, ``"n/a"`` or the mean alone when no interval can be formed);
+:func:`interval_text`, :func:`interval_table` and :func:`difference_table` use it.
 """
 
 from __future__ import annotations

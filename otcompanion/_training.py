@@ -25,8 +25,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from ._validation import check_fraction, check_int
-from .data import check_tokens
+from ._validation import check_fraction, check_int, check_real
+from .data import check_tokens, stratified_indices
 
 
 def resolve_device(device):
@@ -134,8 +134,9 @@ def encode_labels(y, classes, name, n_instances, X_name="X"):
 def stratified_split(codes, fraction, seed, *, if_too_small="raise"):
     """Seeded, stratified ``(fit, validation)`` indices of the training instances.
 
-    ``ceil(fraction * n)`` instances are held out with scikit-learn's ``train_test_split``
-    stratified by class. Both sides need every class.
+    ``ceil(fraction * n)`` instances are held out by :func:`otcompanion.data.stratified_indices`
+    (scikit-learn's ``train_test_split`` stratified by class), each side sorted. Both sides need
+    every class.
 
     Parameters
     ----------
@@ -147,8 +148,6 @@ def stratified_split(codes, fraction, seed, *, if_too_small="raise"):
         What to do when the classes are too small to hold out every class on both sides:
         raise a ValueError, or return ``(all indices, None)`` (no validation).
     """
-    from sklearn.model_selection import train_test_split
-
     fraction = check_fraction(fraction, "validation fraction")
     n, n_classes = len(codes), int(codes.max()) + 1
     n_val = math.ceil(fraction * n)
@@ -162,8 +161,7 @@ def stratified_split(codes, fraction, seed, *, if_too_small="raise"):
             f"instance of every class on both sides (here {n_val} held out). Use more training "
             f"instances, another fraction, explicit validation data or no validation."
         )
-    fit, val = train_test_split(np.arange(n), test_size=n_val, random_state=seed,
-                                stratify=codes)
+    fit, val = stratified_indices(codes, n_val, seed)
     return np.sort(fit), np.sort(val)
 
 
@@ -182,8 +180,6 @@ class EarlyStopping:
     """
 
     def __init__(self, patience, min_delta=0.0):
-        from ._validation import check_real
-
         self.patience = check_int(patience, "patience", 1)
         self.min_delta = check_real(min_delta, "min_delta", 0.0)
         self.best_loss = math.inf

@@ -128,3 +128,22 @@ def check_sequence(values, name, check_item, *, allow_empty=False, unique=True):
 def check_int_sequence(values, name, minimum=None, **options):
     """A list of integers, each at least ``minimum`` (see :func:`check_sequence`)."""
     return check_sequence(values, name, lambda v, n: check_int(v, n, minimum), **options)
+
+
+def check_columns(frame, names, what="the frame"):
+    """Raise ``ValueError`` naming the columns of ``names`` that ``frame`` does not have.
+
+    The one column check of the package (also :func:`otcompanion.stats.check_columns`).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    names : iterable of str
+        The columns the caller reads.
+    what : str, default "the frame"
+        How the message names ``frame`` (e.g. ``"the histories"``), so that the error says
+        which argument lacks the columns.
+    """
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in {what}; it has {list(frame.columns)}.")

@@ -10,6 +10,24 @@ Each finding names a claim of :data:`CLAIMS`, a verdict (one of :data:`VERDICTS`
 evidence: the quantity, its value with a 95 % interval (:mod:`otcompanion.stats`) and the
 number of runs, worded no more strongly than the interval allows.
 
+This module is also the one home of the rules that turn intervals into words, so that a reader
+checks every verdict of the book in one place:
+
+- :func:`paired_verdict`: a paired difference ``first - second`` and its interval, in words
+  (the ``verdict`` column of :func:`otcompanion.stats.paired_differences`);
+- :func:`interval_outcome`: one setup's interval against a claim's threshold (support,
+  contradict, undecided), and :func:`combined_verdict`: the outcomes of several setups as one
+  verdict;
+- :func:`final_map_verdict`, :func:`trajectory_verdict`, :func:`pretraining_verdict` and
+  :func:`multi_head_verdict`: the verdicts on thesis claims 1, 2 and 3 and on the multi-head
+  claim (Deora et al., 2024), each from the intervals its chapter computes;
+- the constants of those rules (:data:`MIN_PAIRS`, :data:`OPTIMALITY_THRESHOLD`,
+  :data:`TRAJECTORY_SUPPORTED_BELOW`, :data:`ACCURACY_MARGIN`), each with its reason.
+
+The intervals themselves, and their text, come from :mod:`otcompanion.stats`, which imports
+this module (for :func:`paired_verdict`); this module imports nothing of the package but the
+argument checks.
+
 References
 ----------
 - A. Quadrio, A. Candelieri. *Transformers for Tabular Data: A Training Perspective of
@@ -24,9 +42,10 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 
-from ._validation import check_choice
+from ._validation import check_choice, check_columns, check_real
 
 #: Output type of the findings in an executed chapter.
 MIME = "application/vnd.otcompanion.claims+json"
@@ -54,6 +73,39 @@ CLAIMS = {
 
 #: The verdict words of a finding.
 VERDICTS = ("supported", "partly supported", "not supported", "inconclusive")
+
+#: The words of :func:`paired_verdict`, from the strongest statement to "cannot tell".
+PAIRED_VERDICTS = ("first higher", "first lower", "identical in every pair",
+                   "no difference detected", "too few pairs")
+
+#: Fewest pairs that can give an interval: one difference has no spread to resample, so a
+#: single pair can only be reported, never judged (:func:`otcompanion.stats.bootstrap_interval`
+#: returns ``low == high == mean`` for it).
+MIN_PAIRS = 2
+
+#: The outcomes of one setup's interval against a claim's threshold (:func:`interval_outcome`).
+OUTCOMES = ("support", "contradict", "undecided")
+
+#: The sides a one-sided claim can take against its threshold (:func:`interval_outcome`).
+SIDES = ("above", "below")
+
+#: Lowest value of the lower end of the trained map's optimality interval that chapter 02
+#: reads as "approximates the optimal coupling" (thesis claim 1): the optimality is the OT cost
+#: over the map's cost, 1 for an optimal map, so 0.99 allows at most 1 % extra transport cost.
+OPTIMALITY_THRESHOLD = 0.99
+
+#: Claim 2 ("the trajectory is inefficient") in chapter 02: the largest upper end, over the
+#: setups, of the straightness and W2 path-efficiency intervals. Below 0.5 the tokens travel
+#: more than twice the direct transport in every setup (supported); below 0.9 at least about
+#: 10 % more (partly supported); from 0.9 up the paths are close to straight (not supported).
+TRAJECTORY_SUPPORTED_BELOW, TRAJECTORY_PARTLY_BELOW = 0.5, 0.9
+
+#: "Comparable accuracy" in chapter 04 (thesis claim 4): the OT classifier's test accuracy at
+#: most this far below the Transformer's, i.e. the interval of the paired difference lies above
+#: ``-ACCURACY_MARGIN``. "Comparable" needs a margin to be testable with an interval; five
+#: points of accuracy is the default of the chapter's ``accuracy_margin`` parameter, which a
+#: reader can tighten or loosen.
+ACCURACY_MARGIN = 0.05
 
 
 def finding(claim, verdict, evidence, setup="all setups"):
@@ -146,3 +198,254 @@ def ledger_markdown(findings):
                          f"{row.evidence}")
         lines.append("")
     return "\n".join(lines)
+
+
+def paired_verdict(low, high, n=MIN_PAIRS):
+    """Words for a paired difference ``first - second`` with interval ``[low, high]``.
+
+    ``"first higher"`` when the whole interval is above 0, ``"first lower"`` when it is below,
+    ``"no difference detected"`` when it contains 0 (the data do not tell the two apart at this
+    sample size: not evidence that they are equal), ``"identical in every pair"`` when all
+    differences are 0, and ``"too few pairs"`` for fewer than :data:`MIN_PAIRS` pairs.
+    Also available as :func:`otcompanion.stats.verdict`, the ``verdict`` column of
+    :func:`otcompanion.stats.paired_differences`.
+    """
+    if n < MIN_PAIRS or np.isnan(low) or np.isnan(high):
+        return "too few pairs"
+    if low == high == 0:
+        return "identical in every pair"
+    if low > 0:
+        return "first higher"
+    if high < 0:
+        return "first lower"
+    return "no difference detected"
+
+
+def interval_outcome(low, high, threshold, claim):
+    """Whether an interval supports a one-sided claim about a quantity.
+
+    Parameters
+    ----------
+    low, high : float
+        The 95 % interval of the quantity (e.g. a paired difference); NaN when it could not be
+        formed.
+    threshold : float
+    claim : {"above", "below"}
+        The claim says the quantity is above (or below) ``threshold``.
+
+    Returns
+    -------
+    str
+        ``"support"`` when the whole interval is on the claim's side of ``threshold``,
+        ``"contradict"`` when it is wholly on the other side, ``"undecided"`` when it contains
+        ``threshold`` or is NaN.
+
+    Examples
+    --------
+    The OT classifier's accuracy minus the Transformer's, claimed to be above -0.05 (at most
+    five points lower):
+
+    >>> interval_outcome(-0.02, 0.01, -0.05, "above")
+    'support'
+    """
+    claim = check_choice(claim, "claim", SIDES)
+    threshold = check_real(threshold, "threshold")
+    for value, name in ((low, "low"), (high, "high")):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value,
+                                                                                      bool):
+            raise TypeError(f"{name} must be a real number or NaN, got {value!r}.")
+    if np.isnan(low) or np.isnan(high):
+        return "undecided"
+    if low > high:
+        raise ValueError(f"low={low} is above high={high}.")
+    above, below = low > threshold, high < threshold
+    if claim == "below":
+        above, below = below, above
+    return "support" if above else "contradict" if below else "undecided"
+
+
+def combined_verdict(outcomes):
+    """A claim's verdict (:data:`VERDICTS`) from the outcomes of its tests.
+
+    Each outcome is ``"support"``, ``"contradict"`` or ``"undecided"`` (the interval of one
+    setup on one side of the claim's threshold, on the other, or across it).
+
+    Returns
+    -------
+    str
+        ``"supported"`` when every test supports the claim; ``"partly supported"`` when some
+        do and others do not; ``"not supported"`` when none does and at least one contradicts
+        it; ``"inconclusive"`` when every test is undecided.
+    """
+    outcomes = list(outcomes)
+    bad = [value for value in outcomes if value not in OUTCOMES]
+    if not outcomes or bad:
+        raise ValueError(f"outcomes must be a non-empty list of {OUTCOMES}, got {outcomes!r}.")
+    if all(value == "support" for value in outcomes):
+        return "supported"
+    if "support" in outcomes:
+        return "partly supported"
+    return "not supported" if "contradict" in outcomes else "inconclusive"
+
+
+def pretraining_verdict(differences, *, speed="epochs_to_target_capped",
+                        accuracy="val_accuracy", cell=("setup", "condition")):
+    """A verdict on "pretraining helps convergence only partly and is fragile" (thesis claim 3).
+
+    ``differences`` holds paired differences *pretrained minus unpretrained* with 95 %
+    intervals (:func:`otcompanion.stats.paired_differences`), one row per cell (e.g. task and
+    pretraining condition) and quantity. A cell is
+
+    - *faster* when the interval of the ``speed`` difference (epochs to the target) lies below
+      0 and the interval of the ``accuracy`` difference does not lie below 0;
+    - *harmed* when the ``speed`` interval lies above 0 (slower) or the ``accuracy`` interval
+      below 0 (less accurate).
+
+    The verdict: ``"supported"`` when some cells are faster and others harmed (the gain is
+    partial and depends on the setup), ``"partly supported"`` when some cells are faster and
+    none harmed (a gain, but no fragility shown), ``"not supported"`` when no cell is faster
+    and some are harmed, ``"inconclusive"`` when no interval excludes 0. An interval that
+    contains 0 is not evidence of no effect; with many cells, a few exclusions can be chance
+    (each interval has 95 % coverage on its own).
+
+    Parameters
+    ----------
+    differences : DataFrame
+        Columns ``quantity``, ``low``, ``high`` and the ``cell`` columns.
+    speed, accuracy : str
+        The ``quantity`` values of the two measures.
+    cell : sequence of str
+        Columns that identify a cell.
+
+    Returns
+    -------
+    dict
+        ``verdict`` (one of :data:`VERDICTS`) and the cells (tuples of the
+        ``cell`` values) that were ``faster``, ``slower``, ``less_accurate`` and ``harmed``.
+    """
+    if not isinstance(differences, pd.DataFrame):
+        raise TypeError(f"differences must be a DataFrame, got {type(differences).__name__}.")
+    cell = list(cell)
+    check_columns(differences, ["quantity", "low", "high", *cell], "differences")
+    for quantity in (speed, accuracy):
+        if not (differences["quantity"] == quantity).any():
+            raise ValueError(f"differences has no rows of quantity {quantity!r}; it has "
+                             f"{sorted(differences['quantity'].unique())}.")
+
+    def cells(quantity, where):
+        rows = differences[differences["quantity"] == quantity]
+        return {tuple(row) for row in rows.loc[where(rows), cell].itertuples(index=False)}
+
+    slower = cells(speed, lambda rows: rows["low"] > 0)
+    quicker = cells(speed, lambda rows: rows["high"] < 0)
+    less_accurate = cells(accuracy, lambda rows: rows["high"] < 0)
+    faster = quicker - less_accurate
+    harmed = slower | less_accurate
+    if faster and harmed:
+        verdict = "supported"
+    elif faster:
+        verdict = "partly supported"
+    elif harmed:
+        verdict = "not supported"
+    else:
+        verdict = "inconclusive"
+    return {"verdict": verdict, "faster": sorted(faster), "slower": sorted(slower),
+            "less_accurate": sorted(less_accurate), "harmed": sorted(harmed)}
+
+
+def interval_outcomes(differences, threshold, claim):
+    """:func:`interval_outcome` of every row (``low``, ``high``) of ``differences``, in order.
+
+    Parameters
+    ----------
+    differences : pandas.DataFrame
+        E.g. rows of :func:`otcompanion.stats.paired_differences`, one per setup.
+    threshold : float
+    claim : {"above", "below"}
+
+    Returns
+    -------
+    list of str
+        One of :data:`OUTCOMES` per row; :func:`combined_verdict` turns them into a verdict.
+    """
+    check_columns(differences, ["low", "high"], "differences")
+    return [interval_outcome(low, high, threshold, claim)
+            for low, high in differences[["low", "high"]].to_numpy()]
+
+
+def final_map_verdict(lowest_bound, beats_null, threshold=OPTIMALITY_THRESHOLD):
+    """The verdict on thesis claim 1: the trained map approximates the optimal coupling.
+
+    Parameters
+    ----------
+    lowest_bound : float
+        The lowest lower end, over the setups, of the 95 % interval of the trained map's
+        optimality (OT cost over the map's cost; 1 for an optimal map).
+    beats_null : bool
+        Whether, in every setup, the interval of the paired difference *trained minus random
+        instance translations* of the optimality lies above 0.
+    threshold : float, default :data:`OPTIMALITY_THRESHOLD`
+
+    Returns
+    -------
+    str
+        ``"supported"`` when the optimality is near 1 (``lowest_bound >= threshold``) and
+        beats the null map; ``"partly supported"`` when it is near 1 only (a null map is near
+        1 too, so being near 1 says little); ``"not supported"`` otherwise.
+    """
+    near_one = lowest_bound >= threshold
+    if near_one and beats_null:
+        return "supported"
+    if near_one:
+        return "partly supported"
+    return "not supported"
+
+
+def trajectory_verdict(upper):
+    """The verdict on thesis claim 2: the training trajectory is inefficient.
+
+    Parameters
+    ----------
+    upper : float
+        The largest upper end, over the setups, of the 95 % intervals of the straightness and
+        of the W2 path efficiency (1 for straight paths at the direct transport's length).
+
+    Returns
+    -------
+    str
+        ``"supported"`` below :data:`TRAJECTORY_SUPPORTED_BELOW`, ``"partly supported"`` below
+        :data:`TRAJECTORY_PARTLY_BELOW`, ``"not supported"`` otherwise (NaN included).
+    """
+    if upper < TRAJECTORY_SUPPORTED_BELOW:
+        return "supported"
+    if upper < TRAJECTORY_PARTLY_BELOW:
+        return "partly supported"
+    return "not supported"
+
+
+def multi_head_verdict(training_loss, test_error, margin):
+    """The verdict on the multi-head claim (Deora et al., 2024) from three paired differences
+    *more heads minus fewer heads*, each given as its :func:`paired_verdict` word.
+
+    More heads improve a measure when the final training loss or the test error is
+    ``"first lower"``, or the normalized NTK margin at initialization is ``"first higher"``;
+    they worsen it in the opposite direction.
+
+    Returns
+    -------
+    str
+        ``"not supported"`` when any measure is worse with more heads; otherwise
+        ``"supported"`` when all three improve, ``"partly supported"`` when some do,
+        ``"inconclusive"`` when none is told apart.
+    """
+    for word in (training_loss, test_error, margin):
+        check_choice(word, "paired verdict", PAIRED_VERDICTS)
+    improvements = (training_loss == "first lower", test_error == "first lower",
+                    margin == "first higher")
+    worse = (training_loss == "first higher" or test_error == "first higher"
+             or margin == "first lower")
+    if worse:
+        return "not supported"
+    if all(improvements):
+        return "supported"
+    return "partly supported" if any(improvements) else "inconclusive"

@@ -193,8 +193,32 @@ def alternating_split(X, y):
     return X[0::2], X[1::2], labels[0::2], labels[1::2]
 
 
+def stratified_indices(y, test_size, seed):
+    """Seeded train and test indices that keep class proportions: the package's one stratified
+    split (scikit-learn's ``train_test_split`` with ``stratify=y``).
+
+    :func:`stratified_split` applies them to the data; the Transformer's and the OT classifier's
+    validation split (:func:`otcompanion._training.stratified_split`) holds out the test indices.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels (or class codes) to stratify by.
+    test_size : float in (0, 1) or int
+        Share or number of test instances.
+    seed : int
+
+    Returns
+    -------
+    train, test : ndarray of int
+        Indices into ``y``, in scikit-learn's (shuffled) order.
+    """
+    return train_test_split(np.arange(len(y)), test_size=test_size, random_state=seed,
+                            stratify=y)
+
+
 def stratified_split(X, y, test_size=0.5, seed=0):
-    """A random split that keeps class proportions (scikit-learn's ``train_test_split``).
+    """A random split that keeps class proportions (:func:`stratified_indices`).
 
     Parameters
     ----------
@@ -208,9 +232,9 @@ def stratified_split(X, y, test_size=0.5, seed=0):
     X_train, X_test, y_train, y_test : ndarrays
     """
     _check_labels(X, y)
-    return train_test_split(
-        np.asarray(X), np.asarray(y), test_size=test_size, random_state=seed, stratify=y
-    )
+    train, test = stratified_indices(y, test_size, seed)
+    X, labels = np.asarray(X), np.asarray(y)
+    return X[train], X[test], labels[train], labels[test]
 
 
 class TokenStandardizer:

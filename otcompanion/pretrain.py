@@ -21,8 +21,9 @@ steps:
 :func:`epochs_to_accuracy` and, under an epoch budget and an early-stopping rule, by
 :func:`convergence_summary`; :func:`early_stopping_view` cuts a longer run's history by that rule
 (early stopping does not change training before it stops), so an unpretrained run trained once
-for 200 epochs also serves as the early-stopped run it contains. :func:`pretraining_verdict`
-turns paired differences with their intervals into a verdict on the thesis's claim.
+for 200 epochs also serves as the early-stopped run it contains.
+:func:`otcompanion.claims.pretraining_verdict` (also importable from here) turns paired
+differences with their intervals into a verdict on the thesis's claim.
 
 Why the pretraining clouds are *not* standardized. The Transformer standardizes its *inputs*,
 but its head never sees them: it sees the last block's output ``x + LN(...) + LN(...)``, whose
@@ -72,6 +73,8 @@ from ._training import (EarlyStopping, check_labels, check_training_data, resolv
 from ._validation import check_bool, check_int, check_positive, check_real
 from .attention import Dropout, ThesisTransformer, TransformerFit, train_transformer
 from .attention.transformer import logit_scores, token_loss
+# Moved to the claims module, the home of every verdict; still importable from here.
+from .claims import pretraining_verdict as pretraining_verdict
 from .data import check_tokens, make_token_clouds
 from .geometry import dummy_means
 
@@ -577,14 +580,17 @@ def train_pretrained(X_train, y_train, X_test=None, y_test=None, *, pretraining=
     return fit, result
 
 
-def epochs_to_accuracy(history, target, column="val_instance_accuracy"):
+def epochs_to_accuracy(history, target, column="val_instance_accuracy", *, tolerance=0.0):
     """First epoch whose accuracy reaches ``target``: a convergence measure.
 
     .. math::
-        e^\\star = \\min\\{\\, e : a_e \\ge \\text{target} \\,\\}
+        e^\\star = \\min\\{\\, e : a_e \\ge \\text{target} - \\text{tolerance} \\,\\}
 
     over the rows of ``history`` (``None`` when no epoch reaches it). Used with ``best_epoch``
     to compare pretrained and unpretrained runs (Quadrio & Candelieri, 2025, "MLP pretraining").
+    The one implementation of "epochs to a target accuracy" in the package:
+    :func:`otcompanion.experiments.epochs_to_target` is this function with ``tolerance=1e-12``
+    and NaN for "never reached".
 
     Parameters
     ----------
@@ -596,6 +602,9 @@ def epochs_to_accuracy(history, target, column="val_instance_accuracy"):
         ``train_instance_accuracy`` is measured in training mode (dropout on) before the
         epoch's update, the validation columns in inference mode after it; for
         :class:`HeadPretraining` use ``accuracy`` or ``val_accuracy``.
+    tolerance : float >= 0, default 0.0
+        Slack below ``target`` that still counts as reaching it (e.g. ``1e-12``, so that an
+        accuracy computed as a mean that lands a rounding error below 1 reaches 1).
 
     Returns
     -------
@@ -612,7 +621,8 @@ def epochs_to_accuracy(history, target, column="val_instance_accuracy"):
                          f"{list(history.columns)}, got {column!r}.")
     if "epoch" not in history.columns:
         raise ValueError("history has no 'epoch' column.")
-    reached = history.loc[history[column] >= target, "epoch"]
+    tolerance = check_real(tolerance, "tolerance", 0.0)
+    reached = history.loc[history[column] >= target - tolerance, "epoch"]
     return int(reached.iloc[0]) if len(reached) else None
 
 
@@ -739,72 +749,3 @@ def convergence_summary(history, *, epochs=None, patience=None, target=1.0,
             "reached": reached is not None,
             "epochs_to_target_capped": float(budget + 1 if reached is None else reached),
             "val_loss": float(best[loss]), "val_accuracy": float(best[accuracy])}
-
-
-def pretraining_verdict(differences, *, speed="epochs_to_target_capped",
-                        accuracy="val_accuracy", cell=("setup", "condition")):
-    """A verdict on "pretraining helps convergence only partly and is fragile" (thesis claim 3).
-
-    ``differences`` holds paired differences *pretrained minus unpretrained* with 95 %
-    intervals (:func:`otcompanion.stats.paired_differences`), one row per cell (e.g. task and
-    pretraining condition) and quantity. A cell is
-
-    - *faster* when the interval of the ``speed`` difference (epochs to the target) lies below
-      0 and the interval of the ``accuracy`` difference does not lie below 0;
-    - *harmed* when the ``speed`` interval lies above 0 (slower) or the ``accuracy`` interval
-      below 0 (less accurate).
-
-    The verdict: ``"supported"`` when some cells are faster and others harmed (the gain is
-    partial and depends on the setup), ``"partly supported"`` when some cells are faster and
-    none harmed (a gain, but no fragility shown), ``"not supported"`` when no cell is faster
-    and some are harmed, ``"inconclusive"`` when no interval excludes 0. An interval that
-    contains 0 is not evidence of no effect; with many cells, a few exclusions can be chance
-    (each interval has 95 % coverage on its own).
-
-    Parameters
-    ----------
-    differences : DataFrame
-        Columns ``quantity``, ``low``, ``high`` and the ``cell`` columns.
-    speed, accuracy : str
-        The ``quantity`` values of the two measures.
-    cell : sequence of str
-        Columns that identify a cell.
-
-    Returns
-    -------
-    dict
-        ``verdict`` (one of :data:`otcompanion.claims.VERDICTS`) and the cells (tuples of the
-        ``cell`` values) that were ``faster``, ``slower``, ``less_accurate`` and ``harmed``.
-    """
-    if not isinstance(differences, pd.DataFrame):
-        raise TypeError(f"differences must be a DataFrame, got {type(differences).__name__}.")
-    cell = list(cell)
-    missing = [name for name in ("quantity", "low", "high", *cell)
-               if name not in differences.columns]
-    if missing:
-        raise ValueError(f"columns {missing} are not in differences; it has "
-                         f"{list(differences.columns)}.")
-    for quantity in (speed, accuracy):
-        if not (differences["quantity"] == quantity).any():
-            raise ValueError(f"differences has no rows of quantity {quantity!r}; it has "
-                             f"{sorted(differences['quantity'].unique())}.")
-
-    def cells(quantity, where):
-        rows = differences[differences["quantity"] == quantity]
-        return {tuple(row) for row in rows.loc[where(rows), cell].itertuples(index=False)}
-
-    slower = cells(speed, lambda rows: rows["low"] > 0)
-    quicker = cells(speed, lambda rows: rows["high"] < 0)
-    less_accurate = cells(accuracy, lambda rows: rows["high"] < 0)
-    faster = quicker - less_accurate
-    harmed = slower | less_accurate
-    if faster and harmed:
-        verdict = "supported"
-    elif faster:
-        verdict = "partly supported"
-    elif harmed:
-        verdict = "not supported"
-    else:
-        verdict = "inconclusive"
-    return {"verdict": verdict, "faster": sorted(faster), "slower": sorted(slower),
-            "less_accurate": sorted(less_accurate), "harmed": sorted(harmed)}

@@ -1,4 +1,5 @@
-"""Summaries of repeated runs: means with 95 % bootstrap intervals, paired differences, verdicts.
+"""Summaries of repeated runs: means with 95 % bootstrap intervals, paired differences,
+speed-up ratios, and their text.
 
 One method throughout the book: the **percentile bootstrap** of the mean (B. Efron and
 R. Tibshirani, *An Introduction to the Bootstrap*, Chapman & Hall, 1993, ch. 13). From the ``n``
@@ -10,7 +11,13 @@ seeded, so a table is reproducible.
 
 Comparisons are **paired**: two methods run on the same data with the same seeds (the run's
 coordinates), and the interval is that of the mean of the per-pair differences.
-:func:`verdict` words the result no more strongly than the interval allows.
+:func:`otcompanion.claims.paired_verdict` words the result no more strongly than the interval
+allows (every rule that turns an interval into words is in :mod:`otcompanion.claims`).
+Ratios of times are summarized the same way on the log scale (:func:`speed_up`).
+
+Text: :func:`format_interval` is the one way the book writes an interval (``"mean [low,
+high]"``, signed for differences, ``"n/a"`` or the mean alone when no interval can be formed);
+:func:`interval_text`, :func:`interval_table` and :func:`difference_table` use it.
 """
 
 from __future__ import annotations
@@ -18,19 +25,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._validation import check_int, check_real
+from ._validation import check_columns as check_columns
+from ._validation import check_choice, check_int, check_real
+from .claims import paired_verdict
+
+#: The old name of :func:`otcompanion.claims.paired_verdict` (the words of the ``verdict``
+#: column of :func:`paired_differences`), which moved to the claims module with every rule
+#: that turns an interval into words.
+verdict = paired_verdict
 
 #: Confidence level of every interval in the book.
 CONFIDENCE = 0.95
 #: Bootstrap resamples per interval.
 N_RESAMPLES = 4000
-
-
-def check_columns(frame, names):
-    """Raise ``ValueError`` naming the columns of ``names`` that ``frame`` does not have."""
-    missing = [name for name in names if name not in frame.columns]
-    if missing:
-        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}.")
 
 
 def bootstrap_interval(values, confidence=CONFIDENCE, n_resamples=N_RESAMPLES, seed=0):
@@ -72,20 +79,97 @@ def bootstrap_interval(values, confidence=CONFIDENCE, n_resamples=N_RESAMPLES, s
     return mean, float(low), float(high), n
 
 
-def _format(mean, low, high, n, places):
-    if n == 0:
-        return "n/a"
-    if n == 1:
-        return f"{mean:.{places}f}"
-    return f"{mean:.{places}f} [{low:.{places}f}, {high:.{places}f}]"
+#: The notations of :func:`format_value`: fixed decimals (``"f"``) or significant digits
+#: (``"g"``), Python's format types.
+NOTATIONS = ("f", "g")
+
+
+def format_value(value, digits=3, *, signed=False, notation="f"):
+    """One number as the book prints it: ``format(value, f"{sign}.{digits}{notation}")``.
+
+    Parameters
+    ----------
+    value : float
+    digits : int >= 0, default 3
+        Decimals (``notation="f"``) or significant digits (``"g"``).
+    signed : bool, default False
+        Print ``+`` before positive numbers (for differences).
+    notation : {"f", "g"}, default "f"
+
+    Examples
+    --------
+    >>> format_value(0.25, 2, signed=True)
+    '+0.25'
+    >>> format_value(-0.000123, 3, signed=True, notation="g")
+    '-0.000123'
+    """
+    digits = check_int(digits, "digits", 0)
+    notation = check_choice(notation, "notation", NOTATIONS)
+    return f"{value:{'+' if signed else ''}.{digits}{notation}}"
+
+
+def format_interval(mean, low, high, digits=3, *, unit="", n=None, signed=False, notation="f",
+                    collapse=True):
+    """``"mean [low, high]"`` as text: the one way the book writes an interval.
+
+    Parameters
+    ----------
+    mean, low, high : float
+        An estimate and its 95 % interval (e.g. from :func:`bootstrap_interval`, or a row of
+        :func:`paired_differences` or :func:`speed_up`).
+    digits : int >= 0, default 3
+        As for :func:`format_value`, the same for the three numbers.
+    unit : str, default ""
+        Written right after the mean (e.g. ``" s"`` or ``"x"``).
+    n : int, optional
+        Number of values behind the interval: ``"n/a"`` for 0, only the mean for 1 (no interval
+        can be formed), the interval otherwise. Given, it decides alone.
+    signed, notation
+        As for :func:`format_value` (``signed=True`` for differences).
+    collapse : bool, default True
+        Without ``n``: ``"n/a"`` for a NaN mean and only the mean when ``low == high``. False
+        always writes the three numbers.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_interval(0.9, 0.85, 0.95)
+    '0.900 [0.850, 0.950]'
+    >>> format_interval(2.5, 2.0, 3.1, 1, unit="x")
+    '2.5x [2.0, 3.1]'
+    >>> format_interval(0.0, 0.0, 0.0, 1, signed=True, collapse=False)
+    '+0.0 [+0.0, +0.0]'
+    >>> format_interval(0.5, 0.5, 0.5, n=3)
+    '0.500 [0.500, 0.500]'
+    """
+    options = dict(digits=digits, signed=signed, notation=notation)
+    if n is not None:
+        n = check_int(n, "n", 0)
+        short = n == 1
+        if n == 0:
+            return "n/a"
+    elif collapse:
+        if np.isnan(mean):
+            return "n/a"
+        short = low == high
+    else:
+        short = False
+    text = f"{format_value(mean, **options)}{unit}"
+    if short:
+        return text
+    return f"{text} [{format_value(low, **options)}, {format_value(high, **options)}]"
 
 
 def interval_text(values, digits=3, seed=0):
     """``"mean [low, high]"`` of :func:`bootstrap_interval` as text, for prose.
 
-    Only the mean for one value, ``"n/a"`` for none.
+    Only the mean for one value, ``"n/a"`` for none (:func:`format_interval` with ``n``).
     """
-    return _format(*bootstrap_interval(values, seed=seed), check_int(digits, "digits", 0))
+    mean, low, high, n = bootstrap_interval(values, seed=seed)
+    return format_interval(mean, low, high, check_int(digits, "digits", 0), n=n)
 
 
 def interval_table(frame, by, columns, digits=3, seed=0):
@@ -119,7 +203,8 @@ def interval_table(frame, by, columns, digits=3, seed=0):
         row = {**dict(zip(by, keys)), "runs": len(group)}
         for name in columns:
             places = digits.get(name, 3) if isinstance(digits, dict) else digits
-            row[name] = _format(*bootstrap_interval(group[name], seed=seed), places)
+            mean, low, high, n = bootstrap_interval(group[name], seed=seed)
+            row[name] = format_interval(mean, low, high, places, n=n)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -151,7 +236,7 @@ def paired_differences(frame, by, pair_on, condition, first, second, columns, se
     pandas.DataFrame
         One row per group and column: the ``by`` columns, ``quantity``, ``pairs``,
         ``mean_first``, ``mean_second``, ``difference``, ``low``, ``high`` and ``verdict``
-        (:func:`verdict`).
+        (:func:`otcompanion.claims.paired_verdict`).
     """
     by, pair_on, columns = list(by), list(pair_on), list(columns)
     check_columns(frame, [*by, *pair_on, condition, *columns])
@@ -178,27 +263,8 @@ def paired_differences(frame, by, pair_on, condition, first, second, columns, se
                          "mean_first": float(a[both].mean()) if n else np.nan,
                          "mean_second": float(b[both].mean()) if n else np.nan,
                          "difference": difference, "low": low, "high": high,
-                         "verdict": verdict(low, high, n)})
+                         "verdict": paired_verdict(low, high, n)})
     return pd.DataFrame(rows)
-
-
-def verdict(low, high, n=2):
-    """Words for a paired difference ``first - second`` with interval ``[low, high]``.
-
-    ``"first higher"`` when the whole interval is above 0, ``"first lower"`` when it is below,
-    ``"no difference detected"`` when it contains 0 (the data do not tell the two apart at this
-    sample size: not evidence that they are equal), ``"identical in every pair"`` when all
-    differences are 0, and ``"too few pairs"`` for fewer than two pairs.
-    """
-    if n < 2 or np.isnan(low) or np.isnan(high):
-        return "too few pairs"
-    if low == high == 0:
-        return "identical in every pair"
-    if low > 0:
-        return "first higher"
-    if high < 0:
-        return "first lower"
-    return "no difference detected"
 
 
 def interval_frame(frame, by, columns, seed=0):
@@ -223,3 +289,78 @@ def interval_frame(frame, by, columns, seed=0):
             rows.append({**dict(zip(by, keys)), "metric": name, "runs": n, "mean": mean,
                          "low": low, "high": high})
     return pd.DataFrame(rows)
+
+
+def difference_table(differences, digits=3, *, label="difference [95 % CI]",
+                     names=("first", "second")):
+    """Paired differences as a table to show, one row per group and quantity.
+
+    Parameters
+    ----------
+    differences : pandas.DataFrame
+        Rows of :func:`paired_differences`.
+    digits : int, default 3
+        Decimals of the interval text and of the other numeric columns.
+    label : str, default "difference [95 % CI]"
+        Header of the column that replaces ``difference``, ``low`` and ``high`` with
+        :func:`format_interval` (e.g. ``"OT − Transformer [95 % CI]"``).
+    names : pair of str, default ("first", "second")
+        ``mean_first`` and ``mean_second`` become ``"<first> mean"`` and ``"<second> mean"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    check_columns(differences, ["difference", "low", "high"], "differences")
+    first, second = names
+    table = differences.copy()
+    table[label] = [format_interval(*values, digits=digits)
+                    for values in table[["difference", "low", "high"]].to_numpy()]
+    return table.drop(columns=["difference", "low", "high"]).rename(
+        columns={"mean_first": f"{first} mean", "mean_second": f"{second} mean"}).round(digits)
+
+
+def speed_up(frame, by, column, baseline, other, *, condition="model",
+             pair_on=("repetition",), seed=0):
+    """How many times longer ``baseline`` takes than ``other``, per pair: geometric mean and
+    95 % bootstrap interval per group.
+
+    For every pair (same ``by`` and ``pair_on`` values, e.g. same data and seeds) the ratio
+    :math:`r = t_{\\text{baseline}} / t_{\\text{other}}` of ``column``; per group the mean of
+    :math:`\\log r` and its interval (:func:`bootstrap_interval`), exponentiated: the geometric
+    mean of the ratios, whose interval is the ratio's. A pair where either time is missing (e.g.
+    a model that never reached its target) is left out.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per run.
+    by : list of str
+        Groups to report separately.
+    column : str
+        The times (positive).
+    baseline, other
+        Values of ``condition``; the ratio is ``baseline`` over ``other`` (above 1: ``other``
+        is faster).
+    condition : str, default "model"
+    pair_on : sequence of str, default ("repetition",)
+    seed : int, default 0
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, ``pairs``, ``speed_up``, ``low``, ``high``.
+    """
+    by, pair_on = list(by), list(pair_on)
+    check_columns(frame, [*by, *pair_on, condition, column])
+    # A model that never reaches the target has only NaN in ``column``: keep its column.
+    wide = frame.pivot_table(index=[*by, *pair_on], columns=condition, values=column,
+                             dropna=False).reindex(columns=[baseline, other])
+    ratio = np.log(wide[baseline] / wide[other]).dropna()
+    rows = []
+    for keys, group in ratio.groupby(level=by):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        mean, low, high, n = bootstrap_interval(group, seed=seed)
+        rows.append({**dict(zip(by, keys)), "pairs": n, "speed_up": np.exp(mean),
+                     "low": np.exp(low), "high": np.exp(high)})
+    return pd.DataFrame(rows, columns=[*by, "pairs", "speed_up", "low", "high"])

@@ -1,6 +1,9 @@
-"""The claims ledger: findings published by chapters, collected from executed notebooks."""
+"""The claims ledger (findings published by chapters, collected from executed notebooks) and the
+rules that turn intervals into verdict words."""
 
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 
 from otcompanion import claims
@@ -50,3 +53,167 @@ def test_bad_findings_are_refused(arguments, error, message):
     options.update(arguments)
     with pytest.raises(error, match=message):
         claims.finding(**options)
+
+
+# ----------------------------------------------------------------------------------------------
+# The verdict rules
+# ----------------------------------------------------------------------------------------------
+
+def test_paired_verdict_words():
+    assert claims.paired_verdict(0.1, 0.3) == "first higher"
+    assert claims.paired_verdict(-0.3, -0.1) == "first lower"
+    assert claims.paired_verdict(-0.1, 0.3) == "no difference detected"
+    assert claims.paired_verdict(0.0, 0.0, n=5) == "identical in every pair"
+    assert claims.paired_verdict(0.1, 0.3, n=1) == "too few pairs"
+    assert claims.paired_verdict(np.nan, np.nan, n=4) == "too few pairs"
+    words = {claims.paired_verdict(low, high, n) for low, high, n in
+             [(0.1, 0.3, 2), (-0.3, -0.1, 2), (0, 0, 2), (-1, 1, 2), (0, 1, 1)]}
+    assert words == set(claims.PAIRED_VERDICTS)
+
+
+@pytest.mark.parametrize("outcomes, verdict", [
+    (["support", "support"], "supported"),
+    (["support", "undecided"], "partly supported"),
+    (["support", "contradict"], "partly supported"),
+    (["undecided", "contradict"], "not supported"),
+    (["undecided", "undecided"], "inconclusive"),
+])
+def test_combined_verdict(outcomes, verdict):
+    assert claims.combined_verdict(outcomes) == verdict
+    assert verdict in claims.VERDICTS
+
+
+@pytest.mark.parametrize("outcomes", [[], ["supports"]])
+def test_combined_verdict_rejects_unknown_outcomes(outcomes):
+    with pytest.raises(ValueError, match="outcomes"):
+        claims.combined_verdict(outcomes)
+
+
+@pytest.mark.parametrize("low, high, threshold, claim, outcome", [
+    (-0.02, 0.01, -0.05, "above", "support"),
+    (-0.08, -0.06, -0.05, "above", "contradict"),
+    (-0.08, 0.0, -0.05, "above", "undecided"),
+    (0.0, 0.0, -0.05, "above", "support"),
+    (-2.0, -1.0, 0.0, "below", "support"),
+    (0.5, 1.0, 0.0, "below", "contradict"),
+    (-0.5, 1.0, 0.0, "below", "undecided"),
+    (np.nan, np.nan, 0.0, "below", "undecided"),
+])
+def test_interval_outcome(low, high, threshold, claim, outcome):
+    assert claims.interval_outcome(low, high, threshold, claim) == outcome
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ((0.0, 1.0, 0.0, "more"), ValueError, "claim"),
+    ((1.0, 0.0, 0.0, "above"), ValueError, "above high"),
+    (("a", 1.0, 0.0, "above"), TypeError, "low must be a real number"),
+    ((0.0, 1.0, np.nan, "above"), ValueError, "threshold"),
+])
+def test_interval_outcome_rejects_bad_input(arguments, error, message):
+    with pytest.raises(error, match=message):
+        claims.interval_outcome(*arguments)
+
+
+def _differences(speed, accuracy):
+    """Paired differences of two cells: (low, high) of the speed and accuracy intervals."""
+    rows = []
+    for setup, (s, a) in enumerate(zip(speed, accuracy)):
+        rows.append(dict(setup=setup, condition="c", quantity="epochs_to_target_capped",
+                         low=s[0], high=s[1]))
+        rows.append(dict(setup=setup, condition="c", quantity="val_accuracy", low=a[0],
+                         high=a[1]))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("speed, accuracy, expected", [
+    ([(-3, -1), (1, 2)], [(0, 0), (0, 0)], "supported"),          # faster here, slower there
+    ([(-3, -1), (-1, 1)], [(0, 0), (-0.3, -0.1)], "supported"),   # faster; less accurate there
+    ([(-3, -1), (-1, 1)], [(0, 0), (-0.1, 0.1)], "partly supported"),
+    ([(-1, 1), (1, 2)], [(0, 0), (0, 0)], "not supported"),
+    ([(-3, -1), (-1, 1)], [(-0.2, -0.1), (0, 0)], "not supported"),  # faster but less accurate
+    ([(-1, 1), (-2, 0)], [(-0.1, 0.1), (0, 0.2)], "inconclusive"),
+])
+def test_pretraining_verdict_words_follow_the_intervals(speed, accuracy, expected):
+    result = claims.pretraining_verdict(_differences(speed, accuracy))
+    assert result["verdict"] == expected and result["verdict"] in claims.VERDICTS
+    if expected == "supported":
+        assert result["faster"] == [(0, "c")] and result["harmed"] == [(1, "c")]
+
+
+def test_pretraining_verdict_rejects_bad_input():
+    table = _differences([(-1, 1)], [(0, 0)])
+    with pytest.raises(TypeError, match="DataFrame"):
+        claims.pretraining_verdict(table.to_dict())
+    with pytest.raises(ValueError, match="columns \\['level'\\]"):
+        claims.pretraining_verdict(table, cell=("level",))
+    with pytest.raises(ValueError, match="no rows of quantity 'best_epoch'"):
+        claims.pretraining_verdict(table, speed="best_epoch")
+
+
+def test_the_old_import_paths_still_work():
+    """The verdict rules moved here; their old homes keep the names (same objects)."""
+    from otcompanion import experiments, pretrain, stats
+
+    assert stats.verdict is claims.paired_verdict
+    assert experiments.interval_outcome is claims.interval_outcome
+    assert experiments.combined_verdict is claims.combined_verdict
+    assert pretrain.pretraining_verdict is claims.pretraining_verdict
+
+
+# The chapters' own verdict rules, copied as they were, are the reference of the claims module's.
+
+def _chapter_02_claim_one(lowest_bound, beats_null, optimal_threshold=0.99):
+    near_one = lowest_bound >= optimal_threshold
+    if near_one and beats_null:
+        claim_one_verdict = "supported"
+    elif near_one:
+        claim_one_verdict = "partly supported"
+    else:
+        claim_one_verdict = "not supported"
+    return claim_one_verdict
+
+
+def _chapter_02_claim_two(upper):
+    return "supported" if upper < 0.5 else ("partly supported" if upper < 0.9 else "not supported")
+
+
+def _chapter_06_multi_head(loss_end, test_error, margin):
+    improvements = {"training loss": loss_end == "first lower",
+                    "test error": test_error == "first lower",
+                    "NTK margin at initialization": margin == "first higher"}
+    worse = loss_end == "first higher" or test_error == "first higher" or margin == "first lower"
+    shown_better = [name for name, better in improvements.items() if better]
+    return ("not supported" if worse else "supported" if all(improvements.values())
+            else "partly supported" if shown_better else "inconclusive")
+
+
+BOUNDS = [0.0, 0.5, 0.98, 0.989999, 0.99, 0.995, 1.0, np.nan, -0.2, 0.49, 0.8999, 0.9]
+
+
+def test_claim_one_and_two_verdicts_follow_chapter_02():
+    for bound in BOUNDS:
+        for beats_null in (True, False):
+            assert claims.final_map_verdict(bound, beats_null) == _chapter_02_claim_one(
+                bound, beats_null)
+        assert claims.trajectory_verdict(bound) == _chapter_02_claim_two(bound)
+    assert claims.final_map_verdict(0.95, True, threshold=0.9) == "supported"
+
+
+def test_multi_head_verdict_follows_chapter_06():
+    words = claims.PAIRED_VERDICTS
+    for loss in words:
+        for error in words:
+            for margin in words:
+                expected = _chapter_06_multi_head(loss, error, margin)
+                assert claims.multi_head_verdict(loss, error, margin) == expected
+                assert expected in claims.VERDICTS
+    with pytest.raises(ValueError, match="paired verdict"):
+        claims.multi_head_verdict("lower", "first lower", "first higher")
+
+
+def test_interval_outcomes_of_a_table():
+    table = pd.DataFrame({"low": [-0.02, -0.08, np.nan], "high": [0.01, -0.06, np.nan]})
+    assert claims.interval_outcomes(table, -0.05, "above") == ["support", "contradict",
+                                                               "undecided"]
+    with pytest.raises(ValueError, match=r"columns \['high'\] are not in differences"):
+        claims.interval_outcomes(table.drop(columns="high"), 0.0, "below")

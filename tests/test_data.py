@@ -1,7 +1,11 @@
+import math
+
 import numpy as np
 import pytest
+from sklearn.model_selection import train_test_split
 
 from otcompanion import data
+from otcompanion._training import stratified_split as validation_split
 
 
 @pytest.mark.parametrize("level", [1, 2, 3, 4])
@@ -193,3 +197,35 @@ def test_tokens_to_frame_has_one_row_per_token():
     assert frame["x2"].tolist() == [1.0, 3.0, 5.0, 7.0, 9.0, 11.0]
     with pytest.raises(ValueError, match="feature_names"):
         data.tokens_to_frame(X, feature_names=["only one"])
+
+
+def test_one_stratified_split_gives_what_both_old_splits_gave():
+    """data.stratified_split and _training.stratified_split share data.stratified_indices; the
+    old implementations (copied here) are the reference."""
+    def old_data_split(X, y, test_size, seed):
+        return train_test_split(np.asarray(X), np.asarray(y), test_size=test_size,
+                                random_state=seed, stratify=y)
+
+    def old_validation_split(codes, fraction, seed):
+        n_val = math.ceil(fraction * len(codes))
+        fit, val = train_test_split(np.arange(len(codes)), test_size=n_val, random_state=seed,
+                                    stratify=codes)
+        return np.sort(fit), np.sort(val)
+
+    rng = np.random.default_rng(0)
+    for n, k in ((10, 2), (45, 2), (45, 3), (91, 3), (200, 4)):
+        y = np.repeat(np.arange(k), math.ceil(n / k))[:n]
+        rng.shuffle(y)
+        labels = np.array(["benign", "malignant", "other", "x"])[y]
+        X = rng.normal(size=(n, 5, 2))
+        for seed in (0, 3, 17):
+            for test_size in (0.2, 0.25, 0.5, 4):
+                for got, expected in zip(data.stratified_split(X, labels, test_size, seed),
+                                         old_data_split(X, labels, test_size, seed)):
+                    np.testing.assert_array_equal(got, expected)
+            for fraction in (0.1, 0.2, 0.5):
+                if math.ceil(fraction * n) < k:  # too small: the validation split refuses
+                    continue
+                for got, expected in zip(validation_split(y, fraction, seed),
+                                         old_validation_split(y, fraction, seed)):
+                    np.testing.assert_array_equal(got, expected)

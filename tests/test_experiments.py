@@ -5,50 +5,51 @@ import pandas as pd
 import pytest
 
 from otcompanion import experiments, metrics
+from otcompanion.experiments import comparison, crossval, grid, pretraining
 
 TINY_RUN = dict(epochs=3, n_heads=2, n_instances=30, n_tokens=4, curve_points=2)
 TIMES = ["fit_seconds", "metrics_seconds"]
 
 
 def test_profiles_and_overrides():
-    assert experiments.resolve_profile("thesis") == {"n_repetitions": 100, "epochs": 200,
+    assert grid.resolve_profile("thesis") == {"n_repetitions": 100, "epochs": 200,
                                                      "n_blocks": 2}
-    book = experiments.resolve_profile("book", n_repetitions=None, epochs=7, extra=1)
+    book = grid.resolve_profile("book", n_repetitions=None, epochs=7, extra=1)
     assert book["epochs"] == 7 and book["extra"] == 1
-    assert book["n_repetitions"] == experiments.PROFILES["book"]["n_repetitions"]
+    assert book["n_repetitions"] == grid.PROFILES["book"]["n_repetitions"]
     with pytest.raises(ValueError, match=r"profile must be one of \['book', 'thesis'\]"):
-        experiments.resolve_profile("paper")
+        grid.resolve_profile("paper")
 
 
 def test_run_seeds_are_reproducible_and_distinct():
-    assert experiments.run_seed(0, 2, 1, 0) == experiments.run_seed(0, 2, 1, 0)
-    seeds = {experiments.run_seed(0, k, level, r)
+    assert grid.run_seed(0, 2, 1, 0) == grid.run_seed(0, 2, 1, 0)
+    seeds = {grid.run_seed(0, k, level, r)
              for k in (2, 3) for level in (1, 2, 3, 4) for r in range(10)}
     assert len(seeds) == 80
-    assert experiments.run_seed(1, 2, 1, 0) != experiments.run_seed(0, 2, 1, 0)
+    assert grid.run_seed(1, 2, 1, 0) != grid.run_seed(0, 2, 1, 0)
     # Trailing zero coordinates count (SeedSequence alone would pad them away).
-    assert experiments.run_seed(0, 2, 1) != experiments.run_seed(0, 2, 1, 0)
-    assert experiments.run_seed(0) != experiments.run_seed(0, 0)
+    assert grid.run_seed(0, 2, 1) != grid.run_seed(0, 2, 1, 0)
+    assert grid.run_seed(0) != grid.run_seed(0, 0)
     with pytest.raises(ValueError, match="seed must be at least 0"):
-        experiments.run_seed(-1)
+        grid.run_seed(-1)
     with pytest.raises(TypeError, match="coordinate 1 must be an integer"):
-        experiments.run_seed(0, 2, 1.5)
+        grid.run_seed(0, 2, 1.5)
 
 
 def test_curve_steps_share_a_grid_and_end_at_the_best_epoch():
-    full = experiments.curve_steps(200, 20)
+    full = grid.curve_steps(200, 20)
     assert full[0] == 1 and full[-1] == 200 and len(full) == 20
-    cut = experiments.curve_steps(175, 20, horizon=200)
+    cut = grid.curve_steps(175, 20, horizon=200)
     assert cut[-1] == 175 and set(cut[:-1]) <= set(full)
-    assert experiments.curve_steps(3, 20) == [1, 2, 3]
+    assert grid.curve_steps(3, 20) == [1, 2, 3]
     with pytest.raises(ValueError, match="horizon must be at least 10"):
-        experiments.curve_steps(10, 5, horizon=4)
+        grid.curve_steps(10, 5, horizon=4)
 
 
 def test_traced_run_summarizes_its_trajectory():
-    summary, curves = experiments.trace_transformer_run(2, 1, 0, seed=0, **TINY_RUN)
+    summary, curves = grid.trace_transformer_run(2, 1, 0, seed=0, **TINY_RUN)
     assert summary["n_classes"] == 2 and summary["level"] == 1
-    assert set(experiments.TRAJECTORY_METRICS) <= set(summary)
+    assert set(grid.TRAJECTORY_METRICS) <= set(summary)
     assert 0 < summary["optimality"] <= 1 + 1e-12
     assert 0 <= summary["instance_accuracy"] <= 1
     last = curves.iloc[-1]
@@ -61,7 +62,7 @@ def test_traced_run_summarizes_its_trajectory():
 
 
 def test_traced_run_records_both_starts_reference_maps_and_sublayers():
-    record = experiments.traced_run(3, 1, 0, seed=2, **{**TINY_RUN, "epochs": 6})
+    record = grid.traced_run(3, 1, 0, seed=2, **{**TINY_RUN, "epochs": 6})
     summary = record["summary"]
     starts = record["starts"].set_index("start")
     assert list(starts.index) == ["input", "first_epoch"]
@@ -70,7 +71,7 @@ def test_traced_run_records_both_starts_reference_maps_and_sublayers():
         assert starts.loc["first_epoch"].drop("w2_path_efficiency").notna().all()
         assert np.isnan(starts.loc["first_epoch", "w2_path_efficiency"])
     references = record["references"].set_index("map")
-    assert list(references.index) == list(experiments.REFERENCE_MAPS)
+    assert list(references.index) == list(grid.REFERENCE_MAPS)
     assert references.loc["trained", "optimality"] == pytest.approx(summary["optimality"])
     # The random maps move the tokens as far as the trained map, on average.
     for name in ("random instance translations", "random smooth deformation"):
@@ -90,37 +91,37 @@ def test_reference_maps_translate_instances_and_deform_smoothly():
 
     X, _, y, _ = thesis_split(2, 1, n_instances=20, n_tokens=5, seed=0)
     fit = train_transformer(X, y, epochs=3, n_heads=2, attention_every=0)
-    maps = experiments.reference_maps(fit.trace, seed=1)
+    maps = grid.reference_maps(fit.trace, seed=1)
     start = fit.trace.inputs
     moves = maps["random instance translations"] - start
     assert np.allclose(moves, moves[:, :1])  # one vector per instance
     assert not np.allclose(moves[0, 0], moves[1, 0])
     assert np.array_equal(maps["untrained network"], fit.trace.block_outputs[0, -1, 1])
-    assert experiments.reference_maps(fit.trace, seed=1)["random smooth deformation"] \
+    assert grid.reference_maps(fit.trace, seed=1)["random smooth deformation"] \
         == pytest.approx(maps["random smooth deformation"])
 
 
 def test_traced_run_trains_with_the_chosen_optimizer():
-    rmsprop = experiments.traced_run(2, 1, 0, **TINY_RUN)["summary"]
-    adam = experiments.traced_run(2, 1, 0, optimizer="adam", lr=1e-3, **TINY_RUN)["summary"]
+    rmsprop = grid.traced_run(2, 1, 0, **TINY_RUN)["summary"]
+    adam = grid.traced_run(2, 1, 0, optimizer="adam", lr=1e-3, **TINY_RUN)["summary"]
     assert (adam["optimizer"], adam["lr"]) == ("adam", 1e-3)
     assert adam["optimality"] != rmsprop["optimality"]
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        experiments.traced_run(2, 1, 0, optimizer="lbfgs", **TINY_RUN)
+        grid.traced_run(2, 1, 0, optimizer="lbfgs", **TINY_RUN)
     with pytest.raises(ValueError, match="lr must be"):
-        experiments.traced_run(2, 1, 0, lr=0, **TINY_RUN)
+        grid.traced_run(2, 1, 0, lr=0, **TINY_RUN)
 
 
 def test_grid_does_not_depend_on_the_scheduler_or_on_the_rest_of_the_grid():
-    serial, serial_curves = experiments.transformer_grid(
+    serial, serial_curves = grid.transformer_grid(
         (2, 3), (1,), 2, seed=5, scheduler=1, progress=False, **TINY_RUN)
-    parallel, parallel_curves = experiments.transformer_grid(
+    parallel, parallel_curves = grid.transformer_grid(
         (2, 3), (1,), 2, seed=5, scheduler=2, progress=False, **TINY_RUN)
     assert len(serial) == 4
     pd.testing.assert_frame_equal(serial.drop(columns=TIMES), parallel.drop(columns=TIMES))
     for name in serial_curves:
         pd.testing.assert_frame_equal(serial_curves[name], parallel_curves[name])
-    alone, _ = experiments.transformer_grid((3,), (1,), 2, seed=5, progress=False, **TINY_RUN)
+    alone, _ = grid.transformer_grid((3,), (1,), 2, seed=5, progress=False, **TINY_RUN)
     pd.testing.assert_frame_equal(
         alone.drop(columns=TIMES),
         serial[serial["n_classes"] == 3].drop(columns=TIMES).reset_index(drop=True))
@@ -139,7 +140,7 @@ def test_grid_does_not_depend_on_the_scheduler_or_on_the_rest_of_the_grid():
 ])
 def test_grid_rejects_bad_input_before_running(arguments, error, message):
     with pytest.raises(error, match=message):
-        experiments.transformer_grid(**{"progress": False, **arguments})
+        grid.transformer_grid(**{"progress": False, **arguments})
 
 
 def test_equal_length_efficiency_matches_its_formula():
@@ -153,7 +154,7 @@ HEADS_TINY = {"max_epochs": 3}
 
 
 def test_pretraining_runs_pair_with_unpretrained_runs():
-    summary, histories = experiments.pretraining_grid(
+    summary, histories = pretraining.pretraining_grid(
         {"none": None, "shared": {"head": "shared", **HEADS_TINY},
          "own": {"head": "per repetition", **HEADS_TINY},
          "random": {"rotation": "random", **HEADS_TINY},
@@ -189,9 +190,9 @@ def test_pretraining_runs_pair_with_unpretrained_runs():
 
 
 def test_unpretrained_runs_are_cut_from_the_longer_reference_run():
-    cut, cut_history = experiments.pretraining_run(2, 1, 0, epochs=3, patience=1,
+    cut, cut_history = pretraining.pretraining_run(2, 1, 0, epochs=3, patience=1,
                                                    reference_epochs=5, n_heads=2)
-    record = experiments.traced_run(2, 1, 0, epochs=5, n_heads=2)
+    record = grid.traced_run(2, 1, 0, epochs=5, n_heads=2)
     assert cut["reference_best_epoch"] == record["summary"]["best_epoch"]
     assert len(cut_history) == cut["stop_epoch"] <= 3
     pd.testing.assert_frame_equal(
@@ -202,38 +203,38 @@ def test_unpretrained_runs_are_cut_from_the_longer_reference_run():
 
 
 def test_pretrained_heads_follow_their_seed_and_geometry():
-    head = experiments.pretrained_head(2, head_seed=4, pretraining=HEADS_TINY)
-    again = experiments.pretrained_head(2, head_seed=4, pretraining=HEADS_TINY)
-    other = experiments.pretrained_head(2, head_seed=5, pretraining=HEADS_TINY)
+    head = pretraining.pretrained_head(2, head_seed=4, pretraining=HEADS_TINY)
+    again = pretraining.pretrained_head(2, head_seed=4, pretraining=HEADS_TINY)
+    other = pretraining.pretrained_head(2, head_seed=5, pretraining=HEADS_TINY)
     assert head.params["clouds"]["means"] == [[0.0, 6.0], [0.0, -6.0]]  # the thesis circle
     assert head.history.equals(again.history) and not head.history.equals(other.history)
-    rotated = experiments.pretrained_head(2, head_seed=4,
+    rotated = pretraining.pretrained_head(2, head_seed=4,
                                           pretraining={"rotation": "random", **HEADS_TINY})
     angle = rotated.params["clouds"]["rotation"]
     assert 0 <= angle < 2 * np.pi
     assert np.allclose(rotated.params["clouds"]["means"][0],
                        [6 * np.sin(angle), 6 * np.cos(angle)])
-    assert experiments.head_seed(0, 2) != experiments.head_seed(0, 2, 0)
+    assert pretraining.head_seed(0, 2) != pretraining.head_seed(0, 2, 0)
 
 
 def test_shorter_budgets_are_read_from_the_runs_already_trained():
     conditions = {"none": None, "circle": {"max_epochs": 3}}
-    long, histories = experiments.pretraining_grid(
+    long, histories = pretraining.pretraining_grid(
         conditions, tasks=(2,), levels=(1,), n_repetitions=2, progress=False, epochs=6,
         patience=3, n_heads=2)
-    short, _ = experiments.pretraining_grid(
+    short, _ = pretraining.pretraining_grid(
         conditions, tasks=(2,), levels=(1,), n_repetitions=2, progress=False, epochs=4,
         patience=3, reference_epochs=6, n_heads=2)
-    cut = experiments.budget_summaries(histories, 4, patience=3)
+    cut = pretraining.budget_summaries(histories, 4, patience=3)
     columns = ["stop_epoch", "best_epoch", "epochs_to_target_capped", "val_accuracy"]
     keys = ["n_classes", "level", "repetition", "condition"]
     expected = short.sort_values(keys).reset_index(drop=True)
     pd.testing.assert_frame_equal(cut[keys + columns], expected[keys + columns],
                                   check_dtype=False, atol=1e-5)
-    same = experiments.budget_summaries(histories, 6, patience=3)
+    same = pretraining.budget_summaries(histories, 6, patience=3)
     assert same["best_epoch"].tolist() == long.sort_values(keys)["best_epoch"].tolist()
     with pytest.raises(ValueError, match="columns \\['condition'\\]"):
-        experiments.budget_summaries(histories.drop(columns="condition"), 4)
+        pretraining.budget_summaries(histories.drop(columns="condition"), 4)
 
 
 def test_pretraining_differences_pair_runs_and_pool_levels_by_repetition():
@@ -243,45 +244,45 @@ def test_pretraining_differences_pair_runs_and_pool_levels_by_repetition():
             for condition, offset in (("none", 0), ("a", -2.0), ("b", 0.0))
             for offset in [(-2.0 if repetition % 2 else -4.0) if condition == "a" else 0.0]]
     summary = pd.DataFrame(rows)
-    by_level = experiments.pretraining_differences(summary, ["epochs"])
+    by_level = pretraining.pretraining_differences(summary, ["epochs"])
     assert sorted(set(by_level["condition"])) == ["a", "b"] and len(by_level) == 4
     a = by_level[by_level["condition"] == "a"]
     assert (a["difference"] == -3.0).all() and (a["pairs"] == 4).all()
     assert (a["verdict"] == "first lower").all()
     b = by_level[by_level["condition"] == "b"]
     assert (b["verdict"] == "identical in every pair").all()
-    pooled = experiments.pretraining_differences(summary, ["epochs"], pool_levels=True)
+    pooled = pretraining.pretraining_differences(summary, ["epochs"], pool_levels=True)
     assert "level" not in pooled.columns and (pooled["pairs"] == 4).all()
     assert pooled.loc[pooled["condition"] == "a", "difference"].item() == -3.0
-    against_b = experiments.pretraining_differences(summary[summary["condition"] != "none"],
+    against_b = pretraining.pretraining_differences(summary[summary["condition"] != "none"],
                                                     ["epochs"], baseline="b")
     assert set(against_b["condition"]) == {"a"}
     with pytest.raises(ValueError, match="baseline='c' is not a condition"):
-        experiments.pretraining_differences(summary, ["epochs"], baseline="c")
+        pretraining.pretraining_differences(summary, ["epochs"], baseline="c")
     with pytest.raises(ValueError, match="columns \\['loss'\\]"):
-        experiments.pretraining_differences(summary, ["loss"])
+        pretraining.pretraining_differences(summary, ["loss"])
     with pytest.raises(ValueError, match="no condition besides"):
-        experiments.pretraining_differences(summary[summary["condition"] == "none"], ["epochs"])
+        pretraining.pretraining_differences(summary[summary["condition"] == "none"], ["epochs"])
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: experiments.pretraining_grid({}, progress=False), ValueError,
+    (lambda: pretraining.pretraining_grid({}, progress=False), ValueError,
      "conditions must be a non-empty dict"),
-    (lambda: experiments.pretraining_grid({"only 3": {3: {}}}, tasks=(2,), progress=False),
+    (lambda: pretraining.pretraining_grid({"only 3": {3: {}}}, tasks=(2,), progress=False),
      ValueError, "no run to do"),
-    (lambda: experiments.pretraining_grid({"c": {"head": "each"}}, progress=False), ValueError,
+    (lambda: pretraining.pretraining_grid({"c": {"head": "each"}}, progress=False), ValueError,
      r"conditions\['c'\]\['head'\] must be one of"),
-    (lambda: experiments.pretraining_grid({"c": 3}, progress=False), TypeError,
+    (lambda: pretraining.pretraining_grid({"c": 3}, progress=False), TypeError,
      r"conditions\['c'\] must be None or a dict"),
-    (lambda: experiments.pretraining_grid({"c": None}, levels=(0,), progress=False),
+    (lambda: pretraining.pretraining_grid({"c": None}, levels=(0,), progress=False),
      ValueError, "levels"),
-    (lambda: experiments.pretrained_head(2, pretraining={"rotation": "spin"}), ValueError,
+    (lambda: pretraining.pretrained_head(2, pretraining={"rotation": "spin"}), ValueError,
      "rotation must be an angle in radians or 'random'"),
-    (lambda: experiments.pretrained_head(2, pretraining={"radious": 2}), ValueError,
+    (lambda: pretraining.pretrained_head(2, pretraining={"radious": 2}), ValueError,
      "unknown pretraining setting"),
-    (lambda: experiments.pretraining_run(2, 1, 0, epochs=5, reference_epochs=3), ValueError,
+    (lambda: pretraining.pretraining_run(2, 1, 0, epochs=5, reference_epochs=3), ValueError,
      "reference_epochs must be at least 5"),
-    (lambda: experiments.pretraining_run(2, 1, 0, target_accuracy=1.5), ValueError,
+    (lambda: pretraining.pretraining_run(2, 1, 0, target_accuracy=1.5), ValueError,
      "target_accuracy"),
 ])
 def test_pretraining_runs_reject_bad_input(call, error, match):
@@ -300,19 +301,19 @@ def test_cross_validation_uses_the_same_folds_for_every_model():
               "prior": (DummyClassifier(strategy="prior"), "table"),
               "tokens": (LogisticRegression(), "first two")}
     inputs = {"table": X, "first two": X[:, :2]}
-    results = experiments.cross_validate_models(models, inputs, labels, n_splits=3,
+    results = crossval.cross_validate_models(models, inputs, labels, n_splits=3,
                                                 n_repeats=2, seed=1, progress=False)
     assert len(results) == 3 * 6
     assert results.groupby("model").size().eq(6).all()
     prior = results[results["model"] == "prior"]
     assert np.allclose(prior["roc_auc"], 0.5) and np.allclose(prior["balanced_accuracy"], 0.5)
     assert results.loc[results["model"] == "logistic", "accuracy"].mean() > 0.8
-    again = experiments.cross_validate_models(models, inputs, labels, n_splits=3, n_repeats=2,
+    again = crossval.cross_validate_models(models, inputs, labels, n_splits=3, n_repeats=2,
                                               seed=1, scheduler=2, progress=False)
     columns = ["model", "repeat", "fold", "accuracy", "balanced_accuracy", "roc_auc"]
     pd.testing.assert_frame_equal(results[columns], again[columns])
     three = np.repeat([0, 1, 2], 20)
-    multi = experiments.cross_validate_models({"logistic": (LogisticRegression(), "table")},
+    multi = crossval.cross_validate_models({"logistic": (LogisticRegression(), "table")},
                                               {"table": X + three[:, None]}, three, n_splits=2,
                                               n_repeats=1, progress=False)
     assert (multi["roc_auc"] > 0.5).all()
@@ -333,7 +334,7 @@ def test_cross_validation_rejects_bad_input(arguments, message):
                    inputs={"table": np.zeros((10, 2))}, y=np.array([0, 1] * 5))
     options.update(arguments)
     with pytest.raises(ValueError, match=message):
-        experiments.cross_validate_models(options["models"], options["inputs"], options["y"],
+        crossval.cross_validate_models(options["models"], options["inputs"], options["y"],
                                           n_splits=3, progress=False)
 
 
@@ -346,20 +347,20 @@ def test_validation_split_is_the_transformers():
 
     X_train, _, y_train, _ = thesis_split(3, 2, n_instances=30, n_tokens=4, seed=7)
     fit = train_transformer(X_train, y_train, epochs=1, n_heads=2, seed=7, trace=False)
-    np.testing.assert_array_equal(experiments.validation_split(y_train, 7),
+    np.testing.assert_array_equal(comparison.validation_split(y_train, 7),
                                   fit.validation_indices)
     with pytest.raises(ValueError, match="single class"):
-        experiments.validation_split(np.zeros(10), 0)
+        comparison.validation_split(np.zeros(10), 0)
 
 
 def test_classifier_comparison_reads_the_traced_run_and_shares_its_split(tmp_path,
                                                                         monkeypatch):
     monkeypatch.setenv("OTCOMPANION_NO_CACHE", "0")  # the Transformer comes from the run cache
     monkeypatch.setenv("OTCOMPANION_CACHE_DIR", str(tmp_path / "runs"))
-    rows = experiments.classifier_comparison_run(2, 3, 0, seed=1, ot_epochs=4, **COMPARISON_TINY)
+    rows = comparison.classifier_comparison_run(2, 3, 0, seed=1, ot_epochs=4, **COMPARISON_TINY)
     assert [row["model"] for row in rows] == ["Transformer", "OT classifier"]
-    assert rows[0]["seed"] == rows[1]["seed"] == experiments.run_seed(1, 2, 3, 0)
-    record = experiments.traced_run(2, 3, 0, seed=1, **COMPARISON_TINY)
+    assert rows[0]["seed"] == rows[1]["seed"] == grid.run_seed(1, 2, 3, 0)
+    record = grid.traced_run(2, 3, 0, seed=1, **COMPARISON_TINY)
     for name in ("instance_accuracy", "token_accuracy", "best_epoch", "fit_seconds"):
         assert rows[0][name] == record["summary"][name]
     assert rows[0]["recall_0"] == record["summary"]["recall_0"]
@@ -375,7 +376,7 @@ def test_classifier_comparison_reads_the_traced_run_and_shares_its_split(tmp_pat
 
 
 def test_stopping_rule_stops_both_models_with_the_same_patience():
-    rows = experiments.stopping_rule_run(3, 1, 2, patience=2, epochs=30, n_instances=30,
+    rows = comparison.stopping_rule_run(3, 1, 2, patience=2, epochs=30, n_instances=30,
                                          n_tokens=4, n_heads=2)
     assert [row["model"] for row in rows] == ["Transformer", "OT classifier"]
     for row in rows:
@@ -384,7 +385,7 @@ def test_stopping_rule_stops_both_models_with_the_same_patience():
         assert row["epochs_run"] == 30 or row["epochs_run"] == row["best_epoch"] + 2
         assert {"recall_0", "recall_1", "recall_2"} <= set(row)
     # Fewer tokens per instance: other data, same seed.
-    fewer = experiments.stopping_rule_run(3, 1, 2, patience=2, epochs=30, n_instances=30,
+    fewer = comparison.stopping_rule_run(3, 1, 2, patience=2, epochs=30, n_instances=30,
                                           n_tokens=2, n_heads=2)
     assert fewer[0]["seed"] == rows[0]["seed"] and fewer[0]["n_tokens"] == 2
 
@@ -401,16 +402,16 @@ def test_stopping_rule_rejects_bad_input(arguments, error, message):
                    n_heads=2)
     options.update(arguments)
     with pytest.raises(error, match=message):
-        experiments.stopping_rule_run(**options)
+        comparison.stopping_rule_run(**options)
 
 
 def test_ot_classifier_run_uses_the_runs_data_and_options():
     from otcompanion.data import thesis_split
     from otcompanion.otclassifier import DummyGaussianOTClassifier
 
-    row = experiments.ot_classifier_run(3, 2, 1, seed=4, n_instances=30, n_tokens=4,
+    row = comparison.ot_classifier_run(3, 2, 1, seed=4, n_instances=30, n_tokens=4,
                                         ot_options={"radius": 3.0, "max_epochs": 3})
-    run = experiments.run_seed(4, 3, 2, 1)
+    run = grid.run_seed(4, 3, 2, 1)
     X_train, X_test, y_train, y_test = thesis_split(3, 2, n_instances=30, n_tokens=4, seed=run)
     model = DummyGaussianOTClassifier(radius=3.0, max_epochs=3, random_state=run).fit(
         X_train, y_train)
@@ -418,22 +419,22 @@ def test_ot_classifier_run_uses_the_runs_data_and_options():
     assert row["instance_accuracy"] == model.score(X_test, y_test)
     assert row["train_accuracy"] == model.score(X_train, y_train)
     with pytest.raises(ValueError, match="level"):
-        experiments.ot_classifier_run(3, 0, 1)
+        comparison.ot_classifier_run(3, 0, 1)
 
 
 def test_epochs_to_target_is_the_first_epoch_at_the_target():
     history = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_instance_accuracy": [0.5, 1.0, 0.8, 1.0]})
-    assert experiments.epochs_to_target(history, 1.0) == 2
-    assert experiments.epochs_to_target(history, 0.7) == 2
-    assert np.isnan(experiments.epochs_to_target(history.iloc[[0, 2]], 0.9))
+    assert comparison.epochs_to_target(history, 1.0) == 2
+    assert comparison.epochs_to_target(history, 0.7) == 2
+    assert np.isnan(comparison.epochs_to_target(history.iloc[[0, 2]], 0.9))
     with pytest.raises(ValueError, match="val_instance_accuracy"):
-        experiments.epochs_to_target(history.drop(columns="val_instance_accuracy"), 1.0)
+        comparison.epochs_to_target(history.drop(columns="val_instance_accuracy"), 1.0)
 
 
 def test_scaling_runs_pair_standardized_and_raw_inputs_on_the_same_data():
     options = dict(n_train_tokens=60, repetition=1, n_tokens=5, ot_options={"max_epochs": 2})
-    standardized = experiments.scaling_run("gaussian", True, **options)
-    raw = experiments.scaling_run("gaussian", False, **options)
+    standardized = comparison.scaling_run("gaussian", True, **options)
+    raw = comparison.scaling_run("gaussian", False, **options)
     assert standardized["seed"] == raw["seed"]
     assert (standardized["inputs"], raw["inputs"]) == ("standardized", "raw")
     for row in (standardized, raw):
@@ -453,7 +454,7 @@ def test_scaling_run_rejects_bad_input(arguments, error, message):
                    n_tokens=5)
     options.update(arguments)
     with pytest.raises(error, match=message):
-        experiments.scaling_run(**options)
+        comparison.scaling_run(**options)
 
 
 def test_scaling_exponents_recover_a_power_law():
@@ -461,55 +462,24 @@ def test_scaling_exponents_recover_a_power_law():
     frame = pd.DataFrame({"solver": "exact", "inputs": "raw", "repetition": 0,
                           "train_tokens": sizes, "fit_seconds": 0.003 * sizes ** 1.7})
     single = frame.iloc[:1].assign(repetition=1)
-    exponents = experiments.scaling_exponents(pd.concat([frame, single]))
+    exponents = comparison.scaling_exponents(pd.concat([frame, single]))
     assert exponents.loc[0, "exponent"] == pytest.approx(1.7)
     assert exponents["sizes"].tolist() == [4, 1] and np.isnan(exponents.loc[1, "exponent"])
     with pytest.raises(ValueError, match="positive"):
-        experiments.scaling_exponents(frame.assign(fit_seconds=0.0))
+        comparison.scaling_exponents(frame.assign(fit_seconds=0.0))
     with pytest.raises(ValueError, match="not in the frame"):
-        experiments.scaling_exponents(frame, by=["model"])
+        comparison.scaling_exponents(frame, by=["model"])
 
 
-@pytest.mark.parametrize("outcomes, verdict", [
-    (["support", "support"], "supported"),
-    (["support", "undecided"], "partly supported"),
-    (["support", "contradict"], "partly supported"),
-    (["undecided", "contradict"], "not supported"),
-    (["undecided", "undecided"], "inconclusive"),
-])
-def test_combined_verdict(outcomes, verdict):
-    from otcompanion import claims
-
-    assert experiments.combined_verdict(outcomes) == verdict
-    assert verdict in claims.VERDICTS
-
-
-@pytest.mark.parametrize("outcomes", [[], ["supports"]])
-def test_combined_verdict_rejects_unknown_outcomes(outcomes):
-    with pytest.raises(ValueError, match="outcomes"):
-        experiments.combined_verdict(outcomes)
-
-
-@pytest.mark.parametrize("low, high, threshold, claim, outcome", [
-    (-0.02, 0.01, -0.05, "above", "support"),
-    (-0.08, -0.06, -0.05, "above", "contradict"),
-    (-0.08, 0.0, -0.05, "above", "undecided"),
-    (0.0, 0.0, -0.05, "above", "support"),
-    (-2.0, -1.0, 0.0, "below", "support"),
-    (0.5, 1.0, 0.0, "below", "contradict"),
-    (-0.5, 1.0, 0.0, "below", "undecided"),
-    (np.nan, np.nan, 0.0, "below", "undecided"),
-])
-def test_interval_outcome(low, high, threshold, claim, outcome):
-    assert experiments.interval_outcome(low, high, threshold, claim) == outcome
-
-
-@pytest.mark.parametrize("arguments, error, message", [
-    ((0.0, 1.0, 0.0, "more"), ValueError, "claim"),
-    ((1.0, 0.0, 0.0, "above"), ValueError, "above high"),
-    (("a", 1.0, 0.0, "above"), TypeError, "low must be a real number"),
-    ((0.0, 1.0, np.nan, "above"), ValueError, "threshold"),
-])
-def test_interval_outcome_rejects_bad_input(arguments, error, message):
-    with pytest.raises(error, match=message):
-        experiments.interval_outcome(*arguments)
+def test_the_old_import_paths_still_work():
+    """``otcompanion.experiments`` was one module; every public name stays readable from it."""
+    for module in (grid, pretraining, comparison, crossval):
+        for name in vars(module):
+            if not name.startswith("_") and callable(getattr(module, name)) \
+                    and getattr(getattr(module, name), "__module__", "") == module.__name__:
+                assert getattr(experiments, name) is getattr(module, name), name
+    for name in ("PROFILES", "TRAJECTORY_METRICS", "REFERENCE_MAPS", "HEAD_SHARING",
+                 "VALIDATION_FRACTION", "run_jobs", "train_transformer", "thesis_split",
+                 "interval_outcome", "combined_verdict", "_traced_run"):
+        assert hasattr(experiments, name), name
+    assert experiments.traced_run is grid.traced_run

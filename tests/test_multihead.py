@@ -1,6 +1,6 @@
 """Tests of otcompanion.multihead: the tokenized mixture, the multi-head model and its training,
-the NTK margin, the run and job builders; and the numeric interval frame and interval panels the
-multi-head chapter summarizes them with."""
+the NTK margin; the run and job builders of otcompanion.experiments.heads; and the numeric
+interval frame and interval panels the multi-head chapter summarizes them with."""
 
 import math
 
@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from otcompanion import multihead as mh
+from otcompanion.experiments import heads
 
 
 # ----------------------------------------------------------------------------------------------
@@ -277,7 +278,7 @@ SMALL = dict(steps=6, n_test=20, n_tokens=4, n_features=6, n_noise_clusters=3, t
 
 
 def test_run_measures_and_pairing_across_heads():
-    summary, history, coupling = mh.multihead_run(2, 12, 0, seed=1, **SMALL)
+    summary, history, coupling = heads.multihead_run(2, 12, 0, seed=1, **SMALL)
     assert set(mh.RUN_MEASURES) <= set(summary)
     assert 0 <= summary["ntk_margin_init"] <= 1 and 0 <= summary["straightness"] <= 1
     assert summary["loss_gap"] == pytest.approx(summary["test_loss"] - summary["train_loss"])
@@ -285,40 +286,40 @@ def test_run_measures_and_pairing_across_heads():
     assert (history["n_heads"] == 2).all() and (coupling["n_train"] == 12).all()
     # Another head count: the same data (seeded without H), another model seed; a rerun
     # gives the same numbers.
-    other, _, _ = mh.multihead_run(3, 12, 0, seed=1, **SMALL)
+    other, _, _ = heads.multihead_run(3, 12, 0, seed=1, **SMALL)
     assert other["seed"] != summary["seed"]
-    again, _, _ = mh.multihead_run(2, 12, 0, seed=1, **SMALL)
+    again, _, _ = heads.multihead_run(2, 12, 0, seed=1, **SMALL)
     assert again == {**summary, "fit_seconds": again["fit_seconds"]}
 
 
 def test_jobs_are_checked_before_any_run():
-    jobs = mh.multihead_jobs([1, 4], [10, 20], 2, seed=3, steps=5)
+    jobs = heads.multihead_jobs([1, 4], [10, 20], 2, seed=3, steps=5)
     assert len(jobs) == 8 and jobs[0]["steps"] == 5 and jobs[-1]["n_train"] == 20
-    assert mh.thesis_heads_jobs([1, 2], 3, epochs=2)[-1] == dict(
+    assert heads.thesis_heads_jobs([1, 2], 3, epochs=2)[-1] == dict(
         n_heads=2, repetition=2, seed=0, n_classes=3, level=1, epochs=2, n_blocks=2,
         target_accuracy=1.0)
 
 
 @pytest.mark.parametrize("call, error, name", [
-    (lambda: mh.multihead_jobs([], [10], 2), ValueError, "heads is empty"),
-    (lambda: mh.multihead_jobs([0, 2], [10], 2), ValueError, r"heads\[0\]"),
-    (lambda: mh.multihead_jobs([1.5], [10], 2), TypeError, r"heads\[0\]"),
-    (lambda: mh.multihead_jobs([1, 1], [10], 2), ValueError, "heads has repeated"),
-    (lambda: mh.multihead_jobs(4, [10], 2), TypeError, "heads must be a list"),
-    (lambda: mh.multihead_jobs([1], [], 2), ValueError, "sample_sizes is empty"),
-    (lambda: mh.multihead_jobs([1], [1], 2), ValueError, r"sample_sizes\[0\]"),
-    (lambda: mh.multihead_jobs([1], [10], 0), ValueError, "n_repetitions"),
-    (lambda: mh.multihead_jobs([1], [10], 2, n_relevant=9), ValueError, "n_relevant"),
-    (lambda: mh.multihead_jobs([1], [10], 2, scaling="log"), ValueError, "scaling"),
-    (lambda: mh.multihead_jobs([1], [10], 2, lr=0), ValueError, "lr"),
-    (lambda: mh.multihead_jobs([1], [10], 2, head=2), TypeError, "unknown option"),
-    (lambda: mh.thesis_heads_jobs([], 2), ValueError, "heads is empty"),
-    (lambda: mh.thesis_heads_jobs([1], 2, n_classes=4), ValueError, "n_classes"),
-    (lambda: mh.thesis_heads_jobs([1], 2, epochs=2.0), TypeError, "epochs"),
-    (lambda: mh.thesis_heads_jobs([1], 2, target_accuracy=2), ValueError, "target_accuracy"),
-    (lambda: mh.multihead_run(0, 10, 0), ValueError, "n_heads"),
-    (lambda: mh.multihead_run(2, 10.0, 0), TypeError, "n_train"),
-    (lambda: mh.multihead_run(2, 10, 0, n_tokens=2, n_relevant=3), ValueError, "n_relevant"),
+    (lambda: heads.multihead_jobs([], [10], 2), ValueError, "heads is empty"),
+    (lambda: heads.multihead_jobs([0, 2], [10], 2), ValueError, r"heads\[0\]"),
+    (lambda: heads.multihead_jobs([1.5], [10], 2), TypeError, r"heads\[0\]"),
+    (lambda: heads.multihead_jobs([1, 1], [10], 2), ValueError, "heads has repeated"),
+    (lambda: heads.multihead_jobs(4, [10], 2), TypeError, "heads must be a list"),
+    (lambda: heads.multihead_jobs([1], [], 2), ValueError, "sample_sizes is empty"),
+    (lambda: heads.multihead_jobs([1], [1], 2), ValueError, r"sample_sizes\[0\]"),
+    (lambda: heads.multihead_jobs([1], [10], 0), ValueError, "n_repetitions"),
+    (lambda: heads.multihead_jobs([1], [10], 2, n_relevant=9), ValueError, "n_relevant"),
+    (lambda: heads.multihead_jobs([1], [10], 2, scaling="log"), ValueError, "scaling"),
+    (lambda: heads.multihead_jobs([1], [10], 2, lr=0), ValueError, "lr"),
+    (lambda: heads.multihead_jobs([1], [10], 2, head=2), TypeError, "unknown option"),
+    (lambda: heads.thesis_heads_jobs([], 2), ValueError, "heads is empty"),
+    (lambda: heads.thesis_heads_jobs([1], 2, n_classes=4), ValueError, "n_classes"),
+    (lambda: heads.thesis_heads_jobs([1], 2, epochs=2.0), TypeError, "epochs"),
+    (lambda: heads.thesis_heads_jobs([1], 2, target_accuracy=2), ValueError, "target_accuracy"),
+    (lambda: heads.multihead_run(0, 10, 0), ValueError, "n_heads"),
+    (lambda: heads.multihead_run(2, 10.0, 0), TypeError, "n_train"),
+    (lambda: heads.multihead_run(2, 10, 0, n_tokens=2, n_relevant=3), ValueError, "n_relevant"),
     (lambda: mh.output_scale(0), ValueError, "n_heads"),
     (lambda: mh.output_scale(2, "log"), ValueError, "scaling"),
     (lambda: mh.output_scale(2, 1), TypeError, "scaling"),
@@ -362,19 +363,16 @@ def test_train_multihead_refuses_bad_input_before_training(monkeypatch, kwargs, 
 
 
 def test_thesis_heads_run_refuses_bad_input_before_training(monkeypatch):
-    import otcompanion.experiments
-
-    monkeypatch.setattr(otcompanion.experiments, "traced_run",
-                        lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(heads, "traced_run", lambda *a, **k: pytest.fail("training started"))
     for kwargs, error in ((dict(n_heads=0), ValueError), (dict(n_heads=2, level=0), ValueError),
                           (dict(n_heads=2, n_blocks=1.0), TypeError)):
         with pytest.raises(error, match=list(kwargs)[-1]):
-            mh.thesis_heads_run(repetition=0, **kwargs)
+            heads.thesis_heads_run(repetition=0, **kwargs)
 
 
 def test_thesis_heads_run_measures_a_short_fit(monkeypatch, tmp_path):
     monkeypatch.setenv("OTCOMPANION_NO_CACHE", "1")
-    row = mh.thesis_heads_run(2, 0, epochs=3, n_blocks=1, target_accuracy=0.0)
+    row = heads.thesis_heads_run(2, 0, epochs=3, n_blocks=1, target_accuracy=0.0)
     assert row["n_heads"] == 2 and row["repetition"] == 0 and row["epochs_to_target"] == 1
     for name in ("optimality", "matching", "straightness", "w2_path_efficiency",
                  "instance_accuracy"):
@@ -402,3 +400,15 @@ def test_interval_frame_matches_the_bootstrap_and_feeds_the_panels():
     assert [ax.get_title() for ax in figure.axes if ax.get_visible()] == ["error", "loss"]
     with pytest.raises(ValueError, match="not in the frame"):
         stats.interval_frame(frame, ["H"], ["accuracy"])
+
+
+def test_the_runs_stay_readable_from_multihead():
+    """The chapter's runs moved to otcompanion.experiments.heads; multihead forwards the names."""
+    for name in ("multihead_run", "multihead_jobs", "thesis_heads_run", "thesis_heads_jobs"):
+        assert getattr(mh, name) is getattr(heads, name)
+    # The statement users write (PEP 562: ``from`` imports go through the module's __getattr__).
+    from otcompanion.multihead import multihead_run
+
+    assert multihead_run is heads.multihead_run
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        mh.nothing  # noqa: B018

@@ -7,8 +7,8 @@ import torch
 
 from otcompanion.attention import ThesisTransformer, train_transformer
 from otcompanion.data import thesis_split
+from otcompanion.experiments import epochs_to_target
 from otcompanion.geometry import dummy_means
-from otcompanion.claims import VERDICTS
 from otcompanion.pretrain import (
     THESIS_3_CLASS_MEANS,
     HeadPretraining,
@@ -18,7 +18,6 @@ from otcompanion.pretrain import (
     pretrain_head,
     pretrained_transformer,
     pretraining_clouds,
-    pretraining_verdict,
     train_pretrained,
 )
 
@@ -352,6 +351,28 @@ def test_epochs_to_accuracy(run, pretrained):
         epochs_to_accuracy([0.1, 0.9], 0.5)
 
 
+def test_epochs_to_accuracy_is_the_one_epochs_to_target():
+    """experiments.epochs_to_target is epochs_to_accuracy with a 1e-12 tolerance and NaN."""
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4],
+                            "val_instance_accuracy": [0.5, 1.0 - 1e-13, 0.8, 1.0]})
+    assert epochs_to_accuracy(history, 1.0) == 4
+    assert epochs_to_accuracy(history, 1.0, tolerance=1e-12) == 2
+    assert epochs_to_target(history, 1.0) == 2.0 and isinstance(epochs_to_target(history, 1.0),
+                                                                 float)
+    assert np.isnan(epochs_to_target(history.iloc[[0, 2]], 0.9))
+    with pytest.raises(ValueError, match="tolerance"):
+        epochs_to_accuracy(history, 1.0, tolerance=-1.0)
+    rng = np.random.default_rng(0)
+    for _ in range(50):  # against the old implementation of epochs_to_target
+        frame = pd.DataFrame({"epoch": np.arange(1, 9), "val_instance_accuracy":
+                              rng.choice([0.5, 0.75, 1.0 - 1e-13, 1.0], size=8)})
+        for target in (0.5, 0.75, 0.9, 1.0):
+            reached = frame.loc[frame["val_instance_accuracy"] >= target - 1e-12, "epoch"]
+            old = float(reached.iloc[0]) if len(reached) else np.nan
+            new = epochs_to_target(frame, target)
+            assert (np.isnan(old) and np.isnan(new)) or old == new
+
+
 def _history(losses, accuracies=None):
     n = len(losses)
     return pd.DataFrame(dict(epoch=np.arange(1, n + 1), val_loss=losses,
@@ -424,39 +445,3 @@ def test_convergence_summary_caps_runs_that_miss_the_target():
     assert missed["val_accuracy"] == 0.5 and missed["best_epoch"] == 2
     with pytest.raises(ValueError, match="target"):
         convergence_summary(history, target=2.0)
-
-
-def _differences(speed, accuracy):
-    """Paired differences of two cells: (low, high) of the speed and accuracy intervals."""
-    rows = []
-    for setup, (s, a) in enumerate(zip(speed, accuracy)):
-        rows.append(dict(setup=setup, condition="c", quantity="epochs_to_target_capped",
-                         low=s[0], high=s[1]))
-        rows.append(dict(setup=setup, condition="c", quantity="val_accuracy", low=a[0],
-                         high=a[1]))
-    return pd.DataFrame(rows)
-
-
-@pytest.mark.parametrize("speed, accuracy, expected", [
-    ([(-3, -1), (1, 2)], [(0, 0), (0, 0)], "supported"),          # faster here, slower there
-    ([(-3, -1), (-1, 1)], [(0, 0), (-0.3, -0.1)], "supported"),   # faster; less accurate there
-    ([(-3, -1), (-1, 1)], [(0, 0), (-0.1, 0.1)], "partly supported"),
-    ([(-1, 1), (1, 2)], [(0, 0), (0, 0)], "not supported"),
-    ([(-3, -1), (-1, 1)], [(-0.2, -0.1), (0, 0)], "not supported"),  # faster but less accurate
-    ([(-1, 1), (-2, 0)], [(-0.1, 0.1), (0, 0.2)], "inconclusive"),
-])
-def test_pretraining_verdict_words_follow_the_intervals(speed, accuracy, expected):
-    result = pretraining_verdict(_differences(speed, accuracy))
-    assert result["verdict"] == expected and result["verdict"] in VERDICTS
-    if expected == "supported":
-        assert result["faster"] == [(0, "c")] and result["harmed"] == [(1, "c")]
-
-
-def test_pretraining_verdict_rejects_bad_input():
-    table = _differences([(-1, 1)], [(0, 0)])
-    with pytest.raises(TypeError, match="DataFrame"):
-        pretraining_verdict(table.to_dict())
-    with pytest.raises(ValueError, match="columns \\['level'\\]"):
-        pretraining_verdict(table, cell=("level",))
-    with pytest.raises(ValueError, match="no rows of quantity 'best_epoch'"):
-        pretraining_verdict(table, speed="best_epoch")

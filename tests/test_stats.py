@@ -118,3 +118,167 @@ def test_interval_text():
     text = stats.interval_text([0.1, 0.2, 0.3, 0.4], digits=2)
     mean, low, high, _ = stats.bootstrap_interval([0.1, 0.2, 0.3, 0.4])
     assert text == f"{mean:.2f} [{low:.2f}, {high:.2f}]"
+
+
+# ----------------------------------------------------------------------------------------------
+# Interval text: the chapters' own helpers (copied as they were) are the reference
+# ----------------------------------------------------------------------------------------------
+
+VALUES = [0.0, -0.0, 1.0, -1.0, 0.5, -0.04999, 0.05, 0.125, 2.5, 123.456, -1e-7, 1e6, np.nan,
+          np.inf, np.float64(0.3), np.float32(0.7)]
+TRIPLES = [(a, b, c) for a in VALUES for b in VALUES[::3] for c in VALUES[1::3]] + [
+    (v, v, v) for v in VALUES]
+
+
+def _old_stats_format(mean, low, high, n, places):
+    """``otcompanion.stats._format`` before it became :func:`stats.format_interval`."""
+    if n == 0:
+        return "n/a"
+    if n == 1:
+        return f"{mean:.{places}f}"
+    return f"{mean:.{places}f} [{low:.{places}f}, {high:.{places}f}]"
+
+
+def _chapter_03_interval_text(row, places=1):
+    """notebooks/03_mlp_pretraining.py ``interval_text``."""
+    return f"{row['difference']:+.{places}f} [{row['low']:+.{places}f}, {row['high']:+.{places}f}]"
+
+
+def _chapter_04_interval(mean, low, high, digits=3, unit=""):
+    """notebooks/04_dummy_gaussian.py ``interval``."""
+    if np.isnan(mean):
+        return "n/a"
+    if low == high:
+        return f"{mean:.{digits}f}{unit}"
+    return f"{mean:.{digits}f}{unit} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _chapter_06_span(result):
+    """The interval part of notebooks/06_multi_head.py ``verdict``."""
+    return (f"{result['difference']:+.3g} (95 % bootstrap interval {result['low']:+.3g} to "
+            f"{result['high']:+.3g}, {result['pairs']} pairs)")
+
+
+def _chapter_06_finding(result):
+    """The interval text of notebooks/06_multi_head.py's published finding."""
+    return f"{result['difference']:+.3g} [{result['low']:+.3g}, {result['high']:+.3g}]"
+
+
+@pytest.mark.parametrize("digits", [0, 1, 2, 3, 4])
+def test_format_interval_writes_what_the_old_helpers_wrote(digits):
+    for mean, low, high in TRIPLES:
+        for n in (0, 1, 2, 20):
+            assert stats.format_interval(mean, low, high, digits, n=n) == _old_stats_format(
+                mean, low, high, n, digits)
+        row = {"difference": mean, "low": low, "high": high}
+        assert stats.format_interval(mean, low, high, digits, signed=True, collapse=False) \
+            == _chapter_03_interval_text(row, digits)
+        for unit in ("", " s", "x"):
+            assert stats.format_interval(mean, low, high, digits, unit=unit) \
+                == _chapter_04_interval(mean, low, high, digits, unit)
+
+
+def test_format_interval_writes_what_chapter_06_wrote():
+    for mean, low, high in TRIPLES:
+        result = {"difference": mean, "low": low, "high": high, "pairs": 12}
+        assert stats.format_interval(mean, low, high, 3, signed=True, notation="g",
+                                     collapse=False) == _chapter_06_finding(result)
+        signed_g = dict(digits=3, signed=True, notation="g")
+        assert (f"{stats.format_value(mean, **signed_g)} (95 % bootstrap interval "
+                f"{stats.format_value(low, **signed_g)} to {stats.format_value(high, **signed_g)}, "
+                f"{result['pairs']} pairs)") == _chapter_06_span(result)
+
+
+def test_interval_text_and_table_keep_their_strings():
+    rng = np.random.default_rng(3)
+    for values in ([], [0.5], [np.nan, 2.0], [1.0, 1.0, 1.0], rng.normal(size=12),
+                   -rng.uniform(size=7), [0.0, 0.0, -0.0]):
+        for digits in (0, 2, 3, 4):
+            assert stats.interval_text(values, digits=digits) == _old_stats_format(
+                *stats.bootstrap_interval(values), digits)
+    frame = pd.DataFrame({"g": [1, 1, 1, 2], "x": [0.1, -0.3, np.nan, 7.0]})
+    table = stats.interval_table(frame, ["g"], ["x"], digits={"x": 2})
+    assert table["x"].tolist() == [_old_stats_format(*stats.bootstrap_interval([0.1, -0.3]), 2),
+                                   "7.00"]
+
+
+def test_format_value_and_interval_check_their_arguments():
+    with pytest.raises(ValueError, match="notation"):
+        stats.format_value(1.0, notation="e")
+    with pytest.raises(ValueError, match="digits"):
+        stats.format_interval(1.0, 0.0, 2.0, digits=-1)
+    with pytest.raises(TypeError, match="n must be an integer"):
+        stats.format_interval(1.0, 0.0, 2.0, n=1.5)
+
+
+OT, TRANSFORMER = "OT classifier", "Transformer"
+
+
+def _chapter_04_speed_up(frame, by, column, seed=0):
+    """notebooks/04_dummy_gaussian.py ``speed_up``."""
+    wide = frame.pivot_table(index=[*by, "repetition"], columns="model", values=column,
+                             dropna=False).reindex(columns=[TRANSFORMER, OT])
+    ratio = np.log(wide[TRANSFORMER] / wide[OT]).dropna()
+    rows = []
+    for keys, group in ratio.groupby(level=by):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        mean, low, high, n = stats.bootstrap_interval(group, seed=seed)
+        rows.append({**dict(zip(by, keys)), "pairs": n, "speed_up": np.exp(mean),
+                     "low": np.exp(low), "high": np.exp(high)})
+    return pd.DataFrame(rows, columns=[*by, "pairs", "speed_up", "low", "high"])
+
+
+def _chapter_04_difference_table(differences, digits=3):
+    """notebooks/04_dummy_gaussian.py ``difference_table``."""
+    table = differences.copy()
+    table["OT − Transformer [95 % CI]"] = [_chapter_04_interval(*values, digits=digits)
+                                           for values in
+                                           table[["difference", "low", "high"]].to_numpy()]
+    return table.drop(columns=["difference", "low", "high"]).rename(
+        columns={"mean_first": "OT mean", "mean_second": "Transformer mean"}).round(digits)
+
+
+def _comparison_runs(seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for setup in ("2 classes", "3 classes"):
+        for level in (1, 2):
+            for repetition in range(6):
+                for model in (TRANSFORMER, OT):
+                    seconds = rng.uniform(0.5, 3.0) * (4.0 if model == TRANSFORMER else 1.0)
+                    accuracy = rng.choice([0.8, 0.9, 1.0])
+                    rows.append(dict(setup=setup, level=level, repetition=repetition,
+                                     model=model, fit_seconds=seconds, accuracy=accuracy))
+    frame = pd.DataFrame(rows)
+    # A model that never reaches its target in one group, a missing pair in another.
+    frame["seconds_to_target"] = frame["fit_seconds"].where(
+        ~((frame["model"] == OT) & (frame["level"] == 2) & (frame["setup"] == "2 classes")))
+    frame.loc[(frame["repetition"] == 0) & (frame["level"] == 1), "seconds_to_target"] = np.nan
+    return frame
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_speed_up_and_difference_table_give_what_chapter_04_gave(seed):
+    frame = _comparison_runs(seed)
+    for by in (["setup", "level"], ["setup"]):
+        for column in ("fit_seconds", "seconds_to_target"):
+            expected = _chapter_04_speed_up(frame, by, column, seed=seed)
+            got = stats.speed_up(frame, by, column, TRANSFORMER, OT, seed=seed)
+            pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    differences = stats.paired_differences(frame, ["setup", "level"], ["repetition"], "model",
+                                           OT, TRANSFORMER, ["accuracy", "fit_seconds"])
+    for digits in (1, 3):
+        pd.testing.assert_frame_equal(
+            stats.difference_table(differences, digits, label="OT − Transformer [95 % CI]",
+                                   names=("OT", "Transformer")),
+            _chapter_04_difference_table(differences, digits), check_exact=True)
+    with pytest.raises(ValueError, match=r"columns \['time'\] are not in the frame"):
+        stats.speed_up(frame, ["setup"], "time", TRANSFORMER, OT)
+
+
+def test_check_columns_names_the_argument():
+    frame = pd.DataFrame({"a": [1]})
+    stats.check_columns(frame, ["a"])
+    with pytest.raises(ValueError, match=r"columns \['b'\] are not in the histories; it has "
+                                         r"\['a'\]"):
+        stats.check_columns(frame, ["a", "b"], "the histories")

@@ -34,3 +34,10 @@ def test_the_environment_is_read_when_none_is_given(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         unavailable(REASON)
+
+
+def test_the_ci_entry_point_sets_ci_and_runs_make_test():
+    root = Path(__file__).resolve().parent.parent
+    script = (root / ".ci" / "run").read_text()
+    assert 'export CI="${CI:-true}"' in script
+    assert script.rstrip().endswith("make test")

@@ -100,7 +100,7 @@ def test_a_malformed_repository_url_is_an_error(url):
 def test_binder_installs_the_package_at_the_pins_and_writes_the_chapter_notebooks():
     requirements = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
     lines = [line.strip() for line in requirements if line.strip() and not line.startswith("#")]
-    assert "--constraint ../constraints.txt" in lines and "." in lines
+    assert "--constraint ../constraints.txt" in lines and ".[book]" in lines
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
     post_build = ROOT / "binder" / "postBuild"
     assert post_build.stat().st_mode & 0o111, "binder/postBuild must be executable"

@@ -37,7 +37,7 @@ def timed_grid(scheduler, arguments):
 
 
 def main():
-    from distributed import LocalCluster
+    from distributed import LocalCluster  # noqa: PLC0415  (optional: the dask extra)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=2, help="runs per setup")

@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 
 if __name__ == "__main__" and hasattr(os, "sched_setaffinity"):
     # Before numpy and torch start their thread pools.
@@ -42,8 +43,18 @@ if __name__ == "__main__" and hasattr(os, "sched_setaffinity"):
     if len(_available) > 2:
         os.sched_setaffinity(0, set(_available[:2]))
 
-import numpy as np  # noqa: E402
+import numpy as np  # noqa: E402  (imported once the CPU affinity is set)
+import ot  # noqa: E402
 import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from scipy.spatial.distance import cdist  # noqa: E402
+
+from otcompanion.alignment import SINKHORN_MAX_ITER, SINKHORN_TOL  # noqa: E402
+from otcompanion.attention import train_transformer  # noqa: E402
+from otcompanion.data import thesis_setup, thesis_split  # noqa: E402
+from otcompanion.geometry import dummy_means  # noqa: E402
+from otcompanion.ot_solvers import sinkhorn_uniform_plan  # noqa: E402
+from otcompanion.otclassifier import DummyGaussianOTClassifier  # noqa: E402
 
 LIMIT_SECONDS = 60.0
 LIMIT_MEMORY_GB = 2.0
@@ -52,7 +63,7 @@ SOLVERS = ("exact", "sinkhorn", "minibatch", "gaussian")
 
 def show(frame):
     try:
-        import tabulate  # noqa: F401
+        import tabulate  # noqa: F401, PLC0415  (optional: DataFrame.to_markdown needs it)
         text = frame.to_markdown(index=False, floatfmt=".4g")
     except ImportError:
         text = frame.to_string(index=False)
@@ -61,8 +72,6 @@ def show(frame):
 
 def large_problem(n_train, n_test=100_000, seed=0):
     """The thesis's 3-class level-2 Gaussians (covariance 2 I) as a table, balanced classes."""
-    from otcompanion.data import thesis_setup
-
     means, covariances = thesis_setup(3, 2)
     rng = np.random.default_rng(seed)
 
@@ -80,8 +89,6 @@ def large_problem(n_train, n_test=100_000, seed=0):
 # -------------------------------------------------------------------------------------------
 
 def worker(config):
-    from otcompanion.otclassifier import DummyGaussianOTClassifier
-
     X_train, y_train, X_test, y_test = large_problem(config["n_data"], seed=0)
     n = config["n_train"]
     X_train, y_train = X_train[:n], y_train[:n]
@@ -115,10 +122,6 @@ def in_subprocess(config):
 # -------------------------------------------------------------------------------------------
 
 def thesis_comparison(repeats):
-    from otcompanion.attention import train_transformer
-    from otcompanion.data import thesis_split
-    from otcompanion.otclassifier import DummyGaussianOTClassifier
-
     X_train, X_test, y_train, y_test = thesis_split(2, 2, seed=0)
     rows = []
     times, accuracy = [], None
@@ -153,8 +156,6 @@ def large_run(n_train, n_subsample, solvers):
 
 
 def scaling(sizes, dense_limit, n_test=100_000):
-    from otcompanion.otclassifier import DummyGaussianOTClassifier
-
     X_all, y_all, X_test, y_test = large_problem(max(sizes), n_test=n_test, seed=1)
     rows = []
     for n in sizes:
@@ -180,15 +181,6 @@ def sinkhorn_comparison(sizes, log_up_to, epsilon=0.01):
     implementation: the time to compute the plan (best of the repeats), the L1 error of its
     marginals (total mass 1), and the distance of its targets (barycentric projection) to those
     of a plan converged 100 times further (the package's iterations at L1 error 1e-6)."""
-    import warnings
-
-    import ot
-    from scipy.spatial.distance import cdist
-
-    from otcompanion.alignment import SINKHORN_MAX_ITER, SINKHORN_TOL
-    from otcompanion.geometry import dummy_means
-    from otcompanion.ot_solvers import sinkhorn_uniform_plan
-
     X, y, _, _ = large_problem(3 * max(sizes), n_test=1, seed=2)
     standardized = (X - X.mean(axis=0)) / X.std(axis=0)
     rng = np.random.default_rng(0)
@@ -252,8 +244,6 @@ def main():
     if args.worker:
         worker(json.loads(args.worker))
         return
-
-    import torch
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"# OT classifier benchmark ({'quick' if args.quick else 'full'})")

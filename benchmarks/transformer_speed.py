@@ -42,6 +42,10 @@ from io import BytesIO
 from pathlib import Path
 
 import pandas as pd
+import torch
+
+from otcompanion import data, experiments, metrics
+from otcompanion.attention import train_transformer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,11 +102,6 @@ def timed(function, *args, **kwargs):
 
 
 def metric_times(n_classes, seed):
-    import torch
-
-    from otcompanion import data, experiments, metrics
-    from otcompanion.attention import train_transformer
-
     torch.set_num_threads(1)
     X_train, X_test, y_train, y_test = data.thesis_split(n_classes, 2, seed=seed)
     fit, fit_seconds = timed(train_transformer, X_train, y_train, X_test, y_test, seed=seed,

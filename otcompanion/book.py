@@ -28,13 +28,19 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import jupytext
-import nbformat
-import papermill
-import yaml
-from jupyter_client import AsyncKernelManager
-from papermill.exceptions import PapermillExecutionError
-from traitlets import default
+try:
+    import jupytext
+    import nbformat
+    import papermill
+    import yaml
+    from jupyter_client import AsyncKernelManager
+    from papermill.exceptions import PapermillExecutionError
+    from traitlets import default
+except ModuleNotFoundError as error:  # the book extra is not installed: say so
+    raise ModuleNotFoundError(
+        f"running chapters and building the book need the 'book' extra ({error.name} is "
+        f"missing): pip install 'otcompanion[book]' (in a clone: pip install --constraint "
+        f"constraints.txt -e '.[book]')", name=error.name) from error
 
 from otcompanion import claims
 

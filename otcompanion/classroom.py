@@ -77,11 +77,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 import numpy as np
-import papermill
-import yaml
-from papermill.parameterize import parameterize_notebook
+
+try:
+    import nbformat
+    import papermill
+    import yaml
+    from papermill.parameterize import parameterize_notebook
+except ModuleNotFoundError as error:  # the book extra is not installed: say so
+    raise ModuleNotFoundError(
+        f"the classroom edition runs chapters and needs the 'book' and 'classroom' extras "
+        f"({error.name} is missing): pip install 'otcompanion[book,classroom]' (in a clone: "
+        f"pip install --constraint constraints.txt -e '.[book,classroom]')",
+        name=error.name) from error
 
 from otcompanion import book
 from otcompanion._validation import check_bool, check_int, check_positive
@@ -549,7 +557,7 @@ def _execute(notebook, output, timeout=None):
 
 def _require_otter():
     try:
-        import otter  # noqa: F401
+        import otter  # noqa: F401, PLC0415  (optional: the classroom extra)
     except ImportError:
         raise AssignmentError("otter-grader is not installed; install the classroom extra: "
                               "pip install --constraint constraints.txt -e '.[classroom]'.") \

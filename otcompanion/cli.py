@@ -17,7 +17,13 @@ import os
 import sys
 from pathlib import Path
 
-from otcompanion import book, classroom
+try:
+    from otcompanion import book, classroom
+except ModuleNotFoundError as error:  # an extra is missing; main() says which to install
+    book = classroom = None
+    MISSING_EXTRA = error
+else:
+    MISSING_EXTRA = None
 
 
 def _print_chapters():
@@ -123,6 +129,9 @@ def _grade(args):
 def main(argv=None):
     """Entry point of the ``otcompanion`` command; returns the exit status."""
     args = _parser().parse_args(argv)
+    if MISSING_EXTRA is not None:
+        print(f"otcompanion: error: {MISSING_EXTRA}", file=sys.stderr)
+        return 1
     if getattr(args, "no_cache", False):
         # Read by otcompanion.engine in this process and in the chapters' kernels.
         os.environ["OTCOMPANION_NO_CACHE"] = "1"

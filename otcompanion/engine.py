@@ -150,7 +150,7 @@ def run_jobs(function, jobs, scheduler="local", progress=True, description=None)
                 results.append(function(**job))
                 bar.update()
             return results
-        from joblib import Parallel, delayed
+        from joblib import Parallel, delayed  # noqa: PLC0415  (loaded only for parallel runs)
 
         parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator")
         for result in parallel(delayed(_labelled)(function, job) for job in jobs):
@@ -161,8 +161,13 @@ def run_jobs(function, jobs, scheduler="local", progress=True, description=None)
 
 def connect(address):
     """A ``distributed.Client`` for the Dask scheduler at ``address``, or a clear error."""
-    from distributed import Client
-
+    try:
+        from distributed import Client  # noqa: PLC0415  (optional: the dask extra)
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            f"scheduler {address!r}: running on a Dask cluster needs the 'dask' extra "
+            f"({error.name} is missing): pip install 'otcompanion[dask]'",
+            name=error.name) from error
     try:
         return Client(address, timeout=f"{CONNECT_TIMEOUT}s", set_as_default=False)
     except (OSError, TimeoutError) as error:
@@ -172,9 +177,9 @@ def connect(address):
 
 
 def _run_on_dask(function, jobs, address, progress, description):
-    from distributed import as_completed
-
     client = connect(address)
+    from distributed import as_completed  # noqa: PLC0415  (optional: the dask extra)
+
     try:
         futures = [client.submit(_labelled, function, job, pure=False) for job in jobs]
         index = {future.key: i for i, future in enumerate(futures)}
@@ -243,7 +248,7 @@ def cached(function, **arguments):
     """
     if not cache_enabled():
         return function(**arguments)
-    from joblib import Memory
+    from joblib import Memory  # noqa: PLC0415  (loaded only when the run cache is on)
 
     memory = Memory(str(cache_dir()), verbose=0)
     return memory.cache(_keyed)(function, code_hash(), arguments)
@@ -253,7 +258,7 @@ def is_cached(function, **arguments):
     """Whether :func:`cached` would read ``function(**arguments)`` from the cache."""
     if not cache_enabled():
         return False
-    from joblib import Memory
+    from joblib import Memory  # noqa: PLC0415  (loaded only when the run cache is on)
 
     memory = Memory(str(cache_dir()), verbose=0)
     return memory.cache(_keyed).check_call_in_cache(function, code_hash(), arguments)

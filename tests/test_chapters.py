@@ -8,6 +8,8 @@ import pytest
 
 from otcompanion import book
 
+pytestmark = pytest.mark.slow  # every test runs a chapter in a Jupyter kernel
+
 TRACING_TINY = {"tasks": [2, 3], "n_instances": 30, "n_tokens": 4, "epochs": 5, "n_heads": 2,
                 "n_paths": 5}
 METRICS_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 2, "epochs": 4, "n_heads": 2,

@@ -80,6 +80,7 @@ def test_every_chapter_has_two_graded_exercises_with_computed_checks():
                 assert "classroom.assert_close" in check, (chapter.name, exercise.label)
 
 
+@pytest.mark.slow
 def test_class_set_layout(class00):
     manifest = classroom._read_manifest(class00 / "autograder")[0]
     assert set(manifest["students"]) == {"alice", "bob"}
@@ -95,6 +96,7 @@ def test_class_set_layout(class00):
     assert (class00 / "autograder" / "tests" / "data_standardized_limit.py").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chapter, fixture", [("00", "class00"), ("01", "class01")])
 def test_student_notebook_has_no_solution_code(request, chapter, fixture):
     folder = request.getfixturevalue(fixture)
@@ -114,6 +116,7 @@ def test_student_notebook_has_no_solution_code(request, chapter, fixture):
                 assert cell.source.strip() not in code
 
 
+@pytest.mark.slow
 def test_solution_scores_full_marks_and_untouched_student_does_not(class00, class01):
     for folder, student, chapter in ((class00, "alice", "00_data"),
                                      (class01, "carol", "01_attention_tracing")):
@@ -130,6 +133,7 @@ def test_solution_scores_full_marks_and_untouched_student_does_not(class00, clas
         assert "not answered yet" in untouched.text()
 
 
+@pytest.mark.slow
 def test_solution_for_another_seed_fails_a_check(class01, tmp_path):
     # carol hands in dave's solution notebook: made for dave's seed, graded for carol's
     submitted = write_variant(class01 / "solution" / "dave" / "01_attention_tracing.ipynb",
@@ -141,6 +145,7 @@ def test_solution_for_another_seed_fails_a_check(class01, tmp_path):
     assert any("seed = 22 (assigned 21)" in problem for problem in report.problems)
 
 
+@pytest.mark.slow
 def test_broken_submissions_are_graded_without_crashing(class00, tmp_path):
     solution = class00 / "solution" / "alice" / "00_data.ipynb"
     submissions = tmp_path / "submissions"
@@ -223,6 +228,7 @@ def test_bad_students_file_is_reported(tmp_path, capsys, content, message):
     assert "--students" in error and message in error
 
 
+@pytest.mark.slow
 def test_grade_timeout_must_be_positive(class00, capsys):
     notebook = class00 / "student" / "alice" / "00_data.ipynb"
     assert main(["grade", str(notebook), "-a", str(class00 / "autograder"),

@@ -45,6 +45,7 @@ def test_unknown_chapter_fails_with_the_list(capsys):
     assert "the chapters are: 00_data" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_same_parameters_same_outputs_other_seed_other_figures(tmp_path):
     first, second, other = (tmp_path / f"{name}.ipynb" for name in ("first", "second", "other"))
     assert main(["run", "00_data", *TINY, "-o", str(first)]) == 0
@@ -71,6 +72,7 @@ def test_same_parameters_same_outputs_other_seed_other_figures(tmp_path):
     assert "n_tokens = 3" in injected[0].source
 
 
+@pytest.mark.slow
 def test_executed_chapter_reruns_with_plain_papermill(tmp_path):
     executed = tmp_path / "executed.ipynb"
     book.run_chapter("00_data", {"n_instances": 6, "n_tokens": 3, "levels": [1]},
@@ -86,6 +88,7 @@ def test_executed_chapter_reruns_with_plain_papermill(tmp_path):
                for cell in notebook.cells)
 
 
+@pytest.mark.slow
 def test_failing_chapter_keeps_report_and_previous_output(toy_project, capsys):
     assert main(["run", "toy", "-p", "value", "5"]) == 0
     executed = toy_project / "book" / "chapters" / "00_toy.ipynb"
@@ -100,12 +103,14 @@ def test_failing_chapter_keeps_report_and_previous_output(toy_project, capsys):
     assert not list(executed.parent.glob(".*partial*"))
 
 
+@pytest.mark.slow
 def test_run_chapter_raises_chapter_failed_with_the_report(toy_project):
     with pytest.raises(book.ChapterFailed) as failure:
         book.run_chapter("toy", {"fail": True}, echo=None)
     assert failure.value.report == toy_project / "reports" / "00_toy.failed.ipynb"
 
 
+@pytest.mark.slow
 def test_build_stops_when_a_chapter_fails(toy_project, capsys):
     chapter = toy_project / "notebooks" / "00_toy.py"
     chapter.write_text(chapter.read_text().replace("fail: bool = False", "fail: bool = True"))
@@ -113,6 +118,7 @@ def test_build_stops_when_a_chapter_fails(toy_project, capsys):
     assert "1 chapter(s) failed: 00_toy; the book was not built." in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_no_cache_reaches_the_chapter_kernel(toy_project, monkeypatch):
     chapter = toy_project / "notebooks" / "00_toy.py"
     chapter.write_text(chapter.read_text().replace(

@@ -36,6 +36,7 @@ def test_check_scheduler_rejects_bad_values(scheduler, error, message):
         engine.check_scheduler(scheduler)
 
 
+@pytest.mark.slow
 def test_run_jobs_keeps_job_order_on_every_local_scheduler():
     jobs = [{"seed": s} for s in range(6)]
     expected = [experiments.run_seed(s) for s in range(6)]
@@ -70,6 +71,7 @@ def test_an_unknown_dask_address_fails_fast_and_names_it(monkeypatch):
     assert time.perf_counter() - started < 30  # a bound against hanging, not a timing claim
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_gives_the_numbers_of_the_local_run():
     distributed = pytest.importorskip("distributed")
     local, local_curves = experiments.transformer_grid((2, 3), (1,), 1, seed=3, scheduler=1,

@@ -112,6 +112,7 @@ def test_traced_run_trains_with_the_chosen_optimizer():
         grid.traced_run(2, 1, 0, lr=0, **TINY_RUN)
 
 
+@pytest.mark.slow
 def test_grid_does_not_depend_on_the_scheduler_or_on_the_rest_of_the_grid():
     serial, serial_curves = grid.transformer_grid(
         (2, 3), (1,), 2, seed=5, scheduler=1, progress=False, **TINY_RUN)
@@ -153,6 +154,7 @@ PRETRAINING_TINY = dict(epochs=3, n_heads=2)
 HEADS_TINY = {"max_epochs": 3}
 
 
+@pytest.mark.slow
 def test_pretraining_runs_pair_with_unpretrained_runs():
     summary, histories = pretraining.pretraining_grid(
         {"none": None, "shared": {"head": "shared", **HEADS_TINY},
@@ -189,6 +191,7 @@ def test_pretraining_runs_pair_with_unpretrained_runs():
     assert none["instance_accuracy"].notna().all()
 
 
+@pytest.mark.slow
 def test_unpretrained_runs_are_cut_from_the_longer_reference_run():
     cut, cut_history = pretraining.pretraining_run(2, 1, 0, epochs=3, patience=1,
                                                    reference_epochs=5, n_heads=2)
@@ -217,6 +220,7 @@ def test_pretrained_heads_follow_their_seed_and_geometry():
     assert pretraining.head_seed(0, 2) != pretraining.head_seed(0, 2, 0)
 
 
+@pytest.mark.slow
 def test_shorter_budgets_are_read_from_the_runs_already_trained():
     conditions = {"none": None, "circle": {"max_epochs": 3}}
     long, histories = pretraining.pretraining_grid(

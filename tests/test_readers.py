@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import jsonschema
@@ -100,7 +101,7 @@ def test_a_malformed_repository_url_is_an_error(url):
 def test_binder_installs_the_package_at_the_pins_and_writes_the_chapter_notebooks():
     requirements = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
     lines = [line.strip() for line in requirements if line.strip() and not line.startswith("#")]
-    assert "--constraint ../constraints.txt" in lines and "." in lines
+    assert "--constraint ../constraints.txt" in lines and ".[book]" in lines
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
     post_build = ROOT / "binder" / "postBuild"
     assert post_build.stat().st_mode & 0o111, "binder/postBuild must be executable"
@@ -136,9 +137,10 @@ def _requirement_name(requirement):
     return re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
-def _installed_with(distribution):
-    """Names of the distributions that ``pip install distribution`` brings (without extras)."""
-    seen, todo = set(), [distribution]
+def _installed_with(requirements):
+    """Names of the distributions that ``pip install`` of ``requirements`` brings (without
+    their extras)."""
+    seen, todo = set(), [_requirement_name(r) for r in requirements]
     while todo:
         name = todo.pop()
         if name in seen:
@@ -154,12 +156,15 @@ def _installed_with(distribution):
 
 @pytest.mark.parametrize("chapter", [c.name for c in book.list_chapters(ROOT)])
 def test_a_chapter_imports_only_what_pip_install_of_the_package_brings(chapter):
-    """A downloaded notebook runs after ``pip install otcompanion``: every module a chapter
-    imports is the standard library's, the package's, or one of its (non-extra) dependencies."""
+    """A downloaded notebook runs after ``pip install 'otcompanion[book]'``: every module a
+    chapter imports is the standard library's, the package's, or one of its dependencies and
+    those of its ``book`` extra (pyproject.toml)."""
     notebook = book.chapter_notebook(book.find_chapter(chapter, ROOT))
     code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code"
                      and not cell.source.lstrip().startswith(("%", "!")))
-    required = _installed_with("otcompanion")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    required = _installed_with(project["dependencies"]
+                               + project["optional-dependencies"]["book"])
     distributions = importlib.metadata.packages_distributions()
     missing = []
     for module in sorted(set(_imported_modules(code))):
@@ -168,8 +173,9 @@ def test_a_chapter_imports_only_what_pip_install_of_the_package_brings(chapter):
         names = {name.lower().replace("_", "-") for name in distributions.get(module, [module])}
         if not names & required:
             missing.append(f"{module} (from {sorted(names)})")
-    assert not missing, (f"chapter {chapter} imports modules that `pip install otcompanion` does "
-                         f"not install; add them to [project] dependencies: {missing}")
+    assert not missing, (f"chapter {chapter} imports modules that `pip install "
+                         f"'otcompanion[book]'` does not install; add them to [project] "
+                         f"dependencies or to the book extra: {missing}")
 
 
 # --- Publishing workflow ----------------------------------------------------------------------

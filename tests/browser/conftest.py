@@ -2,13 +2,17 @@
 
 The checks open every page of ``book/_build/html`` at a desktop width (1366 px) and a phone
 width (390 px) and record, once per page and width, what the checks look at (:func:`visits`).
-They need the built book and Chromium; without either they skip and say how to get it.
+They need the built book, playwright and Chromium; without one of them they skip and say how
+to get it, or fail where the environment variable ``CI`` is set (:func:`site_checks.unavailable`).
 
 Environment
 -----------
 OTCOMPANION_CHROMIUM
     Path of the Chromium (or Chrome) executable; default the first of ``chromium``,
     ``chromium-browser``, ``google-chrome`` on ``PATH``.
+CI
+    When set to anything non-empty, a missing book, playwright or Chromium fails the checks
+    instead of skipping them.
 OTCOMPANION_SCREENSHOTS
     A folder: when set, a full-page screenshot of every page at both widths is saved there
     (``NAME-1366.png``, ``NAME-390.png``).
@@ -16,19 +20,29 @@ OTCOMPANION_SCREENSHOTS
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
 import pytest
 
-from site_checks import CHROMIUM_ARGS, SITE, WIDTHS, find_chromium, serve, site_pages, visit
+from site_checks import (
+    CHROMIUM_ARGS,
+    SITE,
+    WIDTHS,
+    find_chromium,
+    serve,
+    site_pages,
+    unavailable,
+    visit,
+)
 
 
 @pytest.fixture(scope="session")
 def site():
-    """The built book's folder; skips the checks when it has not been built."""
+    """The built book's folder; skips the checks (fails with CI set) when it is not built."""
     if not (SITE / "index.html").is_file():
-        pytest.skip(f"the book is not built ({SITE / 'index.html'} is missing): build it with "
+        unavailable(f"the book is not built ({SITE / 'index.html'} is missing): build it with "
                     f"`make book` or `.venv/bin/otcompanion build`, then rerun "
                     f"`.venv/bin/python -m pytest -m browser tests/browser`.")
     return SITE
@@ -43,14 +57,15 @@ def server(site):
 
 @pytest.fixture(scope="session")
 def browser():
-    """Headless Chromium driven by playwright; skips when either is missing."""
-    sync_api = pytest.importorskip(
-        "playwright.sync_api",
-        reason="playwright is missing: install the test extra, "
-               "`pip install --constraint constraints.txt -e '.[test]'`")
+    """Headless Chromium driven by playwright; skips (fails with CI set) when one is missing."""
+    try:
+        sync_api = importlib.import_module("playwright.sync_api")
+    except ImportError:
+        unavailable("playwright is missing: install the test extra, "
+                    "`pip install --constraint constraints.txt -e '.[test]'`")
     executable = find_chromium()
     if executable is None:
-        pytest.skip("Chromium is missing: install it with `apt-get install chromium` (Debian, "
+        unavailable("Chromium is missing: install it with `apt-get install chromium` (Debian, "
                     "Ubuntu) or point $OTCOMPANION_CHROMIUM at a Chromium or Chrome executable.")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)

@@ -14,6 +14,8 @@ import shutil
 import threading
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "book" / "_build" / "html"
 WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
@@ -108,6 +110,20 @@ async () => {
   };
 }
 """
+
+
+def unavailable(reason, environ=None):
+    """Skip the browser checks because of ``reason`` (what is missing and how to get it).
+
+    Where the environment variable ``CI`` is set to anything non-empty (GitHub Actions sets
+    ``CI=true``), fail with the reason instead: a CI run must not pass with its browser checks
+    skipped. ``environ`` defaults to ``os.environ``.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("CI"):
+        pytest.fail(f"the browser checks cannot run, and CI is set so they fail instead of "
+                    f"skipping: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def find_chromium():

@@ -14,6 +14,8 @@ The two estimators are also available at the top level:
 ``otcompanion.DummyGaussianOTClassifier`` and ``otcompanion.TransformerClassifier``.
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
 _LAZY = {"DummyGaussianOTClassifier": "otcompanion.otclassifier",
@@ -23,7 +25,5 @@ _LAZY = {"DummyGaussianOTClassifier": "otcompanion.otclassifier",
 def __getattr__(name):
     # Imported on first use, so that `import otcompanion` (e.g. for the CLI) does not load torch.
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'otcompanion' has no attribute {name!r}")

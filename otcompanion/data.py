@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import ot
 import pandas as pd
+from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
 from ._validation import check_int
@@ -431,8 +432,6 @@ def load_breast_cancer_tokens(layout="measurements"):
     TokenDataset
         ``y`` is 0 for malignant and 1 for benign (``target_names``).
     """
-    from sklearn.datasets import load_breast_cancer
-
     if layout not in BREAST_CANCER_LAYOUTS:
         raise ValueError(f"layout must be one of {BREAST_CANCER_LAYOUTS}, got {layout!r}.")
     bunch = load_breast_cancer()

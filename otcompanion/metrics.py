@@ -50,9 +50,13 @@ from scipy.spatial.distance import cdist
 
 from otcompanion._validation import check_int, check_positive
 from otcompanion.data import check_tokens
-from otcompanion.ot_solvers import (MAX_EXACT_POINTS,  # noqa: F401 (re-exported)
-                                    check_paired_clouds, exact_assignment, exact_ot_assignment,
-                                    sinkhorn_uniform_plan)
+from otcompanion.ot_solvers import (  # noqa: F401 (re-exported)
+    MAX_EXACT_POINTS,
+    check_paired_clouds,
+    exact_assignment,
+    exact_ot_assignment,
+    sinkhorn_uniform_plan,
+)
 
 THESIS_METRICS = ("transformer_distance", "wasserstein", "optimality", "monge_gap", "matching",
                   "step_cost", "efficiency")

@@ -33,12 +33,17 @@ from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, va
 from torch import nn
 from torch.nn import functional as F
 
-from ._training import EarlyStopping, resolve_device, stratified_split, torch_session, \
-    train_epochs
-from ._validation import check_bool, check_choice, check_fraction, check_int, \
-    check_positive, check_real, check_sequence
-from .alignment import exact_alignment, gaussian_alignment, minibatch_alignment, \
-    sinkhorn_alignment
+from ._training import EarlyStopping, resolve_device, stratified_split, torch_session, train_epochs
+from ._validation import (
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_int,
+    check_positive,
+    check_real,
+    check_sequence,
+)
+from .alignment import exact_alignment, gaussian_alignment, minibatch_alignment, sinkhorn_alignment
 from .attention.layers import keras_dense
 from .geometry import GEOMETRIES, dummy_means
 from .ot_solvers import MAX_EXACT_POINTS

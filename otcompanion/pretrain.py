@@ -68,11 +68,19 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ._training import (EarlyStopping, check_labels, check_training_data, resolve_device,
-                        resolve_validation, torch_session, train_epochs)
+from ._training import (
+    EarlyStopping,
+    check_labels,
+    check_training_data,
+    resolve_device,
+    resolve_validation,
+    torch_session,
+    train_epochs,
+)
 from ._validation import check_bool, check_int, check_positive, check_real
 from .attention import Dropout, ThesisTransformer, TransformerFit, train_transformer
 from .attention.transformer import logit_scores, token_loss
+
 # Moved to the claims module, the home of every verdict; still importable from here.
 from .claims import pretraining_verdict as pretraining_verdict
 from .data import check_tokens, make_token_clouds

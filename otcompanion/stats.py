@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._validation import check_columns as check_columns
 from ._validation import check_choice, check_int, check_real
+from ._validation import check_columns as check_columns
 from .claims import paired_verdict
 
 #: The old name of :func:`otcompanion.claims.paired_verdict` (the words of the ``verdict``

@@ -4,6 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from otcompanion import attention
 from otcompanion.attention import ThesisTransformer, Trace, train_transformer
@@ -476,10 +479,6 @@ def test_cuda_fit_matches_the_cpu_fit(easy):
 
 
 def test_transformer_classifier_is_a_scikit_learn_classifier(easy):
-    from sklearn.base import clone
-    from sklearn.exceptions import NotFittedError
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-
     X_train, X_test, y_train, y_test = easy
     options = dict(n_heads=2, key_dim=4, ff_dim=8, epochs=30)
     classifier = attention.TransformerClassifier(**options, random_state=3)
@@ -502,8 +501,6 @@ def test_transformer_classifier_is_a_scikit_learn_classifier(easy):
 
 
 def test_thesis_trajectory_needs_two_steps_after_the_first_epoch():
-    from otcompanion.attention import Trace
-
     n, T, d = 2, 3, 2
     trace = Trace(inputs=np.zeros((n, T, d), np.float32), labels=np.array([0, 1]),
                   block_outputs=np.zeros((3, 1, 2, n, T, d), np.float32),

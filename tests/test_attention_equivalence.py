@@ -31,10 +31,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from reference_transformer import ReferenceThesisTransformer, reference_attention
 
 from otcompanion.attention import MultiHeadSelfAttention, ThesisTransformer, train_transformer
+from otcompanion.attention.self_attention import _FactoredAttention, _softmax_parts
 from otcompanion.data import thesis_split
+
+from reference_transformer import ReferenceThesisTransformer, reference_attention
 
 FLOAT64 = dict(rtol=1e-9, atol=1e-12)
 FLOAT32 = dict(rtol=1e-4, atol=1e-5)
@@ -248,8 +250,6 @@ def test_hand_written_backward_passes_gradcheck(n_features, shift, dropout, atte
     # 1000 to every score of every head (through the query and key biases of one unit whose
     # key weights are zero): exp overflows in float64, so the maximum over the keys is
     # subtracted first, and the softmax itself stays as spread out as without the shift.
-    from otcompanion.attention.self_attention import _FactoredAttention
-
     generator = torch.Generator().manual_seed(5)
     batch, tokens, heads, width = 3, 4, 2, 6
 
@@ -318,8 +318,6 @@ def test_softmax_parts_give_the_softmax_over_the_keys(shift):
     # r * E is torch's softmax over dimension 1 (the keys), with or without the shift by the
     # maximum; sums of exp beyond 2**32 or below 2**-32 (scores around +-30) are shifted, so
     # in place those scores come back as None (they were overwritten).
-    from otcompanion.attention.self_attention import _softmax_parts
-
     logits = torch.randn(4, 6, 15, generator=torch.Generator().manual_seed(2)) + shift
     exps, norm = _softmax_parts(logits.clone())
     assert norm.shape == (4, 1, 15) and exps.amax() <= 2.0 ** 32
@@ -333,10 +331,8 @@ def test_factored_attention_stays_finite_with_scores_near_the_float32_limit(atte
     # Scores up to 88 (exp and its sums still finite, but x~^T exp(L) overflows without the
     # shift): the float32 output agrees with a float64 evaluation. Found by an RMSprop run at
     # learning rate 0.1 in chapter 02's optimizer ablation.
-    from otcompanion.attention.self_attention import _FactoredAttention
-
     generator = torch.Generator().manual_seed(8)
-    heads, width = 2, 6
+    heads = 2
     x = 5 * torch.randn(3, 4, 2, generator=generator, dtype=torch.float64)
     weights = [torch.randn(shape, generator=generator, dtype=torch.float64)
                for shape in [(12, 2), (12,), (12, 2), (12,), (12, 2), (12,), (2, 12), (2,)]]

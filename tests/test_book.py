@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from otcompanion import book
+from otcompanion.book import LocalSocketKernelManager
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,7 +124,6 @@ def test_every_chapter_has_typed_documented_parameters_and_provenance(chapter):
 def test_kernels_get_their_own_local_sockets_outside_the_working_directory(tmp_path,
                                                                            monkeypatch):
     # Two processes starting kernels in one folder must not pick the same socket files.
-    from otcompanion.book import LocalSocketKernelManager
 
     monkeypatch.chdir(tmp_path)
     first, second = (LocalSocketKernelManager(kernel_name="python3") for _ in range(2))

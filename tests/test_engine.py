@@ -1,5 +1,6 @@
 """The engine: schedulers (joblib locally, Dask on a cluster) and the run cache."""
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -129,7 +130,6 @@ def test_the_unpretrained_run_of_chapter_03_is_chapter_02s_traced_run(run_cache)
     assert summary["reference_best_epoch"] == record["summary"]["best_epoch"]
     assert list(history["condition"].unique()) == ["none"]
     # And it is the same run as training it again without the cache.
-    import os
     os.environ["OTCOMPANION_NO_CACHE"] = "1"
     try:
         fresh, _ = experiments.pretraining_run(2, 2, 0, seed=1, condition="none", **tiny)

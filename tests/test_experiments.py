@@ -3,9 +3,15 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.datasets import make_classification
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
 
 from otcompanion import experiments, metrics
+from otcompanion.attention import train_transformer
+from otcompanion.data import thesis_split
 from otcompanion.experiments import comparison, crossval, grid, pretraining
+from otcompanion.otclassifier import DummyGaussianOTClassifier
 
 TINY_RUN = dict(epochs=3, n_heads=2, n_instances=30, n_tokens=4, curve_points=2)
 TIMES = ["fit_seconds", "metrics_seconds"]
@@ -86,9 +92,6 @@ def test_traced_run_records_both_starts_reference_maps_and_sublayers():
 
 
 def test_reference_maps_translate_instances_and_deform_smoothly():
-    from otcompanion.attention import train_transformer
-    from otcompanion.data import thesis_split
-
     X, _, y, _ = thesis_split(2, 1, n_instances=20, n_tokens=5, seed=0)
     fit = train_transformer(X, y, epochs=3, n_heads=2, attention_every=0)
     maps = grid.reference_maps(fit.trace, seed=1)
@@ -295,10 +298,6 @@ def test_pretraining_runs_reject_bad_input(call, error, match):
 
 
 def test_cross_validation_uses_the_same_folds_for_every_model():
-    from sklearn.datasets import make_classification
-    from sklearn.dummy import DummyClassifier
-    from sklearn.linear_model import LogisticRegression
-
     X, y = make_classification(n_samples=60, n_features=4, random_state=0)
     labels = np.where(y == 1, "yes", "no")
     models = {"logistic": (LogisticRegression(), "table"),
@@ -332,8 +331,6 @@ def test_cross_validation_uses_the_same_folds_for_every_model():
     (dict(inputs={"table": np.zeros((9, 2))}), "input 'table' has 9 rows, y has 10"),
 ])
 def test_cross_validation_rejects_bad_input(arguments, message):
-    from sklearn.linear_model import LogisticRegression
-
     options = dict(models={"m": (LogisticRegression(), "table")},
                    inputs={"table": np.zeros((10, 2))}, y=np.array([0, 1] * 5))
     options.update(arguments)
@@ -346,9 +343,6 @@ COMPARISON_TINY = dict(epochs=3, n_heads=2, n_instances=30, n_tokens=4)
 
 
 def test_validation_split_is_the_transformers():
-    from otcompanion.attention import train_transformer
-    from otcompanion.data import thesis_split
-
     X_train, _, y_train, _ = thesis_split(3, 2, n_instances=30, n_tokens=4, seed=7)
     fit = train_transformer(X_train, y_train, epochs=1, n_heads=2, seed=7, trace=False)
     np.testing.assert_array_equal(comparison.validation_split(y_train, 7),
@@ -410,9 +404,6 @@ def test_stopping_rule_rejects_bad_input(arguments, error, message):
 
 
 def test_ot_classifier_run_uses_the_runs_data_and_options():
-    from otcompanion.data import thesis_split
-    from otcompanion.otclassifier import DummyGaussianOTClassifier
-
     row = comparison.ot_classifier_run(3, 2, 1, seed=4, n_instances=30, n_tokens=4,
                                         ot_options={"radius": 3.0, "max_epochs": 3})
     run = grid.run_seed(4, 3, 2, 1)

@@ -7,10 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import minimize
 
 from otcompanion import multihead as mh
+from otcompanion import plots, stats
 from otcompanion.experiments import heads
-
+from otcompanion.multihead import multihead_run
 
 # ----------------------------------------------------------------------------------------------
 # Data
@@ -236,8 +238,6 @@ def test_hard_margin_known_cases():
 
 
 def test_hard_margin_bounds_and_an_independent_solver():
-    from scipy.optimize import minimize
-
     rng = np.random.default_rng(3)
     features = rng.normal(size=(15, 4)) + np.array([1.5, 0.5, 0, 0])
     result = margin_of(features, tol=1e-9)
@@ -382,10 +382,7 @@ def test_thesis_heads_run_measures_a_short_fit(monkeypatch, tmp_path):
 
 
 def test_interval_frame_matches_the_bootstrap_and_feeds_the_panels():
-    import matplotlib
 
-    matplotlib.use("Agg")
-    from otcompanion import plots, stats
 
     frame = pd.DataFrame({"H": [1, 1, 1, 8, 8, 8], "error": [0.3, 0.5, 0.4, 0.1, np.nan, 0.2],
                           "loss": [1.0, 2.0, 3.0, 0.5, 0.7, 0.9]})
@@ -407,7 +404,6 @@ def test_the_runs_stay_readable_from_multihead():
     for name in ("multihead_run", "multihead_jobs", "thesis_heads_run", "thesis_heads_jobs"):
         assert getattr(mh, name) is getattr(heads, name)
     # The statement users write (PEP 562: ``from`` imports go through the module's __getattr__).
-    from otcompanion.multihead import multihead_run
 
     assert multihead_run is heads.multihead_run
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):

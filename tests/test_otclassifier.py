@@ -1,17 +1,21 @@
 import pickle
 import re
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
+import otcompanion
 from otcompanion import alignment, metrics, ot_solvers, otclassifier
+from otcompanion.attention import TransformerClassifier
 from otcompanion.data import thesis_split
 from otcompanion.geometry import dummy_means
 from otcompanion.otclassifier import DummyGaussianOTClassifier
@@ -380,9 +384,6 @@ def test_exact_ot_never_returns_a_non_converged_plan(small_tokens, monkeypatch):
 
 
 def test_sinkhorn_warns_when_it_does_not_converge(small_tokens, monkeypatch):
-    from functools import partial
-
-    from sklearn.exceptions import ConvergenceWarning
     X, y = small_tokens
     monkeypatch.setattr(otclassifier, "sinkhorn_alignment",
                         partial(alignment.sinkhorn_alignment, max_iter=2))
@@ -446,7 +447,6 @@ def test_unseen_labels_in_score_are_named(fitted_table):
 
 
 def test_predict_before_fit_raises():
-    from sklearn.exceptions import NotFittedError
     with pytest.raises(NotFittedError):
         DummyGaussianOTClassifier().predict(np.ones((3, 2)))
 
@@ -521,10 +521,6 @@ def test_a_single_hidden_width_and_no_hidden_layer(small_tokens):
 
 
 def test_estimators_are_available_at_the_top_level():
-    import otcompanion
-    from otcompanion.attention import TransformerClassifier
-    from otcompanion.otclassifier import DummyGaussianOTClassifier
-
     assert otcompanion.DummyGaussianOTClassifier is DummyGaussianOTClassifier
     assert otcompanion.TransformerClassifier is TransformerClassifier
     with pytest.raises(AttributeError, match="no attribute 'Nothing'"):

@@ -2,6 +2,8 @@
 
 import time
 
+import torch
+
 from otcompanion import provenance as provenance_module
 from otcompanion.provenance import provenance
 
@@ -19,8 +21,6 @@ def test_provenance_lists_parameters_versions_threads_and_wall_time():
 
 
 def test_torch_threads_are_recorded_once_torch_is_loaded():
-    import torch
-
     values = dict(provenance({}, time.perf_counter()).to_numpy())
     assert values["torch intra-op threads"] == str(torch.get_num_threads())
 

@@ -15,6 +15,7 @@ import jsonschema
 import nbformat
 import pytest
 import yaml
+from jupyter_book.config import get_final_config
 from pybtex.database import parse_string
 
 from otcompanion import book
@@ -238,7 +239,6 @@ def test_api_pages_do_not_repeat_the_module_summary(page):
 
 def test_the_book_has_no_live_code_extension():
     """sphinx_thebe declared THEBE_JS_URL twice on every page; the book runs no live code."""
-    from jupyter_book.config import get_final_config
 
     config, _ = get_final_config(user_yaml=ROOT / "_config.yml", cli_config={
         "latex_individualpages": False}, sourcedir=ROOT)

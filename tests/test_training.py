@@ -7,8 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from otcompanion._training import (EarlyStopping, resolve_validation, stratified_split,
-                                   torch_session, train_epochs)
+from otcompanion._training import (
+    EarlyStopping,
+    resolve_validation,
+    stratified_split,
+    torch_session,
+    train_epochs,
+)
 
 
 def _linear():

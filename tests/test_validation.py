@@ -5,8 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from otcompanion._validation import (check_bool, check_choice, check_fraction, check_int,
-                                     check_int_sequence, check_positive, check_real)
+from otcompanion._validation import (
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_int,
+    check_int_sequence,
+    check_positive,
+    check_real,
+)
 
 
 def test_check_int_accepts_numpy_integers_and_returns_int():

@@ -38,9 +38,16 @@ References
 from .layers import Dropout, KerasRMSprop, dropout_noise
 from .self_attention import MultiHeadSelfAttention
 from .trace import TRACE_FORMAT_VERSION, TRAJECTORY_STARTS, ForwardTrace, Trace
-from .transformer import (HISTORY_COLUMNS, LAYER_NORM_EPS, OPTIMIZERS, EncoderBlock,
-                          ThesisTransformer, TransformerClassifier, TransformerFit,
-                          train_transformer)
+from .transformer import (
+                          HISTORY_COLUMNS,
+                          LAYER_NORM_EPS,
+                          OPTIMIZERS,
+                          EncoderBlock,
+                          ThesisTransformer,
+                          TransformerClassifier,
+                          TransformerFit,
+                          train_transformer,
+)
 
 __all__ = ["HISTORY_COLUMNS", "LAYER_NORM_EPS", "OPTIMIZERS", "TRACE_FORMAT_VERSION",
            "TRAJECTORY_STARTS", "Dropout", "EncoderBlock", "ForwardTrace", "KerasRMSprop",

@@ -32,7 +32,6 @@ from torch import nn
 from .._validation import check_fraction, check_positive, check_real
 
 
-
 def keras_glorot_(weight, fan_in, fan_out):
     """Glorot-uniform initialization with keras's fans:
     ``U(-limit, limit)``, ``limit = sqrt(6 / (fan_in + fan_out))``."""

@@ -25,7 +25,6 @@ from torch.nn import functional as F
 from .layers import Dropout, dropout_noise, keras_glorot_
 
 
-
 class MultiHeadSelfAttention(nn.Module):
     """Multi-head self-attention with keras ``MultiHeadAttention``'s parametrization.
 

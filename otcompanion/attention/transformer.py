@@ -35,10 +35,16 @@ from sklearn.utils import metadata_routing
 from torch import nn
 from torch.nn import functional as F
 
-from .._training import (EarlyStopping, check_training_data, encode_labels, resolve_device,
-                         resolve_validation, torch_session, train_epochs)
-from .._validation import (check_bool, check_choice, check_fraction, check_int,
-                           check_positive)
+from .._training import (
+    EarlyStopping,
+    check_training_data,
+    encode_labels,
+    resolve_device,
+    resolve_validation,
+    torch_session,
+    train_epochs,
+)
+from .._validation import check_bool, check_choice, check_fraction, check_int, check_positive
 from ..data import TokenStandardizer, check_tokens
 from .layers import Dropout, KerasRMSprop, keras_dense
 from .self_attention import MultiHeadSelfAttention

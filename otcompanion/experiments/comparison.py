@@ -33,7 +33,6 @@ from otcompanion.experiments.grid import run_seed, traced_run
 from otcompanion.otclassifier import SOLVERS, DummyGaussianOTClassifier
 from otcompanion.pretrain import epochs_to_accuracy
 
-
 #: Share of the training instances that both models of the OT-classifier comparison hold out
 #: for early stopping (the Transformer's default, :func:`otcompanion.attention.train_transformer`).
 VALIDATION_FRACTION = 0.2

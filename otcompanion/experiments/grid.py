@@ -28,13 +28,17 @@ import numpy as np
 import pandas as pd
 
 from otcompanion import engine, metrics
-from otcompanion._validation import (check_choice, check_int, check_int_sequence,
-                                     check_positive, check_sequence)
+from otcompanion._validation import (
+    check_choice,
+    check_int,
+    check_int_sequence,
+    check_positive,
+    check_sequence,
+)
 from otcompanion.attention import OPTIMIZERS, TRAJECTORY_STARTS, train_transformer
 from otcompanion.data import thesis_split
 from otcompanion.engine import run_jobs
 from otcompanion.pretrain import epochs_to_accuracy
-
 
 #: Grid sizes of the two profiles. ``"book"`` keeps each chapter within a few minutes on a
 #: 2-core machine; ``"thesis"`` is the scale of the thesis's main runs.

@@ -31,11 +31,22 @@ import inspect
 import numpy as np
 
 from otcompanion import metrics
-from otcompanion._validation import (check_choice, check_int, check_int_sequence,
-                                     check_positive, check_real)
+from otcompanion._validation import (
+    check_choice,
+    check_int,
+    check_int_sequence,
+    check_positive,
+    check_real,
+)
 from otcompanion.experiments.grid import run_seed, traced_run
-from otcompanion.multihead import (SCALINGS, _check_mixture, ntk_margin, relevant_attention,
-                                   tokenized_mixture, train_multihead)
+from otcompanion.multihead import (
+    SCALINGS,
+    _check_mixture,
+    ntk_margin,
+    relevant_attention,
+    tokenized_mixture,
+    train_multihead,
+)
 from otcompanion.pretrain import epochs_to_accuracy
 
 

@@ -21,16 +21,26 @@ import numpy as np
 import pandas as pd
 
 from otcompanion import engine, stats
-from otcompanion._validation import (check_choice, check_int, check_int_sequence, check_real,
-                                     check_sequence)
+from otcompanion._validation import (
+    check_choice,
+    check_int,
+    check_int_sequence,
+    check_real,
+    check_sequence,
+)
 from otcompanion.attention import train_transformer
 from otcompanion.data import thesis_split
 from otcompanion.engine import run_jobs
 from otcompanion.experiments.grid import run_seed, traced_run
 from otcompanion.geometry import dummy_means
-from otcompanion.pretrain import (CLOUD_KEYS, HEAD_KEYS, convergence_summary, pretrain_head,
-                                  pretrained_transformer, pretraining_clouds)
-
+from otcompanion.pretrain import (
+    CLOUD_KEYS,
+    HEAD_KEYS,
+    convergence_summary,
+    pretrain_head,
+    pretrained_transformer,
+    pretraining_clouds,
+)
 
 #: How a pretraining condition of :func:`pretraining_grid` gets its head: ``"shared"``, one head
 #: per task reused by every level and repetition (the thesis's protocol: it pretrained one head,

@@ -39,14 +39,14 @@ from .layers import Dropout, KerasRMSprop, dropout_noise
 from .self_attention import MultiHeadSelfAttention
 from .trace import TRACE_FORMAT_VERSION, TRAJECTORY_STARTS, ForwardTrace, Trace
 from .transformer import (
-                          HISTORY_COLUMNS,
-                          LAYER_NORM_EPS,
-                          OPTIMIZERS,
-                          EncoderBlock,
-                          ThesisTransformer,
-                          TransformerClassifier,
-                          TransformerFit,
-                          train_transformer,
+    HISTORY_COLUMNS,
+    LAYER_NORM_EPS,
+    OPTIMIZERS,
+    EncoderBlock,
+    ThesisTransformer,
+    TransformerClassifier,
+    TransformerFit,
+    train_transformer,
 )
 
 __all__ = ["HISTORY_COLUMNS", "LAYER_NORM_EPS", "OPTIMIZERS", "TRACE_FORMAT_VERSION",

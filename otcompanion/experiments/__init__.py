@@ -41,45 +41,45 @@ from otcompanion.claims import combined_verdict, interval_outcome
 from otcompanion.data import thesis_split as thesis_split
 from otcompanion.engine import run_jobs as run_jobs
 from otcompanion.experiments.comparison import (
-                                                VALIDATION_FRACTION,
-                                                classifier_comparison_run,
-                                                epochs_to_target,
-                                                ot_classifier_run,
-                                                scaling_exponents,
-                                                scaling_run,
-                                                stopping_rule_run,
-                                                validation_split,
+    VALIDATION_FRACTION,
+    classifier_comparison_run,
+    epochs_to_target,
+    ot_classifier_run,
+    scaling_exponents,
+    scaling_run,
+    stopping_rule_run,
+    validation_split,
 )
 from otcompanion.experiments.crossval import cross_validate_models
 from otcompanion.experiments.grid import (
-                                                PROFILES,
-                                                REFERENCE_MAPS,
-                                                TRAJECTORY_METRICS,
-                                                curve_steps,
-                                                reference_maps,
-                                                resolve_profile,
-                                                run_seed,
-                                                trace_transformer_run,
-                                                traced_run,
-                                                transformer_grid,
+    PROFILES,
+    REFERENCE_MAPS,
+    TRAJECTORY_METRICS,
+    curve_steps,
+    reference_maps,
+    resolve_profile,
+    run_seed,
+    trace_transformer_run,
+    traced_run,
+    transformer_grid,
 )
 
 # The cached function itself: benchmarks and the run-cache tests look it up here.
 from otcompanion.experiments.grid import _traced_run as _traced_run
 from otcompanion.experiments.heads import (
-                                                multihead_jobs,
-                                                multihead_run,
-                                                thesis_heads_jobs,
-                                                thesis_heads_run,
+    multihead_jobs,
+    multihead_run,
+    thesis_heads_jobs,
+    thesis_heads_run,
 )
 from otcompanion.experiments.pretraining import (
-                                                HEAD_SHARING,
-                                                budget_summaries,
-                                                head_seed,
-                                                pretrained_head,
-                                                pretraining_differences,
-                                                pretraining_grid,
-                                                pretraining_run,
+    HEAD_SHARING,
+    budget_summaries,
+    head_seed,
+    pretrained_head,
+    pretraining_differences,
+    pretraining_grid,
+    pretraining_run,
 )
 
 #: The public names of the package (documented on its API page), each defined in one of its

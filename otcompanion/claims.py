@@ -146,3 +146,36 @@ def ledger_markdown(findings):
                          f"{row.evidence}")
         lines.append("")
     return "\n".join(lines)
+
+
+# Chapter 02 rules
+#: Lowest lower bound of a setup's optimality interval for the final map to count as optimal.
+OPTIMALITY_THRESHOLD = 0.99
+#: Upper bounds of straightness / W2 path efficiency below which paths count as far from direct
+#: (claim 2 supported) and, up to the second, as indirect (partly supported).
+INDIRECT_PATHS, NOT_DIRECT_PATHS = 0.5, 0.9
+
+
+def final_map_verdict(lowest_bound, beats_translations):
+    """Verdict on claim 1 (the final map is the optimal coupling), thesis Section 4.
+
+    *supported* when the lowest lower bound of the setups' optimality intervals is at least
+    :data:`OPTIMALITY_THRESHOLD` and the trained map's optimality beats that of random instance
+    translations in every setup (paired intervals above 0), *partly supported* when only the
+    first holds, *not supported* otherwise.
+    """
+    if lowest_bound >= OPTIMALITY_THRESHOLD:
+        return "supported" if beats_translations else "partly supported"
+    return "not supported"
+
+
+def trajectory_verdict(upper):
+    """Verdict on claim 2 (the training trajectory is inefficient), thesis Section 4.
+
+    ``upper`` is the highest upper bound, over setups, of the 95 % intervals of straightness and
+    W2 path efficiency (1 for a direct path): *supported* below :data:`INDIRECT_PATHS`,
+    *partly supported* below :data:`NOT_DIRECT_PATHS`, *not supported* otherwise.
+    """
+    if upper < INDIRECT_PATHS:
+        return "supported"
+    return "partly supported" if upper < NOT_DIRECT_PATHS else "not supported"

@@ -21,6 +21,7 @@ the value or the figure instead of storing it, so every chapter runs anywhere.
 from __future__ import annotations
 
 import time
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -161,11 +162,19 @@ def provenance(namespace, chapter=None):
     -------
     DataFrame
         :func:`otcompanion.provenance.provenance` of those parameters and the time since
-        :func:`begin`.
+        :func:`begin`; without parameters (and with a warning) where the chapter's source
+        cannot be found (a notebook run outside the project).
     """
     chapter = chapter or _current["name"]
     if chapter is None:
         raise RuntimeError("call chapter.begin(name) in the chapter's first code cell first.")
     started = _current["started"] if _current["started"] is not None else time.perf_counter()
-    parameters = {name: namespace[name] for name in book.chapter_parameters(chapter)}
+    try:
+        names = book.chapter_parameters(chapter)
+    except (FileNotFoundError, book.ChapterNotFound):
+        # A notebook run outside the project (no notebooks/ folder to read): no parameters.
+        warnings.warn(f"cannot find chapter {chapter!r}'s source: the provenance table lists "
+                      "no parameters.", stacklevel=2)
+        names = {}
+    parameters = {name: namespace[name] for name in names}
     return _provenance.provenance(parameters, started)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from IPython.display import Markdown
 
-from otcompanion import chapter, plots
+from otcompanion import chapter, claims, plots
 
 
 @pytest.fixture
@@ -114,10 +114,15 @@ def test_provenance_names_a_missing_parameter(toy_project):
 
 
 def test_publish_displays_the_findings(monkeypatch):
-    from otcompanion import claims
-
     published = []
     monkeypatch.setattr(claims, "publish", lambda findings: published.append(list(findings)))
     item = claims.finding("final map", "supported", "a mean of 0.9 [0.8, 1.0] over 5 runs")
     chapter.publish([item])
     assert published == [[item]]
+
+
+def test_provenance_outside_the_project_warns_and_lists_no_parameters(toy_project):
+    chapter.begin("07_elsewhere")
+    with pytest.warns(UserWarning, match="cannot find chapter '07_elsewhere'"):
+        table = chapter.provenance({"fail": True})
+    assert not any(item.startswith("parameter ") for item in table["item"])

@@ -34,19 +34,12 @@ standardization_level: int = 1  # level at which the effect of standardization i
 breast_cancer_layout: str = "measurements"  # token layout: table, measurements or statistics
 
 # %%
-import time
-
-started = time.perf_counter()
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from myst_nb import glue
 
-from otcompanion import data, plots
-from otcompanion.provenance import provenance
+from otcompanion import chapter, data, plots
 
-plots.use_book_style()
+chapter.begin("00_data")
 
 # %% [markdown]
 # ## The synthetic setups
@@ -88,17 +81,16 @@ separations.round(3)
 
 # %% tags=["remove-input"]
 first_split = next(iter(splits.values()))
-glue("n-instances", int(n_instances), display=False)
-glue("n-tokens", int(n_tokens), display=False)
-glue("n-train-instances", int(len(first_split[2])), display=False)
-glue("n-train-tokens", int(first_split[0].shape[0] * first_split[0].shape[1]), display=False)
+chapter.glue("n-instances", n_instances)
+chapter.glue("n-tokens", n_tokens)
+chapter.glue("n-train-instances", len(first_split[2]))
+chapter.glue("n-train-tokens", int(first_split[0].shape[0] * first_split[0].shape[1]))
 train_tokens = pd.concat([
     data.tokens_to_frame(X_train, y_train).assign(task=f"{k} classes", level=level)
     for (k, level), (X_train, _, y_train, _) in splits.items()
 ])
 grid = plots.token_scatter(train_tokens, row="level", col="task")
-glue("fig-data-setups", grid.figure, display=False)
-plt.close(grid.figure)
+chapter.glue_figure("fig-data-setups", grid.figure)
 
 # %% [markdown]
 # Each instance has $T$ tokens and the instances alternate between the training and the test
@@ -153,9 +145,8 @@ for k in (2, 3):
         standardized_tokens.append(
             data.tokens_to_frame(tokens, y_train).assign(task=f"{k} classes", scale=scale))
 grid = plots.token_scatter(pd.concat(standardized_tokens), row="task", col="scale")
-glue("fig-data-standardized", grid.figure, display=False)
-plt.close(grid.figure)
-glue("standardization-level", int(standardization_level), display=False)
+chapter.glue_figure("fig-data-standardized", grid.figure)
+chapter.glue("standardization-level", standardization_level)
 
 # %% [markdown]
 # ```{glue:figure} fig-data-standardized
@@ -204,12 +195,12 @@ standardized_separation.round(3)
 # %% tags=["remove-input"]
 two_classes = standardized_separation[standardized_separation["task"] == "2 classes"]
 lowest, highest = two_classes.iloc[0], two_classes.iloc[-1]
-glue("sep-low-level", int(lowest["level"]), display=False)
-glue("sep-high-level", int(highest["level"]), display=False)
-glue("sep-raw-low", float(lowest["fitted mean W2, raw"]), display=False)
-glue("sep-raw-high", float(highest["fitted mean W2, raw"]), display=False)
-glue("sep-std-low", float(lowest["fitted mean W2, standardized"]), display=False)
-glue("sep-std-high", float(highest["fitted mean W2, standardized"]), display=False)
+chapter.glue("sep-low-level", int(lowest["level"]))
+chapter.glue("sep-high-level", int(highest["level"]))
+chapter.glue("sep-raw-low", float(lowest["fitted mean W2, raw"]))
+chapter.glue("sep-raw-high", float(highest["fitted mean W2, raw"]))
+chapter.glue("sep-std-low", float(lowest["fitted mean W2, standardized"]))
+chapter.glue("sep-std-high", float(highest["fitted mean W2, standardized"]))
 
 # %% [markdown]
 # In raw units the separation grows linearly with the level; after standardization it grows
@@ -235,8 +226,8 @@ glue("sep-std-high", float(highest["fitted mean W2, standardized"]), display=Fal
 
 # %%
 cancer = data.load_breast_cancer_tokens(layout=breast_cancer_layout)
-glue("cancer-instances", int(len(cancer.y)), display=False)
-glue("cancer-measurements", int(np.prod(cancer.X.shape[1:]) // 3), display=False)
+chapter.glue("cancer-instances", len(cancer.y))
+chapter.glue("cancer-measurements", int(np.prod(cancer.X.shape[1:]) // 3))
 pd.DataFrame({
     "item": ["layout", "array shape", "tokens", "features per token", "classes"],
     "value": [breast_cancer_layout, str(cancer.X.shape),
@@ -264,11 +255,9 @@ counts
 
 # %% tags=["remove-input"]
 for split_name in ("all", "train", "test"):
-    glue(f"share-{split_name}", float(100 * counts.loc[split_name, "share_malignant"]),
-         display=False)
+    chapter.glue(f"share-{split_name}", float(100 * counts.loc[split_name, "share_malignant"]))
 ax = plots.class_balance(balance, x="split", hue="class")
-glue("fig-data-balance", ax.figure, display=False)
-plt.close(ax.figure)
+chapter.glue_figure("fig-data-balance", ax.figure)
 
 # %% [markdown]
 # ```{glue:figure} fig-data-balance
@@ -302,8 +291,7 @@ long = long.melt(id_vars=["instance", "token", "label", "class"], var_name="feat
                  value_name="standardized value")
 long["column"] = (long["token"] + " · " + long["feature"]).str.strip(" ·")
 grid = plots.feature_boxes(long, x="standardized value", y="column")
-glue("fig-data-features", grid.figure, display=False)
-plt.close(grid.figure)
+chapter.glue_figure("fig-data-features", grid.figure)
 
 # %% [markdown]
 # ```{glue:figure} fig-data-features
@@ -435,6 +423,4 @@ classroom.run_check(check_standardized_limit, globals())
 # n_instances: 30
 
 # %% tags=["provenance"]
-provenance({"seed": seed, "n_instances": n_instances, "n_tokens": n_tokens, "levels": levels,
-            "standardization_level": standardization_level,
-            "breast_cancer_layout": breast_cancer_layout}, started)
+chapter.provenance(globals())

@@ -40,23 +40,14 @@ n_paths: int = 60  # token paths drawn in the path figure
 attention_instance: int = 0  # training instance whose attention weights are shown
 
 # %%
-import time
-
-started = time.perf_counter()
-
-import matplotlib.pyplot as plt
-from IPython.display import display
 import numpy as np
 import pandas as pd
-from myst_nb import glue
+from IPython.display import display
 
-from otcompanion import attention, data, metrics, plots
-from otcompanion.provenance import provenance
+from otcompanion import attention, chapter, data, metrics, plots, prose
 
-plots.use_book_style()
-task_names = {2: "2 classes", 3: "3 classes"}
-if not tasks or any(task not in task_names for task in tasks):
-    raise ValueError(f"tasks must be a non-empty list of 2 and/or 3, got {tasks}.")
+chapter.begin("01_attention_tracing")
+task_names = chapter.task_names(tasks)
 if not 0 <= attention_instance < n_instances // 2:
     raise ValueError(f"attention_instance must lie between 0 and {n_instances // 2 - 1} (the "
                      f"training instances), got {attention_instance}.")
@@ -98,23 +89,20 @@ pd.DataFrame([
 # %% tags=["remove-input"]
 figure = plots.training_curves({task_names[k]: (fit.history, fit.best_epoch)
                                 for k, fit in runs.items()})
-glue("fig-tracing-curves", figure, display=False)
-plt.close(figure)
-glue("level", int(level), display=False)
-glue("token-accuracy", ", ".join(
-    f"{fit.test_metrics['token_accuracy']:.3f} ({task_names[k]})" for k, fit in runs.items()),
-    display=False)
-glue("instance-accuracy", ", ".join(
-    f"{fit.test_metrics['instance_accuracy']:.3f} ({task_names[k]})" for k, fit in runs.items()),
-    display=False)
+chapter.glue_figure("fig-tracing-curves", figure)
+chapter.glue("level", level)
+chapter.glue("token-accuracy", prose.setup_values(
+    {task_names[k]: fit.test_metrics["token_accuracy"] for k, fit in runs.items()}))
+chapter.glue("instance-accuracy", prose.setup_values(
+    {task_names[k]: fit.test_metrics["instance_accuracy"] for k, fit in runs.items()}))
 
 # %% [markdown]
 # {numref}`fig-tracing-curves` shows loss and accuracy on the training instances (in training
 # mode, dropout on) and on the validation instances (inference mode). Token accuracy, the share
 # of single tokens classified correctly, is the harder target: a token drawn between two class
 # means cannot be classified alone, while an instance of many tokens usually can. On the test
-# set, token accuracy is {glue:text}`token-accuracy` and instance accuracy
-# {glue:text}`instance-accuracy`.
+# set, token accuracy is {glue:md}`token-accuracy` and instance accuracy
+# {glue:md}`instance-accuracy`.
 #
 # ```{glue:figure} fig-tracing-curves
 # :name: fig-tracing-curves
@@ -145,8 +133,7 @@ for ax, (k, fit) in zip(axes, runs.items()):
     plots.token_map(trajectory[0], trajectory[-1], fit.trace.labels, ax=ax,
                     title=f"{task_names[k]}, epoch {fit.best_epoch}")
 plots.panel_legend(figure, axes)
-glue("fig-tracing-map", figure, display=False)
-plt.close(figure)
+chapter.glue_figure("fig-tracing-map", figure)
 
 # %% [markdown]
 # ```{glue:figure} fig-tracing-map
@@ -198,9 +185,8 @@ for ax, (k, fit) in zip(axes, runs.items()):
     plots.token_paths(fit.trace.trajectory, fit.trace.labels, ax=ax, n_paths=n_paths, seed=seed,
                       title=task_names[k])
 plots.panel_legend(figure, axes)
-glue("fig-tracing-paths", figure, display=False)
-glue("n-paths", int(n_paths), display=False)
-plt.close(figure)
+chapter.glue_figure("fig-tracing-paths", figure)
+chapter.glue("n-paths", int(n_paths))
 
 # %% [markdown]
 # ```{glue:figure} fig-tracing-paths
@@ -230,12 +216,12 @@ for k, fit in runs.items():
                       "mean displacement": displacement.mean(),
                       "straightness": metrics.straightness(trajectory)})
 paths_table = pd.DataFrame(path_rows)
-glue("straightness", ", ".join(f"{row['straightness']:.3f} ({row['setup']})"
-                               for _, row in paths_table.iterrows()), display=False)
+chapter.glue("straightness", prose.setup_values(
+    dict(zip(paths_table["setup"], paths_table["straightness"]))))
 paths_table.round(3)
 
 # %% [markdown]
-# Straightness is {glue:text}`straightness`: far from the 1 of straight paths.
+# Straightness is {glue:md}`straightness`: far from the 1 of straight paths.
 
 # %% [markdown]
 # ## Inside the blocks
@@ -252,8 +238,7 @@ frame = pd.concat([data.tokens_to_frame(X, fit.trace.labels).assign(
                   ignore_index=True)
 grid = plots.token_scatter(frame, row="stage", col="setup", equal_axes=False, share="col",
                            aspect=1.2)
-glue("fig-tracing-sublayers", grid.figure, display=False)
-plt.close(grid.figure)
+chapter.glue_figure("fig-tracing-sublayers", grid.figure)
 
 # %% [markdown]
 # ```{glue:figure} fig-tracing-sublayers
@@ -302,14 +287,13 @@ display(moves.set_index(["setup", "sublayer"]).round(3))
 logits.set_index(["setup", "block"]).round(3)
 
 # %% tags=["remove-input"]
-glue("moves-in-instance", int(moves["most distinct moves in one instance"].max()),
-     display=False)
-glue("moves-overall-max", int(moves["distinct moves"].max()), display=False)
-glue("moves-single-share", f"{(moves['distinct moves'] == 1).sum()} of {len(moves)}",
-     display=False)
+chapter.glue("moves-in-instance", int(moves["most distinct moves in one instance"].max()))
+chapter.glue("moves-overall-max", int(moves["distinct moves"].max()))
+chapter.glue("moves-single-share",
+             prose.share_of((moves["distinct moves"] == 1).sum(), len(moves)))
 change = logits["relative change of the attention logits"]
-glue("logit-change-low", float(change.min()), display=False)
-glue("logit-change-high", float(change.max()), display=False)
+chapter.glue("logit-change-low", float(change.min()))
+chapter.glue("logit-change-high", float(change.max()))
 
 # %% [markdown]
 # So, in the thesis's configuration, the whole network moves every token by a sum of a few
@@ -317,7 +301,7 @@ glue("logit-change-high", float(change.max()), display=False)
 # from its attention-weighted values. In these runs no sublayer gives the tokens of one
 # instance more than {glue:text}`moves-in-instance` distinct move(s) (second column), and over
 # the whole training set a sublayer makes at most {glue:text}`moves-overall-max` (first column;
-# {glue:text}`moves-single-share` sublayers move every token by the same vector). Where a
+# {glue:md}`moves-single-share` sublayers move every token by the same vector). Where a
 # sublayer gives all tokens of an instance the same move, it translates the instance as a block,
 # and the head only has to separate a few translated copies of the input. This is the structure
 # behind the thesis's observation that the learned map is close to an optimal transport map: a
@@ -352,11 +336,10 @@ for k, fit in runs.items():
             labels.append(f"{task_names[k]}\nblock {b + 1}, epoch {e}")
 weights = np.stack(weights)
 figure = plots.attention_heads(weights, labels)
-glue("fig-tracing-attention", figure, display=False)
-plt.close(figure)
-glue("attention-instance", int(attention_instance), display=False)
-glue("attention-max", float(weights.max()), display=False)
-glue("attention-uniform", 1 / n_tokens, display=False)
+chapter.glue_figure("fig-tracing-attention", figure)
+chapter.glue("attention-instance", int(attention_instance))
+chapter.glue("attention-max", float(weights.max()))
+chapter.glue("attention-uniform", 1 / n_tokens)
 
 # %% [markdown]
 # ```{glue:figure} fig-tracing-attention
@@ -398,8 +381,7 @@ per_epoch["setup, block"] = per_epoch["setup"] + ", " + per_epoch["block"]
 # %% tags=["remove-input"]
 grid = plots.metric_panels(per_epoch, "epoch", ["column_deviation", "tv_to_sinkhorn"],
                            hue="setup, block", errorbar=None)
-glue("fig-tracing-coupling", grid.figure, display=False)
-plt.close(grid.figure)
+chapter.glue_figure("fig-tracing-coupling", grid.figure)
 
 # %% [markdown]
 # ```{glue:figure} fig-tracing-coupling
@@ -418,9 +400,8 @@ coupling_table.round(4)
 
 # %% tags=["remove-input"]
 gap = (coupling["tv_to_sinkhorn"] - coupling["column_deviation"]).abs()
-glue("coupling-mean-max", float(coupling_table[("tv_to_sinkhorn", "mean")].max()),
-     display=False)
-glue("coupling-gap", float(gap.mean()), display=False)
+chapter.glue("coupling-mean-max", float(coupling_table[("tv_to_sinkhorn", "mean")].max()))
+chapter.glue("coupling-gap", float(gap.mean()))
 
 # %% [markdown]
 # Both distances lie between 0 and 1; their means stay at most {glue:text}`coupling-mean-max:.4f` in
@@ -465,11 +446,11 @@ standardized = torch.as_tensor(data.TokenStandardizer().fit_transform(X_train))
 normalized = torch.nn.functional.layer_norm(standardized, (standardized.shape[-1],)).numpy()
 share_first_positive = float((normalized[..., 0] > 0).mean())
 distance = np.abs(np.abs(normalized[..., 0]) - 1)
-glue("ex-ln-share", share_first_positive, display=False)
-glue("ex-ln-close", float((distance < 0.01).mean()), display=False)
-glue("ex-ln-farthest", float(distance.max()), display=False)
-glue("ex-ln-gap", float(np.abs(np.diff(standardized.numpy(), axis=-1)).reshape(-1)[
-    distance.argmax()]), display=False)
+chapter.glue("ex-ln-share", share_first_positive)
+chapter.glue("ex-ln-close", float((distance < 0.01).mean()))
+chapter.glue("ex-ln-farthest", float(distance.max()))
+chapter.glue("ex-ln-gap", float(np.abs(np.diff(standardized.numpy(), axis=-1)).reshape(-1)[
+    distance.argmax()]))
 share_first_positive
 
 
@@ -527,9 +508,9 @@ untrained = attention.ThesisTransformer(2, tasks[0], n_blocks=n_blocks, n_heads=
 instance = standardized[attention_instance:attention_instance + 1].to(torch.float32)
 with torch.no_grad():
     untrained_attention = untrained.trace(instance).attention[0, 0].mean(0).numpy()
-glue("ex-untrained-min", float(untrained_attention.min()), display=False)
-glue("ex-untrained-max", float(untrained_attention.max()), display=False)
-glue("ex-uniform", 1 / n_tokens, display=False)
+chapter.glue("ex-untrained-min", float(untrained_attention.min()))
+chapter.glue("ex-untrained-max", float(untrained_attention.max()))
+chapter.glue("ex-uniform", 1 / n_tokens)
 untrained_attention.sum(axis=1)
 
 
@@ -593,14 +574,11 @@ models = {f"{fit.model.n_blocks} block(s)": fit for fit in (runs[first_task], ot
 display(pd.DataFrame([{"model": name, "best epoch": fit.best_epoch, **fit.test_metrics}
                       for name, fit in models.items()]).round(3))
 accuracies = {name: fit.test_metrics["instance_accuracy"] for name, fit in models.items()}
-glue("blocks-accuracies", ", ".join(f"{name} {value:.3f}" for name, value in accuracies.items()),
-     display=False)
-glue("blocks-reading", "the second block adds nothing measurable on this setup"
-     if max(accuracies.values()) - min(accuracies.values()) < 0.01 else
-     f"the {max(accuracies, key=accuracies.get)} model is more accurate here", display=False)
+chapter.glue("blocks-accuracies", prose.blocks_accuracies(accuracies))
+chapter.glue("blocks-reading", prose.blocks_reading(accuracies))
 
 # %% [markdown]
-# Test accuracy: {glue:text}`blocks-accuracies`; {glue:text}`blocks-reading`. Every sublayer of
+# Test accuracy: {glue:md}`blocks-accuracies`; {glue:md}`blocks-reading`. Every sublayer of
 # either model adds one of at most a few fixed vectors, so a second block can only add further
 # fixed translations.
 #
@@ -642,23 +620,20 @@ pd.DataFrame([
 # %% tags=["remove-input"]
 two_d, three_d = (metrics.thesis_metrics(fit.trace.trajectory, fit.trace.labels)
                   for fit in (runs[first_task], three))
-glue("third-moves", int(three.trace.sublayer_moves()["distinct moves"].iloc[0]), display=False)
-glue("two-moves", int(runs[first_task].trace.sublayer_moves()["distinct moves"].iloc[0]),
-     display=False)
-glue("two-optimality", float(two_d["optimality"]), display=False)
-glue("third-optimality", float(three_d["optimality"]), display=False)
-glue("two-matching", float(two_d["matching"]), display=False)
-glue("third-matching", float(three_d["matching"]), display=False)
-glue("third-reading", "still sends almost every token to its own image"
-     if three_d["matching"] >= 0.99 else "no longer sends every token to its own image, "
-     "although its cost stays close to that of the network's map", display=False)
+chapter.glue("third-moves", int(three.trace.sublayer_moves()["distinct moves"].iloc[0]))
+chapter.glue("two-moves", int(runs[first_task].trace.sublayer_moves()["distinct moves"].iloc[0]))
+chapter.glue("two-optimality", float(two_d["optimality"]))
+chapter.glue("third-optimality", float(three_d["optimality"]))
+chapter.glue("two-matching", float(two_d["matching"]))
+chapter.glue("third-matching", float(three_d["matching"]))
+chapter.glue("third-reading", prose.third_feature_reading(three_d["matching"]))
 
 # %% [markdown]
 # With a third feature the first sublayer makes {glue:text}`third-moves` distinct moves instead
 # of {glue:text}`two-moves`. Optimality goes from {glue:text}`two-optimality:.4f` to
 # {glue:text}`third-optimality:.4f` and matching from {glue:text}`two-matching:.3f` to
 # {glue:text}`third-matching:.3f`: once the sublayers can deform the clouds, the optimal
-# assignment {glue:text}`third-reading`.
+# assignment {glue:md}`third-reading`.
 #
 # ```{solution-end}
 # ```
@@ -673,6 +648,4 @@ glue("third-reading", "still sends almost every token to its own image"
 # n_paths: 20
 
 # %% tags=["provenance"]
-provenance({"seed": seed, "tasks": tasks, "level": level, "epochs": epochs, "n_blocks": n_blocks,
-            "n_heads": n_heads, "n_instances": n_instances, "n_tokens": n_tokens,
-            "n_paths": n_paths, "attention_instance": attention_instance}, started)
+chapter.provenance(globals())

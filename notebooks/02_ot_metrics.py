@@ -45,20 +45,15 @@ ablation_lrs: list[float] = [0.001, 0.01, 0.1]  # learning rates of the ablation
 # %%
 import time
 
-started = time.perf_counter()
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from myst_nb import glue
 
-from otcompanion import claims, engine, experiments, metrics, plots, stats
-from otcompanion.provenance import provenance
+from otcompanion import chapter, claims, engine, experiments, metrics, plots, prose, stats
 
-plots.use_book_style()
+chapter.begin("02_ot_metrics")
 settings = experiments.resolve_profile(profile, n_repetitions=n_repetitions or None,
                                        epochs=epochs or None, n_blocks=n_blocks or None)
-task_names = {2: "2 classes", 3: "3 classes"}
+task_names = chapter.task_names(tasks)
 engine.check_scheduler(scheduler)
 if ablation_task not in (2, 3):
     raise ValueError(f"ablation_task must be 2 or 3, got {ablation_task}.")
@@ -81,6 +76,7 @@ pd.DataFrame([settings | {"n_heads": n_heads, "tasks": tasks, "levels": levels,
 # many runs it rests on ({mod}`otcompanion.stats`).
 
 # %% tags=["remove-stderr"]
+grid_started = time.perf_counter()
 summary, tables = experiments.transformer_grid(
     tasks, levels, settings["n_repetitions"], seed=seed, scheduler=scheduler,
     epochs=settings["epochs"], n_blocks=settings["n_blocks"], n_heads=n_heads,
@@ -90,7 +86,7 @@ summary["runs time (s)"] = summary["fit_seconds"] + summary["metrics_seconds"]
 for table in tables.values():
     table["setup"] = table["n_classes"].map(task_names)
 curves = tables["curves"]
-print(f"{len(summary)} runs in {time.perf_counter() - started:.0f} s")
+print(f"{len(summary)} runs in {time.perf_counter() - grid_started:.0f} s")
 
 # %% [markdown]
 # ## Accuracy and training
@@ -143,8 +139,7 @@ if 2 in tasks:
     references["efficiency"] = float(
         summary.loc[summary["n_classes"] == 2, "equal_length_efficiency"].mean())
 grid = plots.metric_panels(summary, "level", shown, hue="setup", references=references)
-glue("fig-metrics-by-level", grid.figure, display=False)
-plt.close(grid.figure)
+chapter.glue_figure("fig-metrics-by-level", grid.figure)
 
 # %% [markdown]
 # ```{glue:figure} fig-metrics-by-level
@@ -178,50 +173,41 @@ stats.interval_table(reference_table, ["setup", "map"],
                      ["optimality", "matching", "uc_monge_gap", "mean_displacement"])
 
 # %% tags=["remove-input"]
-optimal_threshold = 0.99
-trained = summary["optimality"]
 versus = stats.paired_differences(
     reference_table, ["setup"], ["level", "repetition"], "map", "trained",
     "random instance translations", ["optimality", "matching"])
 by_setup_optimality = summary.groupby("setup")["optimality"]
 lowest_bound = min(stats.bootstrap_interval(values)[1] for _, values in by_setup_optimality)
 beats_null = bool((versus.loc[versus["quantity"] == "optimality", "low"] > 0).all())
+claim_one_verdict = claims.final_map_verdict(lowest_bound, beats_null)
+optimality_text = stats.interval_text(summary["optimality"], digits=4)
 matching_text = stats.interval_text(summary["matching"])
-near_one = lowest_bound >= optimal_threshold
-if near_one and beats_null:
-    claim_one_verdict = "supported"
-elif near_one:
-    claim_one_verdict = "partly supported"
-else:
-    claim_one_verdict = "not supported"
-glue("c1-optimality", stats.interval_text(trained, digits=4), display=False)
-glue("c1-runs", int(len(summary)), display=False)
-glue("c1-lowest-bound", float(lowest_bound), display=False)
-glue("c1-matching", matching_text, display=False)
-glue("c1-share-exact", float(100 * np.mean(summary["matching"] >= 0.999)), display=False)
-glue("c1-translations", stats.interval_text(
-    reference_table.loc[reference_table["map"] == "random instance translations",
-                        "optimality"], digits=4), display=False)
-glue("c1-deformation", stats.interval_text(
-    reference_table.loc[reference_table["map"] == "random smooth deformation",
-                        "optimality"], digits=4), display=False)
-glue("c1-untrained", stats.interval_text(
-    reference_table.loc[reference_table["map"] == "untrained network", "optimality"],
-    digits=4), display=False)
-glue("c1-verdict", claim_one_verdict, display=False)
-glue("c1-beats", "above" if beats_null else "not above", display=False)
+null_maps = {key: stats.interval_text(reference_table.loc[reference_table["map"] == name,
+                                                          "optimality"], digits=4)
+             for key, name in (("translations", "random instance translations"),
+                               ("deformation", "random smooth deformation"),
+                               ("untrained", "untrained network"))}
+chapter.glue("c1-optimality", optimality_text)
+chapter.glue("c1-runs", len(summary))
+chapter.glue("c1-lowest-bound", float(lowest_bound))
+chapter.glue("c1-matching", matching_text)
+chapter.glue("c1-share-exact", float(100 * np.mean(summary["matching"] >= 0.999)))
+for key, text in null_maps.items():
+    chapter.glue(f"c1-{key}", text)
+chapter.glue("c1-verdict", claim_one_verdict)
+chapter.glue("c1-beats", prose.beats_translations(beats_null))
 
 # %% [markdown]
 # Over all {glue:text}`c1-runs` runs the trained map's optimality is
-# {glue:text}`c1-optimality` and the lowest lower bound of a setup's interval is
-# {glue:text}`c1-lowest-bound:.4f`; matching is {glue:text}`c1-matching`, and in
+# {glue:md}`c1-optimality` and the lowest lower bound of a setup's interval is
+# {glue:text}`c1-lowest-bound:.4f`; matching is {glue:md}`c1-matching`, and in
 # {glue:text}`c1-share-exact:.0f` % of the runs every token is its own optimal partner. The
 # null maps put these values in perspective: random instance translations of the same size
-# reach optimality {glue:text}`c1-translations`, a random smooth deformation
-# {glue:text}`c1-deformation` and the untrained network {glue:text}`c1-untrained`. Paired run
-# by run, the trained map's optimality is {glue:text}`c1-beats` that of random instance
+# reach optimality {glue:md}`c1-translations`, a random smooth deformation
+# {glue:md}`c1-deformation` and the untrained network {glue:md}`c1-untrained`. Paired run
+# by run, the trained map's optimality is {glue:md}`c1-beats` that of random instance
 # translations in every setup (table below). Verdict on claim 1 in this grid:
-# **{glue:text}`c1-verdict`** (the rule: *supported* when the optimality interval of every
+# **{glue:md}`c1-verdict`** (the rule: *supported* when the optimality interval of every
 # setup lies above 0.99 and the trained map beats random instance translations in every setup,
 # *partly supported* when only the first holds, *not supported* otherwise).
 
@@ -246,8 +232,8 @@ sublayer_table
 
 # %% tags=["remove-input"]
 per_run = sublayers.groupby(["n_classes", "level", "repetition"])["distinct moves"].max()
-glue("c1-two-moves", float(100 * np.mean(per_run <= 2)), display=False)
-glue("c1-most-moves", int(per_run.max()), display=False)
+chapter.glue("c1-two-moves", float(100 * np.mean(per_run <= 2)))
+chapter.glue("c1-most-moves", int(per_run.max()))
 
 # %% [markdown]
 # In {glue:text}`c1-two-moves:.0f` % of the runs no sublayer makes more than two distinct
@@ -269,24 +255,25 @@ stats.interval_table(claim_two, ["setup"],
 upper = max(max(stats.bootstrap_interval(values)[2] for _, values in
                 summary.groupby("setup")[name])
             for name in ("straightness", "w2_path_efficiency"))
-claim_two_verdict = "supported" if upper < 0.5 else (
-    "partly supported" if upper < 0.9 else "not supported")
-glue("c2-ratio", stats.interval_text(claim_two["efficiency_ratio"], digits=2), display=False)
-glue("c2-straightness", stats.interval_text(summary["straightness"]), display=False)
-glue("c2-w2", stats.interval_text(summary["w2_path_efficiency"]), display=False)
-glue("c2-upper", float(upper), display=False)
-glue("c2-after", stats.interval_text(100 * summary["path_after_plateau"], digits=0),
-     display=False)
-glue("c2-verdict", claim_two_verdict, display=False)
+claim_two_verdict = claims.trajectory_verdict(upper)
+straightness_text = stats.interval_text(summary["straightness"])
+w2_text = stats.interval_text(summary["w2_path_efficiency"])
+after_text = stats.interval_text(100 * summary["path_after_plateau"], digits=0)
+chapter.glue("c2-ratio", stats.interval_text(claim_two["efficiency_ratio"], digits=2))
+chapter.glue("c2-straightness", straightness_text)
+chapter.glue("c2-w2", w2_text)
+chapter.glue("c2-upper", float(upper))
+chapter.glue("c2-after", after_text)
+chapter.glue("c2-verdict", claim_two_verdict)
 
 # %% [markdown]
-# The thesis's efficiency is {glue:text}`c2-ratio` times the value that straight paths of equal
+# The thesis's efficiency is {glue:md}`c2-ratio` times the value that straight paths of equal
 # length would give (column `efficiency_ratio`), so its raw value is no evidence by itself. The
 # scale-consistent measures agree that the paths are far from direct: straightness is
-# {glue:text}`c2-straightness` and the W2 path efficiency {glue:text}`c2-w2`; no setup's upper
+# {glue:md}`c2-straightness` and the W2 path efficiency {glue:md}`c2-w2`; no setup's upper
 # bound exceeds {glue:text}`c2-upper:.3f`. Most of the path comes after the validation
-# accuracy has reached its best value (`plateau_epoch`): {glue:text}`c2-after` % of the path
-# length is travelled after it. Verdict on claim 2 in this grid: **{glue:text}`c2-verdict`**
+# accuracy has reached its best value (`plateau_epoch`): {glue:md}`c2-after` % of the path
+# length is travelled after it. Verdict on claim 2 in this grid: **{glue:md}`c2-verdict`**
 # (the rule: *supported* when no setup's upper bound of straightness or W2 path efficiency
 # reaches 0.5, *partly supported* below 0.9, *not supported* otherwise).
 #
@@ -303,8 +290,7 @@ grid = plots.metric_panels(on_grid, "epoch",
                            ["optimality", "matching", "straightness", "w2_path_efficiency",
                             "efficiency", "step_cost"],
                            hue="setup, level", errorbar=None, col_wrap=3)
-glue("fig-metric-curves", grid.figure, display=False)
-plt.close(grid.figure)
+chapter.glue_figure("fig-metric-curves", grid.figure)
 
 # %% [markdown]
 # ```{glue:figure} fig-metric-curves
@@ -334,9 +320,9 @@ indexing.round(4)
 # %% tags=["remove-input"]
 moved = indexing.set_index(["setup", "quantity"])
 largest = moved["difference"].abs().groupby("quantity").max()
-glue("idx-straightness", float(largest.get("straightness", np.nan)), display=False)
-glue("idx-optimality", float(largest.get("optimality", np.nan)), display=False)
-glue("idx-matching", float(largest.get("matching", np.nan)), display=False)
+chapter.glue("idx-straightness", float(largest.get("straightness", np.nan)))
+chapter.glue("idx-optimality", float(largest.get("optimality", np.nan)))
+chapter.glue("idx-matching", float(largest.get("matching", np.nan)))
 
 # %% [markdown]
 # The indexing moves the mean optimality by at most {glue:text}`idx-optimality:.4f`, matching
@@ -349,7 +335,7 @@ glue("idx-matching", float(largest.get("matching", np.nan)), display=False)
 # The thesis trains with RMSprop at learning rate $10^{-2}$, full batch. If the long paths were
 # a property of self-attention, other optimizers and step sizes would trace them too; if they
 # are the optimizer's, they would change with it. The ablation below retrains the
-# {glue:text}`ab-setup` setup with RMSprop, Adam and plain gradient descent at every learning
+# {glue:md}`ab-setup` setup with RMSprop, Adam and plain gradient descent at every learning
 # rate of `ablation_lrs` (the runs with RMSprop at $10^{-2}$ are the grid's own).
 
 # %% tags=["remove-stderr"]
@@ -367,39 +353,30 @@ stats.interval_table(ablation, ["optimizer", "lr"],
                       "path_after_plateau"], digits={"best_epoch": 0})
 
 # %% tags=["remove-input"]
-glue("ab-setup", f"{task_names[ablation_task]}, level {ablation_level}", display=False)
+chapter.glue("ab-setup", prose.setup_at_level(chapter.TASK_NAMES[ablation_task],
+                                              ablation_level))
 learned = ablation[ablation["instance_accuracy"] >= 0.9]
 by_setting = learned.groupby(["optimizer", "lr"])["straightness"]
 best_key, best_values = max(by_setting, key=lambda item: item[1].mean()) if len(learned) else (
     ("none", "-"), pd.Series(dtype=float))
 thesis_setting = ablation[(ablation["optimizer"] == "rmsprop") & (ablation["lr"] == "0.01")]
-glue("ab-best", f"{best_key[0]} at learning rate {best_key[1]}", display=False)
-glue("ab-best-straightness", stats.interval_text(best_values), display=False)
-glue("ab-thesis-straightness", stats.interval_text(thesis_setting["straightness"]),
-     display=False)
-glue("ab-runs", int(ablation_repetitions), display=False)
+chapter.glue("ab-best", prose.optimizer_setting(*best_key))
+chapter.glue("ab-best-straightness", stats.interval_text(best_values))
+chapter.glue("ab-thesis-straightness", stats.interval_text(thesis_setting["straightness"]))
+chapter.glue("ab-runs", int(ablation_repetitions))
 best_low = stats.bootstrap_interval(best_values)[1] if len(best_values) else np.nan
 thesis_high = stats.bootstrap_interval(thesis_setting["straightness"])[2]
-glue("ab-reading", (
-    "straighter than the thesis's setting, so part of the inefficiency is the optimizer's"
-    if best_low > thesis_high else
-    "not distinguishable from the thesis's setting at this number of runs"), display=False)
+chapter.glue("ab-reading", prose.ablation_reading(best_low, thesis_high))
 highest = max((stats.bootstrap_interval(values)[2] for _, values in by_setting), default=np.nan)
-glue("ab-highest", float(highest), display=False)
-glue("ab-overall", (
-    "no optimizer and learning rate of this ablation makes the paths direct: claim 2 does not "
-    "rest on the thesis's choice of optimizer" if highest < 0.5 else
-    "some settings give paths that are not far from direct, so the inefficiency the thesis "
-    "reports depends on its optimizer and step size"
-    if highest >= 0.9 else
-    "the paths stay indirect under every setting, though less so under some"), display=False)
+chapter.glue("ab-highest", float(highest))
+chapter.glue("ab-overall", prose.ablation_overall(highest))
 
 # %% [markdown]
 # Among the settings whose runs reach at least 90 % test accuracy, the straightest paths
-# come from {glue:text}`ab-best` (straightness {glue:text}`ab-best-straightness`, against
-# {glue:text}`ab-thesis-straightness` for the thesis's RMSprop at $10^{-2}$; {glue:text}`ab-runs`
-# runs per setting): {glue:text}`ab-reading`. The highest upper bound of straightness over
-# these settings is {glue:text}`ab-highest:.3f`: {glue:text}`ab-overall`.
+# come from {glue:md}`ab-best` (straightness {glue:md}`ab-best-straightness`, against
+# {glue:md}`ab-thesis-straightness` for the thesis's RMSprop at $10^{-2}$; {glue:text}`ab-runs`
+# runs per setting): {glue:md}`ab-reading`. The highest upper bound of straightness over
+# these settings is {glue:text}`ab-highest:.3f`: {glue:md}`ab-overall`.
 
 # %% [markdown]
 # ## How long the thesis scale takes
@@ -503,9 +480,9 @@ classroom.run_check(check_efficiency_scale, globals())
 X_pair, _, y_pair, _ = data.thesis_split(tasks[0], levels[0], seed=seed)
 assignment, cost = metrics.exact_ot_assignment(X_pair[0], X_pair[1])
 instance_w2 = float(np.sqrt(cost / X_pair.shape[1]))
-glue("ex-pair-classes", f"{y_pair[0]} and {y_pair[1]}", display=False)
-glue("ex-pair-w2", instance_w2, display=False)
-glue("ex-pair-separation", float(2 * levels[0]), display=False)
+chapter.glue("ex-pair-classes", prose.pair_classes(y_pair[0], y_pair[1]))
+chapter.glue("ex-pair-w2", instance_w2)
+chapter.glue("ex-pair-separation", float(2 * levels[0]))
 instance_w2
 
 
@@ -525,7 +502,7 @@ def check_instance_w2(env, instance_w2):
 classroom.run_check(check_instance_w2, globals())
 
 # %% [markdown]
-# The two instances are of classes {glue:text}`ex-pair-classes`; their $W_2$ distance is
+# The two instances are of classes {glue:md}`ex-pair-classes`; their $W_2$ distance is
 # {glue:text}`ex-pair-w2:.3f`, against $2L =$ {glue:text}`ex-pair-separation:.0f` between the
 # class distributions. A sample of a few tokens is far from its distribution, so even two
 # instances of one class are at a positive distance.
@@ -552,16 +529,15 @@ for (setup, level), runs_of_setup in summary.groupby(["setup", "level"]):
                        runs_of_setup[["optimality", "instance_accuracy"]].corr(
                            method="spearman").iloc[0, 1]})
 within = pd.DataFrame(within, columns=["setup", "level", "rank correlation"])
-glue("ex-groups", f"{len(within)} of {summary.groupby(['setup', 'level']).ngroups}",
-     display=False)
-glue("ex-correlation", stats.interval_text(within["rank correlation"], digits=2)
-     if len(within) else "n/a (no group varies in both)", display=False)
+chapter.glue("ex-groups", prose.share_of(len(within),
+                                         summary.groupby(["setup", "level"]).ngroups))
+chapter.glue("ex-correlation", prose.rank_correlation(within["rank correlation"]))
 within.round(3)
 
 # %% [markdown]
 # Within a setup and level (so that the difficulty does not drive both quantities), accuracy
-# and optimality both vary in {glue:text}`ex-groups` groups; there, the rank correlation
-# between them averages {glue:text}`ex-correlation` (mean over groups with its 95 % interval).
+# and optimality both vary in {glue:md}`ex-groups` groups; there, the rank correlation
+# between them averages {glue:md}`ex-correlation` (mean over groups with its 95 % interval).
 # An interval that contains 0 means the runs do not relate a more optimal map to a better
 # classifier.
 #
@@ -569,20 +545,16 @@ within.round(3)
 # ```
 
 # %% tags=["remove-cell"]
-claims.publish([
+grid_setup = prose.grid_setup([task_names[k] for k in tasks], levels)
+chapter.publish([
     claims.finding("final map", claim_one_verdict,
-                   f"optimality {stats.interval_text(trained, digits=4)} over {len(summary)} "
-                   f"runs (lowest setup lower bound {lowest_bound:.4f}); matching "
-                   f"{matching_text}; random instance translations of the same size "
-                   f"{stats.interval_text(reference_table.loc[reference_table['map'] == 'random instance translations', 'optimality'], digits=4)}",
-                   setup=f"{', '.join(task_names[k] for k in tasks)}; levels {levels}"),
+                   prose.final_map_evidence(optimality_text, len(summary), lowest_bound,
+                                            matching_text, null_maps["translations"]),
+                   setup=grid_setup),
     claims.finding("trajectory", claim_two_verdict,
-                   f"straightness {stats.interval_text(summary['straightness'])}, W2 path "
-                   f"efficiency {stats.interval_text(summary['w2_path_efficiency'])} over "
-                   f"{len(summary)} runs; "
-                   f"{stats.interval_text(100 * summary['path_after_plateau'], digits=0)} % of "
-                   f"the path after the validation plateau",
-                   setup=f"{', '.join(task_names[k] for k in tasks)}; levels {levels}"),
+                   prose.trajectory_evidence(straightness_text, w2_text, len(summary),
+                                             after_text),
+                   setup=grid_setup),
 ])
 
 # %% [markdown]
@@ -599,10 +571,4 @@ claims.publish([
 # ablation_lrs: [0.01]
 
 # %% tags=["provenance"]
-provenance({"profile": profile, "tasks": tasks, "levels": levels,
-            "n_repetitions": settings["n_repetitions"], "epochs": settings["epochs"],
-            "n_blocks": settings["n_blocks"], "n_heads": n_heads, "seed": seed, "scheduler": scheduler,
-            "curve_points": curve_points, "trajectory_start": trajectory_start,
-            "ablation_task": ablation_task, "ablation_level": ablation_level,
-            "ablation_repetitions": ablation_repetitions, "ablation_lrs": ablation_lrs},
-           started)
+chapter.provenance(globals() | settings)  # the profile's values of the grid settings

@@ -40,15 +40,9 @@ ot_epochs: int = 50  # training epochs of the OT classifier's MLP (thesis: 50)
 scheduler: str = "local"  # "local" (all cores), a number of worker processes, or a Dask address "tcp://host:8786"; results do not depend on it
 
 # %%
-import time
-
-started = time.perf_counter()
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
-from myst_nb import glue
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -57,12 +51,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from otcompanion import data, engine, experiments, metrics, plots, stats
+from otcompanion import chapter, data, experiments, metrics, plots, prose, stats
 from otcompanion.attention import TransformerClassifier, train_transformer
 from otcompanion.otclassifier import DummyGaussianOTClassifier
-from otcompanion.provenance import provenance
 
-plots.use_book_style()
+chapter.begin("05_biomedical_case")
 
 # %% [markdown]
 # ## The data
@@ -80,10 +73,9 @@ if data_path:
     if csv_tokens < 1:
         raise ValueError(f"csv_tokens must be at least 1, got {csv_tokens}.")
     dataset = data.load_csv(data_path, target, n_tokens=csv_tokens if csv_tokens > 1 else None)
-    source = f"CSV file {data_path} (target column {target!r})"
 else:
     dataset = data.load_breast_cancer_tokens(breast_cancer_layout)
-    source = f"scikit-learn breast-cancer table, layout {breast_cancer_layout!r}"
+source = prose.data_source(data_path, target, breast_cancer_layout)
 tokens = dataset.X if dataset.X.ndim == 3 else dataset.X[:, None, :]
 table = tokens.reshape(len(tokens), -1)
 labels = np.asarray(dataset.target_names)[dataset.y]
@@ -160,16 +152,15 @@ long = results.melt(id_vars=["model"], value_vars=["accuracy", "balanced_accurac
                     var_name="measure", value_name="value")
 figure = plots.score_boxes(long, x="value", y="model", col="measure", order=order,
                            log_scale=["fit_seconds"])
-glue("fig-biomedical-scores", figure, display=False)
-plt.close(figure)
-glue("n-folds", f"{n_repeats} x {n_splits}", display=False)
+chapter.glue_figure("fig-biomedical-scores", figure)
+chapter.glue("n-folds", prose.fold_count(n_repeats, n_splits))
 
 # %% [markdown]
 # ```{glue:figure} fig-biomedical-scores
 # :name: fig-biomedical-scores
 # :alt: Four panels of horizontal box plots, one row per model ordered by mean balanced accuracy: accuracy, balanced accuracy, ROC AUC and the fit time on a logarithmic axis, over the cross-validation folds.
 #
-# Scores of every model on the held-out folds ({glue:text}`n-folds` folds; boxes: quartiles,
+# Scores of every model on the held-out folds ({glue:md}`n-folds` folds; boxes: quartiles,
 # whiskers: 1.5 times the interquartile range) and the fit time in seconds (logarithmic axis).
 # Models are ordered by mean balanced accuracy.
 # ```
@@ -202,9 +193,9 @@ display(pd.DataFrame([{"best epoch": traced.best_epoch,
 per_class.round(4)
 
 # %% tags=["remove-input"]
-glue("traced-optimality", float(totals["optimality"]), display=False)
-glue("traced-matching", float(totals["matching"]), display=False)
-glue("traced-straightness", float(totals["straightness"]), display=False)
+chapter.glue("traced-optimality", float(totals["optimality"]))
+chapter.glue("traced-matching", float(totals["matching"]))
+chapter.glue("traced-straightness", float(totals["straightness"]))
 
 # %% [markdown]
 # On this split the trained map has optimality {glue:text}`traced-optimality:.4f` and matching
@@ -240,8 +231,7 @@ grid = plots.token_scatter(pd.concat(frames, ignore_index=True), x="f1", y="f2",
 for ax in grid.axes.flat:
     ax.scatter(ot_model.dummy_means_[:, 0], ot_model.dummy_means_[:, 1], marker="X", s=120,
                color="black")
-glue("fig-biomedical-mapped", grid.figure, display=False)
-plt.close(grid.figure)
+chapter.glue_figure("fig-biomedical-mapped", grid.figure)
 
 # %% [markdown]
 # ```{glue:figure} fig-biomedical-mapped
@@ -263,44 +253,35 @@ baselines = [name for name in means.index if name not in ("OT classifier", "Tran
 fastest_baseline = median_seconds[baselines].min()
 per_fold = results.pivot_table(index=["repeat", "fold"], columns="model",
                                values="balanced_accuracy")
-
-
-def glue_standing(name, key):
-    """Glue where model ``name`` stands, under keys ``key-...``, for the prose below."""
+for name, key in (("OT classifier", "ot"), ("Transformer", "tf")):  # where each model stands
     rival = per_fold.drop(columns=name).mean().idxmax()  # the best other model
     difference = per_fold[name] - per_fold[rival]
     _, low, high, _ = stats.bootstrap_interval(difference)
-    glue(f"{key}-rank", int(ranked[name]), display=False)
-    glue(f"{key}-balanced", float(means.loc[name, "balanced_accuracy"]), display=False)
-    glue(f"{key}-rival", str(rival), display=False)
-    glue(f"{key}-difference", stats.interval_text(difference), display=False)
-    glue(f"{key}-reading", "the interval lies above 0, a lead over every other model"
-         if low > 0 else f"the interval lies below 0, so it trails the {rival}" if high < 0 else
-         "the interval contains 0, so the folds do not rank the two", display=False)
-    glue(f"{key}-auc", float(means.loc[name, "roc_auc"]), display=False)
-    glue(f"{key}-seconds", float(median_seconds[name]), display=False)
-    glue(f"{key}-times", float(median_seconds[name] / fastest_baseline), display=False)
-
-
-glue_standing("OT classifier", "ot")
-glue_standing("Transformer", "tf")
-glue("data-source", source, display=False)
-glue("n-models", int(len(means)), display=False)
-glue("baseline-low", float(means.loc[baselines, "balanced_accuracy"].min()), display=False)
-glue("baseline-high", float(means.loc[baselines, "balanced_accuracy"].max()), display=False)
+    chapter.glue(f"{key}-rank", int(ranked[name]))
+    chapter.glue(f"{key}-balanced", float(means.loc[name, "balanced_accuracy"]))
+    chapter.glue(f"{key}-rival", str(rival))
+    chapter.glue(f"{key}-difference", stats.interval_text(difference))
+    chapter.glue(f"{key}-reading", prose.standing_reading(low, high, rival))
+    chapter.glue(f"{key}-auc", float(means.loc[name, "roc_auc"]))
+    chapter.glue(f"{key}-seconds", float(median_seconds[name]))
+    chapter.glue(f"{key}-times", float(median_seconds[name] / fastest_baseline))
+chapter.glue("data-source", source)
+chapter.glue("n-models", int(len(means)))
+chapter.glue("baseline-low", float(means.loc[baselines, "balanced_accuracy"].min()))
+chapter.glue("baseline-high", float(means.loc[baselines, "balanced_accuracy"].max()))
 
 # %% [markdown]
-# On the {glue:text}`data-source`, over {glue:text}`n-folds` folds, the **OT classifier** ranks
+# On the {glue:md}`data-source`, over {glue:md}`n-folds` folds, the **OT classifier** ranks
 # {glue:text}`ot-rank` of {glue:text}`n-models` by mean balanced accuracy
 # ({glue:text}`ot-balanced:.3f`). Fold by fold, its balanced accuracy minus that of the best
-# other model, the {glue:text}`ot-rival`, is {glue:text}`ot-difference` (mean and 95 %
-# bootstrap interval over folds): {glue:text}`ot-reading`. Its ROC AUC is
+# other model, the {glue:md}`ot-rival`, is {glue:md}`ot-difference` (mean and 95 %
+# bootstrap interval over folds): {glue:md}`ot-reading`. Its ROC AUC is
 # {glue:text}`ot-auc:.3f` and its median fit time {glue:text}`ot-seconds:.2f` s,
 # {glue:text}`ot-times:.0f` times the fastest baseline's median.
 #
 # The **Transformer** ranks {glue:text}`tf-rank` of {glue:text}`n-models`
-# ({glue:text}`tf-balanced:.3f`); against the {glue:text}`tf-rival` the paired difference is
-# {glue:text}`tf-difference`: {glue:text}`tf-reading`. Its ROC AUC is {glue:text}`tf-auc:.3f`
+# ({glue:text}`tf-balanced:.3f`); against the {glue:md}`tf-rival` the paired difference is
+# {glue:md}`tf-difference`: {glue:md}`tf-reading`. Its ROC AUC is {glue:text}`tf-auc:.3f`
 # and its median fit time {glue:text}`tf-seconds:.2f` s, {glue:text}`tf-times:.0f` times the
 # fastest baseline's. The baselines' mean balanced accuracies range from
 # {glue:text}`baseline-low:.3f` to {glue:text}`baseline-high:.3f`.
@@ -330,9 +311,9 @@ X_train, X_test, y_train, y_test = data.stratified_split(bundled.X, bundled.y, t
                                                          seed=seed)
 n_test = len(y_test)
 test_malignant_share = float(np.mean(y_test == 0))
-glue("ex-n-test", n_test, display=False)
-glue("ex-test-share", test_malignant_share, display=False)
-glue("ex-table-share", float(np.mean(bundled.y == 0)), display=False)
+chapter.glue("ex-n-test", n_test)
+chapter.glue("ex-test-share", test_malignant_share)
+chapter.glue("ex-table-share", float(np.mean(bundled.y == 0)))
 test_malignant_share
 
 
@@ -379,8 +360,8 @@ classroom.run_check(check_split_balance, globals())
 # %%
 test_feature_means = data.TokenStandardizer(per_token=True).fit(X_train).transform(
     X_test).mean(axis=0)
-glue("ex-test-mean-min", float(test_feature_means.min()), display=False)
-glue("ex-test-mean-max", float(test_feature_means.max()), display=False)
+chapter.glue("ex-test-mean-min", float(test_feature_means.min()))
+chapter.glue("ex-test-mean-max", float(test_feature_means.max()))
 test_feature_means
 
 
@@ -442,13 +423,12 @@ layout_table = stats.interval_table(layout_results, ["model"],
                                          ["accuracy", "balanced_accuracy", "roc_auc"])
 display(layout_table)
 layout_means = layout_results.groupby("model")["balanced_accuracy"].mean()
-glue("layout-scores", " and ".join(f"{value:.3f} with the {name} layout"
-                                   for name, value in layout_means.items()), display=False)
-glue("layout-best", layout_means.idxmax().split(" (")[0], display=False)
+chapter.glue("layout-scores", prose.layout_scores(layout_means))
+chapter.glue("layout-best", layout_means.idxmax().split(" (")[0])
 
 # %% [markdown]
 # On the same folds (one repetition of the cross-validation), the Transformer's balanced
-# accuracy is {glue:text}`layout-scores`: the {glue:text}`layout-best` layout has the higher
+# accuracy is {glue:md}`layout-scores`: the {glue:md}`layout-best` layout has the higher
 # mean here (compare the intervals in the table before reading it as a ranking).
 #
 # ```{solution-end}
@@ -477,16 +457,13 @@ by_radius = radius_results.groupby("radius")[["balanced_accuracy", "roc_auc"]].a
     ["mean", "std"])
 display(by_radius.round(3))
 best_radius = by_radius[("balanced_accuracy", "mean")].idxmax()
-glue("radius-first", float(radii[0]), display=False)
-glue("radius-last", float(radii[-1]), display=False)
-glue("radius-first-score", float(by_radius[("balanced_accuracy", "mean")].iloc[0]),
-     display=False)
-glue("radius-last-score", float(by_radius[("balanced_accuracy", "mean")].iloc[-1]),
-     display=False)
-glue("radius-best", float(best_radius), display=False)
-glue("radius-best-score", float(by_radius.loc[best_radius, ("balanced_accuracy", "mean")]),
-     display=False)
-glue("radius-default", int(3 * len(counts)), display=False)
+chapter.glue("radius-first", float(radii[0]))
+chapter.glue("radius-last", float(radii[-1]))
+chapter.glue("radius-first-score", float(by_radius[("balanced_accuracy", "mean")].iloc[0]))
+chapter.glue("radius-last-score", float(by_radius[("balanced_accuracy", "mean")].iloc[-1]))
+chapter.glue("radius-best", float(best_radius))
+chapter.glue("radius-best-score", float(by_radius.loc[best_radius, ("balanced_accuracy", "mean")]))
+chapter.glue("radius-default", int(3 * len(counts)))
 
 # %% [markdown]
 # The mean balanced accuracy goes from {glue:text}`radius-first-score:.3f` at radius
@@ -509,8 +486,4 @@ glue("radius-default", int(3 * len(counts)), display=False)
 # n_jobs: 1
 
 # %% tags=["provenance"]
-provenance({"data_path": data_path, "target": target, "csv_tokens": csv_tokens,
-            "breast_cancer_layout": breast_cancer_layout, "n_splits": n_splits,
-            "n_repeats": n_repeats, "seed": seed, "transformer_epochs": transformer_epochs,
-            "transformer_heads": transformer_heads, "ot_epochs": ot_epochs, "scheduler": scheduler},
-           started)
+chapter.provenance(globals())

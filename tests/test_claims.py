@@ -217,3 +217,19 @@ def test_interval_outcomes_of_a_table():
                                                                "undecided"]
     with pytest.raises(ValueError, match=r"columns \['high'\] are not in differences"):
         claims.interval_outcomes(table.drop(columns="high"), 0.0, "below")
+
+
+@pytest.mark.parametrize("lowest_bound, beats, verdict", [
+    (0.99, True, "supported"), (0.995, False, "partly supported"),
+    (0.989, True, "not supported"), (float("nan"), True, "not supported"),
+])
+def test_final_map_verdict(lowest_bound, beats, verdict):
+    assert claims.final_map_verdict(lowest_bound, beats) == verdict
+
+
+@pytest.mark.parametrize("upper, verdict", [
+    (0.49, "supported"), (0.5, "partly supported"), (0.89, "partly supported"),
+    (0.9, "not supported"), (float("nan"), "not supported"),
+])
+def test_trajectory_verdict(upper, verdict):
+    assert claims.trajectory_verdict(upper) == verdict

@@ -1,0 +1,70 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from otcompanion import prose, stats
+
+
+def test_shared_phrases():
+    assert prose.share_of(np.int64(3), 8) == "3 of 8"
+    assert prose.setup_values({"2 classes": 1.0, "3 classes": 0.9781}) == (
+        "1.000 (2 classes), 0.978 (3 classes)")
+    assert prose.setup_at_level("3 classes", 2) == "3 classes, level 2"
+
+
+def test_blocks_reading_tells_a_difference_of_at_least_001():
+    assert prose.blocks_accuracies({"2 block(s)": 1.0, "1 block(s)": 0.95}) == (
+        "2 block(s) 1.000, 1 block(s) 0.950")
+    assert prose.blocks_reading({"2 block(s)": 1.0, "1 block(s)": 0.995}) == (
+        "the second block adds nothing measurable on this setup")
+    assert prose.blocks_reading({"2 block(s)": 0.9, "1 block(s)": 0.95}) == (
+        "the 1 block(s) model is more accurate here")
+
+
+@pytest.mark.parametrize("matching, start", [(0.99, "still sends"), (0.98, "no longer sends")])
+def test_third_feature_reading(matching, start):
+    assert prose.third_feature_reading(matching).startswith(start)
+
+
+@pytest.mark.parametrize("highest, start", [(0.49, "no optimizer"), (0.5, "the paths stay"),
+                                            (0.9, "some settings"), (np.nan, "the paths stay")])
+def test_ablation_overall_follows_the_claim_two_thresholds(highest, start):
+    assert prose.ablation_overall(highest).startswith(start)
+
+
+def test_ablation_reading_and_settings():
+    assert prose.ablation_reading(0.6, 0.5).startswith("straighter")
+    assert prose.ablation_reading(np.nan, 0.5).startswith("not distinguishable")
+    assert prose.optimizer_setting("adam", "0.01") == "adam at learning rate 0.01"
+    assert prose.beats_translations(True) == "above"
+    assert prose.beats_translations(False) == "not above"
+    assert prose.pair_classes(0, 1) == "0 and 1"
+
+
+def test_rank_correlation_without_groups_says_why():
+    assert prose.rank_correlation(pd.Series([], dtype=float)) == "n/a (no group varies in both)"
+    values = pd.Series([0.1, 0.3, 0.2])
+    assert prose.rank_correlation(values) == stats.interval_text(values, digits=2)
+
+
+def test_findings_evidence():
+    assert prose.grid_setup(["2 classes", "3 classes"], [1, 2]) == (
+        "2 classes, 3 classes; levels [1, 2]")
+    assert prose.final_map_evidence("0.99 [0.98, 1.00]", 4, 0.98, "1.0", "0.9") == (
+        "optimality 0.99 [0.98, 1.00] over 4 runs (lowest setup lower bound 0.9800); matching "
+        "1.0; random instance translations of the same size 0.9")
+    assert prose.trajectory_evidence("0.4", "0.3", 4, "80") == (
+        "straightness 0.4, W2 path efficiency 0.3 over 4 runs; 80 % of the path after the "
+        "validation plateau")
+
+
+def test_biomedical_phrases():
+    assert prose.data_source("", "target", "measurements") == (
+        "scikit-learn breast-cancer table, layout 'measurements'")
+    assert prose.data_source("a.csv", "y", "measurements") == "CSV file a.csv (target column 'y')"
+    assert prose.fold_count(2, 5) == "2 x 5"
+    assert prose.standing_reading(0.01, 0.02, "MLP").endswith("a lead over every other model")
+    assert prose.standing_reading(-0.02, -0.01, "MLP").endswith("so it trails the MLP")
+    assert prose.standing_reading(-0.01, 0.01, "MLP").endswith("do not rank the two")
+    assert prose.layout_scores({"a": 0.91, "b": 0.9}) == (
+        "0.910 with the a layout and 0.900 with the b layout")

@@ -27,7 +27,7 @@ def test_third_feature_reading(matching, start):
 
 
 @pytest.mark.parametrize("highest, start", [(0.49, "no optimizer"), (0.5, "the paths stay"),
-                                            (0.9, "some settings"), (np.nan, "the paths stay")])
+                                            (0.9, "some settings"), (np.nan, "some settings")])
 def test_ablation_overall_follows_the_claim_two_thresholds(highest, start):
     assert prose.ablation_overall(highest).startswith(start)
 

@@ -36,6 +36,7 @@ import re
 import sys
 from pathlib import Path
 
+from joblib import Memory, Parallel, delayed
 from tqdm import tqdm
 
 from ._validation import check_bool, check_int
@@ -150,7 +151,6 @@ def run_jobs(function, jobs, scheduler="local", progress=True, description=None)
                 results.append(function(**job))
                 bar.update()
             return results
-        from joblib import Parallel, delayed  # noqa: PLC0415  (loaded only for parallel runs)
 
         parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator")
         for result in parallel(delayed(_labelled)(function, job) for job in jobs):
@@ -248,7 +248,6 @@ def cached(function, **arguments):
     """
     if not cache_enabled():
         return function(**arguments)
-    from joblib import Memory  # noqa: PLC0415  (loaded only when the run cache is on)
 
     memory = Memory(str(cache_dir()), verbose=0)
     return memory.cache(_keyed)(function, code_hash(), arguments)
@@ -258,7 +257,6 @@ def is_cached(function, **arguments):
     """Whether :func:`cached` would read ``function(**arguments)`` from the cache."""
     if not cache_enabled():
         return False
-    from joblib import Memory  # noqa: PLC0415  (loaded only when the run cache is on)
 
     memory = Memory(str(cache_dir()), verbose=0)
     return memory.cache(_keyed).check_call_in_cache(function, code_hash(), arguments)

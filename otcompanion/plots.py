@@ -13,6 +13,8 @@ per row, and put their legends above the panels instead of to their right.
 
 from __future__ import annotations
 
+import importlib
+
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
@@ -28,6 +30,17 @@ BOOK_WIDTH = 6.3
 FONT_SIZE = 12
 
 
+#: Names that moved to :mod:`otcompanion.chapter`, still importable from here.
+_MOVED = {"glue_value": "glue", "glue_figure": "glue_figure"}
+
+
+def __getattr__(name):
+    # glue_value and glue_figure live in otcompanion.chapter, which imports this module.
+    if name in _MOVED:
+        return getattr(importlib.import_module("otcompanion.chapter"), _MOVED[name])
+    raise AttributeError(f"module 'otcompanion.plots' has no attribute {name!r}")
+
+
 def _order(frame, column):
     return sorted(frame[column].unique())
 
@@ -39,34 +52,6 @@ def book_rc():
             "xtick.labelsize": FONT_SIZE, "ytick.labelsize": FONT_SIZE,
             "legend.fontsize": FONT_SIZE, "legend.title_fontsize": FONT_SIZE,
             "figure.titlesize": FONT_SIZE}
-
-
-def glue_figure(name, figure):
-    """Glue ``figure`` under ``name`` for a ``{glue:figure}`` directive, fitted to the book.
-
-    The figure is shrunk to the text column (:data:`BOOK_WIDTH`, texts keeping their size, so
-    they stay legible on a phone), stored with myst-nb's ``glue`` without being shown, and
-    closed.
-    """
-    from myst_nb import glue
-
-    _fit_width(figure)
-    glue(name, figure, display=False)
-    plt.close(figure)
-
-
-def glue_value(name, value):
-    """Glue a number or a sentence under ``name`` for the prose, without showing it.
-
-    A number (NumPy scalars become Python numbers) is for ``{glue:text}`` with a format spec;
-    a string is glued as Markdown, for ``{glue:md}`` (myst-nb's ``glue``).
-    """
-    from IPython.display import Markdown
-    from myst_nb import glue
-
-    if isinstance(value, np.generic):
-        value = value.item()
-    glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
 
 
 def use_book_style():
@@ -95,7 +80,7 @@ def _legend_above(grid, title=None):
     grid.figure.tight_layout()
 
 
-def _fit_width(figure, width=None, iterations=6):
+def fit_width(figure, width=None, iterations=6):
     """Shrink ``figure`` (keeping its shape) until its saved image, cropped to what is drawn as
     the book's notebooks save figures (``bbox_inches="tight"``), is at most ``width`` inches
     wide, default :data:`BOOK_WIDTH`. Texts keep their size in points. Returns ``figure``."""
@@ -186,7 +171,7 @@ def token_scatter(frame, x="x1", y="x2", hue="class", row=None, col=None, height
         handle.set_alpha(1)
     if title:
         grid.figure.suptitle(title, y=1.02)
-    _fit_width(grid.figure)
+    fit_width(grid.figure)
     return grid
 
 
@@ -219,7 +204,7 @@ def feature_boxes(frame, x, y, hue="class", title=None, height=None, aspect=None
     _legend_above(grid)
     if title:
         grid.figure.suptitle(title, y=1.02)
-    _fit_width(grid.figure)
+    fit_width(grid.figure)
     return grid
 
 
@@ -264,7 +249,7 @@ def score_boxes(frame, x, y, col, order=None, col_wrap=2, log_scale=(), height=N
         ax.set_ylabel("")
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
-    return _fit_width(figure)
+    return fit_width(figure)
 
 
 def training_curves(history, best_epoch=None, title=None, height=None):
@@ -318,7 +303,7 @@ def training_curves(history, best_epoch=None, title=None, height=None):
                   frameon=False)
     if title:
         figure.suptitle(title)
-    return _fit_width(figure)
+    return fit_width(figure)
 
 
 def panel_row(n_panels, aspect=1.0):
@@ -476,7 +461,7 @@ def attention_heads(weights, row_labels=None, title=None, size=None):
         figure.suptitle("head")
     if title:
         figure.suptitle(title if n_heads <= 4 else f"{title}\nhead")
-    return _fit_width(figure)
+    return fit_width(figure)
 
 
 def metric_panels(frame, x, metrics, hue=None, col_wrap=3, height=None, title=None,
@@ -523,7 +508,7 @@ def metric_panels(frame, x, metrics, hue=None, col_wrap=3, height=None, title=No
     _legend_above(grid)
     if title:
         grid.figure.suptitle(title, y=1.03)
-    _fit_width(grid.figure)
+    fit_width(grid.figure)
     return grid
 
 
@@ -590,7 +575,7 @@ def interval_panels(table, x, metrics, hue=None, col_wrap=3, height=None, title=
                                _legend_columns(labels)))
     if title:
         figure.suptitle(title)
-    return _fit_width(figure)
+    return fit_width(figure)
 
 
 def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="difference",
@@ -653,4 +638,4 @@ def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="differ
                       ncols=min(len(hues), 3, _legend_columns(labels)))
     if title:
         figure.suptitle(title)
-    return _fit_width(figure)
+    return fit_width(figure)

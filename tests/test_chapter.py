@@ -1,0 +1,123 @@
+import sys
+
+import matplotlib.pyplot as plt
+import myst_nb
+import numpy as np
+import pytest
+from IPython.display import Markdown
+
+from otcompanion import chapter, plots
+
+
+@pytest.fixture
+def glued(monkeypatch):
+    """What the chapter glued with myst-nb: name -> (value, display)."""
+    store = {}
+    monkeypatch.setattr(myst_nb, "glue",
+                        lambda name, value, display=True: store.update({name: (value, display)}))
+    return store
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """What the chapter displayed, with myst-nb made unimportable (plain Jupyter)."""
+    monkeypatch.setitem(sys.modules, "myst_nb", None)
+    store = []
+    monkeypatch.setattr("IPython.display.display", lambda value: store.append(value))
+    return store
+
+
+def test_glue_stores_numbers_as_python_numbers_without_display(glued):
+    chapter.glue("n", np.int64(3))
+    chapter.glue("x", np.float32(0.5))
+    chapter.glue("plain", 7)
+    assert glued["n"] == (3, False) and type(glued["n"][0]) is int
+    assert type(glued["x"][0]) is float and glued["x"][1] is False
+    assert glued["plain"] == (7, False)
+
+
+def test_glue_stores_a_string_as_markdown(glued):
+    chapter.glue("sentence", "a **verdict**")
+    value, display = glued["sentence"]
+    assert isinstance(value, Markdown) and value.data == "a **verdict**" and display is False
+
+
+def test_glue_without_myst_nb_displays_the_value(shown):
+    chapter.glue("n", np.int64(3))
+    chapter.glue("sentence", "a **verdict**")
+    assert shown[0] == 3 and type(shown[0]) is int
+    assert isinstance(shown[1], Markdown) and shown[1].data == "a **verdict**"
+
+
+def test_glue_figure_fits_glues_and_closes(glued):
+    figure, _ = plt.subplots(figsize=(12, 4))
+    chapter.glue_figure("fig", figure)
+    value, display = glued["fig"]
+    assert value is figure and display is False
+    assert figure.get_size_inches()[0] < 12
+    assert not plt.fignum_exists(figure.number)
+
+
+def test_glue_figure_without_myst_nb_shows_and_closes(shown):
+    figure, _ = plt.subplots()
+    chapter.glue_figure("fig", figure)
+    assert shown == [figure]
+    assert not plt.fignum_exists(figure.number)
+
+
+def test_plots_forwards_the_glue_functions_to_chapter(glued):
+    assert plots.glue_value is chapter.glue and plots.glue_figure is chapter.glue_figure
+    plots.glue_value("n", np.int64(3))
+    assert glued["n"] == (3, False)
+    with pytest.raises(AttributeError, match="no attribute 'glue_nothing'"):
+        plots.glue_nothing  # noqa: B018
+
+
+def test_task_names_keeps_the_given_tasks_in_order():
+    assert chapter.TASK_NAMES == {2: "2 classes", 3: "3 classes"}
+    assert chapter.task_names([2, 3]) == {2: "2 classes", 3: "3 classes"}
+    assert list(chapter.task_names([3, 2])) == [3, 2]
+    assert chapter.task_names([3]) == {3: "3 classes"}
+
+
+@pytest.mark.parametrize("tasks", [[], [4], [2, 4], None])
+def test_task_names_rejects_anything_but_2_and_3(tasks):
+    with pytest.raises(ValueError, match=r"tasks must be a non-empty list of 2 and/or 3"):
+        chapter.task_names(tasks)
+
+
+def test_task_names_error_names_the_parameter():
+    with pytest.raises(ValueError, match=r"^hard_tasks must be a non-empty list"):
+        chapter.task_names([1], name="hard_tasks")
+
+
+def test_begin_applies_the_book_style():
+    plt.rcParams["font.size"] = 5
+    chapter.begin("00_toy")
+    assert plt.rcParams["font.size"] == plots.FONT_SIZE
+
+
+def test_provenance_reads_the_parameter_names_from_the_parameters_cell(toy_project):
+    chapter.begin("00_toy")
+    table = chapter.provenance({"fail": True, "value": 5, "other": 1})
+    rows = dict(zip(table["item"], table["value"]))
+    assert rows["parameter fail"] == "True" and rows["parameter value"] == "5"
+    assert "parameter other" not in rows
+    assert list(table["item"][:2]) == ["parameter fail", "parameter value"]
+    assert rows["wall time"].endswith(" s")
+
+
+def test_provenance_names_a_missing_parameter(toy_project):
+    chapter.begin("00_toy")
+    with pytest.raises(KeyError, match="value"):
+        chapter.provenance({"fail": False})
+
+
+def test_publish_displays_the_findings(monkeypatch):
+    from otcompanion import claims
+
+    published = []
+    monkeypatch.setattr(claims, "publish", lambda findings: published.append(list(findings)))
+    item = claims.finding("final map", "supported", "a mean of 0.9 [0.8, 1.0] over 5 runs")
+    chapter.publish([item])
+    assert published == [[item]]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from otcompanion import claims
-from otcompanion.tables import format_difference, format_interval, row_difference
+from otcompanion import claims, experiments
+from otcompanion.tables import format_difference, format_interval, interval_outcomes, row_difference
 
 # ---- chapters 03, 04, 06 ----
 
@@ -44,12 +44,12 @@ def pretraining_evidence(speed_rows, accuracy_rows, target_accuracy, epochs, n_l
     return "\n".join(lines)
 
 
-def budget_sentence(verdicts, verdict, faster_rows):
+def budget_sentence(verdicts, main, faster_rows):
     """Whether the pretraining verdict holds at every budget (``verdicts``: budget -> verdict;
-    ``verdict``: the main one), and how close to 0 the intervals of the gains
-    (``faster_rows``, the faster cells' speed differences) end."""
+    ``main``: the verdict at the chapter's budget), and how close to 0 the intervals of the
+    gains (``faster_rows``, the faster cells' speed differences) end."""
     if len(set(verdicts.values())) == 1:
-        sentence = (f"the verdict is *{verdict}* at every budget tried "
+        sentence = (f"the verdict is *{main}* at every budget tried "
                     f"({', '.join(map(str, verdicts))} epochs).")
     else:
         sentence = ("the verdict depends on the budget: " + "; ".join(
@@ -155,6 +155,14 @@ def accuracy_evidence(differences, by, margin, found):
         + (f"; both models at 1.000 in every run in {ceiling} setups" if ceiling else "") + ".")
 
 
+def accuracy_finding(differences, by, margin, where):
+    """The finding "comparable accuracy" (:func:`accuracy_evidence`): each setup's interval of
+    OT minus Transformer accuracy above ``-margin``; returns it with the outcome per setup."""
+    found = interval_outcomes(differences, -margin, "above")
+    return claims.finding("ot classifier accuracy", experiments.combined_verdict(found),
+                          accuracy_evidence(differences, by, margin, found), where), found
+
+
 def worst_shortfall(differences):
     """The lowest paired accuracy difference with its setup and variant."""
     worst = differences.loc[differences["difference"].idxmin()]
@@ -179,6 +187,15 @@ def cost_evidence(differences, speed, by, what, found):
         + " to ".join(f"{format_interval(row['speed_up'], row['low'], row['high'], 1)} "
                       f"({group_name(row, by)})" for _, row in extremes.iterrows())
         + ".")
+
+
+def cost_finding(differences, speed, by, where, what):
+    """The finding "cheaper" (:func:`cost_evidence`): each setup's interval of OT minus
+    Transformer seconds below :data:`otcompanion.claims.COST_THRESHOLD`; returns it with the
+    outcome per setup."""
+    found = interval_outcomes(differences, claims.COST_THRESHOLD, "below")
+    return claims.finding("ot classifier cost", experiments.combined_verdict(found),
+                          cost_evidence(differences, speed, by, what, found), where), found
 
 
 def scaling_per_solver(differences):

@@ -13,6 +13,11 @@ import pandas as pd
 
 from otcompanion import experiments, pretrain, stats
 
+#: The two models of chapter 04's comparisons, as the values of the ``model`` column of
+#: :func:`otcompanion.experiments.classifier_comparison_run` and
+#: :func:`otcompanion.experiments.stopping_rule_run`.
+OT, TRANSFORMER = "OT classifier", "Transformer"
+
 
 def format_interval(mean, low, high, digits=3, unit=""):
     """``"mean [low, high]"`` with ``digits`` decimals; just the mean when ``low == high`` (no
@@ -56,6 +61,13 @@ def paired_difference(frame, column, first, second, by):
     runs with ``by == first`` and ``by == second``, paired on the repetition (seed 0)."""
     return stats.paired_differences(frame, [], ["repetition"], by, first, second,
                                     [column]).iloc[0]
+
+
+def ot_minus_transformer(frame, by, columns, seed=0):
+    """:func:`otcompanion.stats.paired_differences` of ``columns``, OT classifier minus
+    Transformer, paired on the repetition (same data, same seeds) within each group of ``by``."""
+    return stats.paired_differences(frame, by, ["repetition"], "model", OT, TRANSFORMER,
+                                    columns, seed=seed)
 
 
 def speed_up(frame, by, column, slower, faster, condition="model", seed=0):
@@ -107,6 +119,14 @@ def with_speed_up(table, speed, by):
         for values in speed[["speed_up", "low", "high"]].to_numpy()]})
     return table.merge(speed[[*by, "speed-up [95 % CI]"]], on=by, how="left").fillna(
         {"speed-up [95 % CI]": "n/a"})
+
+
+def model_difference_table(differences, speed, by):
+    """Chapter 04's paired table: OT minus Transformer (:func:`ot_minus_transformer` of one
+    quantity) as text with the two means, and the speed-up (:func:`speed_up`) per group."""
+    table = difference_table(differences, "OT − Transformer",
+                             {"mean_first": "OT mean", "mean_second": "Transformer mean"})
+    return with_speed_up(table.drop(columns="quantity"), speed, by)
 
 
 def interval_outcomes(differences, threshold, claim):

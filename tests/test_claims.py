@@ -50,3 +50,35 @@ def test_bad_findings_are_refused(arguments, error, message):
     options.update(arguments)
     with pytest.raises(error, match=message):
         claims.finding(**options)
+
+
+# Chapter rules (03, 04, 06)
+
+def test_gain_is_narrow_when_the_interval_ends_close_to_0():
+    assert claims.gain_is_narrow(-2.0, -0.4)
+    assert not claims.gain_is_narrow(-2.0, -0.6)
+
+
+def test_check_accuracy_margin():
+    assert claims.check_accuracy_margin(0.05) == 0.05
+    for bad in (0, 1, -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"accuracy_margin must be in \(0, 1\)"):
+            claims.check_accuracy_margin(bad)
+
+
+def test_geometry_verdict():
+    assert claims.geometry_verdict(["undecided", "support"]) == "supported"
+    assert claims.geometry_verdict(["undecided", "undecided"]) == "inconclusive"
+    assert claims.geometry_verdict(["undecided", "contradict"]) == "not supported"
+
+
+def test_multi_head_rules():
+    lower, higher = {"verdict": "first lower"}, {"verdict": "first higher"}
+    open_ = {"verdict": "no difference detected"}
+    assert claims.multi_head_verdict(lower, lower, higher) == "supported"
+    assert claims.multi_head_verdict(lower, open_, open_) == "partly supported"
+    assert claims.multi_head_verdict(open_, open_, open_) == "inconclusive"
+    assert claims.multi_head_verdict(lower, higher, higher) == "not supported"
+    assert claims.multi_head_verdict(lower, lower, lower) == "not supported"
+    assert claims.heads_lazier(lower, lower)
+    assert not claims.heads_lazier(lower, open_)

@@ -57,32 +57,21 @@ scheduler: str = "local"  # "local" (all cores), a number of worker processes, o
 # %%
 import time
 
-started = time.perf_counter()
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from myst_nb import glue
 
-from otcompanion import claims, data, experiments, plots, pretrain, stats
-from otcompanion.provenance import provenance
+from otcompanion import chapter, claims, data, experiments, plots, pretrain, prose, stats, tables
 
-plots.use_book_style()
-task_names = {2: "2 classes", 3: "3 classes"}
-if not tasks or any(task not in task_names for task in tasks):
-    raise ValueError(f"tasks must be a non-empty list of 2 and/or 3, got {tasks}.")
+chapter.begin("03_mlp_pretraining")
+chapter.task_names(tasks)
+task_names = chapter.TASK_NAMES
 if sensitivity_task not in task_names:
     raise ValueError(f"sensitivity_task must be 2 or 3, got {sensitivity_task}.")
 if reference_epochs < epochs:
     raise ValueError(f"reference_epochs ({reference_epochs}) must be at least epochs "
                      f"({epochs}): the unpretrained runs are cut from runs that long.")
-
-
-def interval_text(row, places=1):
-    """'difference [low, high]' of a paired-differences row."""
-    return f"{row['difference']:+.{places}f} [{row['low']:+.{places}f}, {row['high']:+.{places}f}]"
-
 
 # %% [markdown]
 # ## The pretraining data
@@ -169,7 +158,7 @@ for k in tasks:
             setting=f"{task_names[k]}\n{name} ({np.rad2deg(rotation):.0f}°)"))
 grid = plots.token_scatter(pd.concat(frames, ignore_index=True), col="setting", height=2.6)
 grid.set_titles(col_template="{col_name}")
-plots.glue_figure("pretraining-clouds", grid.figure)
+chapter.glue_figure("pretraining-clouds", grid.figure)
 
 # %% [markdown]
 # Why not the thesis's own convergence measure? The thesis trains for 200 epochs with a
@@ -181,9 +170,9 @@ plots.glue_figure("pretraining-clouds", grid.figure)
 
 # %%
 none = summary[summary["condition"] == "unpretrained"]
-plots.glue_value("pretraining-late-best",
-          100 * float((none["reference_best_epoch"] > 0.9 * reference_epochs).mean()))
-plots.glue_value("pretraining-median-best", float(none["reference_best_epoch"].median()))
+late = none["reference_best_epoch"] > claims.LATE_BEST_EPOCH_SHARE * reference_epochs
+chapter.glue("pretraining-late-best", 100 * float(late.mean()))
+chapter.glue("pretraining-median-best", float(none["reference_best_epoch"].median()))
 
 # %% [markdown]
 # ## What the runs show
@@ -221,7 +210,7 @@ grid = plots.metric_panels(curves, "epoch", metric_names, hue="condition", col_w
 for name in metric_names:
     if "loss" in name:
         grid.axes_dict[name].set_yscale("log")
-plots.glue_figure("pretraining-curves", grid.figure)
+chapter.glue_figure("pretraining-curves", grid.figure)
 
 # %% [markdown]
 # ```{glue:figure} pretraining-curves
@@ -249,7 +238,7 @@ figure = plots.paired_intervals(by_level[by_level["quantity"] == "epochs_to_targ
                                 "level", hue="condition", col="setup",
                                 xlabel="pretrained − unpretrained (epochs)",
                                 height=3.2, width=4.0)
-plots.glue_figure("pretraining-differences", figure)
+chapter.glue_figure("pretraining-differences", figure)
 
 # %% [markdown]
 # ```{glue:figure} pretraining-differences
@@ -269,10 +258,10 @@ plots.glue_figure("pretraining-differences", figure)
 pooled = experiments.pretraining_differences(summary, quantities, baseline="unpretrained",
                                              pool_levels=True, seed=seed)
 pooled["setup"] = pooled["n_classes"].map(task_names)
-plots.glue_value("pretraining-pairs", int(pooled["pairs"].min()))
+chapter.glue("pretraining-pairs", int(pooled["pairs"].min()))
 pooled_table = pooled.assign(**{
     "pretrained": pooled["mean_first"].round(3), "unpretrained": pooled["mean_second"].round(3),
-    "difference [95 % interval]": pooled.apply(interval_text, axis=1, places=3),
+    "difference [95 % interval]": pooled.apply(tables.row_difference, axis=1, places=3),
     "runs": pooled["pairs"]})
 pooled_table[["setup", "condition", "quantity", "runs", "pretrained", "unpretrained",
               "difference [95 % interval]", "verdict"]]
@@ -290,10 +279,7 @@ draw = experiments.pretraining_differences(circles, ["epochs_to_target_capped"],
                                            pool_levels=True, seed=seed)
 draw["setup"] = draw["n_classes"].map(task_names)
 draw_speed = draw[draw["quantity"] == "epochs_to_target_capped"]
-words = {"first higher": "later with the one head", "first lower": "sooner with the one head"}
-plots.glue_value("pretraining-head-draw", "; ".join(
-    f"{row['setup']}: {interval_text(row)} epochs ({words.get(row['verdict'], row['verdict'])})"
-    for _, row in draw_speed.iterrows()) + ".")
+chapter.glue("pretraining-head-draw", prose.head_draw(draw_speed))
 
 # %% [markdown]
 # What decides the outcome of a run? {numref}`fig-pretraining-head-fit` sets every run's
@@ -314,7 +300,7 @@ grid.set_axis_labels("head accuracy on inputs", "difference in epochs")
 grid.set_titles("{col_name}")
 for ax in grid.axes.flat:
     ax.axhline(0, color="0.3", linestyle=":", linewidth=1)
-plots.glue_figure("pretraining-head-fit", grid.figure)
+chapter.glue_figure("pretraining-head-fit", grid.figure)
 
 # %% [markdown]
 # ```{glue:figure} pretraining-head-fit
@@ -353,80 +339,36 @@ plots.glue_figure("pretraining-head-fit", grid.figure)
 
 # %%
 result = pretrain.pretraining_verdict(pooled, cell=("setup", "condition"))
-
-
-def cell_list(cells):
-    return ", ".join(f"{setup} with *{condition}*" for setup, condition in cells) or "none"
-
-
 speed_rows = pooled[pooled["quantity"] == "epochs_to_target_capped"]
 accuracy_rows = pooled[pooled["quantity"] == "val_accuracy"]
-evidence_lines = []
-for _, row in speed_rows.iterrows():
-    accuracy = accuracy_rows[(accuracy_rows["setup"] == row["setup"])
-                             & (accuracy_rows["condition"] == row["condition"])].iloc[0]
-    evidence_lines.append(
-        f"- {row['setup']}, *{row['condition']}*: epochs to a validation accuracy of "
-        f"{target_accuracy:g} (restricted to {epochs}) {row['mean_first']:.1f} against "
-        f"{row['mean_second']:.1f}, paired difference {interval_text(row)}; validation "
-        f"accuracy {interval_text(accuracy, 3)} ({int(row['pairs'])} repetitions, each the "
-        f"mean of {len(levels)} level{'s' if len(levels) > 1 else ''}).")
-evidence = "\n".join(evidence_lines)
+evidence = prose.pretraining_evidence(speed_rows, accuracy_rows, target_accuracy, epochs,
+                                      len(levels))
 speed_by_level = by_level[by_level["quantity"] == "epochs_to_target_capped"]
-plots.glue_value("pretraining-level-faster", int((speed_by_level["high"] < 0).sum()))
-plots.glue_value("pretraining-level-slower", int((speed_by_level["low"] > 0).sum()))
-plots.glue_value("pretraining-level-cells", len(speed_by_level))
-
-budgets = []
-for budget in sorted({*[b for b in shorter_budgets if 1 <= b < epochs], epochs}):
-    cut = experiments.budget_summaries(histories, budget, patience=patience,
-                                       target_accuracy=target_accuracy)
-    cut["setup"] = cut["n_classes"].map(task_names)
-    differences = experiments.pretraining_differences(
-        cut, ["epochs_to_target_capped", "val_accuracy"], baseline="unpretrained",
-        pool_levels=True, seed=seed)
-    differences["setup"] = differences["n_classes"].map(task_names)
-    check = pretrain.pretraining_verdict(differences, cell=("setup", "condition"))
-    budgets.append({"budget (epochs)": budget, "verdict": check["verdict"],
-                    "faster": cell_list(check["faster"]), "harmed": cell_list(check["harmed"])})
-budgets = pd.DataFrame(budgets)
+chapter.glue("pretraining-level-faster", int((speed_by_level["high"] < 0).sum()))
+chapter.glue("pretraining-level-slower", int((speed_by_level["low"] > 0).sum()))
+chapter.glue("pretraining-level-cells", len(speed_by_level))
+checks = tables.budget_verdicts(
+    histories, sorted({*[b for b in shorter_budgets if 1 <= b < epochs], epochs}), task_names,
+    patience, target_accuracy, seed=seed)
+budgets = pd.DataFrame([{"budget (epochs)": check["budget"], "verdict": check["verdict"],
+                         "faster": prose.cell_list(check["faster"]),
+                         "harmed": prose.cell_list(check["harmed"])} for check in checks])
 verdicts = dict(zip(budgets["budget (epochs)"], budgets["verdict"]))
-if len(set(verdicts.values())) == 1:
-    budget_sentence = (f"the verdict is *{result['verdict']}* at every budget tried "
-                       f"({', '.join(map(str, verdicts))} epochs).")
-else:
-    budget_sentence = ("the verdict depends on the budget: " + "; ".join(
-        f"*{verdict}* at {budget} epochs" for budget, verdict in verdicts.items())
-        + ". It rests on intervals that end close to 0, and is no firmer than that.")
 faster_rows = speed_rows[[(row["setup"], row["condition"]) in result["faster"]
                           for _, row in speed_rows.iterrows()]]
-if len(faster_rows):
-    narrow = (-faster_rows["high"] < 0.25 * -faster_rows["difference"]).any()
-    budget_sentence += (" The gain's interval ends "
-                        + ", ".join(f"{-row['high']:.2f} epochs below 0 ({row['setup']}, "
-                                    f"*{row['condition']}*)" for _, row in faster_rows.iterrows())
-                        + (": close enough that other data or another budget could move it "
-                           "to 0." if narrow else "."))
-plots.glue_value("pretraining-budgets", budget_sentence)
-plots.glue_value("pretraining-verdict", f"**{result['verdict']}**")
-plots.glue_value("pretraining-evidence",
-          f"Pretraining was faster in: {cell_list(result['faster'])}; slower in: "
-          f"{cell_list(result['slower'])}; less accurate in: "
-          f"{cell_list(result['less_accurate'])}.\n\n{evidence}")
+budget_sentence = prose.budget_sentence(verdicts, result["verdict"], faster_rows)
+chapter.glue("pretraining-budgets", budget_sentence)
+chapter.glue("pretraining-verdict", prose.strong(result["verdict"]))
+chapter.glue("pretraining-evidence", prose.pretraining_summary(result, evidence))
 
 # %%
 budgets
 
 # %% tags=["remove-cell"]
-claims.publish([claims.finding(
+chapter.publish([claims.finding(
     "pretraining", result["verdict"],
-    f"Paired differences pretrained minus unpretrained (same data and initial blocks), 95 % "
-    f"bootstrap intervals over repetitions, budget {epochs} epochs, patience {patience}. "
-    f"Faster: {cell_list(result['faster'])}; slower: {cell_list(result['slower'])}; less "
-    f"accurate: {cell_list(result['less_accurate'])}. Recomputed from the same runs at shorter "
-    f"budgets, {budget_sentence}\n" + evidence,
-    f"{', '.join(task_names[k] for k in tasks)}; levels "
-    f"{', '.join(map(str, levels))}; {n_repetitions} repetitions")])
+    prose.pretraining_finding(result, epochs, patience, budget_sentence, evidence),
+    prose.pretraining_setup([task_names[k] for k in tasks], levels, n_repetitions))])
 
 # %% [markdown]
 # ## Cost
@@ -449,13 +391,13 @@ heads = pretrained_runs.drop_duplicates(["n_classes", "head_seed", "condition"])
 head_seconds = float(heads["head_seconds"].mean())
 thesis_runs = len(pretrained_conditions) * len(task_names) * 4 * 100
 thesis_heads = len(task_names) * (1 + 2 * 100)  # one shared head, two own heads per repetition
-plots.glue_value("pretraining-runs", len(pretrained_runs))
-plots.glue_value("pretraining-heads", len(heads))
-plots.glue_value("pretraining-grid-seconds", grid_seconds)
-plots.glue_value("pretraining-epoch-ms", 1000 * epoch_seconds)
-plots.glue_value("pretraining-head-s", head_seconds)
-plots.glue_value("pretraining-thesis-minutes",
-          (thesis_runs * 200 * epoch_seconds + thesis_heads * head_seconds) / 60)
+chapter.glue("pretraining-runs", len(pretrained_runs))
+chapter.glue("pretraining-heads", len(heads))
+chapter.glue("pretraining-grid-seconds", grid_seconds)
+chapter.glue("pretraining-epoch-ms", 1000 * epoch_seconds)
+chapter.glue("pretraining-head-s", head_seconds)
+chapter.glue("pretraining-thesis-minutes",
+             (thesis_runs * 200 * epoch_seconds + thesis_heads * head_seconds) / 60)
 
 # %% [markdown]
 # ## Exercises
@@ -481,8 +423,8 @@ k = sensitivity_task
 radius = radius_factors[-1] * 3 * k
 rotated_means = geometry.dummy_means(k, radius=radius, rotation=np.deg2rad(rotations_deg[-1]))
 neighbour_distance = float(np.linalg.norm(rotated_means[0] - rotated_means[1]))
-glue("ex-neighbour-distance", neighbour_distance, display=False)
-glue("ex-chord", float(2 * radius * np.sin(np.pi / k)), display=False)
+chapter.glue("ex-neighbour-distance", neighbour_distance)
+chapter.glue("ex-chord", float(2 * radius * np.sin(np.pi / k)))
 rotated_means
 
 
@@ -533,7 +475,7 @@ X_clouds, y_clouds = pretrain.pretraining_clouds(sensitivity_task, n_instances=4
 cloud_means = np.stack([X_clouds[y_clouds == c].reshape(-1, 2).mean(axis=0)
                         for c in range(sensitivity_task)])
 gap = np.linalg.norm(cloud_means - geometry.dummy_means(sensitivity_task), axis=1)
-glue("ex-cloud-gaps", ", ".join(f"{g:.3f}" for g in gap), display=False)
+chapter.glue("ex-cloud-gaps", ", ".join(f"{g:.3f}" for g in gap))
 cloud_means
 
 
@@ -554,7 +496,7 @@ def check_cloud_means(env, cloud_means):
 classroom.run_check(check_cloud_means, globals())
 
 # %% [markdown]
-# Each class's sample mean lies {glue:text}`ex-cloud-gaps` from its dummy mean (one number per
+# Each class's sample mean lies {glue:md}`ex-cloud-gaps` from its dummy mean (one number per
 # class): the clouds are centred where the geometry puts them, up to sampling noise.
 #
 # ```{solution-end}
@@ -668,8 +610,7 @@ for c in range(3):
 ax.set_aspect("equal")
 ax.legend(fontsize="small")
 ax.set_title(f"class regions, circle rotated by {rotations_deg[-1]:g} degrees")
-glue("fig-ex-head-regions", figure, display=False)
-plt.close(figure)
+chapter.glue_figure("fig-ex-head-regions", figure)
 
 # %% [markdown]
 # ```{glue:figure} fig-ex-head-regions
@@ -705,11 +646,4 @@ plt.close(figure)
 # scheduler: "1"
 
 # %% tags=["provenance"]
-provenance({"seed": seed, "tasks": tasks, "levels": levels, "n_repetitions": n_repetitions,
-            "epochs": epochs, "shorter_budgets": shorter_budgets, "patience": patience,
-            "reference_epochs": reference_epochs,
-            "n_blocks": n_blocks, "n_heads": n_heads, "target_accuracy": target_accuracy,
-            "sensitivity_task": sensitivity_task, "sensitivity_level": sensitivity_level,
-            "sensitivity_repetitions": sensitivity_repetitions,
-            "radius_factors": radius_factors, "rotations_deg": rotations_deg,
-            "scheduler": scheduler}, started)
+chapter.provenance(globals())

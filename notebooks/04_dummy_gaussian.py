@@ -66,75 +66,21 @@ sensitivity_level: int = 1  # level of the 3-class setup used for the geometry s
 scheduler: str = "local"  # "local" (all cores), a number of worker processes, or a Dask address "tcp://host:8786"; results do not depend on it
 
 # %% tags=["remove-stderr"]
-import time
-
-started = time.perf_counter()
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from otcompanion import claims, data, engine, experiments, plots, stats
+from otcompanion import chapter, claims, data, engine, experiments, plots, prose, stats, tables
 from otcompanion.geometry import dummy_means
 from otcompanion.otclassifier import SOLVERS, DummyGaussianOTClassifier
+from otcompanion.tables import OT, TRANSFORMER
 
-plots.use_book_style()
-task_names = {2: "2 classes", 3: "3 classes"}
-for name, value in (("tasks", tasks), ("hard_tasks", hard_tasks)):
-    if not value or any(task not in task_names for task in value):
-        raise ValueError(f"{name} must be a non-empty list of 2 and/or 3, got {value}.")
-if not 0 < accuracy_margin < 1:
-    raise ValueError(f"accuracy_margin must be in (0, 1), got {accuracy_margin}.")
-OT, TRANSFORMER = "OT classifier", "Transformer"
-
-
-def interval(mean, low, high, digits=3, unit=""):
-    """``mean [low, high]`` as text (just the mean when no interval could be formed)."""
-    if np.isnan(mean):
-        return "n/a"
-    if low == high:
-        return f"{mean:.{digits}f}{unit}"
-    return f"{mean:.{digits}f}{unit} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
-def paired(frame, by, columns):
-    """OT classifier minus Transformer, paired on the repetition (same data, same seeds)."""
-    return stats.paired_differences(frame, by, ["repetition"], "model", OT, TRANSFORMER,
-                                    columns, seed=seed)
-
-
-def speed_up(frame, by, column):
-    """Transformer time / OT time per pair: geometric mean and 95 % bootstrap interval per group
-    (the interval of the mean log ratio, exponentiated)."""
-    # A model that never reaches the target has only NaN in ``column``: keep its column.
-    wide = frame.pivot_table(index=[*by, "repetition"], columns="model", values=column,
-                             dropna=False).reindex(columns=[TRANSFORMER, OT])
-    ratio = np.log(wide[TRANSFORMER] / wide[OT]).dropna()
-    rows = []
-    for keys, group in ratio.groupby(level=by):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        mean, low, high, n = stats.bootstrap_interval(group, seed=seed)
-        rows.append({**dict(zip(by, keys)), "pairs": n, "speed_up": np.exp(mean),
-                     "low": np.exp(low), "high": np.exp(high)})
-    return pd.DataFrame(rows, columns=[*by, "pairs", "speed_up", "low", "high"])
-
-
-def with_speed_up(table, speed, by):
-    """``table`` (from :func:`difference_table`) with the speed-ups of the same groups."""
-    speed = speed.assign(**{"speed-up [95 % CI]": [
-        interval(*values, digits=1) for values in speed[["speed_up", "low", "high"]].to_numpy()]})
-    return table.merge(speed[[*by, "speed-up [95 % CI]"]], on=by, how="left").fillna(
-        {"speed-up [95 % CI]": "n/a"})
-
-
-def difference_table(differences, digits=3):
-    """Paired differences as text, one row per group and quantity."""
-    table = differences.copy()
-    table["OT − Transformer [95 % CI]"] = [interval(*values, digits=digits) for values in
-                                           table[["difference", "low", "high"]].to_numpy()]
-    return table.drop(columns=["difference", "low", "high"]).rename(
-        columns={"mean_first": "OT mean", "mean_second": "Transformer mean"}).round(digits)
+chapter.begin("04_dummy_gaussian")
+chapter.task_names(tasks)
+chapter.task_names(hard_tasks, "hard_tasks")
+claims.check_accuracy_margin(accuracy_margin)
+task_names = chapter.TASK_NAMES
 
 # %% [markdown]
 # ## The method in pictures
@@ -158,7 +104,7 @@ for ax, k in zip(axes, (2, 3)):
     ax.set_aspect("equal")
     ax.set_title(f"{k} classes: radius {3 * k}")
 axes[1].legend(fontsize="small", loc="lower left")
-plots.glue_figure("ot-dummy-geometry", figure)
+chapter.glue_figure("ot-dummy-geometry", figure)
 
 # %% [markdown]
 # ```{glue:figure} ot-dummy-geometry
@@ -196,7 +142,7 @@ for i in sample:
             linewidth=0.4, alpha=0.6)
 ax.set_aspect("equal")
 ax.legend(fontsize="small")
-plots.glue_figure("ot-matching", figure)
+chapter.glue_figure("ot-matching", figure)
 
 # %% [markdown]
 # ```{glue:figure} ot-matching
@@ -227,7 +173,7 @@ for c in range(len(model.classes_)):
               label=f"to class {model.classes_[c]}")
 ax.set_aspect("equal")
 ax.legend(fontsize="small", loc="lower left")
-plots.glue_figure("ot-remapping", figure)
+chapter.glue_figure("ot-remapping", figure)
 
 # %% [markdown]
 # ```{glue:figure} ot-remapping
@@ -281,10 +227,11 @@ stats.interval_table(budget, ["setup", "level", "model"],
 # that the interval contains 0.
 
 # %%
-accuracy_budget = paired(budget, ["setup", "level"], ["instance_accuracy"])
-speed_budget = speed_up(budget, ["setup", "level"], "fit_seconds")
-with_speed_up(difference_table(accuracy_budget).drop(columns="quantity"), speed_budget,
-              ["setup", "level"])
+accuracy_budget = tables.ot_minus_transformer(budget, ["setup", "level"], ["instance_accuracy"],
+                                              seed=seed)
+speed_budget = tables.speed_up(budget, ["setup", "level"], "fit_seconds", TRANSFORMER, OT,
+                               seed=seed)
+tables.model_difference_table(accuracy_budget, speed_budget, ["setup", "level"])
 
 # %% [markdown]
 # Per-class recall on the test set (the share of each class's test instances classified
@@ -300,12 +247,12 @@ grid = plots.metric_panels(budget, "level", ["instance_accuracy", "fit_seconds",
                            height=2.6)
 for name in ("fit_seconds", "seconds_to_target"):
     grid.axes_dict[name].set_yscale("log")
-plots.glue_figure("ot-budget", grid.figure)
+chapter.glue_figure("ot-budget", grid.figure)
 at_ceiling = accuracy_budget[(accuracy_budget["verdict"] == "identical in every pair")
                              & (accuracy_budget["mean_first"] == 1.0)]
-plots.glue_value("ot-ceiling", len(at_ceiling))
-plots.glue_value("ot-setups", len(accuracy_budget))
-plots.glue_value("ot-runs-per-setup", n_repetitions)
+chapter.glue("ot-ceiling", len(at_ceiling))
+chapter.glue("ot-setups", len(accuracy_budget))
+chapter.glue("ot-runs-per-setup", n_repetitions)
 
 # %% [markdown]
 # ```{glue:figure} ot-budget
@@ -340,10 +287,11 @@ stats.interval_table(budget, ["setup", "level", "model"],
 # the Transformer's, and the speed-up.
 
 # %%
-target_budget = paired(budget, ["setup", "level"], ["seconds_to_target"])
-speed_target = speed_up(budget, ["setup", "level"], "seconds_to_target")
-with_speed_up(difference_table(target_budget).drop(columns="quantity"), speed_target,
-              ["setup", "level"])
+target_budget = tables.ot_minus_transformer(budget, ["setup", "level"], ["seconds_to_target"],
+                                            seed=seed)
+speed_target = tables.speed_up(budget, ["setup", "level"], "seconds_to_target", TRANSFORMER, OT,
+                               seed=seed)
+tables.model_difference_table(target_budget, speed_target, ["setup", "level"])
 
 # %% [markdown]
 # ## Under the same stopping rule, and where accuracy can fail
@@ -377,10 +325,11 @@ stats.interval_table(rule, ["setup", "variant", "model"],
                              "best_epoch": 1}, seed=seed)
 
 # %%
-accuracy_rule = paired(rule, ["setup", "variant"], ["instance_accuracy"])
-speed_rule = speed_up(rule, ["setup", "variant"], "fit_seconds")
-with_speed_up(difference_table(accuracy_rule).drop(columns="quantity"), speed_rule,
-              ["setup", "variant"])
+accuracy_rule = tables.ot_minus_transformer(rule, ["setup", "variant"], ["instance_accuracy"],
+                                            seed=seed)
+speed_rule = tables.speed_up(rule, ["setup", "variant"], "fit_seconds", TRANSFORMER, OT,
+                             seed=seed)
+tables.model_difference_table(accuracy_rule, speed_rule, ["setup", "variant"])
 
 # %%
 rule["model, task"] = rule["model"] + ", " + rule["setup"]
@@ -389,9 +338,9 @@ grid = plots.metric_panels(rule, "variant", ["instance_accuracy", "fit_seconds"]
 grid.axes_dict["fit_seconds"].set_yscale("log")
 for ax in grid.axes.flat:
     ax.tick_params(axis="x", labelrotation=30)
-plots.glue_figure("ot-same-rule", grid.figure)
-plots.glue_value("ot-patience", patience)
-plots.glue_value("ot-hard-level", hard_level)
+chapter.glue_figure("ot-same-rule", grid.figure)
+chapter.glue("ot-patience", patience)
+chapter.glue("ot-hard-level", hard_level)
 
 # %% [markdown]
 # ```{glue:figure} ot-same-rule
@@ -413,20 +362,10 @@ plots.glue_value("ot-hard-level", hard_level)
 traced = budget[(budget["model"] == TRANSFORMER) & (budget["level"] == hard_level)]
 untraced = rule[(rule["model"] == TRANSFORMER) & (rule["n_tokens"] == 20)
                 & (rule["n_instances"] == 90)]
-per_epoch = traced.merge(untraced, on=["n_classes", "repetition"], suffixes=("_traced", ""))
-trace_ratio = np.nan  # traced / untraced time per epoch
-if len(per_epoch):
-    ratio = np.log((per_epoch["fit_seconds_traced"] / per_epoch["epochs_run_traced"])
-                   / (per_epoch["fit_seconds"] / per_epoch["epochs_run"]))
-    mean, low, high, n = stats.bootstrap_interval(ratio, seed=seed)
-    trace_ratio = np.exp(mean)
-    trace_overhead = (f"a traced epoch of chapter 02 took "
-                      f"{interval(np.exp(mean), np.exp(low), np.exp(high), 2)} times as long as "
-                      f"an untraced epoch here (geometric mean and 95 % interval over {n} pairs)")
-else:
-    trace_overhead = ("not measured with these parameters (no setup was fitted both traced and "
-                      "untraced)")
-plots.glue_value("ot-trace-overhead", trace_overhead)
+trace = tables.traced_epoch_ratio(traced, untraced, seed=seed)  # traced / untraced per epoch
+trace_ratio = trace[0] if trace else np.nan
+trace_overhead = prose.trace_overhead(trace)
+chapter.glue("ot-trace-overhead", trace_overhead)
 print(trace_overhead)
 
 # %% [markdown]
@@ -471,8 +410,8 @@ for ax, column in zip(axes, ("fit_seconds", "test_accuracy")):
     ax.set_ylabel("")
 axes[0].set_yscale("log")
 axes[0].legend(fontsize="small", ncol=2)
-plots.glue_figure("ot-scaling", figure)
-plots.glue_value("ot-scaling-largest", max(scaling_tokens))
+chapter.glue_figure("ot-scaling", figure)
+chapter.glue("ot-scaling-largest", max(scaling_tokens))
 
 # %% [markdown]
 # ```{glue:figure} ot-scaling
@@ -506,11 +445,8 @@ summary.merge(stats.interval_table(scaling, ["solver", "inputs"], ["test_accurac
 scaling_differences = stats.paired_differences(
     exponents, ["solver"], ["repetition"], "inputs", "standardized", "raw",
     ["exponent", "exponent_alignment"], seed=seed)
-table = scaling_differences.copy()
-table["standardized − raw [95 % CI]"] = [interval(*values, digits=3) for values in
-                                         table[["difference", "low", "high"]].to_numpy()]
-table.drop(columns=["difference", "low", "high"]).rename(
-    columns={"mean_first": "standardized", "mean_second": "raw"}).round(3)
+tables.difference_table(scaling_differences, "standardized − raw",
+                        {"mean_first": "standardized", "mean_second": "raw"})
 
 # %% [markdown]
 # At level 4 the classes are far apart and the test accuracy shows whether a solver or the raw
@@ -565,12 +501,11 @@ geometry_differences = pd.concat([
                              [], ["repetition"], "setting", name, thesis_setting,
                              ["instance_accuracy"], seed=seed).assign(setting=name)
     for name in sensitivity["setting"].unique()[1:]], ignore_index=True)
-table = geometry_differences.copy()
-table["setting − thesis [95 % CI]"] = [interval(*values) for values in
-                                       table[["difference", "low", "high"]].to_numpy()]
-table[["setting", "pairs", "mean_first", "mean_second", "setting − thesis [95 % CI]",
-       "verdict"]].rename(columns={"mean_first": "accuracy with setting",
-                                   "mean_second": "with thesis geometry"}).round(3)
+tables.difference_table(geometry_differences, "setting − thesis",
+                        {"mean_first": "accuracy with setting",
+                         "mean_second": "with thesis geometry"})[
+    ["setting", "pairs", "accuracy with setting", "with thesis geometry",
+     "setting − thesis [95 % CI]", "verdict"]]
 
 # %% [markdown]
 # When the dummy Gaussians are close together (a small radius, a large covariance) they
@@ -593,161 +528,88 @@ table[["setting", "pairs", "mean_first", "mean_second", "setting − thesis [95 
 # inconclusive when every setup leaves it open.
 
 # %%
-def outcomes(differences, threshold, claim):
-    return [experiments.interval_outcome(low, high, threshold, claim)
-            for low, high in differences[["low", "high"]].to_numpy()]
-
-
-def runs_text(pairs):
-    low, high = int(pairs.min()), int(pairs.max())
-    return f"{low} runs" if low == high else f"{low}–{high} runs"
-
-
-def group_name(row, by):
-    return ", ".join(f"level {row[name]}" if name == "level" else str(row[name]) for name in by)
-
-
-def accuracy_finding(differences, by, where):
-    """Comparable accuracy: OT minus Transformer above -accuracy_margin in every setup."""
-    found = outcomes(differences, -accuracy_margin, "above")
-    worst = differences.loc[differences["difference"].idxmin()]
-    ceiling = int(((differences["verdict"] == "identical in every pair")
-                   & (differences["mean_first"] == 1.0)).sum())
-    evidence = (
-        f"Test instance accuracy of the OT classifier minus the Transformer's, paired over "
-        f"{runs_text(differences['pairs'])} per setup: the 95 % interval lies above "
-        f"−{accuracy_margin:g} (at most {accuracy_margin:g} lower) in {found.count('support')} "
-        f"of {len(found)} setups and wholly below it in {found.count('contradict')}; lowest "
-        f"mean difference {group_name(worst, by)}: "
-        f"{interval(worst['difference'], worst['low'], worst['high'])}"
-        + (f"; both models at 1.000 in every run in {ceiling} setups" if ceiling else "") + ".")
-    return claims.finding("ot classifier accuracy", experiments.combined_verdict(found),
-                          evidence, where), found
-
-
-def cost_finding(differences, speed, by, where, what):
-    """Cheaper: OT minus Transformer seconds below 0 in every setup."""
-    found = outcomes(differences, 0.0, "below")
-    speed = speed.dropna(subset=["speed_up"])
-    extremes = (speed.loc[sorted({speed["speed_up"].idxmin(), speed["speed_up"].idxmax()},
-                                 key=lambda i: speed.loc[i, "speed_up"])] if len(speed)
-                else speed)
-    evidence = (
-        f"{what}, OT classifier minus Transformer, paired over "
-        f"{runs_text(differences['pairs'])} per setup: lower for the OT classifier in "
-        f"{found.count('support')} of {len(found)} setups, higher in "
-        f"{found.count('contradict')}; speed-up (Transformer time / OT time, geometric mean "
-        f"with 95 % interval) "
-        + ("from " if len(extremes) > 1 else "" if len(extremes) else "not defined (no pair)")
-        + " to ".join(f"{interval(row['speed_up'], row['low'], row['high'], 1)} "
-                      f"({group_name(row, by)})" for _, row in extremes.iterrows())
-        + ".")
-    return claims.finding("ot classifier cost", experiments.combined_verdict(found), evidence,
-                          where), found
-
-
-levels_text = ("level " if len(levels) == 1 else "levels ") + ", ".join(map(str, levels))
-tasks_text = " and ".join(task_names[k] for k in tasks)
-hard_text = " and ".join(task_names[k] for k in hard_tasks)
+levels_text = prose.levels_text(levels)
+tasks_text = prose.tasks_text(task_names, tasks)
+hard_text = prose.tasks_text(task_names, hard_tasks)
 findings = []
-finding, found = accuracy_finding(accuracy_budget, ["setup", "level"],
-                                  f"thesis budgets; {tasks_text}; {levels_text}")
+finding, found = prose.accuracy_finding(accuracy_budget, ["setup", "level"], accuracy_margin,
+                                        f"thesis budgets; {tasks_text}; {levels_text}")
 findings.append(finding)
-plots.glue_value("ot-accuracy-budget-verdict", finding["verdict"])
-plots.glue_value("ot-accuracy-budget-support", found.count("support"))
-finding, found = accuracy_finding(accuracy_rule, ["setup", "variant"],
-                                  f"same stopping rule; {hard_text}; level {hard_level}; "
-                                  f"fewer tokens or instances")
+chapter.glue("ot-accuracy-budget-verdict", finding["verdict"])
+chapter.glue("ot-accuracy-budget-support", found.count("support"))
+finding, found = prose.accuracy_finding(accuracy_rule, ["setup", "variant"], accuracy_margin,
+                                        f"same stopping rule; {hard_text}; level {hard_level}; "
+                                        f"fewer tokens or instances")
 findings.append(finding)
-plots.glue_value("ot-accuracy-rule-verdict", finding["verdict"])
-plots.glue_value("ot-accuracy-rule-support", found.count("support"))
-plots.glue_value("ot-accuracy-rule-setups", len(found))
-worst = accuracy_rule.loc[accuracy_rule["difference"].idxmin()]
-plots.glue_value("ot-accuracy-rule-worst", f"{interval(worst['difference'], worst['low'], worst['high'])}"
-                                    f" ({worst['setup']}, {worst['variant'].replace('  ', ' ')})")
+chapter.glue("ot-accuracy-rule-verdict", finding["verdict"])
+chapter.glue("ot-accuracy-rule-support", found.count("support"))
+chapter.glue("ot-accuracy-rule-setups", len(found))
+chapter.glue("ot-accuracy-rule-worst", prose.worst_shortfall(accuracy_rule))
 
+# %%
 # Chapter 02's fits recorded the trajectory: their times are divided by the measured cost of
 # the recording, so that the cost verdicts compare untraced fits (in the Transformer's favour).
 untraced_budget = budget.copy()
 if np.isfinite(trace_ratio):
     is_transformer = untraced_budget["model"] == TRANSFORMER
     untraced_budget.loc[is_transformer, ["fit_seconds", "seconds_to_target"]] /= trace_ratio
-    correction = (f" (the Transformer's traced times divided by {trace_ratio:.2f}, the measured "
-                  f"ratio of its traced to untraced time per epoch)")
-else:
-    correction = " (the Transformer's times include recording its trajectory)"
-plots.glue_value("ot-trace-ratio", float(trace_ratio))
-speed_budget = speed_up(untraced_budget, ["setup", "level"], "fit_seconds")
-speed_target = speed_up(untraced_budget, ["setup", "level"], "seconds_to_target")
-fit_budget = paired(untraced_budget, ["setup", "level"], ["fit_seconds"])
-target_budget = paired(untraced_budget, ["setup", "level"], ["seconds_to_target"])
-finding, found = cost_finding(fit_budget, speed_budget, ["setup", "level"],
-                              f"thesis budgets; {tasks_text}; {levels_text}",
-                              "Fit time at the thesis budgets" + correction)
+correction = prose.trace_correction(trace_ratio)
+chapter.glue("ot-trace-ratio", float(trace_ratio))
+by = ["setup", "level"]
+speed_budget = tables.speed_up(untraced_budget, by, "fit_seconds", TRANSFORMER, OT, seed=seed)
+speed_target = tables.speed_up(untraced_budget, by, "seconds_to_target", TRANSFORMER, OT,
+                               seed=seed)
+fit_budget = tables.ot_minus_transformer(untraced_budget, by, ["fit_seconds"], seed=seed)
+target_budget = tables.ot_minus_transformer(untraced_budget, by, ["seconds_to_target"],
+                                            seed=seed)
+fit_rule = tables.ot_minus_transformer(rule, ["setup", "variant"], ["fit_seconds"], seed=seed)
+
+# %%
+finding, found = prose.cost_finding(fit_budget, speed_budget, by,
+                                    f"thesis budgets; {tasks_text}; {levels_text}",
+                                    "Fit time at the thesis budgets" + correction)
 findings.append(finding)
-plots.glue_value("ot-cost-budget-verdict", finding["verdict"])
-finding, found = cost_finding(target_budget, speed_target, ["setup", "level"],
-                              f"time to validation accuracy {target_accuracy:.2f}; {tasks_text}; "
-                              f"{levels_text}",
-                              "Time to the target validation accuracy" + correction)
+chapter.glue("ot-cost-budget-verdict", finding["verdict"])
+finding, found = prose.cost_finding(target_budget, speed_target, by,
+                                    f"time to validation accuracy {target_accuracy:.2f}; "
+                                    f"{tasks_text}; {levels_text}",
+                                    "Time to the target validation accuracy" + correction)
 findings.append(finding)
-plots.glue_value("ot-cost-target-verdict", finding["verdict"])
-fit_rule = paired(rule, ["setup", "variant"], ["fit_seconds"])
-finding, found = cost_finding(fit_rule, speed_rule, ["setup", "variant"],
-                              f"same stopping rule; {hard_text}; level {hard_level}",
-                              "Fit time under the same stopping rule")
+chapter.glue("ot-cost-target-verdict", finding["verdict"])
+finding, found = prose.cost_finding(fit_rule, speed_rule, ["setup", "variant"],
+                                    f"same stopping rule; {hard_text}; level {hard_level}",
+                                    "Fit time under the same stopping rule")
 findings.append(finding)
-plots.glue_value("ot-cost-rule-verdict", finding["verdict"])
+chapter.glue("ot-cost-rule-verdict", finding["verdict"])
 for name, speed in (("budget", speed_budget), ("target", speed_target), ("rule", speed_rule)):
-    plots.glue_value(f"ot-speed-{name}-low", float(speed["speed_up"].min()))
-    plots.glue_value(f"ot-speed-{name}-high", float(speed["speed_up"].max()))
+    chapter.glue(f"ot-speed-{name}-low", float(speed["speed_up"].min()))
+    chapter.glue(f"ot-speed-{name}-high", float(speed["speed_up"].max()))
 
+# %%
 exponent_differences = scaling_differences[scaling_differences["quantity"] == "exponent"]
-found = outcomes(exponent_differences, 0.0, "below")
-per_solver = "; ".join(
-    f"{row['solver']}: {row['mean_first']:.2f} vs {row['mean_second']:.2f}, difference "
-    f"{interval(row['difference'], row['low'], row['high'], 2)} ({row['pairs']} pairs)"
-    for _, row in exponent_differences.iterrows())
-evidence = (f"Exponent b of fit time ~ n^b over {len(scaling_tokens)} training sizes "
-            f"({min(scaling_tokens)}–{max(scaling_tokens)} tokens), standardized vs raw inputs, "
-            f"paired over {runs_text(exponent_differences['pairs'])} (repetitions, each fitted "
-            f"at every size): {per_solver}. Lower with standardized inputs in "
-            f"{found.count('support')} of {len(found)} solvers, higher in "
-            f"{found.count('contradict')}.")
-findings.append(claims.finding("ot classifier scaling", experiments.combined_verdict(found),
-                               evidence, f"3 classes, level 4; {len(SOLVERS)} solvers; "
-                                         f"{min(scaling_tokens)}–{max(scaling_tokens)} tokens"))
-plots.glue_value("ot-scaling-verdict", findings[-1]["verdict"])
-plots.glue_value("ot-scaling-support", found.count("support"))
-plots.glue_value("ot-scaling-contradict", found.count("contradict"))
-plots.glue_value("ot-scaling-per-solver", per_solver)
-plots.glue_value("ot-solvers", len(found))
-
-geometry_found = outcomes(geometry_differences, 0.0, "below")
-plots.glue_value("ot-geometry-lower", geometry_found.count("support"))
-plots.glue_value("ot-geometry-settings", len(geometry_found))
-plots.glue_value("ot-geometry-list", ", ".join(
-    f"{row['setting']} ({interval(row['difference'], row['low'], row['high'])})"
-    for row, outcome in zip(geometry_differences.to_dict("records"), geometry_found)
-    if outcome == "support") or "none")
-lowered = geometry_found.count("support")
-geometry_verdict = ("supported" if lowered else
-                    "inconclusive" if all(o == "undecided" for o in geometry_found) else
-                    "not supported")
+found = tables.interval_outcomes(exponent_differences, claims.SCALING_THRESHOLD, "below")
 findings.append(claims.finding(
-    "ot classifier geometry", geometry_verdict,
-    f"Test instance accuracy of each geometry setting minus the thesis geometry's, paired over "
-    f"{runs_text(geometry_differences['pairs'])}: {lowered} of {len(geometry_found)} settings "
-    f"lower it with an interval below 0 ("
-    + (", ".join(f"{row['setting']} {interval(row['difference'], row['low'], row['high'])}"
-                 for row, outcome in zip(geometry_differences.to_dict("records"),
-                                         geometry_found) if outcome == "support") or "none")
-    + ").", f"3 classes, level {sensitivity_level}"))
-ledger = pd.DataFrame(findings)[["claim", "setup", "verdict"]]
-ledger
+    "ot classifier scaling", experiments.combined_verdict(found),
+    prose.scaling_evidence(exponent_differences, scaling_tokens, found),
+    prose.scaling_setup(len(SOLVERS), scaling_tokens)))
+chapter.glue("ot-scaling-verdict", findings[-1]["verdict"])
+chapter.glue("ot-scaling-support", found.count("support"))
+chapter.glue("ot-scaling-contradict", found.count("contradict"))
+chapter.glue("ot-scaling-per-solver", prose.scaling_per_solver(exponent_differences))
+chapter.glue("ot-solvers", len(found))
+
+# %%
+found = tables.interval_outcomes(geometry_differences, claims.GEOMETRY_THRESHOLD, "below")
+chapter.glue("ot-geometry-lower", found.count("support"))
+chapter.glue("ot-geometry-settings", len(found))
+chapter.glue("ot-geometry-list", prose.lowering_settings(geometry_differences, found))
+findings.append(claims.finding(
+    "ot classifier geometry", claims.geometry_verdict(found),
+    prose.geometry_evidence(geometry_differences, found), f"3 classes, level {sensitivity_level}"))
+pd.DataFrame(findings)[["claim", "setup", "verdict"]]
 
 # %% tags=["remove-cell"]
-claims.publish(findings)
+chapter.publish(findings)
 
 # %% [markdown]
 # **Comparable accuracy.** At the thesis's budgets the claim is
@@ -812,9 +674,9 @@ X_train, X_test, y_train, y_test = data.thesis_split(2, levels[0], seed=seed)
 fitted = DummyGaussianOTClassifier(random_state=seed).fit(X_train, y_train)
 ot_train_accuracy = fitted.score(X_train, y_train)
 ot_test_accuracy = fitted.score(X_test, y_test)
-plots.glue_value("ot-ex-train-accuracy", ot_train_accuracy)
-plots.glue_value("ot-ex-test-accuracy", ot_test_accuracy)
-plots.glue_value("ot-ex-level", levels[0])
+chapter.glue("ot-ex-train-accuracy", ot_train_accuracy)
+chapter.glue("ot-ex-test-accuracy", ot_test_accuracy)
+chapter.glue("ot-ex-level", levels[0])
 
 
 # %% tags=["remove-cell", "check"]
@@ -866,8 +728,8 @@ T = X_train.shape[1]
 draws = np.random.default_rng(seed).multivariate_normal(dummy_means(2)[0], np.eye(2), size=T)
 instance_targets = alignment.exact_alignment(X_train[0], draws)
 instance_cost = float(np.mean(np.sum((X_train[0] - instance_targets) ** 2, axis=1)))
-plots.glue_value("ot-ex-instance-cost", instance_cost)
-plots.glue_value("ot-ex-instance-offset", float(np.linalg.norm(dummy_means(2)[0]
+chapter.glue("ot-ex-instance-cost", instance_cost)
+chapter.glue("ot-ex-instance-offset", float(np.linalg.norm(dummy_means(2)[0]
                                                         - X_train[0].mean(axis=0))))
 
 
@@ -927,13 +789,13 @@ for batch in (16, 64, 256, 1024):
                  "alignment seconds": estimator.fit_timings_["alignment"]})
 minibatch = pd.DataFrame(rows)
 class_size = int(np.bincount(np.searchsorted(exact.classes_, y_train)).min() * X_train.shape[1])
-plots.glue_value("ot-ex-class-size", class_size)
-plots.glue_value("ot-ex-equal-shares", ", ".join(
+chapter.glue("ot-ex-class-size", class_size)
+chapter.glue("ot-ex-equal-shares", ", ".join(
     f"{b}: {v:.2f}" for b, v in zip(minibatch["batch_size_ot"],
                                     minibatch["targets equal to exact"])))
-plots.glue_value("ot-ex-exact-accuracy", exact.score(X_test, y_test))
-plots.glue_value("ot-ex-minibatch-low", minibatch["test accuracy"].min())
-plots.glue_value("ot-ex-minibatch-high", minibatch["test accuracy"].max())
+chapter.glue("ot-ex-exact-accuracy", exact.score(X_test, y_test))
+chapter.glue("ot-ex-minibatch-low", minibatch["test accuracy"].min())
+chapter.glue("ot-ex-minibatch-high", minibatch["test accuracy"].max())
 minibatch.round(4)
 
 # %% [markdown]
@@ -990,7 +852,7 @@ for name, batch in batches.items():
 defect = pd.DataFrame(rows).set_index("test batch")
 for column, key in (("own mean and scale", "own"), ("own scale, not centred", "scale-only"),
                     ("training statistics (this book)", "training")):
-    plots.glue_value(f"ot-ex-defect-{key}", ", ".join(f"{name} {value:.3f}" for name, value in
+    chapter.glue(f"ot-ex-defect-{key}", ", ".join(f"{name} {value:.3f}" for name, value in
                                                defect[column].items()))
 defect.round(3)
 
@@ -1025,12 +887,4 @@ defect.round(3)
 # scheduler: "1"
 
 # %% tags=["provenance"]
-from otcompanion.provenance import provenance
-
-provenance({"seed": seed, "tasks": tasks, "levels": levels, "n_repetitions": n_repetitions,
-            "epochs": epochs, "n_heads": n_heads, "n_blocks": n_blocks, "ot_epochs": ot_epochs,
-            "target_accuracy": target_accuracy, "patience": patience, "hard_level": hard_level,
-            "hard_tasks": hard_tasks, "token_counts": token_counts,
-            "few_instances": few_instances, "accuracy_margin": accuracy_margin,
-            "scaling_tokens": scaling_tokens, "scaling_repetitions": scaling_repetitions,
-            "sensitivity_level": sensitivity_level, "scheduler": scheduler}, started)
+chapter.provenance(globals())

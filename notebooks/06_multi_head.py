@@ -78,17 +78,14 @@ scheduler: str = "local"  # "local" (all cores), a number of worker processes, o
 # %% tags=["remove-stderr"]
 import time
 
-started = time.perf_counter()
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from otcompanion import claims, engine, experiments, metrics, plots, stats
+from otcompanion import chapter, claims, engine, experiments, metrics, plots, prose, stats, tables
 from otcompanion import multihead as mh
-from otcompanion.provenance import provenance
 
-plots.use_book_style()
+chapter.begin("06_multi_head")
+started = time.perf_counter()
 data_options = dict(n_tokens=n_tokens, n_features=n_features, n_relevant=n_relevant,
                     n_noise_clusters=n_noise_clusters, sigma=sigma)
 run_options = dict(seed=seed, steps=steps, lr=lr, scaling=scaling, n_test=n_test,
@@ -160,22 +157,6 @@ H_low, H_high = min(heads), max(heads)
 print(f"{len(summary)} runs in {time.perf_counter() - started:.0f} s")
 
 
-# %%
-def compare(frame, column, first, second, by="H"):
-    """Paired difference ``first - second`` of ``column`` between two values of ``by``."""
-    return stats.paired_differences(frame, [], ["repetition"], by, first, second,
-                                    [column]).iloc[0]
-
-
-def verdict(result, larger, smaller):
-    """Words for a paired difference that say no more than its interval."""
-    span = (f"{result['difference']:+.3g} (95 % bootstrap interval {result['low']:+.3g} to "
-            f"{result['high']:+.3g}, {result['pairs']} pairs)")
-    words = {"first higher": larger, "first lower": smaller}.get(
-        result["verdict"], f"not told apart by these runs ({result['verdict']})")
-    return f"{words}: the difference is {span}"
-
-
 # %% [markdown]
 # ## Optimization: does the training loss fall faster with more heads?
 #
@@ -183,14 +164,14 @@ def verdict(result, larger, smaller):
 # ($n = $ {glue:text}`mh-n-train` training instances).
 
 # %%
-plots.glue_value("mh-n-train", n_train)
+chapter.glue("mh-n-train", n_train)
 curves = history[history["n_train"] == n_train].copy()
 figure = plots.interval_panels(stats.interval_frame(curves, ["H", "step"],
                                                     ["train_loss", "test_loss"]),
                                "step", ["train_loss", "test_loss"], hue="H", height=3.0)
 for ax in figure.axes:
     ax.set_yscale("log")
-plots.glue_figure("mh-loss-curves", figure)
+chapter.glue_figure("mh-loss-curves", figure)
 
 # %% [markdown]
 # ```{glue:figure} mh-loss-curves
@@ -204,15 +185,14 @@ plots.glue_figure("mh-loss-curves", figure)
 # %%
 checkpoint = int(curves.loc[curves["step"] <= steps // 4, "step"].max())
 early = curves[curves["step"] == checkpoint]
-loss_early = compare(early, "train_loss", H_high, H_low)
-loss_end = compare(by_heads, "train_loss", H_high, H_low)
-plots.glue_value("mh-checkpoint", checkpoint)
-plots.glue_value("mh-h-low", H_low)
-plots.glue_value("mh-h-high", H_high)
-plots.glue_value("mh-loss-early", verdict(loss_early, f"higher with {H_high} heads",
-                              f"lower with {H_high} heads"))
-plots.glue_value("mh-loss-end", verdict(loss_end, f"higher with {H_high} heads",
-                            f"lower with {H_high} heads"))
+loss_early = tables.paired_difference(early, "train_loss", H_high, H_low, "H")
+loss_end = tables.paired_difference(by_heads, "train_loss", H_high, H_low, "H")
+chapter.glue("mh-checkpoint", checkpoint)
+chapter.glue("mh-h-low", H_low)
+chapter.glue("mh-h-high", H_high)
+higher, lower = f"higher with {H_high} heads", f"lower with {H_high} heads"
+chapter.glue("mh-loss-early", prose.difference_reading(loss_early, higher, lower))
+chapter.glue("mh-loss-end", prose.difference_reading(loss_end, higher, lower))
 
 # %% [markdown]
 # At step {glue:text}`mh-checkpoint`, the training loss with {glue:text}`mh-h-high` heads
@@ -242,7 +222,7 @@ shown_columns = ["test_error", "loss_gap", "ntk_margin_init", "distance", "head_
                  "train_loss"]
 figure = plots.interval_panels(stats.interval_frame(by_heads, ["H"], shown_columns), "H",
                                shown_columns, col_wrap=3, height=2.4, logx=True)
-plots.glue_figure("mh-versus-heads", figure)
+chapter.glue_figure("mh-versus-heads", figure)
 
 # %% [markdown]
 # ```{glue:figure} mh-versus-heads
@@ -255,19 +235,21 @@ plots.glue_figure("mh-versus-heads", figure)
 # ```
 
 # %%
-margin = compare(by_heads, "ntk_margin_init", H_high, H_low)
-test_error = compare(by_heads, "test_error", H_high, H_low)
-gap = compare(by_heads, "loss_gap", H_high, H_low)
-distance = compare(by_heads, "distance", H_high, H_low)
-movement = compare(by_heads, "head_movement", H_high, H_low)
-plots.glue_value("mh-margin", verdict(margin, "larger with more heads", "smaller with more heads"))
-plots.glue_value("mh-test-error", verdict(test_error, "higher with more heads", "lower with more heads"))
-plots.glue_value("mh-gap", verdict(gap, "larger with more heads", "smaller with more heads"))
-plots.glue_value("mh-distance", verdict(distance, "larger with more heads", "smaller with more heads"))
-plots.glue_value("mh-movement", verdict(movement, "larger with more heads", "smaller with more heads"))
-plots.glue_value("mh-movement-ratio", by_heads.groupby("H")["head_movement"].mean().loc[H_low]
+margin = tables.paired_difference(by_heads, "ntk_margin_init", H_high, H_low, "H")
+test_error = tables.paired_difference(by_heads, "test_error", H_high, H_low, "H")
+gap = tables.paired_difference(by_heads, "loss_gap", H_high, H_low, "H")
+distance = tables.paired_difference(by_heads, "distance", H_high, H_low, "H")
+movement = tables.paired_difference(by_heads, "head_movement", H_high, H_low, "H")
+larger = ("larger with more heads", "smaller with more heads")
+higher = ("higher with more heads", "lower with more heads")
+chapter.glue("mh-margin", prose.difference_reading(margin, *larger))
+chapter.glue("mh-test-error", prose.difference_reading(test_error, *higher))
+chapter.glue("mh-gap", prose.difference_reading(gap, *larger))
+chapter.glue("mh-distance", prose.difference_reading(distance, *larger))
+chapter.glue("mh-movement", prose.difference_reading(movement, *larger))
+chapter.glue("mh-movement-ratio", by_heads.groupby("H")["head_movement"].mean().loc[H_low]
      / by_heads.groupby("H")["head_movement"].mean().loc[H_high])
-plots.glue_value("mh-sqrt-ratio", np.sqrt(H_high / H_low))
+chapter.glue("mh-sqrt-ratio", np.sqrt(H_high / H_low))
 
 # %% [markdown]
 # Comparing {glue:text}`mh-h-high` heads with {glue:text}`mh-h-low` on the same data:
@@ -292,14 +274,14 @@ plots.glue_value("mh-sqrt-ratio", np.sqrt(H_high / H_low))
 # with {glue:md}`mh-sample-heads` heads.
 
 # %%
-plots.glue_value("mh-sample-sizes", ", ".join(map(str, sample_sizes)))
-plots.glue_value("mh-sample-heads", " and ".join(map(str, sample_size_heads)))
+chapter.glue("mh-sample-sizes", ", ".join(map(str, sample_sizes)))
+chapter.glue("mh-sample-heads", " and ".join(map(str, sample_size_heads)))
 by_size = summary[summary["n_heads"].isin(sample_size_heads)
                   & summary["n_train"].isin(sample_sizes)]
 size_columns = ["test_error", "loss_gap", "error_gap", "ntk_margin_init"]
 figure = plots.interval_panels(stats.interval_frame(by_size, ["H", "n_train"], size_columns),
                                "n_train", size_columns, hue="H", height=2.4, logx=True)
-plots.glue_figure("mh-versus-n", figure)
+chapter.glue_figure("mh-versus-n", figure)
 stats.interval_table(by_size, ["H", "n_train"], ["test_error", "loss_gap", "distance"],
                      digits=4)
 
@@ -314,14 +296,12 @@ stats.interval_table(by_size, ["H", "n_train"], ["test_error", "loss_gap", "dist
 
 # %%
 n_low, n_high = min(sample_sizes), max(sample_sizes)
-size_gap = {H: compare(by_size[by_size["H"] == H], "loss_gap", n_high, n_low, by="n_train")
+size_gap = {H: tables.paired_difference(by_size[by_size["H"] == H], "loss_gap", n_high, n_low,
+                                        "n_train")
             for H in sample_size_heads}
-plots.glue_value("mh-size-gap", "; ".join(
-    f"with {H} head{'s' if H > 1 else ''} it is " + verdict(result, f"larger at n = {n_high}",
-                                                            f"smaller at n = {n_high}")
-    for H, result in size_gap.items()))
-plots.glue_value("mh-n-low", n_low)
-plots.glue_value("mh-n-high", n_high)
+chapter.glue("mh-size-gap", prose.size_gap(size_gap, n_high))
+chapter.glue("mh-n-low", n_low)
+chapter.glue("mh-n-high", n_high)
 
 # %% [markdown]
 # From $n$ = {glue:text}`mh-n-low` to {glue:text}`mh-n-high` the loss gap changes as follows
@@ -354,8 +334,8 @@ figure = plots.attention_heads(rows, labels)
 for ax in figure.axes[:-1]:
     ax.set_xticks(np.flatnonzero(relevant_shown[0]))
     ax.set_xticklabels(["R"] * int(relevant_shown[0].sum()))
-plots.glue_value("mh-shown-heads", shown_heads)
-plots.glue_figure("mh-attention-plans", figure)
+chapter.glue("mh-shown-heads", shown_heads)
+chapter.glue_figure("mh-attention-plans", figure)
 
 # %% [markdown]
 # ```{glue:figure} mh-attention-plans
@@ -373,13 +353,13 @@ plots.glue_figure("mh-attention-plans", figure)
 # $|R|/T$ = {glue:text}`mh-uniform-mass:.2f`) evolve as follows:
 
 # %%
-plots.glue_value("mh-uniform-mass", n_relevant / n_tokens)
+chapter.glue("mh-uniform-mass", n_relevant / n_tokens)
 figure = plots.interval_panels(
     stats.interval_frame(coupling[coupling["n_train"] == n_train], ["H", "step"],
                          ["tv_to_sinkhorn", "relevant_attention"]),
     "step", ["tv_to_sinkhorn", "relevant_attention"], hue="H", height=3.0,
     references={"relevant_attention": n_relevant / n_tokens})
-plots.glue_figure("mh-coupling-curves", figure)
+chapter.glue_figure("mh-coupling-curves", figure)
 
 # %% [markdown]
 # ```{glue:figure} mh-coupling-curves
@@ -396,16 +376,15 @@ ot_columns = ["tv_to_sinkhorn_end", "relevant_attention_end", "key_query_movemen
 stats.interval_table(by_heads, ["H"], ot_columns).set_index("H").T
 
 # %%
-tv = compare(by_heads, "tv_to_sinkhorn_end", H_high, H_low)
-focus = compare(by_heads, "relevant_attention_end", H_high, H_low)
-key_query = compare(by_heads, "key_query_movement", H_high, H_low)
-path = compare(by_heads, "w2_path_efficiency", H_high, H_low)
-plots.glue_value("mh-tv", verdict(tv, "larger with more heads", "smaller with more heads"))
-plots.glue_value("mh-focus", verdict(focus, "larger with more heads", "smaller with more heads"))
-plots.glue_value("mh-key-query", verdict(key_query, "larger with more heads", "smaller with more heads"))
-plots.glue_value("mh-path", verdict(path, "higher with more heads", "lower with more heads"))
-lazier = tv["verdict"] == "first lower" and key_query["verdict"] == "first lower"
-plots.glue_value("mh-lazier", "Yes, in this model" if lazier else "Not shown by these runs")
+tv = tables.paired_difference(by_heads, "tv_to_sinkhorn_end", H_high, H_low, "H")
+focus = tables.paired_difference(by_heads, "relevant_attention_end", H_high, H_low, "H")
+key_query = tables.paired_difference(by_heads, "key_query_movement", H_high, H_low, "H")
+path = tables.paired_difference(by_heads, "w2_path_efficiency", H_high, H_low, "H")
+chapter.glue("mh-tv", prose.difference_reading(tv, *larger))
+chapter.glue("mh-focus", prose.difference_reading(focus, *larger))
+chapter.glue("mh-key-query", prose.difference_reading(key_query, *larger))
+chapter.glue("mh-path", prose.difference_reading(path, *higher))
+chapter.glue("mh-lazier", prose.lazier_answer(claims.heads_lazier(tv, key_query)))
 
 # %% [markdown]
 # **Do more heads make each head lazier?** {glue:md}`mh-lazier`. From {glue:text}`mh-h-low`
@@ -437,10 +416,10 @@ plots.glue_value("mh-lazier", "Yes, in this model" if lazier else "Not shown by 
 # all head counts see the same data per repetition).
 
 # %% tags=["remove-stderr"]
-plots.glue_value("mh-bridge-level", bridge_level)
-plots.glue_value("mh-bridge-epochs", bridge_epochs)
-plots.glue_value("mh-bridge-blocks", bridge_blocks)
-plots.glue_value("mh-target", target_accuracy)
+chapter.glue("mh-bridge-level", bridge_level)
+chapter.glue("mh-bridge-epochs", bridge_epochs)
+chapter.glue("mh-bridge-blocks", bridge_blocks)
+chapter.glue("mh-target", target_accuracy)
 bridge = pd.DataFrame(engine.run_jobs(mh.thesis_heads_run, bridge_jobs, scheduler=scheduler,
                                       description="thesis Transformer runs"))
 bridge["H"] = bridge["n_heads"]
@@ -451,15 +430,13 @@ stats.interval_table(bridge, ["H"], bridge_columns).set_index("H").T
 # %%
 figure = plots.interval_panels(stats.interval_frame(bridge, ["H"], bridge_columns), "H",
                                bridge_columns, col_wrap=5, height=2.2)
-plots.glue_figure("mh-bridge", figure)
+chapter.glue_figure("mh-bridge", figure)
 B_low, B_high = min(bridge_heads), max(bridge_heads)
-bridge_results = {name: compare(bridge, name, B_high, B_low) for name in bridge_columns}
-plots.glue_value("mh-bridge-findings", "; ".join(
-    f"{name.replace('_', ' ')} is " + verdict(result, f"higher with {B_high} heads",
-                                              f"lower with {B_high} heads")
-    for name, result in bridge_results.items()))
-plots.glue_value("mh-bridge-never", int(bridge["epochs_to_target"].isna().sum()))
-plots.glue_value("mh-bridge-runs", len(bridge))
+bridge_results = {name: tables.paired_difference(bridge, name, B_high, B_low, "H")
+                  for name in bridge_columns}
+chapter.glue("mh-bridge-findings", prose.bridge_findings(bridge_results, B_high))
+chapter.glue("mh-bridge-never", int(bridge["epochs_to_target"].isna().sum()))
+chapter.glue("mh-bridge-runs", len(bridge))
 
 # %% [markdown]
 # ```{glue:figure} mh-bridge
@@ -479,8 +456,8 @@ plots.glue_value("mh-bridge-runs", len(bridge))
 # the paper.
 
 # %%
-plots.glue_value("mh-bridge-low", B_low)
-plots.glue_value("mh-bridge-high", B_high)
+chapter.glue("mh-bridge-low", B_low)
+chapter.glue("mh-bridge-high", B_high)
 
 # %% [markdown]
 # ## What the numbers say
@@ -497,28 +474,14 @@ plots.glue_value("mh-bridge-high", B_high)
 # never "no effect".
 
 # %%
-plots.glue_value("mh-repetitions", n_repetitions)
+chapter.glue("mh-repetitions", n_repetitions)
 
 # %% tags=["remove-cell"]
-improvements = {"training loss": loss_end["verdict"] == "first lower",
-                "test error": test_error["verdict"] == "first lower",
-                "NTK margin at initialization": margin["verdict"] == "first higher"}
-worse = (loss_end["verdict"] == "first higher" or test_error["verdict"] == "first higher"
-         or margin["verdict"] == "first lower")
-shown_better = [name for name, better in improvements.items() if better]
-multi_head_verdict = ("not supported" if worse else "supported" if all(improvements.values())
-                      else "partly supported" if shown_better else "inconclusive")
-claims.publish([claims.finding(
-    "multi-head", multi_head_verdict,
-    f"{H_high} against {H_low} heads, paired over {n_repetitions} repetitions "
-    f"(95 % bootstrap intervals of the difference): final training loss "
-    f"{loss_end['difference']:+.3g} [{loss_end['low']:+.3g}, {loss_end['high']:+.3g}], test "
-    f"error {test_error['difference']:+.3g} [{test_error['low']:+.3g}, "
-    f"{test_error['high']:+.3g}], normalized NTK margin at initialization "
-    f"{margin['difference']:+.3g} [{margin['low']:+.3g}, {margin['high']:+.3g}]; this book's "
-    f"reconstruction of the model and data, not the paper's theorems.",
-    setup=f"tokenized mixture, n = {n_train}, {steps} steps, c_H = "
-          f"{'1/sqrt(H)' if scaling == 'sqrt' else '1/H'}")])
+chapter.publish([claims.finding(
+    "multi-head",
+    claims.multi_head_verdict(loss_end["verdict"], test_error["verdict"], margin["verdict"]),
+    prose.multi_head_evidence(H_high, H_low, n_repetitions, loss_end, test_error, margin),
+    setup=prose.multi_head_setup(n_train, steps, scaling))])
 
 # %% [markdown]
 # ## Exercises
@@ -593,13 +556,4 @@ stats.interval_table(pd.concat([init_runs, reference], ignore_index=True),
 # ## Provenance
 
 # %% tags=["provenance"]
-provenance({"seed": seed, "heads": heads, "n_train": n_train, "sample_sizes": sample_sizes,
-            "sample_size_heads": sample_size_heads, "n_repetitions": n_repetitions,
-            "steps": steps, "lr": lr, "scaling": scaling, "n_tokens": n_tokens,
-            "n_features": n_features, "n_relevant": n_relevant,
-            "n_noise_clusters": n_noise_clusters, "sigma": sigma,
-            "key_query_std": key_query_std, "n_test": n_test, "shown_heads": shown_heads,
-            "bridge_heads": bridge_heads, "bridge_repetitions": bridge_repetitions,
-            "bridge_level": bridge_level, "bridge_epochs": bridge_epochs,
-            "bridge_blocks": bridge_blocks, "target_accuracy": target_accuracy,
-            "scheduler": scheduler}, started)
+chapter.provenance(globals())

@@ -450,3 +450,62 @@ def multi_head_verdict(training_loss, test_error, margin):
     if all(improvements):
         return "supported"
     return "partly supported" if any(improvements) else "inconclusive"
+
+
+# Chapter 03 rules
+
+#: A best epoch after this share of the budget counts as late: the validation loss was still
+#: falling near the end of training, so the best epoch measures how long the loss kept
+#: shrinking rather than when the classes were separated (chapter 03, against the thesis's
+#: convergence measure).
+LATE_BEST_EPOCH_SHARE = 0.9
+
+#: A gain whose interval ends closer to 0 than this share of its mean is called close to 0:
+#: other data or another budget could move it to 0 (chapter 03's budget sentence).
+NARROW_GAIN_SHARE = 0.25
+
+
+def gain_is_narrow(difference, high):
+    """Whether the interval of a negative difference (a gain) ends close to 0: ``-high`` below
+    :data:`NARROW_GAIN_SHARE` of ``-difference`` (element-wise for arrays)."""
+    return -high < NARROW_GAIN_SHARE * -difference
+
+
+# Chapter 04 rules
+
+#: Threshold of the cost claim: OT minus Transformer seconds must lie below 0 ("cheaper").
+COST_THRESHOLD = 0.0
+#: Threshold of the scaling claim: standardized minus raw exponent must lie below 0 (the fit
+#: time grows more slowly with standardized inputs).
+SCALING_THRESHOLD = 0.0
+#: Threshold of the geometry claim: a setting minus the thesis geometry's accuracy below 0
+#: means the setting lowers the accuracy, so the choice of geometry matters.
+GEOMETRY_THRESHOLD = 0.0
+
+
+def check_accuracy_margin(margin):
+    """The margin of "comparable accuracy" (the OT classifier at most ``margin`` below the
+    Transformer), which must lie in (0, 1): an accuracy difference lies in [-1, 1]."""
+    if not 0 < margin < 1:
+        raise ValueError(f"accuracy_margin must be in (0, 1), got {margin}.")
+    return margin
+
+
+def geometry_verdict(outcomes):
+    """The geometry claim's verdict from the outcome per setting ("support": the setting
+    lowers the accuracy): supported when one setting does, inconclusive when every interval
+    contains 0, not supported otherwise."""
+    if outcomes.count("support"):
+        return "supported"
+    return "inconclusive" if all(o == "undecided" for o in outcomes) else "not supported"
+
+
+# Chapter 06 rules
+
+
+def heads_lazier(tv, key_query):
+    """More heads are lazier when, with more heads, both the distance from attention to its
+    Sinkhorn plan and the change of each key-query matrix are lower (paired differences, more
+    minus fewer heads, rows of :func:`otcompanion.stats.paired_differences`)."""
+    return tv["verdict"] == "first lower" and key_query["verdict"] == "first lower"
+

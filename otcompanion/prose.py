@@ -12,7 +12,10 @@ Sections follow the chapters; the functions of the first section serve several c
 
 from __future__ import annotations
 
+import numpy as np
+
 from otcompanion import claims, stats
+from otcompanion.tables import format_difference, format_interval, interval_outcomes, row_difference
 
 
 # Shared
@@ -169,3 +172,291 @@ def layout_scores(means):
     """Mean balanced accuracy per token layout, e.g. ``"0.950 with the statistics layout and
     ..."``."""
     return " and ".join(f"{value:.3f} with the {name} layout" for name, value in means.items())
+
+
+# Chapter 03
+
+
+def cell_list(cells):
+    """``"2 classes with *circle, one head*, ..."`` for (setup, condition) cells, or "none"."""
+    return ", ".join(f"{setup} with *{condition}*" for setup, condition in cells) or "none"
+
+
+def head_draw(draw):
+    """How the one shared head compares with a head per repetition, per task: the paired
+    difference in epochs and its reading (rows of
+    :func:`otcompanion.experiments.pretraining_differences`)."""
+    words = {"first higher": "later with the one head", "first lower": "sooner with the one head"}
+    return "; ".join(
+        f"{row['setup']}: {row_difference(row)} epochs "
+        f"({words.get(row['verdict'], row['verdict'])})" for _, row in draw.iterrows()) + "."
+
+
+def pretraining_evidence(speed_rows, accuracy_rows, target_accuracy, epochs, n_levels):
+    """One Markdown bullet per task and condition: epochs to the target with and without
+    pretraining, their paired difference, and the paired difference in validation accuracy."""
+    lines = []
+    for _, row in speed_rows.iterrows():
+        accuracy = accuracy_rows[(accuracy_rows["setup"] == row["setup"])
+                                 & (accuracy_rows["condition"] == row["condition"])].iloc[0]
+        lines.append(
+            f"- {row['setup']}, *{row['condition']}*: epochs to a validation accuracy of "
+            f"{target_accuracy:g} (restricted to {epochs}) {row['mean_first']:.1f} against "
+            f"{row['mean_second']:.1f}, paired difference {row_difference(row)}; validation "
+            f"accuracy {row_difference(accuracy, 3)} ({int(row['pairs'])} repetitions, each the "
+            f"mean of {n_levels} level{'s' if n_levels > 1 else ''}).")
+    return "\n".join(lines)
+
+
+def budget_sentence(verdicts, main, faster_rows):
+    """Whether the pretraining verdict holds at every budget (``verdicts``: budget -> verdict;
+    ``main``: the verdict at the chapter's budget), and how close to 0 the intervals of the
+    gains (``faster_rows``, the faster cells' speed differences) end."""
+    if len(set(verdicts.values())) == 1:
+        sentence = (f"the verdict is *{main}* at every budget tried "
+                    f"({', '.join(map(str, verdicts))} epochs).")
+    else:
+        sentence = ("the verdict depends on the budget: " + "; ".join(
+            f"*{verdict}* at {budget} epochs" for budget, verdict in verdicts.items())
+            + ". It rests on intervals that end close to 0, and is no firmer than that.")
+    if len(faster_rows):
+        narrow = claims.gain_is_narrow(faster_rows["difference"], faster_rows["high"]).any()
+        sentence += (" The gain's interval ends "
+                     + ", ".join(f"{-row['high']:.2f} epochs below 0 ({row['setup']}, "
+                                 f"*{row['condition']}*)" for _, row in faster_rows.iterrows())
+                     + (": close enough that other data or another budget could move it "
+                        "to 0." if narrow else "."))
+    return sentence
+
+
+def strong(text):
+    """``text`` in bold Markdown."""
+    return f"**{text}**"
+
+
+def pretraining_summary(result, evidence):
+    """The cells pretraining made faster, slower and less accurate (``result`` of
+    :func:`otcompanion.pretrain.pretraining_verdict`), then the ``evidence`` bullets."""
+    return (f"Pretraining was faster in: {cell_list(result['faster'])}; slower in: "
+            f"{cell_list(result['slower'])}; less accurate in: "
+            f"{cell_list(result['less_accurate'])}.\n\n{evidence}")
+
+
+def pretraining_finding(result, epochs, patience, budgets, evidence):
+    """The evidence of chapter 03's finding for the claims ledger (``budgets``: the sentence
+    of :func:`budget_sentence`)."""
+    return (f"Paired differences pretrained minus unpretrained (same data and initial blocks), "
+            f"95 % bootstrap intervals over repetitions, budget {epochs} epochs, patience "
+            f"{patience}. Faster: {cell_list(result['faster'])}; slower: "
+            f"{cell_list(result['slower'])}; less accurate: "
+            f"{cell_list(result['less_accurate'])}. Recomputed from the same runs at shorter "
+            f"budgets, {budgets}\n" + evidence)
+
+
+def pretraining_setup(task_names, levels, n_repetitions):
+    """Where chapter 03's finding was measured."""
+    return (f"{', '.join(task_names)}; levels {', '.join(map(str, levels))}; "
+            f"{n_repetitions} repetitions")
+
+
+# Chapter 04
+
+
+def runs_text(pairs):
+    """``"20 runs"``, or ``"18–20 runs"`` when the numbers of pairs differ between setups."""
+    low, high = int(pairs.min()), int(pairs.max())
+    return f"{low} runs" if low == high else f"{low}–{high} runs"
+
+
+def group_name(row, by):
+    """The group of ``row`` in words, e.g. ``"3 classes, level 1"``."""
+    return ", ".join(f"level {row[name]}" if name == "level" else str(row[name]) for name in by)
+
+
+def levels_text(levels):
+    """``"level 1"`` or ``"levels 1, 2"``."""
+    return ("level " if len(levels) == 1 else "levels ") + ", ".join(map(str, levels))
+
+
+def tasks_text(task_names, tasks):
+    """``"2 classes and 3 classes"`` for ``tasks`` named by ``task_names``."""
+    return " and ".join(task_names[k] for k in tasks)
+
+
+def trace_overhead(ratio):
+    """How much longer a traced epoch took, from ``ratio`` = (geometric mean, low, high,
+    pairs) of :func:`otcompanion.tables.traced_epoch_ratio`, or None when not measured."""
+    if ratio is None:
+        return ("not measured with these parameters (no setup was fitted both traced and "
+                "untraced)")
+    mean, low, high, n = ratio
+    return (f"a traced epoch of chapter 02 took {format_interval(mean, low, high, 2)} times as "
+            f"long as an untraced epoch here (geometric mean and 95 % interval over {n} pairs)")
+
+
+def trace_correction(ratio):
+    """How the Transformer's traced times were corrected (``ratio``: not finite when they were
+    not)."""
+    if np.isfinite(ratio):
+        return (f" (the Transformer's traced times divided by {ratio:.2f}, the measured "
+                f"ratio of its traced to untraced time per epoch)")
+    return " (the Transformer's times include recording its trajectory)"
+
+
+def accuracy_evidence(differences, by, margin, found):
+    """Evidence for "comparable accuracy": the paired accuracy differences OT minus Transformer
+    against ``-margin`` (``found``: the outcome per setup), the lowest, and the ceiling."""
+    worst = differences.loc[differences["difference"].idxmin()]
+    ceiling = int(((differences["verdict"] == "identical in every pair")
+                   & (differences["mean_first"] == 1.0)).sum())
+    return (
+        f"Test instance accuracy of the OT classifier minus the Transformer's, paired over "
+        f"{runs_text(differences['pairs'])} per setup: the 95 % interval lies above "
+        f"−{margin:g} (at most {margin:g} lower) in {found.count('support')} "
+        f"of {len(found)} setups and wholly below it in {found.count('contradict')}; lowest "
+        f"mean difference {group_name(worst, by)}: "
+        f"{format_interval(worst['difference'], worst['low'], worst['high'])}"
+        + (f"; both models at 1.000 in every run in {ceiling} setups" if ceiling else "") + ".")
+
+
+def accuracy_finding(differences, by, margin, where):
+    """The finding "comparable accuracy" (:func:`accuracy_evidence`): each setup's interval of
+    OT minus Transformer accuracy above ``-margin``; returns it with the outcome per setup."""
+    found = interval_outcomes(differences, -margin, "above")
+    return claims.finding("ot classifier accuracy", claims.combined_verdict(found),
+                          accuracy_evidence(differences, by, margin, found), where), found
+
+
+def worst_shortfall(differences):
+    """The lowest paired accuracy difference with its setup and variant."""
+    worst = differences.loc[differences["difference"].idxmin()]
+    return (f"{format_interval(worst['difference'], worst['low'], worst['high'])}"
+            f" ({worst['setup']}, {worst['variant'].replace('  ', ' ')})")
+
+
+def cost_evidence(differences, speed, by, what, found):
+    """Evidence for "cheaper": the paired time differences OT minus Transformer (``found``: the
+    outcome per setup) and the lowest and highest speed-up (:func:`otcompanion.tables.speed_up`)."""
+    speed = speed.dropna(subset=["speed_up"])
+    extremes = (speed.loc[sorted({speed["speed_up"].idxmin(), speed["speed_up"].idxmax()},
+                                 key=lambda i: speed.loc[i, "speed_up"])] if len(speed)
+                else speed)
+    return (
+        f"{what}, OT classifier minus Transformer, paired over "
+        f"{runs_text(differences['pairs'])} per setup: lower for the OT classifier in "
+        f"{found.count('support')} of {len(found)} setups, higher in "
+        f"{found.count('contradict')}; speed-up (Transformer time / OT time, geometric mean "
+        f"with 95 % interval) "
+        + ("from " if len(extremes) > 1 else "" if len(extremes) else "not defined (no pair)")
+        + " to ".join(f"{format_interval(row['speed_up'], row['low'], row['high'], 1)} "
+                      f"({group_name(row, by)})" for _, row in extremes.iterrows())
+        + ".")
+
+
+def cost_finding(differences, speed, by, where, what):
+    """The finding "cheaper" (:func:`cost_evidence`): each setup's interval of OT minus
+    Transformer seconds below :data:`otcompanion.claims.COST_THRESHOLD`; returns it with the
+    outcome per setup."""
+    found = interval_outcomes(differences, claims.COST_THRESHOLD, "below")
+    return claims.finding("ot classifier cost", claims.combined_verdict(found),
+                          cost_evidence(differences, speed, by, what, found), where), found
+
+
+def scaling_per_solver(differences):
+    """Per solver: the exponents with standardized and raw inputs and their paired difference."""
+    return "; ".join(
+        f"{row['solver']}: {row['mean_first']:.2f} vs {row['mean_second']:.2f}, difference "
+        f"{format_interval(row['difference'], row['low'], row['high'], 2)} ({row['pairs']} pairs)"
+        for _, row in differences.iterrows())
+
+
+def scaling_evidence(differences, scaling_tokens, found):
+    """Evidence for "scales better with standardized inputs" (``found``: outcome per solver)."""
+    return (f"Exponent b of fit time ~ n^b over {len(scaling_tokens)} training sizes "
+            f"({min(scaling_tokens)}–{max(scaling_tokens)} tokens), standardized vs raw inputs, "
+            f"paired over {runs_text(differences['pairs'])} (repetitions, each fitted "
+            f"at every size): {scaling_per_solver(differences)}. Lower with standardized "
+            f"inputs in {found.count('support')} of {len(found)} solvers, higher in "
+            f"{found.count('contradict')}.")
+
+
+def scaling_setup(n_solvers, scaling_tokens):
+    """Where the scaling finding was measured."""
+    return (f"3 classes, level 4; {n_solvers} solvers; "
+            f"{min(scaling_tokens)}–{max(scaling_tokens)} tokens")
+
+
+def lowering_settings(differences, found, parentheses=True):
+    """The geometry settings whose interval lies below 0 (``found``: outcome per setting),
+    each with its interval, or "none"."""
+    return ", ".join(
+        f"{row['setting']} ({format_interval(row['difference'], row['low'], row['high'])})"
+        if parentheses else
+        f"{row['setting']} {format_interval(row['difference'], row['low'], row['high'])}"
+        for row, outcome in zip(differences.to_dict("records"), found)
+        if outcome == "support") or "none"
+
+
+def geometry_evidence(differences, found):
+    """Evidence for "the accuracy depends on the dummy geometry"."""
+    lowered = found.count("support")
+    return (f"Test instance accuracy of each geometry setting minus the thesis geometry's, "
+            f"paired over {runs_text(differences['pairs'])}: {lowered} of {len(found)} "
+            f"settings lower it with an interval below 0 ("
+            + lowering_settings(differences, found, parentheses=False) + ").")
+
+
+# Chapter 06
+
+
+def difference_reading(result, larger, smaller):
+    """A paired difference (a row of :func:`otcompanion.stats.paired_differences`) in words
+    that say no more than its interval: ``larger`` or ``smaller`` when the interval excludes 0,
+    "not told apart" otherwise, then the numbers."""
+    span = (f"{result['difference']:+.3g} (95 % bootstrap interval {result['low']:+.3g} to "
+            f"{result['high']:+.3g}, {result['pairs']} pairs)")
+    words = {"first higher": larger, "first lower": smaller}.get(
+        result["verdict"], f"not told apart by these runs ({result['verdict']})")
+    return f"{words}: the difference is {span}"
+
+
+def size_gap(results, n_high):
+    """The loss gap from the smallest to the largest training size, per number of heads
+    (``results``: heads -> paired difference)."""
+    return "; ".join(
+        f"with {H} head{'s' if H > 1 else ''} it is "
+        + difference_reading(result, f"larger at n = {n_high}", f"smaller at n = {n_high}")
+        for H, result in results.items())
+
+
+def bridge_findings(results, heads):
+    """Per quantity of the thesis Transformer (``results``: name -> paired difference between
+    ``heads`` and the fewest heads), its reading."""
+    return "; ".join(
+        f"{name.replace('_', ' ')} is " + difference_reading(
+            result, f"higher with {heads} heads", f"lower with {heads} heads")
+        for name, result in results.items())
+
+
+def lazier_answer(lazier):
+    """The answer to "do more heads make each head lazier?"."""
+    return "Yes, in this model" if lazier else "Not shown by these runs"
+
+
+def multi_head_evidence(h_high, h_low, n_repetitions, loss_end, test_error, margin):
+    """Evidence of chapter 06's finding: the three paired differences between ``h_high`` and
+    ``h_low`` heads that decide it."""
+    def quoted(result):
+        return format_difference(result["difference"], result["low"], result["high"], "+.3g")
+
+    return (f"{h_high} against {h_low} heads, paired over {n_repetitions} repetitions "
+            f"(95 % bootstrap intervals of the difference): final training loss "
+            f"{quoted(loss_end)}, test error {quoted(test_error)}, normalized NTK margin at "
+            f"initialization {quoted(margin)}; this book's reconstruction of the model and "
+            f"data, not the paper's theorems.")
+
+
+def multi_head_setup(n_train, steps, scaling):
+    """Where chapter 06's finding was measured."""
+    return (f"tokenized mixture, n = {n_train}, {steps} steps, c_H = "
+            f"{'1/sqrt(H)' if scaling == 'sqrt' else '1/H'}")

@@ -233,3 +233,30 @@ def test_final_map_verdict(lowest_bound, beats, verdict):
 ])
 def test_trajectory_verdict(upper, verdict):
     assert claims.trajectory_verdict(upper) == verdict
+
+
+# Chapter rules (03, 04, 06)
+
+def test_gain_is_narrow_when_the_interval_ends_close_to_0():
+    assert claims.gain_is_narrow(-2.0, -0.4)
+    assert not claims.gain_is_narrow(-2.0, -0.6)
+
+
+def test_check_accuracy_margin():
+    assert claims.check_accuracy_margin(0.05) == 0.05
+    for bad in (0, 1, -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"accuracy_margin must be in \(0, 1\)"):
+            claims.check_accuracy_margin(bad)
+
+
+def test_geometry_verdict():
+    assert claims.geometry_verdict(["undecided", "support"]) == "supported"
+    assert claims.geometry_verdict(["undecided", "undecided"]) == "inconclusive"
+    assert claims.geometry_verdict(["undecided", "contradict"]) == "not supported"
+
+
+def test_heads_lazier():
+    lower = {"verdict": "first lower"}
+    open_ = {"verdict": "no difference detected"}
+    assert claims.heads_lazier(lower, lower)
+    assert not claims.heads_lazier(lower, open_)

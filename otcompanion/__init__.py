@@ -1,14 +1,19 @@
 """otcompanion: an executable companion to *Transformers for Tabular Data: A Training
 Perspective of Self-Attention via Optimal Transport* (Quadrio & Candelieri, 2025).
 
-Modules: :mod:`otcompanion.data` (thesis data, loaders, splits, standardization),
-:mod:`otcompanion.attention` (the thesis Transformer, its training and trace),
+Modules, one concern each: :mod:`otcompanion.data` (thesis data, loaders, splits,
+standardization), :mod:`otcompanion.attention` (the thesis Transformer, its training and trace),
 :mod:`otcompanion.metrics` (optimal-transport metrics), :mod:`otcompanion.ot_solvers` (the exact
 and entropic OT solvers the metrics and the OT classifier share), :mod:`otcompanion.pretrain`
-(head pretraining), :mod:`otcompanion.otclassifier` (the dummy-Gaussian OT classifier),
-:mod:`otcompanion.experiments` (repeated runs and cross-validation), :mod:`otcompanion.plots`
-(the book's figures), :mod:`otcompanion.provenance` (what produced a chapter's numbers),
-:mod:`otcompanion.book` and :mod:`otcompanion.cli` (running chapters and building the book).
+(head pretraining), :mod:`otcompanion.otclassifier` and :mod:`otcompanion.alignment` (the
+dummy-Gaussian OT classifier), :mod:`otcompanion.multihead` (Deora et al.'s model family),
+:mod:`otcompanion.experiments` (each chapter's runs), :mod:`otcompanion.engine` (where runs
+execute, the run cache), :mod:`otcompanion.stats` (intervals and how the book writes them),
+:mod:`otcompanion.claims` (verdict rules and the claims ledger), :mod:`otcompanion.plots` (the
+book's figures), :mod:`otcompanion.chapter` and :mod:`otcompanion.prose` (what a chapter calls to
+glue its results and the sentences built from them), :mod:`otcompanion.provenance` (what
+produced a chapter's numbers), :mod:`otcompanion.book`, :mod:`otcompanion.classroom` and
+:mod:`otcompanion.cli` (running chapters, the classroom edition, building the book).
 
 The two estimators are also available at the top level:
 ``otcompanion.DummyGaussianOTClassifier`` and ``otcompanion.TransformerClassifier``.

@@ -53,7 +53,7 @@ def begin(name):
 def _myst_glue():
     """myst-nb's ``glue``, or None where myst-nb is not installed (plain Jupyter)."""
     try:
-        from myst_nb import glue
+        from myst_nb import glue  # noqa: PLC0415 (optional: the book extra)
     except ImportError:
         return None
     return glue
@@ -73,7 +73,7 @@ def glue(name, value):
     value : number, str or object
         What to store: as is, except NumPy scalars (Python numbers) and strings (Markdown).
     """
-    from IPython.display import Markdown, display
+    from IPython.display import Markdown, display  # noqa: PLC0415 (optional: in a kernel)
 
     if isinstance(value, np.generic):
         value = value.item()
@@ -100,7 +100,7 @@ def glue_figure(name, figure):
     figure : matplotlib.figure.Figure
         The figure (``grid.figure`` of a seaborn grid, ``ax.figure`` of an axes).
     """
-    from IPython.display import display
+    from IPython.display import display  # noqa: PLC0415 (optional: in a kernel)
 
     plots.fit_width(figure)
     myst_glue = _myst_glue()

@@ -4,9 +4,12 @@ parameters. (00_data is covered in test_cli.py.)"""
 import re
 
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 
-from otcompanion import book
+from otcompanion import book, claims, experiments, pretrain, stats
+from otcompanion import multihead as mh
 
 pytestmark = pytest.mark.slow  # every test runs a chapter in a Jupyter kernel
 
@@ -41,7 +44,6 @@ def glued(path):
 
 def findings(path):
     """The claims-ledger findings a chapter published."""
-    from otcompanion import claims
 
     return claims.collect([path]).to_dict("records")
 
@@ -86,7 +88,6 @@ def test_ot_metrics_runs_and_does_not_depend_on_the_scheduler(tmp_path):
     assert values == glued(parallel)
     assert values["c1-runs"] == "4"  # 2 tasks x 1 level x 2 repetitions
     assert values["ab-runs"] == "2"
-    from otcompanion import claims
     published = findings(serial)
     assert [item["claim"] for item in published] == ["final map", "trajectory"]
     assert all(item["verdict"] in claims.VERDICTS for item in published)
@@ -99,8 +100,6 @@ PRETRAINING_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 3, "epochs"
 
 
 def test_mlp_pretraining_publishes_the_verdict_its_runs_give(tmp_path):
-    from otcompanion import claims, experiments, pretrain
-
     out = tmp_path / "pretraining.ipynb"
     book.run_chapter("03_mlp_pretraining", PRETRAINING_TINY, output=out, echo=None)
     assert len(figures(out)) >= 1  # the exercise's figure; the others are glued
@@ -141,8 +140,6 @@ BIOMEDICAL_TINY = {"n_splits": 2, "n_repeats": 1, "transformer_epochs": 2, "tran
 
 
 def write_csv(path, n_rows=40, missing=False, single_class=False):
-    import numpy as np
-
     rng = np.random.default_rng(0)
     labels = ["healthy", "ill"] * (n_rows // 2)
     if single_class:
@@ -219,8 +216,6 @@ def glued_data(path):
 
 
 def test_dummy_gaussian_runs_and_publishes_computed_verdicts(tmp_path):
-    from otcompanion import claims
-
     out = tmp_path / "dummy.ipynb"
     book.run_chapter("04_dummy_gaussian", DUMMY_TINY, output=out, echo=None)
     findings = claims.collect([out])
@@ -273,10 +268,7 @@ MULTIHEAD_TINY = {"heads": [1, 4], "n_train": 12, "sample_sizes": [12, 24],
 
 
 def test_multi_head_runs_and_glues_numbers_computed_from_its_runs(tmp_path, monkeypatch):
-    import pandas as pd
 
-    from otcompanion import claims, stats
-    from otcompanion import multihead as mh
 
     monkeypatch.setenv("OTCOMPANION_NO_CACHE", "1")
     out = tmp_path / "multihead.ipynb"

@@ -8,9 +8,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import myst_nb
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from IPython.display import Markdown
 from PIL import Image  # noqa: E402
 
 from otcompanion import data, plots  # noqa: E402
@@ -90,9 +92,6 @@ def test_token_scatter_rejects_an_unknown_sharing():
 
 
 def test_glue_value_glues_numbers_as_python_numbers_and_sentences_as_markdown(monkeypatch):
-    import myst_nb
-    from IPython.display import Markdown
-
     glued = {}
     monkeypatch.setattr(myst_nb, "glue",
                         lambda name, value, display=True: glued.update({name: (value, display)}))

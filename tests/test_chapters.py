@@ -139,18 +139,14 @@ BIOMEDICAL_TINY = {"n_splits": 2, "n_repeats": 1, "transformer_epochs": 2, "tran
                    "ot_epochs": 2}
 
 
-def write_csv(path, n_rows=40, missing=False, single_class=False):
+def write_csv(path, n_rows=40):
+    """A patients' table in the form a user brings: six features and a diagnosis. (A bad CSV is
+    refused by otcompanion.data.load_csv before any training: tests/test_loaders.py.)"""
     rng = np.random.default_rng(0)
-    labels = ["healthy", "ill"] * (n_rows // 2)
-    if single_class:
-        labels = ["healthy"] * n_rows
     lines = ["f1,f2,f3,f4,f5,f6,diagnosis"]
-    for row, label in enumerate(labels):
+    for label in ["healthy", "ill"] * (n_rows // 2):
         values = rng.normal(size=6) + (1.5 if label == "ill" else 0.0)
-        cells = [f"{v:.4f}" for v in values]
-        if missing and row == 4:
-            cells[2] = ""
-        lines.append(",".join(cells + [label]))
+        lines.append(",".join([f"{v:.4f}" for v in values] + [label]))
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -179,22 +175,6 @@ def test_biomedical_case_runs_unchanged_on_a_users_csv(tmp_path):
     text = text_outputs(out)
     assert "CSV file" in text and "2 x 3" in text and "class ill" in text
     assert "CSV file" in glued(out)["data-source"]
-
-
-@pytest.mark.parametrize("problem, message", [
-    (dict(missing=True), r"column 'f3' has a missing value in row 5"),
-    (dict(single_class=True), "single class 'healthy'"),
-])
-def test_biomedical_case_rejects_a_bad_csv_before_training(tmp_path, problem, message):
-    csv = write_csv(tmp_path / "bad.csv", **problem)
-    with pytest.raises(book.ChapterFailed, match=message) as failure:
-        book.run_chapter("05_biomedical_case", {**BIOMEDICAL_TINY, "data_path": str(csv),
-                                                "target": "diagnosis"},
-                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
-    report = nbformat.read(failure.value.report, as_version=4)
-    executed = [cell for cell in report.cells if cell.cell_type == "code"
-                and cell.get("execution_count")]
-    assert not any("cross_validate_models" in cell.source for cell in executed)
 
 
 DUMMY_TINY = {"tasks": [2], "levels": [1], "n_repetitions": 2, "epochs": 3, "n_heads": 2,
@@ -290,13 +270,3 @@ def test_multi_head_runs_and_glues_numbers_computed_from_its_runs(tmp_path, monk
     ledger = [output["data"] for cell in notebook.cells if cell.cell_type == "code"
               for output in cell.get("outputs", []) if claims.MIME in output.get("data", {})]
     assert len(ledger) == 1 and ledger[0][claims.MIME][0]["claim"] == "multi-head"
-
-
-def test_multi_head_rejects_an_empty_head_list_before_any_run(tmp_path):
-    with pytest.raises(book.ChapterFailed, match="heads is empty") as failure:
-        book.run_chapter("06_multi_head", {**MULTIHEAD_TINY, "heads": []},
-                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
-    report = nbformat.read(failure.value.report, as_version=4)
-    executed = [cell for cell in report.cells if cell.cell_type == "code"
-                and cell.get("execution_count")]
-    assert not any("run_jobs" in cell.source for cell in executed)

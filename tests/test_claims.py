@@ -217,6 +217,9 @@ def test_interval_outcomes_of_a_table():
                                                                "undecided"]
     with pytest.raises(ValueError, match=r"columns \['high'\] are not in differences"):
         claims.interval_outcomes(table.drop(columns="high"), 0.0, "below")
+    differences = pd.DataFrame({"low": [-0.02, -0.2, -0.1], "high": [0.01, -0.1, 0.0]})
+    assert claims.interval_outcomes(differences, -0.05, "above") == [
+        "support", "contradict", "undecided"]
 
 
 @pytest.mark.parametrize("lowest_bound, beats, verdict", [

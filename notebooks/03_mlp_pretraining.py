@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from otcompanion import chapter, claims, data, experiments, plots, pretrain, prose, stats, tables
+from otcompanion import chapter, claims, data, experiments, plots, pretrain, prose, stats
 
 chapter.begin("03_mlp_pretraining")
 chapter.task_names(tasks)
@@ -261,7 +261,7 @@ pooled["setup"] = pooled["n_classes"].map(task_names)
 chapter.glue("pretraining-pairs", int(pooled["pairs"].min()))
 pooled_table = pooled.assign(**{
     "pretrained": pooled["mean_first"].round(3), "unpretrained": pooled["mean_second"].round(3),
-    "difference [95 % interval]": pooled.apply(tables.row_difference, axis=1, places=3),
+    "difference [95 % interval]": pooled.apply(stats.format_difference, axis=1, digits=3),
     "runs": pooled["pairs"]})
 pooled_table[["setup", "condition", "quantity", "runs", "pretrained", "unpretrained",
               "difference [95 % interval]", "verdict"]]
@@ -347,7 +347,7 @@ speed_by_level = by_level[by_level["quantity"] == "epochs_to_target_capped"]
 chapter.glue("pretraining-level-faster", int((speed_by_level["high"] < 0).sum()))
 chapter.glue("pretraining-level-slower", int((speed_by_level["low"] > 0).sum()))
 chapter.glue("pretraining-level-cells", len(speed_by_level))
-checks = tables.budget_verdicts(
+checks = experiments.budget_verdicts(
     histories, sorted({*[b for b in shorter_budgets if 1 <= b < epochs], epochs}), task_names,
     patience, target_accuracy, seed=seed)
 budgets = pd.DataFrame([{"budget (epochs)": check["budget"], "verdict": check["verdict"],

@@ -71,10 +71,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from otcompanion import chapter, claims, data, engine, experiments, plots, prose, stats, tables
+from otcompanion import chapter, claims, data, engine, experiments, plots, prose, stats
+from otcompanion.experiments import OT, TRANSFORMER
 from otcompanion.geometry import dummy_means
 from otcompanion.otclassifier import SOLVERS, DummyGaussianOTClassifier
-from otcompanion.tables import OT, TRANSFORMER
 
 chapter.begin("04_dummy_gaussian")
 chapter.task_names(tasks)
@@ -227,11 +227,11 @@ stats.interval_table(budget, ["setup", "level", "model"],
 # that the interval contains 0.
 
 # %%
-accuracy_budget = tables.ot_minus_transformer(budget, ["setup", "level"], ["instance_accuracy"],
-                                              seed=seed)
-speed_budget = tables.speed_up(budget, ["setup", "level"], "fit_seconds", TRANSFORMER, OT,
-                               seed=seed)
-tables.model_difference_table(accuracy_budget, speed_budget, ["setup", "level"])
+accuracy_budget = experiments.ot_minus_transformer(budget, ["setup", "level"],
+                                                   ["instance_accuracy"], seed=seed)
+speed_budget = stats.speed_up(budget, ["setup", "level"], "fit_seconds", TRANSFORMER, OT,
+                              seed=seed)
+experiments.model_difference_table(accuracy_budget, speed_budget, ["setup", "level"])
 
 # %% [markdown]
 # Per-class recall on the test set (the share of each class's test instances classified
@@ -287,11 +287,11 @@ stats.interval_table(budget, ["setup", "level", "model"],
 # the Transformer's, and the speed-up.
 
 # %%
-target_budget = tables.ot_minus_transformer(budget, ["setup", "level"], ["seconds_to_target"],
-                                            seed=seed)
-speed_target = tables.speed_up(budget, ["setup", "level"], "seconds_to_target", TRANSFORMER, OT,
-                               seed=seed)
-tables.model_difference_table(target_budget, speed_target, ["setup", "level"])
+target_budget = experiments.ot_minus_transformer(budget, ["setup", "level"],
+                                                 ["seconds_to_target"], seed=seed)
+speed_target = stats.speed_up(budget, ["setup", "level"], "seconds_to_target", TRANSFORMER, OT,
+                              seed=seed)
+experiments.model_difference_table(target_budget, speed_target, ["setup", "level"])
 
 # %% [markdown]
 # ## Under the same stopping rule, and where accuracy can fail
@@ -325,11 +325,11 @@ stats.interval_table(rule, ["setup", "variant", "model"],
                              "best_epoch": 1}, seed=seed)
 
 # %%
-accuracy_rule = tables.ot_minus_transformer(rule, ["setup", "variant"], ["instance_accuracy"],
-                                            seed=seed)
-speed_rule = tables.speed_up(rule, ["setup", "variant"], "fit_seconds", TRANSFORMER, OT,
-                             seed=seed)
-tables.model_difference_table(accuracy_rule, speed_rule, ["setup", "variant"])
+accuracy_rule = experiments.ot_minus_transformer(rule, ["setup", "variant"],
+                                                 ["instance_accuracy"], seed=seed)
+speed_rule = stats.speed_up(rule, ["setup", "variant"], "fit_seconds", TRANSFORMER, OT,
+                            seed=seed)
+experiments.model_difference_table(accuracy_rule, speed_rule, ["setup", "variant"])
 
 # %%
 rule["model, task"] = rule["model"] + ", " + rule["setup"]
@@ -362,7 +362,7 @@ chapter.glue("ot-hard-level", hard_level)
 traced = budget[(budget["model"] == TRANSFORMER) & (budget["level"] == hard_level)]
 untraced = rule[(rule["model"] == TRANSFORMER) & (rule["n_tokens"] == 20)
                 & (rule["n_instances"] == 90)]
-trace = tables.traced_epoch_ratio(traced, untraced, seed=seed)  # traced / untraced per epoch
+trace = experiments.traced_epoch_ratio(traced, untraced, seed=seed)  # traced / untraced per epoch
 trace_ratio = trace[0] if trace else np.nan
 trace_overhead = prose.trace_overhead(trace)
 chapter.glue("ot-trace-overhead", trace_overhead)
@@ -445,8 +445,8 @@ summary.merge(stats.interval_table(scaling, ["solver", "inputs"], ["test_accurac
 scaling_differences = stats.paired_differences(
     exponents, ["solver"], ["repetition"], "inputs", "standardized", "raw",
     ["exponent", "exponent_alignment"], seed=seed)
-tables.difference_table(scaling_differences, "standardized − raw",
-                        {"mean_first": "standardized", "mean_second": "raw"})
+stats.difference_table(scaling_differences, label="standardized − raw [95 % CI]",
+                       names={"mean_first": "standardized", "mean_second": "raw"})
 
 # %% [markdown]
 # At level 4 the classes are far apart and the test accuracy shows whether a solver or the raw
@@ -501,9 +501,9 @@ geometry_differences = pd.concat([
                              [], ["repetition"], "setting", name, thesis_setting,
                              ["instance_accuracy"], seed=seed).assign(setting=name)
     for name in sensitivity["setting"].unique()[1:]], ignore_index=True)
-tables.difference_table(geometry_differences, "setting − thesis",
-                        {"mean_first": "accuracy with setting",
-                         "mean_second": "with thesis geometry"})[
+stats.difference_table(geometry_differences, label="setting − thesis [95 % CI]",
+                       names={"mean_first": "accuracy with setting",
+                              "mean_second": "with thesis geometry"})[
     ["setting", "pairs", "accuracy with setting", "with thesis geometry",
      "setting − thesis [95 % CI]", "verdict"]]
 
@@ -556,13 +556,14 @@ if np.isfinite(trace_ratio):
 correction = prose.trace_correction(trace_ratio)
 chapter.glue("ot-trace-ratio", float(trace_ratio))
 by = ["setup", "level"]
-speed_budget = tables.speed_up(untraced_budget, by, "fit_seconds", TRANSFORMER, OT, seed=seed)
-speed_target = tables.speed_up(untraced_budget, by, "seconds_to_target", TRANSFORMER, OT,
-                               seed=seed)
-fit_budget = tables.ot_minus_transformer(untraced_budget, by, ["fit_seconds"], seed=seed)
-target_budget = tables.ot_minus_transformer(untraced_budget, by, ["seconds_to_target"],
+speed_budget = stats.speed_up(untraced_budget, by, "fit_seconds", TRANSFORMER, OT, seed=seed)
+speed_target = stats.speed_up(untraced_budget, by, "seconds_to_target", TRANSFORMER, OT,
+                              seed=seed)
+fit_budget = experiments.ot_minus_transformer(untraced_budget, by, ["fit_seconds"], seed=seed)
+target_budget = experiments.ot_minus_transformer(untraced_budget, by, ["seconds_to_target"],
+                                                 seed=seed)
+fit_rule = experiments.ot_minus_transformer(rule, ["setup", "variant"], ["fit_seconds"],
                                             seed=seed)
-fit_rule = tables.ot_minus_transformer(rule, ["setup", "variant"], ["fit_seconds"], seed=seed)
 
 # %%
 finding, found = prose.cost_finding(fit_budget, speed_budget, by,
@@ -587,7 +588,7 @@ for name, speed in (("budget", speed_budget), ("target", speed_target), ("rule",
 
 # %%
 exponent_differences = scaling_differences[scaling_differences["quantity"] == "exponent"]
-found = tables.interval_outcomes(exponent_differences, claims.SCALING_THRESHOLD, "below")
+found = claims.interval_outcomes(exponent_differences, claims.SCALING_THRESHOLD, "below")
 findings.append(claims.finding(
     "ot classifier scaling", experiments.combined_verdict(found),
     prose.scaling_evidence(exponent_differences, scaling_tokens, found),
@@ -599,7 +600,7 @@ chapter.glue("ot-scaling-per-solver", prose.scaling_per_solver(exponent_differen
 chapter.glue("ot-solvers", len(found))
 
 # %%
-found = tables.interval_outcomes(geometry_differences, claims.GEOMETRY_THRESHOLD, "below")
+found = claims.interval_outcomes(geometry_differences, claims.GEOMETRY_THRESHOLD, "below")
 chapter.glue("ot-geometry-lower", found.count("support"))
 chapter.glue("ot-geometry-settings", len(found))
 chapter.glue("ot-geometry-list", prose.lowering_settings(geometry_differences, found))

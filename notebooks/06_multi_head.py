@@ -81,7 +81,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from otcompanion import chapter, claims, engine, experiments, metrics, plots, prose, stats, tables
+from otcompanion import chapter, claims, engine, experiments, metrics, plots, prose, stats
 from otcompanion import multihead as mh
 
 chapter.begin("06_multi_head")
@@ -185,8 +185,8 @@ chapter.glue_figure("mh-loss-curves", figure)
 # %%
 checkpoint = int(curves.loc[curves["step"] <= steps // 4, "step"].max())
 early = curves[curves["step"] == checkpoint]
-loss_early = tables.paired_difference(early, "train_loss", H_high, H_low, "H")
-loss_end = tables.paired_difference(by_heads, "train_loss", H_high, H_low, "H")
+loss_early = stats.paired_difference(early, "train_loss", H_high, H_low, "H")
+loss_end = stats.paired_difference(by_heads, "train_loss", H_high, H_low, "H")
 chapter.glue("mh-checkpoint", checkpoint)
 chapter.glue("mh-h-low", H_low)
 chapter.glue("mh-h-high", H_high)
@@ -235,11 +235,11 @@ chapter.glue_figure("mh-versus-heads", figure)
 # ```
 
 # %%
-margin = tables.paired_difference(by_heads, "ntk_margin_init", H_high, H_low, "H")
-test_error = tables.paired_difference(by_heads, "test_error", H_high, H_low, "H")
-gap = tables.paired_difference(by_heads, "loss_gap", H_high, H_low, "H")
-distance = tables.paired_difference(by_heads, "distance", H_high, H_low, "H")
-movement = tables.paired_difference(by_heads, "head_movement", H_high, H_low, "H")
+margin = stats.paired_difference(by_heads, "ntk_margin_init", H_high, H_low, "H")
+test_error = stats.paired_difference(by_heads, "test_error", H_high, H_low, "H")
+gap = stats.paired_difference(by_heads, "loss_gap", H_high, H_low, "H")
+distance = stats.paired_difference(by_heads, "distance", H_high, H_low, "H")
+movement = stats.paired_difference(by_heads, "head_movement", H_high, H_low, "H")
 larger = ("larger with more heads", "smaller with more heads")
 higher = ("higher with more heads", "lower with more heads")
 chapter.glue("mh-margin", prose.difference_reading(margin, *larger))
@@ -296,7 +296,7 @@ stats.interval_table(by_size, ["H", "n_train"], ["test_error", "loss_gap", "dist
 
 # %%
 n_low, n_high = min(sample_sizes), max(sample_sizes)
-size_gap = {H: tables.paired_difference(by_size[by_size["H"] == H], "loss_gap", n_high, n_low,
+size_gap = {H: stats.paired_difference(by_size[by_size["H"] == H], "loss_gap", n_high, n_low,
                                         "n_train")
             for H in sample_size_heads}
 chapter.glue("mh-size-gap", prose.size_gap(size_gap, n_high))
@@ -328,7 +328,7 @@ shown = mh.train_multihead(X_shown, y_shown, n_heads=shown_heads, steps=steps, l
 plans, _ = metrics.sinkhorn_uniform_plan(-shown.logits[:, 0], epsilon=1.0)
 rows = np.stack([shown.attention[0, 0], n_tokens * plans[0],
                  shown.attention[-1, 0], n_tokens * plans[-1]])
-labels = [f"attention\nstep 0", "Sinkhorn\nstep 0", f"attention\nstep {steps}",
+labels = ["attention\nstep 0", "Sinkhorn\nstep 0", f"attention\nstep {steps}",
           f"Sinkhorn\nstep {steps}"]
 figure = plots.attention_heads(rows, labels)
 for ax in figure.axes[:-1]:
@@ -376,10 +376,10 @@ ot_columns = ["tv_to_sinkhorn_end", "relevant_attention_end", "key_query_movemen
 stats.interval_table(by_heads, ["H"], ot_columns).set_index("H").T
 
 # %%
-tv = tables.paired_difference(by_heads, "tv_to_sinkhorn_end", H_high, H_low, "H")
-focus = tables.paired_difference(by_heads, "relevant_attention_end", H_high, H_low, "H")
-key_query = tables.paired_difference(by_heads, "key_query_movement", H_high, H_low, "H")
-path = tables.paired_difference(by_heads, "w2_path_efficiency", H_high, H_low, "H")
+tv = stats.paired_difference(by_heads, "tv_to_sinkhorn_end", H_high, H_low, "H")
+focus = stats.paired_difference(by_heads, "relevant_attention_end", H_high, H_low, "H")
+key_query = stats.paired_difference(by_heads, "key_query_movement", H_high, H_low, "H")
+path = stats.paired_difference(by_heads, "w2_path_efficiency", H_high, H_low, "H")
 chapter.glue("mh-tv", prose.difference_reading(tv, *larger))
 chapter.glue("mh-focus", prose.difference_reading(focus, *larger))
 chapter.glue("mh-key-query", prose.difference_reading(key_query, *larger))
@@ -432,7 +432,7 @@ figure = plots.interval_panels(stats.interval_frame(bridge, ["H"], bridge_column
                                bridge_columns, col_wrap=5, height=2.2)
 chapter.glue_figure("mh-bridge", figure)
 B_low, B_high = min(bridge_heads), max(bridge_heads)
-bridge_results = {name: tables.paired_difference(bridge, name, B_high, B_low, "H")
+bridge_results = {name: stats.paired_difference(bridge, name, B_high, B_low, "H")
                   for name in bridge_columns}
 chapter.glue("mh-bridge-findings", prose.bridge_findings(bridge_results, B_high))
 chapter.glue("mh-bridge-never", int(bridge["epochs_to_target"].isna().sum()))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 
 from otcompanion import claims, stats
-from otcompanion.tables import format_difference, format_interval, interval_outcomes, row_difference
 
 
 # Shared
@@ -188,7 +187,7 @@ def head_draw(draw):
     :func:`otcompanion.experiments.pretraining_differences`)."""
     words = {"first higher": "later with the one head", "first lower": "sooner with the one head"}
     return "; ".join(
-        f"{row['setup']}: {row_difference(row)} epochs "
+        f"{row['setup']}: {stats.format_difference(row)} epochs "
         f"({words.get(row['verdict'], row['verdict'])})" for _, row in draw.iterrows()) + "."
 
 
@@ -202,9 +201,9 @@ def pretraining_evidence(speed_rows, accuracy_rows, target_accuracy, epochs, n_l
         lines.append(
             f"- {row['setup']}, *{row['condition']}*: epochs to a validation accuracy of "
             f"{target_accuracy:g} (restricted to {epochs}) {row['mean_first']:.1f} against "
-            f"{row['mean_second']:.1f}, paired difference {row_difference(row)}; validation "
-            f"accuracy {row_difference(accuracy, 3)} ({int(row['pairs'])} repetitions, each the "
-            f"mean of {n_levels} level{'s' if n_levels > 1 else ''}).")
+            f"{row['mean_second']:.1f}, paired difference {stats.format_difference(row)}; "
+            f"validation accuracy {stats.format_difference(accuracy, 3)} ({int(row['pairs'])} "
+            f"repetitions, each the mean of {n_levels} level{'s' if n_levels > 1 else ''}).")
     return "\n".join(lines)
 
 
@@ -285,13 +284,14 @@ def tasks_text(task_names, tasks):
 
 def trace_overhead(ratio):
     """How much longer a traced epoch took, from ``ratio`` = (geometric mean, low, high,
-    pairs) of :func:`otcompanion.tables.traced_epoch_ratio`, or None when not measured."""
+    pairs) of :func:`otcompanion.experiments.traced_epoch_ratio`, or None when not measured."""
     if ratio is None:
         return ("not measured with these parameters (no setup was fitted both traced and "
                 "untraced)")
     mean, low, high, n = ratio
-    return (f"a traced epoch of chapter 02 took {format_interval(mean, low, high, 2)} times as "
-            f"long as an untraced epoch here (geometric mean and 95 % interval over {n} pairs)")
+    return (f"a traced epoch of chapter 02 took {stats.format_interval(mean, low, high, 2)} "
+            f"times as long as an untraced epoch here (geometric mean and 95 % interval over "
+            f"{n} pairs)")
 
 
 def trace_correction(ratio):
@@ -315,14 +315,14 @@ def accuracy_evidence(differences, by, margin, found):
         f"−{margin:g} (at most {margin:g} lower) in {found.count('support')} "
         f"of {len(found)} setups and wholly below it in {found.count('contradict')}; lowest "
         f"mean difference {group_name(worst, by)}: "
-        f"{format_interval(worst['difference'], worst['low'], worst['high'])}"
+        f"{stats.format_interval(worst['difference'], worst['low'], worst['high'])}"
         + (f"; both models at 1.000 in every run in {ceiling} setups" if ceiling else "") + ".")
 
 
 def accuracy_finding(differences, by, margin, where):
     """The finding "comparable accuracy" (:func:`accuracy_evidence`): each setup's interval of
     OT minus Transformer accuracy above ``-margin``; returns it with the outcome per setup."""
-    found = interval_outcomes(differences, -margin, "above")
+    found = claims.interval_outcomes(differences, -margin, "above")
     return claims.finding("ot classifier accuracy", claims.combined_verdict(found),
                           accuracy_evidence(differences, by, margin, found), where), found
 
@@ -330,13 +330,13 @@ def accuracy_finding(differences, by, margin, where):
 def worst_shortfall(differences):
     """The lowest paired accuracy difference with its setup and variant."""
     worst = differences.loc[differences["difference"].idxmin()]
-    return (f"{format_interval(worst['difference'], worst['low'], worst['high'])}"
+    return (f"{stats.format_interval(worst['difference'], worst['low'], worst['high'])}"
             f" ({worst['setup']}, {worst['variant'].replace('  ', ' ')})")
 
 
 def cost_evidence(differences, speed, by, what, found):
     """Evidence for "cheaper": the paired time differences OT minus Transformer (``found``: the
-    outcome per setup) and the lowest and highest speed-up (:func:`otcompanion.tables.speed_up`)."""
+    outcome per setup) and the lowest and highest speed-up (:func:`otcompanion.stats.speed_up`)."""
     speed = speed.dropna(subset=["speed_up"])
     extremes = (speed.loc[sorted({speed["speed_up"].idxmin(), speed["speed_up"].idxmax()},
                                  key=lambda i: speed.loc[i, "speed_up"])] if len(speed)
@@ -348,7 +348,7 @@ def cost_evidence(differences, speed, by, what, found):
         f"{found.count('contradict')}; speed-up (Transformer time / OT time, geometric mean "
         f"with 95 % interval) "
         + ("from " if len(extremes) > 1 else "" if len(extremes) else "not defined (no pair)")
-        + " to ".join(f"{format_interval(row['speed_up'], row['low'], row['high'], 1)} "
+        + " to ".join(f"{stats.format_interval(row['speed_up'], row['low'], row['high'], 1)} "
                       f"({group_name(row, by)})" for _, row in extremes.iterrows())
         + ".")
 
@@ -357,7 +357,7 @@ def cost_finding(differences, speed, by, where, what):
     """The finding "cheaper" (:func:`cost_evidence`): each setup's interval of OT minus
     Transformer seconds below :data:`otcompanion.claims.COST_THRESHOLD`; returns it with the
     outcome per setup."""
-    found = interval_outcomes(differences, claims.COST_THRESHOLD, "below")
+    found = claims.interval_outcomes(differences, claims.COST_THRESHOLD, "below")
     return claims.finding("ot classifier cost", claims.combined_verdict(found),
                           cost_evidence(differences, speed, by, what, found), where), found
 
@@ -366,7 +366,8 @@ def scaling_per_solver(differences):
     """Per solver: the exponents with standardized and raw inputs and their paired difference."""
     return "; ".join(
         f"{row['solver']}: {row['mean_first']:.2f} vs {row['mean_second']:.2f}, difference "
-        f"{format_interval(row['difference'], row['low'], row['high'], 2)} ({row['pairs']} pairs)"
+        f"{stats.format_interval(row['difference'], row['low'], row['high'], 2)} "
+        f"({row['pairs']} pairs)"
         for _, row in differences.iterrows())
 
 
@@ -390,9 +391,9 @@ def lowering_settings(differences, found, parentheses=True):
     """The geometry settings whose interval lies below 0 (``found``: outcome per setting),
     each with its interval, or "none"."""
     return ", ".join(
-        f"{row['setting']} ({format_interval(row['difference'], row['low'], row['high'])})"
+        f"{row['setting']} ({stats.format_interval(row['difference'], row['low'], row['high'])})"
         if parentheses else
-        f"{row['setting']} {format_interval(row['difference'], row['low'], row['high'])}"
+        f"{row['setting']} {stats.format_interval(row['difference'], row['low'], row['high'])}"
         for row, outcome in zip(differences.to_dict("records"), found)
         if outcome == "support") or "none"
 
@@ -413,8 +414,9 @@ def difference_reading(result, larger, smaller):
     """A paired difference (a row of :func:`otcompanion.stats.paired_differences`) in words
     that say no more than its interval: ``larger`` or ``smaller`` when the interval excludes 0,
     "not told apart" otherwise, then the numbers."""
-    span = (f"{result['difference']:+.3g} (95 % bootstrap interval {result['low']:+.3g} to "
-            f"{result['high']:+.3g}, {result['pairs']} pairs)")
+    value, low, high = (stats.format_value(result[key], 3, signed=True, notation="g")
+                        for key in ("difference", "low", "high"))
+    span = f"{value} (95 % bootstrap interval {low} to {high}, {result['pairs']} pairs)"
     words = {"first higher": larger, "first lower": smaller}.get(
         result["verdict"], f"not told apart by these runs ({result['verdict']})")
     return f"{words}: the difference is {span}"
@@ -447,7 +449,7 @@ def multi_head_evidence(h_high, h_low, n_repetitions, loss_end, test_error, marg
     """Evidence of chapter 06's finding: the three paired differences between ``h_high`` and
     ``h_low`` heads that decide it."""
     def quoted(result):
-        return format_difference(result["difference"], result["low"], result["high"], "+.3g")
+        return stats.format_difference(result, 3, notation="g")
 
     return (f"{h_high} against {h_low} heads, paired over {n_repetitions} repetitions "
             f"(95 % bootstrap intervals of the difference): final training loss "

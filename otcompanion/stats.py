@@ -17,7 +17,8 @@ Ratios of times are summarized the same way on the log scale (:func:`speed_up`).
 
 Text: :func:`format_interval` is the one way the book writes an interval (``"mean [low,
 high]"``, signed for differences, ``"n/a"`` or the mean alone when no interval can be formed);
-:func:`interval_text`, :func:`interval_table` and :func:`difference_table` use it.
+:func:`format_difference` (a row of paired differences, signed), :func:`interval_text`,
+:func:`interval_table`, :func:`difference_table` and :func:`with_speed_up` use it.
 """
 
 from __future__ import annotations
@@ -163,6 +164,36 @@ def format_interval(mean, low, high, digits=3, *, unit="", n=None, signed=False,
     return f"{text} [{format_value(low, **options)}, {format_value(high, **options)}]"
 
 
+def format_difference(row, digits=1, *, notation="f"):
+    """A row of paired differences as signed text: ``"difference [low, high]"``.
+
+    :func:`format_interval` of the row's ``difference``, ``low`` and ``high`` with a sign and
+    without collapsing, so the interval is written even when it is a point.
+
+    Parameters
+    ----------
+    row : mapping
+        A row of :func:`paired_differences` (or anything with ``difference``, ``low`` and
+        ``high``).
+    digits : int >= 0, default 1
+    notation : {"f", "g"}, default "f"
+        As for :func:`format_value`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_difference({"difference": 2.0, "low": 1.0, "high": 3.0})
+    '+2.0 [+1.0, +3.0]'
+    >>> format_difference({"difference": 0.01234, "low": -0.1, "high": 0.2}, 3, notation="g")
+    '+0.0123 [-0.1, +0.2]'
+    """
+    return format_interval(row["difference"], row["low"], row["high"], digits, signed=True,
+                           notation=notation, collapse=False)
+
+
 def interval_text(values, digits=3, seed=0):
     """``"mean [low, high]"`` of :func:`bootstrap_interval` as text, for prose.
 
@@ -267,6 +298,19 @@ def paired_differences(frame, by, pair_on, condition, first, second, columns, se
     return pd.DataFrame(rows)
 
 
+def paired_difference(frame, column, first, second, by):
+    """The one row of :func:`paired_differences` of ``column`` between the runs with
+    ``by == first`` and the runs with ``by == second``, paired on the repetition (seed 0).
+
+    Returns
+    -------
+    pandas.Series
+        ``quantity``, ``pairs``, ``mean_first``, ``mean_second``, ``difference``, ``low``,
+        ``high`` and ``verdict``.
+    """
+    return paired_differences(frame, [], ["repetition"], by, first, second, [column]).iloc[0]
+
+
 def interval_frame(frame, by, columns, seed=0):
     """Mean and 95 % bootstrap interval of ``columns`` per group of ``by``, as numbers.
 
@@ -304,20 +348,23 @@ def difference_table(differences, digits=3, *, label="difference [95 % CI]",
     label : str, default "difference [95 % CI]"
         Header of the column that replaces ``difference``, ``low`` and ``high`` with
         :func:`format_interval` (e.g. ``"OT − Transformer [95 % CI]"``).
-    names : pair of str, default ("first", "second")
-        ``mean_first`` and ``mean_second`` become ``"<first> mean"`` and ``"<second> mean"``.
+    names : pair of str or dict, default ("first", "second")
+        ``mean_first`` and ``mean_second`` become ``"<first> mean"`` and ``"<second> mean"``;
+        a dict renames the columns as it says instead (e.g. ``{"mean_first": "standardized",
+        "mean_second": "raw"}``).
 
     Returns
     -------
     pandas.DataFrame
     """
     check_columns(differences, ["difference", "low", "high"], "differences")
-    first, second = names
+    if not isinstance(names, dict):
+        first, second = names
+        names = {"mean_first": f"{first} mean", "mean_second": f"{second} mean"}
     table = differences.copy()
     table[label] = [format_interval(*values, digits=digits)
                     for values in table[["difference", "low", "high"]].to_numpy()]
-    return table.drop(columns=["difference", "low", "high"]).rename(
-        columns={"mean_first": f"{first} mean", "mean_second": f"{second} mean"}).round(digits)
+    return table.drop(columns=["difference", "low", "high"]).rename(columns=names).round(digits)
 
 
 def speed_up(frame, by, column, baseline, other, *, condition="model",
@@ -364,3 +411,28 @@ def speed_up(frame, by, column, baseline, other, *, condition="model",
         rows.append({**dict(zip(by, keys)), "pairs": n, "speed_up": np.exp(mean),
                      "low": np.exp(low), "high": np.exp(high)})
     return pd.DataFrame(rows, columns=[*by, "pairs", "speed_up", "low", "high"])
+
+
+def with_speed_up(table, speed, by):
+    """``table`` with the speed-ups of the same groups of ``by`` as a column
+    ``"speed-up [95 % CI]"`` of text.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table with the ``by`` columns (e.g. from :func:`difference_table`).
+    speed : pandas.DataFrame
+        Rows of :func:`speed_up` over the same groups.
+    by : list of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` with the column ``"speed-up [95 % CI]"`` (:func:`format_interval` with one
+        decimal), ``"n/a"`` for a group without pairs.
+    """
+    speed = speed.assign(**{"speed-up [95 % CI]": [
+        format_interval(*values, digits=1)
+        for values in speed[["speed_up", "low", "high"]].to_numpy()]})
+    return table.merge(speed[[*by, "speed-up [95 % CI]"]], on=by, how="left").fillna(
+        {"speed-up [95 % CI]": "n/a"})

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from otcompanion import claims
+from otcompanion import claims, experiments, pretrain, stats
 
 
 def _notebook_with(path, findings):
@@ -152,8 +152,6 @@ def test_pretraining_verdict_rejects_bad_input():
 
 def test_the_old_import_paths_still_work():
     """The verdict rules moved here; their old homes keep the names (same objects)."""
-    from otcompanion import experiments, pretrain, stats
-
     assert stats.verdict is claims.paired_verdict
     assert experiments.interval_outcome is claims.interval_outcome
     assert experiments.combined_verdict is claims.combined_verdict
@@ -217,6 +215,9 @@ def test_interval_outcomes_of_a_table():
                                                                "undecided"]
     with pytest.raises(ValueError, match=r"columns \['high'\] are not in differences"):
         claims.interval_outcomes(table.drop(columns="high"), 0.0, "below")
+    differences = pd.DataFrame({"low": [-0.02, -0.2, -0.1], "high": [0.01, -0.1, 0.0]})
+    assert claims.interval_outcomes(differences, -0.05, "above") == [
+        "support", "contradict", "undecided"]
 
 
 @pytest.mark.parametrize("lowest_bound, beats, verdict", [

@@ -7,7 +7,7 @@ from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
-from otcompanion import experiments, metrics
+from otcompanion import experiments, metrics, stats
 from otcompanion.attention import train_transformer
 from otcompanion.data import thesis_split
 from otcompanion.experiments import comparison, crossval, grid, pretraining
@@ -478,3 +478,57 @@ def test_the_old_import_paths_still_work():
                  "interval_outcome", "combined_verdict", "_traced_run"):
         assert hasattr(experiments, name), name
     assert experiments.traced_run is grid.traced_run
+
+
+def _two_setups():
+    """Two models, two setups, four repetitions; the Transformer twice as slow in setup a."""
+    rows = []
+    for setup, ratio in (("a", 2.0), ("b", 0.5)):
+        for r in range(4):
+            seconds = 1.0 + r
+            rows.append({"setup": setup, "repetition": r, "model": experiments.OT,
+                         "fit_seconds": seconds, "accuracy": 0.9})
+            rows.append({"setup": setup, "repetition": r, "model": experiments.TRANSFORMER,
+                         "fit_seconds": ratio * seconds, "accuracy": 0.9 + 0.01 * r})
+    return pd.DataFrame(rows)
+
+
+def test_ot_minus_transformer_and_its_table():
+    OT, TRANSFORMER = experiments.OT, experiments.TRANSFORMER
+    assert (OT, TRANSFORMER) == ("OT classifier", "Transformer")
+    frame = _two_setups()
+    differences = experiments.ot_minus_transformer(frame, ["setup"], ["accuracy"])
+    expected = stats.paired_differences(frame, ["setup"], ["repetition"], "model", OT,
+                                        TRANSFORMER, ["accuracy"])
+    pd.testing.assert_frame_equal(differences, expected)
+    speed = stats.speed_up(frame, ["setup"], "fit_seconds", TRANSFORMER, OT)
+    table = experiments.model_difference_table(differences, speed.iloc[:1], ["setup"])
+    assert list(table.columns) == ["setup", "pairs", "OT mean", "Transformer mean", "verdict",
+                                   "OT − Transformer [95 % CI]", "speed-up [95 % CI]"]
+    assert table["speed-up [95 % CI]"].tolist() == ["2.0", "n/a"]
+    assert table["OT − Transformer [95 % CI]"].iloc[0].startswith("-0.015 [")
+
+
+def test_traced_epoch_ratio():
+    traced = pd.DataFrame({"n_classes": [3, 3], "repetition": [0, 1],
+                           "fit_seconds": [4.0, 8.0], "epochs_run": [2, 4]})
+    untraced = traced.assign(fit_seconds=[1.0, 2.0])
+    ratio, low, _, n = experiments.traced_epoch_ratio(traced, untraced)
+    assert n == 2 and ratio == pytest.approx(4.0) and low == pytest.approx(4.0)
+    assert experiments.traced_epoch_ratio(traced, untraced.assign(repetition=[5, 6])) is None
+
+
+def test_budget_verdicts_recompute_the_verdict_per_budget():
+    histories = []
+    for condition in ("unpretrained", "circle"):
+        for repetition in range(3):
+            for epoch in range(1, 5):
+                accuracy = 1.0 if epoch >= (2 if condition == "circle" else 4) else 0.5
+                histories.append({"n_classes": 2, "level": 1, "repetition": repetition,
+                                  "condition": condition, "epoch": epoch,
+                                  "val_loss": 1.0 / epoch, "val_instance_accuracy": accuracy})
+    checks = experiments.budget_verdicts(pd.DataFrame(histories), [3, 4], {2: "2 classes"},
+                                         patience=2, target_accuracy=1.0)
+    assert [check["budget"] for check in checks] == [3, 4]
+    assert all(check["faster"] == [("2 classes", "circle")] for check in checks)
+    assert {check["verdict"] for check in checks} == {"partly supported"}

@@ -282,3 +282,90 @@ def test_check_columns_names_the_argument():
     with pytest.raises(ValueError, match=r"columns \['b'\] are not in the histories; it has "
                                          r"\['a'\]"):
         stats.check_columns(frame, ["a", "b"], "the histories")
+
+
+def test_format_interval_writes_mean_and_interval_or_what_there_is():
+    assert stats.format_interval(0.91234, 0.8, 0.95) == "0.912 [0.800, 0.950]"
+    assert stats.format_interval(2.0, 1.5, 2.5, digits=1) == "2.0 [1.5, 2.5]"
+    assert stats.format_interval(1.0, 1.0, 1.0) == "1.000"
+    assert stats.format_interval(3.0, 3.0, 3.0, digits=1, unit=" s") == "3.0 s"
+    assert stats.format_interval(np.nan, np.nan, np.nan) == "n/a"
+
+
+def test_format_difference_is_signed_and_always_writes_the_interval():
+    def signed(difference, low, high, digits=1, notation="f"):
+        return stats.format_interval(difference, low, high, digits, signed=True,
+                                     notation=notation, collapse=False)
+
+    assert signed(-1.25, -2.0, -0.5) == "-1.2 [-2.0, -0.5]"
+    assert signed(0.0, 0.0, 0.0, 3) == "+0.000 [+0.000, +0.000]"
+    assert signed(0.01234, -0.1, 0.2, 3, "g") == "+0.0123 [-0.1, +0.2]"
+    row = pd.Series({"difference": 2.0, "low": 1.0, "high": 3.0})
+    assert stats.format_difference(row) == "+2.0 [+1.0, +3.0]"
+    assert stats.format_difference(row, 3) == "+2.000 [+1.000, +3.000]"
+    row = pd.Series({"difference": 0.01234, "low": -0.1, "high": 0.2})
+    assert stats.format_difference(row, 3, notation="g") == signed(0.01234, -0.1, 0.2, 3, "g")
+    # As a row-wise apply, the way chapter 03 writes its table.
+    frame = pd.DataFrame({"difference": [-1.25, 0.0], "low": [-2.0, 0.0], "high": [-0.5, 0.0]})
+    assert frame.apply(stats.format_difference, axis=1, digits=3).tolist() == [
+        "-1.250 [-2.000, -0.500]", "+0.000 [+0.000, +0.000]"]
+
+
+def _two_setups():
+    """Two models, two setups, four repetitions; the Transformer twice as slow in setup a."""
+    rows = []
+    for setup, ratio in (("a", 2.0), ("b", 0.5)):
+        for r in range(4):
+            seconds = 1.0 + r
+            rows.append({"setup": setup, "repetition": r, "model": OT, "fit_seconds": seconds,
+                         "accuracy": 0.9})
+            rows.append({"setup": setup, "repetition": r, "model": TRANSFORMER,
+                         "fit_seconds": ratio * seconds, "accuracy": 0.9 + 0.01 * r})
+    return pd.DataFrame(rows)
+
+
+def test_speed_up_is_the_geometric_mean_ratio_per_group():
+    speed = stats.speed_up(_two_setups(), ["setup"], "fit_seconds", TRANSFORMER, OT)
+    assert list(speed.columns) == ["setup", "pairs", "speed_up", "low", "high"]
+    assert speed["pairs"].tolist() == [4, 4]
+    np.testing.assert_allclose(speed[["speed_up", "low", "high"]].to_numpy(),
+                               [[2, 2, 2], [0.5, 0.5, 0.5]])
+
+
+def test_speed_up_leaves_out_pairs_without_a_time():
+    frame = _two_setups()
+    frame.loc[(frame["model"] == OT) & (frame["setup"] == "b"), "fit_seconds"] = np.nan
+    speed = stats.speed_up(frame, ["setup"], "fit_seconds", TRANSFORMER, OT)
+    assert speed["setup"].tolist() == ["a"]
+
+
+def test_with_speed_up_adds_the_text_column_and_na_for_a_group_without_pairs():
+    frame = _two_setups()
+    speed = stats.speed_up(frame, ["setup"], "fit_seconds", TRANSFORMER, OT)
+    table = stats.with_speed_up(pd.DataFrame({"setup": ["a", "b"], "x": [1, 2]}),
+                                speed.iloc[:1], ["setup"])
+    assert list(table.columns) == ["setup", "x", "speed-up [95 % CI]"]
+    assert table["speed-up [95 % CI]"].tolist() == ["2.0", "n/a"]
+
+
+def test_difference_table_renames_and_rounds():
+    differences = pd.DataFrame([{"quantity": "x", "pairs": 3, "mean_first": 0.12345,
+                                 "mean_second": 0.2, "difference": -0.07655, "low": -0.1,
+                                 "high": -0.05, "verdict": "first lower"}])
+    table = stats.difference_table(differences, label="a − b [95 % CI]",
+                                   names={"mean_first": "a", "mean_second": "b"})
+    assert table.to_dict("records") == [{"quantity": "x", "pairs": 3, "a": 0.123, "b": 0.2,
+                                         "verdict": "first lower",
+                                         "a − b [95 % CI]": "-0.077 [-0.100, -0.050]"}]
+    # A pair of names is the "<name> mean" case of the same renaming.
+    pd.testing.assert_frame_equal(
+        stats.difference_table(differences, names=("a", "b")),
+        stats.difference_table(differences, names={"mean_first": "a mean",
+                                                   "mean_second": "b mean"}))
+
+
+def test_paired_difference_is_the_one_row_of_paired_differences():
+    frame = pd.DataFrame({"H": [1, 1, 4, 4], "repetition": [0, 1, 0, 1],
+                          "loss": [1.0, 2.0, 0.5, 1.0]})
+    row = stats.paired_difference(frame, "loss", 4, 1, "H")
+    assert row["difference"] == -0.75 and row["pairs"] == 2

@@ -12,11 +12,15 @@ own module:
   :mod:`otcompanion.engine`), with :func:`trace_transformer_run` and :func:`transformer_grid`;
   :func:`curve_steps` and :func:`reference_maps`;
 - :mod:`otcompanion.experiments.pretraining` (chapter 03): :func:`pretrained_head`,
-  :func:`pretraining_run`, :func:`pretraining_grid`, :func:`budget_summaries` and
-  :func:`pretraining_differences`, the same runs with a pretrained, frozen head;
+  :func:`pretraining_run`, :func:`pretraining_grid`, :func:`budget_summaries`,
+  :func:`pretraining_differences` and :func:`budget_verdicts`, the same runs with a
+  pretrained, frozen head;
 - :mod:`otcompanion.experiments.comparison` (chapter 04): :func:`classifier_comparison_run`,
   :func:`stopping_rule_run`, :func:`ot_classifier_run`, :func:`scaling_run` and
-  :func:`scaling_exponents`, the OT classifier next to the Transformer;
+  :func:`scaling_exponents`, the OT classifier next to the Transformer (the values
+  :data:`OT` and :data:`TRANSFORMER` of their ``model`` column), and
+  :func:`ot_minus_transformer`, :func:`model_difference_table` and :func:`traced_epoch_ratio`,
+  the chapter's summaries of them;
 - :mod:`otcompanion.experiments.crossval` (chapter 05): :func:`cross_validate_models`, several
   classifiers on the same stratified repeated folds;
 - :mod:`otcompanion.experiments.heads` (chapter 06): :func:`multihead_run`,
@@ -41,13 +45,18 @@ from otcompanion.claims import combined_verdict, interval_outcome
 from otcompanion.data import thesis_split as thesis_split
 from otcompanion.engine import run_jobs as run_jobs
 from otcompanion.experiments.comparison import (
+    OT,
+    TRANSFORMER,
     VALIDATION_FRACTION,
     classifier_comparison_run,
     epochs_to_target,
+    model_difference_table,
     ot_classifier_run,
+    ot_minus_transformer,
     scaling_exponents,
     scaling_run,
     stopping_rule_run,
+    traced_epoch_ratio,
     validation_split,
 )
 from otcompanion.experiments.crossval import cross_validate_models
@@ -75,6 +84,7 @@ from otcompanion.experiments.heads import (
 from otcompanion.experiments.pretraining import (
     HEAD_SHARING,
     budget_summaries,
+    budget_verdicts,
     head_seed,
     pretrained_head,
     pretraining_differences,
@@ -94,10 +104,11 @@ __all__ = [
     "curve_steps", "reference_maps", "traced_run", "trace_transformer_run", "transformer_grid",
     # pretraining (chapter 03)
     "HEAD_SHARING", "head_seed", "pretrained_head", "pretraining_run", "pretraining_grid",
-    "budget_summaries", "pretraining_differences",
+    "budget_summaries", "pretraining_differences", "budget_verdicts",
     # comparison (chapter 04)
     "VALIDATION_FRACTION", "validation_split", "epochs_to_target", "classifier_comparison_run",
     "stopping_rule_run", "ot_classifier_run", "scaling_run", "scaling_exponents",
+    "OT", "TRANSFORMER", "ot_minus_transformer", "model_difference_table", "traced_epoch_ratio",
     "interval_outcome", "combined_verdict",
     # crossval (chapter 05)
     "cross_validate_models",

@@ -11,7 +11,11 @@ fit and scales more efficiently under standardized inputs (Quadrio & Candelieri,
 - :func:`ot_classifier_run`: the OT classifier alone on a run's data;
 - :func:`scaling_run` and :func:`scaling_exponents`: the OT classifier's fit time against the
   training size;
-- :func:`epochs_to_target`: the first epoch at a target validation accuracy (NaN if none).
+- :func:`epochs_to_target`: the first epoch at a target validation accuracy (NaN if none);
+- :data:`OT` and :data:`TRANSFORMER`, the two values of the runs' ``model`` column, and the
+  chapter's summaries of the runs: :func:`ot_minus_transformer` (paired differences),
+  :func:`model_difference_table` (those differences as text, with the speed-up) and
+  :func:`traced_epoch_ratio` (the cost of tracing an epoch).
 
 The verdicts on the claims are worded by :func:`otcompanion.claims.interval_outcome` and
 :func:`otcompanion.claims.combined_verdict`.
@@ -32,6 +36,10 @@ from otcompanion.data import thesis_split
 from otcompanion.experiments.grid import run_seed, traced_run
 from otcompanion.otclassifier import SOLVERS, DummyGaussianOTClassifier
 from otcompanion.pretrain import epochs_to_accuracy
+
+#: The two models of the comparison, as the values of the ``model`` column of
+#: :func:`classifier_comparison_run` and :func:`stopping_rule_run`.
+OT, TRANSFORMER = "OT classifier", "Transformer"
 
 #: Share of the training instances that both models of the OT-classifier comparison hold out
 #: for early stopping (the Transformer's default, :func:`otcompanion.attention.train_transformer`).
@@ -190,7 +198,7 @@ def classifier_comparison_run(n_classes, level, repetition, *, seed=0, epochs=20
                     "token_accuracy": summary["token_accuracy"],
                     **{name: value for name, value in summary.items()
                        if name.startswith("recall_")}}
-    rows = [{**keys, "model": "Transformer",
+    rows = [{**keys, "model": TRANSFORMER,
              **_transformer_row(test_metrics, record["history"], summary["best_epoch"],
                                 summary["fit_seconds"], target)}]
     options = {"random_state": run, "max_epochs": ot_epochs, "n_iter_no_change": ot_epochs,
@@ -200,7 +208,7 @@ def classifier_comparison_run(n_classes, level, repetition, *, seed=0, epochs=20
     started = time.perf_counter()
     model.fit(X_train, y_train, validation_indices=validation_split(y_train, run))
     seconds = time.perf_counter() - started
-    rows.append({**keys, "model": "OT classifier",
+    rows.append({**keys, "model": OT,
                  **_ot_row(model, seconds, X_test, y_test, target)})
     return rows
 
@@ -254,14 +262,14 @@ def stopping_rule_run(n_classes, level, repetition, *, seed=0, patience=10, epoc
     fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks,
                             n_heads=n_heads, seed=run, patience=patience,
                             validation=VALIDATION_FRACTION, trace=False)
-    rows = [{**keys, "model": "Transformer",
+    rows = [{**keys, "model": TRANSFORMER,
              **_transformer_row(fit.test_metrics, fit.history, fit.best_epoch, fit.fit_seconds,
                                 target)}]
     model = DummyGaussianOTClassifier(**ot_options)
     started = time.perf_counter()
     model.fit(X_train, y_train, validation_indices=fit.validation_indices)
     seconds = time.perf_counter() - started
-    rows.append({**keys, "model": "OT classifier",
+    rows.append({**keys, "model": OT,
                  **_ot_row(model, seconds, X_test, y_test, target)})
     return rows
 
@@ -395,3 +403,58 @@ def scaling_exponents(frame, x="train_tokens", y="fit_seconds",
                             1)[0] if sizes >= 2 else np.nan)
         rows.append({**dict(zip(by, keys)), "exponent": float(slope), "sizes": sizes})
     return pd.DataFrame(rows)
+
+
+def ot_minus_transformer(frame, by, columns, seed=0):
+    """:func:`otcompanion.stats.paired_differences` of ``columns``, OT classifier minus
+    Transformer, paired on the repetition (same data, same seeds) within each group of ``by``.
+    """
+    return stats.paired_differences(frame, by, ["repetition"], "model", OT, TRANSFORMER,
+                                    columns, seed=seed)
+
+
+def model_difference_table(differences, speed, by):
+    """Chapter 04's paired table: OT minus Transformer as text, with the two means and the
+    speed-up per group.
+
+    Parameters
+    ----------
+    differences : pandas.DataFrame
+        :func:`ot_minus_transformer` of one quantity.
+    speed : pandas.DataFrame
+        :func:`otcompanion.stats.speed_up` of the same groups, Transformer over OT classifier.
+    by : list of str
+        The groups.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`otcompanion.stats.difference_table` (column ``"OT − Transformer [95 % CI]"``,
+        ``"OT mean"`` and ``"Transformer mean"``) without ``quantity``, with the column
+        ``"speed-up [95 % CI]"`` (:func:`otcompanion.stats.with_speed_up`).
+    """
+    table = stats.difference_table(differences, label="OT − Transformer [95 % CI]",
+                                   names=("OT", "Transformer"))
+    return stats.with_speed_up(table.drop(columns="quantity"), speed, by)
+
+
+def traced_epoch_ratio(traced, untraced, on=("n_classes", "repetition"), seed=0):
+    """Time per epoch of traced fits divided by that of untraced fits of the same runs.
+
+    ``traced`` and ``untraced`` hold one row per fit with ``fit_seconds`` and ``epochs_run``,
+    paired on the columns ``on``. The ratio is the geometric mean over the pairs, with the
+    95 % bootstrap interval of the mean log ratio, exponentiated (as in
+    :func:`otcompanion.stats.speed_up`).
+
+    Returns
+    -------
+    tuple (ratio, low, high, pairs) or None
+        None when no run was fitted both ways.
+    """
+    per_epoch = traced.merge(untraced, on=list(on), suffixes=("_traced", ""))
+    if not len(per_epoch):
+        return None
+    ratio = np.log((per_epoch["fit_seconds_traced"] / per_epoch["epochs_run_traced"])
+                   / (per_epoch["fit_seconds"] / per_epoch["epochs_run"]))
+    mean, low, high, n = stats.bootstrap_interval(ratio, seed=seed)
+    return np.exp(mean), np.exp(low), np.exp(high), n

@@ -12,7 +12,9 @@ trains the attention blocks in front of it (Quadrio & Candelieri, 2025, "MLP pre
   initial blocks) and measured under one epoch budget and early-stopping rule;
 - :func:`budget_summaries`: the same runs under a smaller budget, from their histories;
 - :func:`pretraining_differences`: paired differences against the unpretrained runs, with
-  95 % intervals (:func:`otcompanion.stats.paired_differences`).
+  95 % intervals (:func:`otcompanion.stats.paired_differences`);
+- :func:`budget_verdicts`: the verdict of :func:`otcompanion.claims.pretraining_verdict`
+  recomputed at shorter budgets from the same runs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from otcompanion import engine, stats
+from otcompanion import claims, engine, stats
 from otcompanion._validation import (
     check_choice,
     check_int,
@@ -471,3 +473,45 @@ def pretraining_differences(summary, quantities, *, baseline="none", pool_levels
         stats.paired_differences(frame, by, ["repetition"], "condition", name, baseline,
                                  quantities, seed=seed).assign(condition=name)
         for name in others], ignore_index=True)
+
+
+def budget_verdicts(histories, budgets, task_names, patience, target_accuracy, seed=0):
+    """The pretraining verdict recomputed at shorter budgets from the same runs.
+
+    Each budget cuts the runs' histories to the runs that budget would have trained
+    (:func:`budget_summaries`), pools the levels (:func:`pretraining_differences`) and applies
+    :func:`otcompanion.claims.pretraining_verdict` per task and condition.
+
+    Parameters
+    ----------
+    histories : pandas.DataFrame
+        Per-epoch histories of the runs (:func:`pretraining_grid`), with ``n_classes``,
+        ``level``, ``repetition`` and ``condition``; the unpretrained runs have condition
+        ``"unpretrained"``.
+    budgets : sequence of int
+        Epoch budgets (each at most the runs' own).
+    task_names : dict
+        Name of each task (``n_classes``), e.g. ``{2: "2 classes"}``: the ``setup`` column.
+    patience : int
+    target_accuracy : float
+        As for :func:`budget_summaries`.
+    seed : int, default 0
+        Seed of the bootstrap resampling.
+
+    Returns
+    -------
+    list of dict
+        Per budget, in the order of ``budgets``: ``budget`` and the verdict's dict.
+    """
+    checks = []
+    for budget in budgets:
+        cut = budget_summaries(histories, budget, patience=patience,
+                               target_accuracy=target_accuracy)
+        cut["setup"] = cut["n_classes"].map(task_names)
+        differences = pretraining_differences(
+            cut, ["epochs_to_target_capped", "val_accuracy"], baseline="unpretrained",
+            pool_levels=True, seed=seed)
+        differences["setup"] = differences["n_classes"].map(task_names)
+        checks.append({"budget": budget, **claims.pretraining_verdict(
+            differences, cell=("setup", "condition"))})
+    return checks

@@ -67,8 +67,7 @@ from otcompanion import chapter, claims, data, experiments, plots, pretrain, pro
 chapter.begin("03_mlp_pretraining")
 chapter.task_names(tasks)
 task_names = chapter.TASK_NAMES
-if sensitivity_task not in task_names:
-    raise ValueError(f"sensitivity_task must be 2 or 3, got {sensitivity_task}.")
+chapter.task_name(sensitivity_task, "sensitivity_task")
 if reference_epochs < epochs:
     raise ValueError(f"reference_epochs ({reference_epochs}) must be at least epochs "
                      f"({epochs}): the unpretrained runs are cut from runs that long.")

@@ -136,6 +136,31 @@ def task_names(tasks, name="tasks"):
     return {task: TASK_NAMES[task] for task in tasks}
 
 
+def task_name(task, name="task"):
+    """Validate one of the thesis's tasks (2 or 3 classes, Section 3.1) and name it.
+
+    Parameters
+    ----------
+    task : int
+        Number of classes.
+    name : str, default "task"
+        The parameter's name, for the error message.
+
+    Returns
+    -------
+    str
+        ``TASK_NAMES[task]``, e.g. ``"3 classes"``.
+
+    Raises
+    ------
+    ValueError
+        If ``task`` is neither 2 nor 3.
+    """
+    if task not in TASK_NAMES:
+        raise ValueError(f"{name} must be 2 or 3, got {task}.")
+    return TASK_NAMES[task]
+
+
 def publish(findings):
     """State the chapter's findings for the claims ledger (:func:`otcompanion.claims.publish`).
 

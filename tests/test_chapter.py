@@ -91,6 +91,17 @@ def test_task_names_error_names_the_parameter():
         chapter.task_names([1], name="hard_tasks")
 
 
+@pytest.mark.parametrize("task, name", [(2, "2 classes"), (3, "3 classes")])
+def test_task_name_names_one_task(task, name):
+    assert chapter.task_name(task) == name
+
+
+@pytest.mark.parametrize("task", [4, 1, None, "3"])
+def test_task_name_error_names_the_parameter(task):
+    with pytest.raises(ValueError, match=r"^sensitivity_task must be 2 or 3, got"):
+        chapter.task_name(task, "sensitivity_task")
+
+
 def test_begin_applies_the_book_style():
     plt.rcParams["font.size"] = 5
     chapter.begin("00_toy")

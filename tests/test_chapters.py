@@ -129,12 +129,6 @@ def test_mlp_pretraining_publishes_the_verdict_its_runs_give(tmp_path):
     assert "3 repetitions" in findings["setup"].iloc[0]
 
 
-def test_mlp_pretraining_rejects_a_bad_sensitivity_task(tmp_path):
-    with pytest.raises(book.ChapterFailed, match="sensitivity_task must be 2 or 3"):
-        book.run_chapter("03_mlp_pretraining", {**PRETRAINING_TINY, "sensitivity_task": 4},
-                         output=tmp_path / "bad.ipynb", reports=tmp_path, echo=None)
-
-
 BIOMEDICAL_TINY = {"n_splits": 2, "n_repeats": 1, "transformer_epochs": 2, "transformer_heads": 2,
                    "ot_epochs": 2}
 

@@ -26,8 +26,13 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 
-from otcompanion import book, claims, plots
+from otcompanion import claims, plots
 from otcompanion import provenance as _provenance
+
+try:  # reading a chapter's parameters cell needs the book extra; a chapter runs without it
+    from otcompanion import book
+except ModuleNotFoundError:
+    book = None
 
 #: The thesis's two tasks, by number of classes, as the chapters name them.
 TASK_NAMES = {2: "2 classes", 3: "3 classes"}
@@ -194,12 +199,16 @@ def provenance(namespace, chapter=None):
     if chapter is None:
         raise RuntimeError("call chapter.begin(name) in the chapter's first code cell first.")
     started = _current["started"] if _current["started"] is not None else time.perf_counter()
-    try:
-        names = book.chapter_parameters(chapter)
-    except (FileNotFoundError, book.ChapterNotFound):
-        # A notebook run outside the project (no notebooks/ folder to read): no parameters.
-        warnings.warn(f"cannot find chapter {chapter!r}'s source: the provenance table lists "
-                      "no parameters.", stacklevel=2)
-        names = {}
+    names, reason = {}, None
+    if book is None:
+        reason = "the package's book extra is not installed"
+    else:
+        try:
+            names = book.chapter_parameters(chapter)
+        except (FileNotFoundError, book.ChapterNotFound):
+            reason = "its source is not in this project (a notebook run elsewhere)"
+    if reason:
+        warnings.warn(f"cannot read chapter {chapter!r}'s parameters cell ({reason}): the "
+                      "provenance table lists no parameters.", stacklevel=2)
     parameters = {name: namespace[name] for name in names}
     return _provenance.provenance(parameters, started)

@@ -134,6 +134,14 @@ def test_publish_displays_the_findings(monkeypatch):
 
 def test_provenance_outside_the_project_warns_and_lists_no_parameters(toy_project):
     chapter.begin("07_elsewhere")
-    with pytest.warns(UserWarning, match="cannot find chapter '07_elsewhere'"):
+    with pytest.warns(UserWarning, match="cannot read chapter '07_elsewhere'"):
         table = chapter.provenance({"fail": True})
+    assert not any(item.startswith("parameter ") for item in table["item"])
+
+
+def test_provenance_without_the_book_extra_warns_and_lists_no_parameters(monkeypatch):
+    monkeypatch.setattr(chapter, "book", None)
+    chapter.begin("00_data")
+    with pytest.warns(UserWarning, match="book extra is not installed"):
+        table = chapter.provenance({"seed": 0})
     assert not any(item.startswith("parameter ") for item in table["item"])

@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK_EXTRA = ["papermill", "jupytext", "myst_nb", "nbformat", "ipykernel", "jupyter_client",
               "yaml"]
 DASK_EXTRA = ["dask", "distributed"]
-CORE_MODULES = ["alignment", "attention", "data", "engine", "experiments", "geometry", "metrics",
-                "multihead", "otclassifier", "plots", "pretrain", "provenance", "stats"]
+CORE_MODULES = ["alignment", "attention", "chapter", "claims", "data", "engine", "experiments",
+                "geometry", "metrics", "multihead", "otclassifier", "plots", "pretrain", "prose",
+                "provenance", "stats"]
 
 
 def run_without(modules, code):

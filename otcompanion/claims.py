@@ -107,6 +107,15 @@ TRAJECTORY_SUPPORTED_BELOW, TRAJECTORY_PARTLY_BELOW = 0.5, 0.9
 ACCURACY_MARGIN = 0.05
 
 
+#: Chapter 01's reading of one run with one and with two encoder blocks: test accuracies within
+#: this distance (under one instance in a hundred) count as the same.
+SAME_ACCURACY = 0.01
+
+#: Chapter 01's reading of the run with a third feature: an OT matching of at least this share
+#: (every token but one in a hundred matched to its own image) is still the identity coupling,
+#: the same threshold as :data:`OPTIMALITY_THRESHOLD`'s 1 %.
+IDENTITY_MATCHING = 0.99
+
 def finding(claim, verdict, evidence, setup="all setups"):
     """One finding of a chapter about ``claim``.
 

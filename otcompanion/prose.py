@@ -55,16 +55,18 @@ def blocks_accuracies(accuracies):
 
 def blocks_reading(accuracies):
     """What the comparison of one- and two-block models says: no difference when their test
-    accuracies lie within 0.01, otherwise which model is more accurate."""
-    if max(accuracies.values()) - min(accuracies.values()) < 0.01:
+    accuracies lie within :data:`otcompanion.claims.SAME_ACCURACY`, otherwise which model is
+    more accurate."""
+    if max(accuracies.values()) - min(accuracies.values()) < claims.SAME_ACCURACY:
         return "the second block adds nothing measurable on this setup"
     return f"the {max(accuracies, key=accuracies.get)} model is more accurate here"
 
 
 def third_feature_reading(matching):
     """What the optimal assignment does once a third feature lets the sublayers deform the
-    clouds, from the matching of the three-feature run (at least 0.99: still the identity)."""
-    if matching >= 0.99:
+    clouds, from the matching of the three-feature run (at least
+    :data:`otcompanion.claims.IDENTITY_MATCHING`: still the identity)."""
+    if matching >= claims.IDENTITY_MATCHING:
         return "still sends almost every token to its own image"
     return ("no longer sends every token to its own image, although its cost stays close to "
             "that of the network's map")
@@ -159,10 +161,12 @@ def fold_count(n_repeats, n_splits):
 
 def standing_reading(low, high, rival):
     """What the interval ``[low, high]`` of a model's paired difference in balanced accuracy
-    with its best ``rival`` says: a lead, a deficit, or no ranking."""
-    if low > 0:
+    with its best ``rival`` says (:func:`otcompanion.claims.paired_verdict`): a lead, a deficit,
+    or no ranking."""
+    verdict = claims.paired_verdict(low, high)
+    if verdict == "first higher":
         return "the interval lies above 0, a lead over every other model"
-    if high < 0:
+    if verdict == "first lower":
         return f"the interval lies below 0, so it trails the {rival}"
     return "the interval contains 0, so the folds do not rank the two"
 

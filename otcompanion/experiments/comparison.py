@@ -97,11 +97,11 @@ def _warm_up(*what):
     run the process happens to start with. ``what``: solver names of the OT classifier and/or
     ``"transformer"``.
     """
-    todo = [name for name in what if name not in _WARMED_UP]
-    if not todo:
+    pending = [name for name in what if name not in _WARMED_UP]
+    if not pending:
         return
     X, _, y, _ = thesis_split(2, 4, n_instances=40, n_tokens=5, seed=0)
-    for name in todo:
+    for name in pending:
         if name == "transformer":
             train_transformer(X, y, epochs=2, n_heads=2, seed=0, trace=False)
         else:

@@ -467,7 +467,7 @@ classroom.run_check(check_efficiency_scale, globals())
 #
 # The exact transport between two instances is a permutation of their tokens. On the training
 # split `data.thesis_split(tasks[0], levels[0], seed=seed)`, match the tokens of the first two
-# training instances with {func}`~otcompanion.metrics.exact_ot_assignment` and store their
+# training instances with {func}`~otcompanion.ot_solvers.exact_ot_assignment` and store their
 # $W_2$ distance, $\sqrt{\text{cost} / T}$, in `instance_w2`. Are the two instances of the same
 # class, and how does the distance compare with the class separation $2L$?
 # ```
@@ -488,7 +488,7 @@ instance_w2
 
 # %% tags=["remove-cell", "check"]
 def check_instance_w2(env, instance_w2):
-    """W2 of the first two training instances against otcompanion.metrics.exact_ot_assignment
+    """W2 of the first two training instances against otcompanion.ot_solvers.exact_ot_assignment
     for the assigned parameters (rtol 1e-9)."""
     import numpy as np
 

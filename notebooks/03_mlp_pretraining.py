@@ -320,7 +320,7 @@ chapter.glue_figure("pretraining-head-fit", grid.figure)
 # :format: myst
 # ```
 #
-# The rule behind the verdict ({func}`otcompanion.pretrain.pretraining_verdict`): a task and
+# The rule behind the verdict ({func}`otcompanion.claims.pretraining_verdict`): a task and
 # condition counts as *faster* when the interval of its restricted epochs to the target lies
 # below 0 and its validation accuracy is not lower; as *harmed* when it converges later or
 # ends less accurate. Faster somewhere and harmed elsewhere supports a partial, fragile gain;

@@ -137,7 +137,7 @@ example
 #
 # Each run draws its training and test data from the chapter seed, the training size and the
 # repetition, so **all head counts see the same data** and are compared pair by pair; the
-# initialization also depends on $H$ ({func}`otcompanion.multihead.multihead_run`). The runs go
+# initialization also depends on $H$ ({func}`otcompanion.experiments.multihead_run`). The runs go
 # through {func}`otcompanion.engine.run_jobs` on the chosen scheduler. Intervals in this chapter
 # are the book's 95 % percentile-bootstrap intervals of the mean over the repetitions
 # ({func}`otcompanion.stats.bootstrap_interval`; they stay inside the range of the data);
@@ -412,7 +412,7 @@ chapter.glue("mh-lazier", prose.lazier_answer(claims.heads_lazier(tv, key_query)
 # {glue:text}`mh-bridge-blocks` block(s) (smaller than the thesis's 200 epochs and 2 blocks, to
 # fit the book's time budget; rerun with `-p bridge_epochs 200 -p bridge_blocks 2`): the first
 # epoch with validation instance accuracy at least {glue:text}`mh-target`, the test accuracy,
-# and the thesis's OT metrics of {doc}`02_ot_metrics` ({func}`otcompanion.multihead.thesis_heads_run`;
+# and the thesis's OT metrics of {doc}`02_ot_metrics` ({func}`otcompanion.experiments.thesis_heads_run`;
 # all head counts see the same data per repetition).
 
 # %% tags=["remove-stderr"]

@@ -239,7 +239,7 @@ def strong(text):
 
 def pretraining_summary(result, evidence):
     """The cells pretraining made faster, slower and less accurate (``result`` of
-    :func:`otcompanion.pretrain.pretraining_verdict`), then the ``evidence`` bullets."""
+    :func:`otcompanion.claims.pretraining_verdict`), then the ``evidence`` bullets."""
     return (f"Pretraining was faster in: {cell_list(result['faster'])}; slower in: "
             f"{cell_list(result['slower'])}; less accurate in: "
             f"{cell_list(result['less_accurate'])}.\n\n{evidence}")

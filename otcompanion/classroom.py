@@ -9,6 +9,10 @@ result of every check.
 Assignments and grading are built on otter-grader (``otter assign`` writes the student notebook,
 the solution notebook and the autograder; ``otter run`` grades), not on a grader of our own.
 
+**Grading runs the students' code** on the teacher's machine with the teacher's rights, and the
+hidden checks run inside the student's kernel, where a submission can tamper with them. There
+is no sandbox yet: grade in a disposable container, virtual machine or user account.
+
 **How a chapter marks exercises, solutions and checks.** One convention serves the web book
 and the classroom edition; the web book renders exactly as before, because checks are hidden
 cells.
@@ -996,8 +1000,9 @@ def grade(notebook, autograder, *, student=None, timeout=60.0):
     try:
         submission = nbformat.read(path, as_version=4)
     except Exception as error:  # noqa: BLE001 - any unreadable file is reported, not raised
-        if student is None and path.stem in manifest["students"]:
-            student = path.stem
+        stem = unicodedata.normalize("NFC", path.stem)
+        if student is None and stem in manifest["students"]:
+            student = stem
         return _zero_report(path, student, manifest,
                             f"not a readable notebook: {type(error).__name__}: {error}")
     student, identity_problem = _identify(submission, path, manifest, student)

@@ -2,11 +2,16 @@
 
 A teacher turns a chapter into homework with ``otcompanion assignment CHAPTER -o DIR``: every
 student gets the chapter's narrative and exercises with their own parameters (their own seed,
-hence their own data and their own expected answers), the solution code replaced by
-placeholders and the graded checks hidden. ``otcompanion grade`` executes a submission in a
-fresh kernel with a time limit and reports ``score: X / Y`` with the result of every check.
+hence their own data, and their own expected answers wherever a check depends on the seed),
+the solution code replaced by placeholders and the graded checks hidden. ``otcompanion grade``
+executes a submission in a fresh kernel with a time limit and reports ``score: X / Y`` with the
+result of every check.
 Assignments and grading are built on otter-grader (``otter assign`` writes the student notebook,
 the solution notebook and the autograder; ``otter run`` grades), not on a grader of our own.
+
+**Grading runs the students' code** on the teacher's machine with the teacher's rights, and the
+hidden checks run inside the student's kernel, where a submission can tamper with them. There
+is no sandbox yet: grade in a disposable container, virtual machine or user account.
 
 **How a chapter marks exercises, solutions and checks.** One convention serves the web book
 and the classroom edition; the web book renders exactly as before, because checks are hidden
@@ -51,6 +56,29 @@ Classroom parameters
     of parameter values for assignments (small sizes, so that grading the whole notebook takes
     seconds). The web book ignores it; ``otcompanion assignment -p NAME VALUE`` overrides it.
 
+**The class list** (``--students``) is a CSV file as spreadsheets export it: UTF-8 with or
+without a byte-order mark (Excel's "CSV UTF-8"), separated by commas or by semicolons (the
+header line decides: semicolons when it has more semicolons than commas), with a header row
+whose names are compared without case and surrounding spaces. Rows whose cells are all empty are
+skipped; other columns than these are ignored:
+
+id
+    Required. It names the student's folder and notebook, so it is made of letters and digits
+    of any alphabet (``str.isalnum``: ``josé``, ``Zoë``), ``.``, ``_`` and ``-``, does not
+    start with ``.`` or ``-``, and differs from every other id even without regard to case
+    (a case-insensitive file system or a learning platform's export would mix ``Alice`` and
+    ``alice``). Ids are read in Unicode normal form NFC.
+seed
+    Optional: an integer of at least 0, different from every other student's seed (two students
+    with one seed would get the same data). Empty: derived from the id and the class seed
+    (:func:`student_seed`).
+name, email, lms_id
+    Optional (:data:`STUDENT_COLUMNS`): kept as text with the student's parameters in
+    ``assignment.json``.
+
+A file that breaks these rules is refused with a message that names the file, the line and what
+is allowed.
+
 **What an assignment folder holds.** ``DIR/student/CHAPTER.ipynb`` (with ``--students``:
 ``DIR/student/ID/CHAPTER.ipynb``), ``DIR/solution/CHAPTER.ipynb`` (executed; per student with
 ``--students``) and ``DIR/autograder/``: otter's autograder (``CHAPTER-autograder_*.zip``,
@@ -65,6 +93,7 @@ import copy
 import csv
 import hashlib
 import inspect
+import io
 import json
 import os
 import re
@@ -74,6 +103,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,12 +130,14 @@ ASSIGNED_PARAMETERS_VARIABLE = "OTCOMPANION_ASSIGNED_PARAMETERS"
 MANIFEST = "assignment.json"
 """File of the autograder folder that records the chapter, its checks and the students."""
 
+STUDENT_COLUMNS = ("name", "email", "lms_id")
+"""Optional columns of a class list that are kept, with ``id`` and ``seed``, in the manifest."""
+
 CHECK_TAG = "check"
 PARAMETERS_TAG = "assignment-parameters"
 PLACEHOLDER_TAG = "otcompanion-placeholder"
 _OTTER_SOLUTION_TAG = "otter_assign_solution_cell"  # otter assign removes these from students
 _OTTER_ANSWER_TAG = "otter_answer_cell"  # otter assign's tag of a stripped answer cell
-_STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _DIRECTIVE = re.compile(r"^```\{(exercise|solution-start|solution-end)\}[ \t]*(\S*)[ \t]*\n"
                         r"(.*?)^```[ \t]*$\n?", re.MULTILINE | re.DOTALL)
 _ROLE = re.compile(r"\{[a-z:]+\}`~?([^`<]*?)(?:\s*<([^`>]+)>)?`")
@@ -462,30 +494,94 @@ def master_notebook(chapter, all_exercises=False):
     return notebook, included, parameters
 
 
+def _id_problem(student):
+    """Why ``student`` cannot be an id (it names a folder and a file), or None when it can."""
+    if not student:
+        return "is empty"
+    if student[0] in ".-":
+        return f"starts with {student[0]!r}"
+    if not all(character.isalnum() or character in "._-" for character in student):
+        return "has a character other than a letter, a digit, '.', '_' or '-'"
+    return None
+
+
 def _read_students(path):
-    """Student ids (and optional seeds) from a CSV file with an ``id`` column."""
+    """Read a class list (the module documentation says what it holds).
+
+    Returns
+    -------
+    dict
+        Id -> ``{"seed": int or None, **optional}``, in the file's order; ``optional`` holds
+        those of the columns :data:`STUDENT_COLUMNS` that the file has, as text.
+
+    Raises
+    ------
+    AssignmentError
+        Naming the file, the line and what is allowed: a missing file, a file that is not
+        UTF-8, no ``id`` column (with the columns found and the separator used), a repeated
+        column, a bad id or one repeated up to case, a seed that is not an integer, negative or
+        repeated.
+    """
     path = Path(path)
+    where = f"--students: {path}"
     if not path.is_file():
         raise AssignmentError(f"--students: no file {str(path)!r}.")
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or "id" not in rows[0]:
-        raise AssignmentError(f"--students: {path} must be a CSV file with a header row and a "
-                              f"column 'id' (and optionally 'seed').")
-    students = {}
-    for line, row in enumerate(rows, start=2):
-        student = (row.get("id") or "").strip()
-        if not _STUDENT_ID.fullmatch(student):
-            raise AssignmentError(f"--students: {path} line {line}: id {student!r} must be "
-                                  f"letters, digits, '.', '_' or '-' (it names a folder).")
-        if student in students:
-            raise AssignmentError(f"--students: {path} line {line}: id {student!r} repeats.")
-        seed = (row.get("seed") or "").strip()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise AssignmentError(f"{where} is not UTF-8 (byte {error.start}); save it as \"CSV "
+                              f"UTF-8\".") from None
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    separator = ";" if header.count(";") > header.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    columns = next(([column.strip().lower() for column in cells] for cells in reader
+                    if any(cell.strip() for cell in cells)), [])
+    separator_name = {";": "semicolon", ",": "comma"}[separator]
+    if "id" not in columns:
+        raise AssignmentError(f"{where} must be a CSV file with a header row and a column 'id' "
+                              f"(and optionally 'seed', {', '.join(map(repr, STUDENT_COLUMNS))}"
+                              f"); found the columns {[c for c in columns if c]} separated by "
+                              f"{separator_name}s.")
+    repeated = sorted({column for column in columns if column and columns.count(column) > 1})
+    if repeated:
+        raise AssignmentError(f"{where}: the header repeats the column(s) {repeated}.")
+    students, lines_of_id, lines_of_seed = {}, {}, {}
+    for cells in reader:
+        if not any(cell.strip() for cell in cells):
+            continue
+        line = reader.line_num
+        row = {column: cell.strip() for column, cell in zip(columns, cells) if column}
+        student = unicodedata.normalize("NFC", row.get("id", ""))
+        problem = _id_problem(student)
+        if problem:
+            raise AssignmentError(f"{where} line {line}: id {student!r} {problem}; an id must "
+                                  f"be letters or digits (any alphabet), '.', '_' or '-', not "
+                                  f"starting with '.' or '-' (it names a folder).")
+        key = student.casefold()
+        if key in lines_of_id:
+            first_line, first = lines_of_id[key]
+            same = "repeats" if first == student else f"differs only in case from {first!r}"
+            raise AssignmentError(f"{where} line {line}: id {student!r} {same} (line "
+                                  f"{first_line}); ids must differ even without regard to case.")
+        lines_of_id[key] = (line, student)
+        seed = row.get("seed", "")
         try:
-            students[student] = int(seed) if seed else None
+            seed = int(seed) if seed else None
         except ValueError:
-            raise AssignmentError(f"--students: {path} line {line}: seed {seed!r} is not an "
-                                  f"integer.") from None
+            raise AssignmentError(f"{where} line {line}: seed {seed!r} is not an integer; leave "
+                                  f"it empty to derive one from the id.") from None
+        if seed is not None and seed < 0:
+            raise AssignmentError(f"{where} line {line}: seed {seed} is negative; a seed is an "
+                                  f"integer of at least 0.")
+        if seed is not None and seed in lines_of_seed:
+            first_line, first = lines_of_seed[seed]
+            raise AssignmentError(f"{where} line {line}: seed {seed} of {student!r} is also the "
+                                  f"seed of {first!r} (line {first_line}); two students with "
+                                  f"the same seed would get the same data.")
+        if seed is not None:
+            lines_of_seed[seed] = (line, student)
+        students[student] = {"seed": seed, **{column: row.get(column, "")
+                                              for column in STUDENT_COLUMNS if column in columns}}
     return students
 
 
@@ -579,8 +675,9 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
         The student's seed; with ``students``, the class seed from which the seed of every
         student without one in the file is derived (:func:`student_seed`).
     students : path, optional
-        CSV file with a column ``id`` (and optionally ``seed``): one notebook per student, in
-        ``DIR/student/ID/``.
+        The class list: a CSV file with a column ``id`` and optionally ``seed``, ``name``,
+        ``email`` and ``lms_id`` (the module documentation says what each may hold): one
+        notebook per student, in ``DIR/student/ID/``.
     parameters : dict, optional
         Parameter values for everyone, over the chapter's classroom parameters (strings are
         parsed as on the command line). ``seed`` is set per student and cannot be given here.
@@ -602,7 +699,7 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
         ``seed`` is not a non-negative integer (:mod:`otcompanion._validation`).
     AssignmentError
         The chapter has no graded exercise or no ``seed`` parameter, the students file is
-        unusable, or ``parameters`` sets ``seed``.
+        unusable, two students would get the same seed, or ``parameters`` sets ``seed``.
     otcompanion.book.ParameterError
         An unknown parameter or a value of the wrong type.
     """
@@ -621,10 +718,20 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
     defaults = {name: _literal(spec.default)
                 for name, spec in book.chapter_parameters(chapter).items()}
     if students is None:
-        roster = {f"seed-{seed}": seed}
+        roster = {f"seed-{seed}": {"seed": seed}}
     else:
-        roster = {student: own if own is not None else student_seed(student, seed)
-                  for student, own in _read_students(students).items()}
+        roster = {student: {**entry, "seed": entry["seed"] if entry["seed"] is not None
+                            else student_seed(student, seed)}
+                  for student, entry in _read_students(students).items()}
+        owners = {}
+        for student, entry in roster.items():
+            if entry["seed"] in owners:
+                raise AssignmentError(
+                    f"--students: {students}: {owners[entry['seed']]!r} and {student!r} get "
+                    f"the same seed {entry['seed']} (one of them derived from the id and "
+                    f"--seed {seed}); give one of them a seed in the file or choose another "
+                    f"--seed.")
+            owners[entry["seed"]] = student
     output = Path(output)
     for part in ("student", "solution", "autograder"):
         shutil.rmtree(output / part, ignore_errors=True)
@@ -651,9 +758,11 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
                       for exercise in exercises.values() if exercise.checks},
         "students": {},
     }
-    for student, student_seed_value in roster.items():
-        values = {**common, "seed": student_seed_value}  # what the notebook injects
-        manifest["students"][student] = {"parameters": {**defaults, **values}}
+    for student, entry in roster.items():
+        values = {**common, "seed": entry["seed"]}  # what the notebook injects
+        manifest["students"][student] = {
+            "parameters": {**defaults, **values},
+            **{column: entry[column] for column in STUDENT_COLUMNS if column in entry}}
         folder = output / "student" if students is None else output / "student" / student
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(_student_notebook(student_template, chapter, student, values),
@@ -729,6 +838,10 @@ class GradeReport:
         One per graded exercise: ``name``, ``label``, ``score``, ``possible``, ``feedback``.
     problems : list of str
         What went wrong besides failed checks (errors, time limits, edited parameters).
+    failure : str or None
+        Why the notebook could not be graded (it is not a notebook, its student is unknown,
+        otter failed, the run was stopped): its zero is then no judgement of the answers, and
+        the reason is also the last of ``problems``. None when every check ran.
     """
 
     notebook: Path
@@ -737,6 +850,13 @@ class GradeReport:
     possible: float
     checks: list
     problems: list
+    failure: str | None = None
+
+    @property
+    def feedback(self):
+        """The messages of the failed checks, one line each, prefixed by the exercise label."""
+        return [f"{check['label']}: {line}" for check in self.checks
+                for line in check["feedback"]]
 
     def text(self):
         """``score: X / Y``, then a line per graded exercise, its feedback and the problems."""
@@ -793,8 +913,11 @@ def _identify(notebook, path, manifest, student):
     """The student a submission is graded as, and a problem line when that is in doubt."""
     students = manifest["students"]
     claimed = notebook.metadata.get("otcompanion", {}).get("student")
-    if student is None:
-        for candidate in (path.stem, path.parent.name):
+    if student is not None:
+        student = unicodedata.normalize("NFC", student)
+    if student is None:  # file names may be in another Unicode normal form than the ids (NFC)
+        for candidate in (unicodedata.normalize("NFC", name)
+                          for name in (path.stem, path.parent.name)):
             if candidate in students:
                 student = candidate
                 break
@@ -814,10 +937,25 @@ def _identify(notebook, path, manifest, student):
     return student, problem
 
 
-def _zero_report(path, student, manifest, problem):
+def _zero_report(path, student, manifest, problem, problems=()):
+    """The report of a notebook that could not be graded: zero, and ``problem`` says why."""
     checks = [{"name": name, "label": q["label"], "score": 0, "possible": q["points"],
                "feedback": ["not graded"]} for name, q in manifest["questions"].items()]
-    return GradeReport(Path(path), student, 0, manifest["points"], checks, [problem])
+    return GradeReport(Path(path), student, 0, manifest["points"], checks,
+                       [*problems, problem], failure=problem)
+
+
+def _absolute_python_path(environment):
+    """``environment`` with the entries of ``PYTHONPATH`` made absolute.
+
+    ``otter run`` starts the kernel in a temporary folder, where a relative entry (such as
+    ``PYTHONPATH=.`` in a clone) would no longer find the package and every check would fail.
+    """
+    entries = environment.get("PYTHONPATH")
+    if not entries:
+        return environment
+    return {**environment, "PYTHONPATH": os.pathsep.join(
+        str(Path(entry).resolve()) for entry in entries.split(os.pathsep))}
 
 
 def grade(notebook, autograder, *, student=None, timeout=60.0):
@@ -828,7 +966,8 @@ def grade(notebook, autograder, *, student=None, timeout=60.0):
     ``timeout`` times the number of cells plus two minutes, after which it is stopped and
     scores zero. The checks
     compare the answers with the package's values for the parameters assigned to the student,
-    whatever the notebook's parameter cells say; edited parameters are reported.
+    whatever the notebook's parameter cells say; edited parameters are reported. Relative paths
+    are made absolute first, because ``otter run`` works in a temporary folder.
 
     Parameters
     ----------
@@ -846,7 +985,9 @@ def grade(notebook, autograder, *, student=None, timeout=60.0):
     -------
     GradeReport
         Never raises for a submission that errors, loops, edits its parameters or is not a
-        notebook: those are reported in ``problems`` with the marks still due.
+        notebook: those are reported in ``problems`` with the marks still due. A notebook that
+        could not be graded at all (not a notebook, otter failed or was stopped, a check was
+        not run) scores zero for it and says why in ``failure``.
 
     Raises
     ------
@@ -854,13 +995,14 @@ def grade(notebook, autograder, *, student=None, timeout=60.0):
         The autograder folder is unusable or the student cannot be identified.
     """
     timeout = check_positive(timeout, "timeout")
-    manifest, autograder_zip = _read_manifest(autograder)
-    path = Path(notebook)
+    manifest, autograder_zip = _read_manifest(Path(autograder).resolve())
+    path = Path(notebook).resolve()
     try:
         submission = nbformat.read(path, as_version=4)
     except Exception as error:  # noqa: BLE001 - any unreadable file is reported, not raised
-        if student is None and path.stem in manifest["students"]:
-            student = path.stem
+        stem = unicodedata.normalize("NFC", path.stem)
+        if student is None and stem in manifest["students"]:
+            student = stem
         return _zero_report(path, student, manifest,
                             f"not a readable notebook: {type(error).__name__}: {error}")
     student, identity_problem = _identify(submission, path, manifest, student)
@@ -890,7 +1032,8 @@ def grade(notebook, autograder, *, student=None, timeout=60.0):
         nbformat.write(prepared, prepared_path)
         code_cells = sum(cell.cell_type == "code" for cell in prepared.cells)
         limit = timeout * (code_cells + len(manifest["questions"]) + 2) + 120
-        environment = {**os.environ, ASSIGNED_PARAMETERS_VARIABLE: json.dumps(assigned)}
+        environment = _absolute_python_path({**os.environ,
+                                             ASSIGNED_PARAMETERS_VARIABLE: json.dumps(assigned)})
         command = [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(autograder_zip),
                    "-o", str(folder), str(prepared_path)]
         with book.project_kernel():
@@ -906,15 +1049,13 @@ def grade(notebook, autograder, *, student=None, timeout=60.0):
                 process.communicate()
                 return _zero_report(path, student, manifest,
                                     f"grading did not finish within {limit:g} s and was "
-                                    f"stopped.")
+                                    f"stopped.", problems)
         results_path = folder / "results.json"
         if not results_path.is_file():
             last = "\n".join(output.strip().splitlines()[-3:])
-            report = _zero_report(path, student, manifest,
-                                  f"otter could not grade this notebook (the kernel may have "
-                                  f"died): {last}")
-            report.problems = problems + report.problems
-            return report
+            return _zero_report(path, student, manifest,
+                                f"otter could not grade this notebook (the kernel may have "
+                                f"died): {last}", problems)
         results = json.loads(results_path.read_text(encoding="utf-8"))
         failures = ([json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
                     if log.is_file() else [])
@@ -949,7 +1090,12 @@ def grade(notebook, autograder, *, student=None, timeout=60.0):
                        "feedback": feedback})
     score = sum(check["score"] for check in checks)
     possible = sum(check["possible"] for check in checks)
-    return GradeReport(path, student, score, possible, checks, problems)
+    not_run = [check["label"] for check in checks if check["feedback"] == ["not run"]]
+    failure = None
+    if not_run:
+        failure = f"otter did not run the checks of {', '.join(not_run)}."
+        problems.append(failure)
+    return GradeReport(path, student, score, possible, checks, problems, failure)
 
 
 def _literal(text):
@@ -963,16 +1109,19 @@ def grade_folder(folder, autograder, *, timeout=60.0, csv_path=None, echo=print)
     """Grade every ``.ipynb`` under ``folder``; optionally write one CSV row per submission.
 
     Each submission is identified by its file name or its folder name (a student id of the
-    autograder), else by the notebook's metadata. The CSV has the columns ``student``,
-    ``notebook``, ``score``, ``possible``, one per graded exercise, and ``problems``.
+    autograder), else by the notebook's metadata. The CSV is described in
+    :func:`write_scores`. Relative paths are made absolute first (``otter run`` works in a
+    temporary folder).
 
     Returns
     -------
     list of GradeReport
+        One per notebook; those that could not be graded have a ``failure``.
     """
     echo = echo or (lambda line: None)
+    autograder = Path(autograder).resolve()
     manifest, _ = _read_manifest(autograder)
-    folder = Path(folder)
+    folder = Path(folder).resolve()
     if not folder.is_dir():
         raise AssignmentError(f"no folder {str(folder)!r} of submissions.")
     paths = sorted(path for path in folder.rglob("*.ipynb")
@@ -996,15 +1145,23 @@ def grade_folder(folder, autograder, *, timeout=60.0, csv_path=None, echo=print)
 
 
 def write_scores(reports, autograder, csv_path):
-    """Write one CSV row per report: ``student``, ``notebook``, ``score``, ``possible``, the
-    score of every graded exercise (a column per otter question) and ``problems``."""
+    """Write one CSV row per report, UTF-8, comma-separated.
+
+    The columns are ``student``, ``notebook``, ``score``, ``possible``, the score of every
+    graded exercise (a column per otter question), ``problems`` (joined by `` | ``), then
+    ``graded`` (``yes``, or ``no`` for a notebook that could not be graded, whose zero says
+    nothing of its answers; ``problems`` says why) and ``feedback``: the messages of the failed
+    checks, each after its exercise label, joined by `` | ``.
+    """
     manifest, _ = _read_manifest(autograder)
     names = list(manifest["questions"])
     with Path(csv_path).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "notebook", "score", "possible", *names, "problems"])
+        writer.writerow(["student", "notebook", "score", "possible", *names, "problems",
+                         "graded", "feedback"])
         for report in reports:
             by_name = {check["name"]: check["score"] for check in report.checks}
             writer.writerow([report.student or "", str(report.notebook), report.score,
                              report.possible, *[by_name.get(name, 0) for name in names],
-                             " | ".join(report.problems)])
+                             " | ".join(report.problems),
+                             "no" if report.failure else "yes", " | ".join(report.feedback)])

@@ -7,7 +7,8 @@ Examples
 ``otcompanion build`` (all chapters, then the HTML book) or ``otcompanion build 00_data``
 ``otcompanion build --no-cache`` (recompute every run instead of reading the run cache)
 ``otcompanion assignment 00 -o hw0 --students ids.csv`` (a class set; :mod:`otcompanion.classroom`)
-``otcompanion grade hw0/submissions -a hw0/autograder --csv scores.csv``
+``otcompanion grade hw0/submissions -a hw0/autograder --csv scores.csv`` (exit status 1 when a
+notebook could not be graded)
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def _parser():
                             help="the student's seed; with --students, the class seed from "
                             "which every student's seed is derived (default 0)")
     assignment.add_argument("--students", metavar="CSV",
-                            help="CSV file with a column 'id' (and optionally 'seed'): one "
+                            help="class list: CSV file (comma or semicolon, UTF-8) with a "
+                            "column 'id' and optionally 'seed', 'name', 'email', 'lms_id': one "
                             "notebook per student")
     assignment.add_argument("--all-exercises", action="store_true",
                             help="also include the ungraded exercises")
@@ -110,20 +112,36 @@ def _assignment(args):
 
 
 def _grade(args):
-    path = Path(args.submission)
+    """Grade a notebook or a folder; exit status 1 when a notebook could not be graded.
+
+    Paths are made absolute first: ``otter run`` works in a temporary folder.
+    """
+    path = Path(args.submission).resolve()
+    autograder = Path(args.autograder).resolve()
+    scores = Path(args.csv).resolve() if args.csv else None
     if path.is_dir():
         if args.student:
             raise classroom.AssignmentError("--student: grades one notebook, not a folder.")
-        classroom.grade_folder(path, args.autograder, timeout=args.timeout, csv_path=args.csv)
+        reports = classroom.grade_folder(path, autograder, timeout=args.timeout,
+                                         csv_path=scores)
+    elif path.is_file():
+        reports = [classroom.grade(path, autograder, student=args.student,
+                                   timeout=args.timeout)]
+        print(reports[0].text())
+        if scores:
+            classroom.write_scores(reports, autograder, scores)
+    else:
+        raise classroom.AssignmentError(f"SUBMISSION: no notebook or folder "
+                                        f"{args.submission!r}.")
+    failed = [report for report in reports if report.failure]
+    if not failed:
         return 0
-    if not path.is_file():
-        raise classroom.AssignmentError(f"SUBMISSION: no notebook or folder {str(path)!r}.")
-    report = classroom.grade(path, args.autograder, student=args.student,
-                             timeout=args.timeout)
-    print(report.text())
-    if args.csv:
-        classroom.write_scores([report], args.autograder, args.csv)
-    return 0
+    print(f"otcompanion: error: {len(failed)} of {len(reports)} notebook(s) could not be graded "
+          f"(their zero says nothing of the answers):", file=sys.stderr)
+    for report in failed:
+        print(f"  {report.notebook} ({report.student or 'unknown student'}): {report.failure}",
+              file=sys.stderr)
+    return 1
 
 
 def main(argv=None):

@@ -6,6 +6,7 @@ minutes on two cores. Chapter 00 runs at tiny sizes, chapter 01 at its classroom
 
 import copy
 import csv
+import json
 import re
 
 import nbformat
@@ -146,7 +147,7 @@ def test_solution_for_another_seed_fails_a_check(class01, tmp_path):
 
 
 @pytest.mark.slow
-def test_broken_submissions_are_graded_without_crashing(class00, tmp_path):
+def test_broken_submissions_are_graded_without_crashing(class00, tmp_path, capsys):
     solution = class00 / "solution" / "alice" / "00_data.ipynb"
     submissions = tmp_path / "submissions"
 
@@ -166,8 +167,15 @@ def test_broken_submissions_are_graded_without_crashing(class00, tmp_path):
     (submissions / "garbage").mkdir()
     (submissions / "garbage" / "alice.ipynb").write_text("this is not a notebook")
     scores = tmp_path / "scores.csv"
+    # the garbage file could not be graded: the command says so and exits with status 1
     assert main(["grade", str(submissions), "-a", str(class00 / "autograder"),
-                 "--timeout", str(TIMEOUT), "--csv", str(scores)]) == 0
+                 "--timeout", str(TIMEOUT), "--csv", str(scores)]) == 1
+    error = capsys.readouterr().err
+    assert "1 of 4 notebook(s) could not be graded" in error
+    assert "garbage/alice.ipynb (alice): not a readable notebook" in error
+    header = next(csv.reader(scores.open()))
+    assert header == ["student", "notebook", "score", "possible", "data_equal_difficulty",
+                      "data_standardized_limit", "problems", "graded", "feedback"]
     rows = {row["notebook"].split("/")[-2]: row for row in csv.DictReader(scores.open())}
     assert set(rows) == {"raises", "loops", "tampers", "garbage"}
     assert all(row["student"] == "alice" for row in rows.values())
@@ -180,6 +188,22 @@ def test_broken_submissions_are_graded_without_crashing(class00, tmp_path):
         rows["tampers"]["problems"]
     assert rows["garbage"]["score"] == "0" and "not a readable notebook" in \
         rows["garbage"]["problems"]
+    assert {name: row["graded"] for name, row in rows.items()} == {
+        "raises": "yes", "loops": "yes", "tampers": "yes", "garbage": "no"}
+    # the failed checks' messages are in the CSV, not only on screen
+    assert "AssertionError" in rows["tampers"]["feedback"]
+    assert rows["tampers"]["feedback"].startswith("data-")
+
+
+@pytest.mark.slow
+def test_grade_with_relative_paths(class00, monkeypatch, capsys):
+    # otter runs in a temporary folder: relative SUBMISSION, -a and --csv must still work
+    monkeypatch.chdir(class00)
+    assert main(["grade", "solution/alice/00_data.ipynb", "-a", "autograder",
+                 "--timeout", str(TIMEOUT), "--csv", "relative.csv"]) == 0
+    assert capsys.readouterr().out.startswith("score: 2 / 2")
+    row = next(csv.DictReader((class00 / "relative.csv").open()))
+    assert (row["student"], row["score"], row["graded"]) == ("alice", "2.0", "yes")
 
 
 def test_all_exercises_adds_ungraded_placeholders(tmp_path):
@@ -215,9 +239,9 @@ def test_bad_command_line_input_names_the_option(tmp_path, capsys, arguments, me
 
 @pytest.mark.parametrize("content, message", [
     ("name,seed\nalice,1\n", "column 'id'"),
-    ("id,seed\nalice,1\nalice,2\n", "id 'alice' repeats"),
-    ("id,seed\nal ice,1\n", "id 'al ice' must be letters"),
-    ("id,seed\nalice,one\n", "seed 'one' is not an integer"),
+    ("id,seed\nalice,1\nalice,2\n", "line 3: id 'alice' repeats (line 2)"),
+    ("id,seed\nal ice,1\n", "line 2: id 'al ice' has a character other than"),
+    ("id,seed\nalice,one\n", "line 2: seed 'one' is not an integer"),
 ])
 def test_bad_students_file_is_reported(tmp_path, capsys, content, message):
     roster = tmp_path / "ids.csv"
@@ -234,3 +258,107 @@ def test_grade_timeout_must_be_positive(class00, capsys):
     assert main(["grade", str(notebook), "-a", str(class00 / "autograder"),
                  "--timeout", "0"]) == 2
     assert "timeout must be a finite number in (0.0, inf)" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# Class lists as spreadsheets export them (no kernel)
+# --------------------------------------------------------------------------------------------
+
+def class_list(folder, text, encoding="utf-8"):
+    path = folder / "ids.csv"
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_class_list_with_byte_order_mark_and_semicolons(tmp_path):
+    # Excel's "CSV UTF-8" where the decimal separator is a comma: a BOM and semicolons
+    path = class_list(tmp_path, "ID;Seed;Name;Email;LMS_ID\r\nalice;11;Alice A.;a@x.org;17\r\n"
+                                "bob;;Bob, B.;b@x.org;18\r\n;;;;\r\n", "utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert classroom._read_students(path) == {
+        "alice": {"seed": 11, "name": "Alice A.", "email": "a@x.org", "lms_id": "17"},
+        "bob": {"seed": None, "name": "Bob, B.", "email": "b@x.org", "lms_id": "18"}}
+
+
+def test_class_list_with_commas_keeps_only_the_columns_it_has(tmp_path):
+    path = class_list(tmp_path, 'id,seed,name,notes\nalice,1,"Doe; Alice",x\nbob,2,Bob,y\n')
+    assert classroom._read_students(path) == {"alice": {"seed": 1, "name": "Doe; Alice"},
+                                              "bob": {"seed": 2, "name": "Bob"}}
+
+
+def test_class_list_with_unicode_ids(tmp_path):
+    decomposed = "Zoe\u0308"  # as some systems write "Zoë": e and a combining diaeresis
+    path = class_list(tmp_path, f"id\njosé\n{decomposed}\nяна\n李华\nanne-marie_2.b\n")
+    assert list(classroom._read_students(path)) == ["josé", "Zoë", "яна", "李华",
+                                                    "anne-marie_2.b"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("name;seed\nalice;1\n", "found the columns ['name', 'seed'] separated by semicolons"),
+    ("id,seed\nalice,7\nbob,8\ncarol,7\n",
+     "line 4: seed 7 of 'carol' is also the seed of 'alice' (line 2)"),
+    ("id,seed\nalice,-3\n", "line 2: seed -3 is negative"),
+    ("id\nAlice\nbob\nalice\n", "line 4: id 'alice' differs only in case from 'Alice' (line 2)"),
+    ("id\nalice\n\n.hidden\n", "line 4: id '.hidden' starts with '.'"),
+    ("id\n-rf\n", "line 2: id '-rf' starts with '-'"),
+    ("id\na/b\n", "line 2: id 'a/b' has a character other than a letter"),
+    ("id,seed\n,4\n", "line 2: id '' is empty"),
+    ("id,ID\nalice,bob\n", "repeats the column(s) ['id']"),
+])
+def test_class_list_refusals_name_the_line_and_the_rule(tmp_path, content, message):
+    path = class_list(tmp_path, content)
+    with pytest.raises(classroom.AssignmentError) as error:
+        classroom._read_students(path)
+    assert f"--students: {path}" in str(error.value)
+    assert message in str(error.value)
+
+
+def test_class_list_that_is_not_utf8_is_refused(tmp_path):
+    path = class_list(tmp_path, "id\njosé\n", "latin-1")
+    with pytest.raises(classroom.AssignmentError, match="is not UTF-8.*CSV UTF-8"):
+        classroom._read_students(path)
+
+
+def test_explicit_seed_equal_to_a_derived_one_is_refused(tmp_path, capsys):
+    derived = classroom.student_seed("alice", 5)
+    path = class_list(tmp_path, f"id,seed\nalice,\nbob,{derived}\n")
+    assert main(["assignment", "00", "-o", str(tmp_path / "hw"), "--students", str(path),
+                 "--seed", "5"]) == 2
+    assert f"'alice' and 'bob' get the same seed {derived}" in capsys.readouterr().err
+    assert not (tmp_path / "hw").exists()
+
+
+def test_manifest_keeps_the_class_list_columns(tmp_path):
+    path = class_list(tmp_path, "id;seed;name;lms_id\njosé;4;José G.;901\n", "utf-8-sig")
+    classroom.make_assignment("01", tmp_path / "hw", students=path, execute_solution=False,
+                              echo=None)
+    manifest = json.loads((tmp_path / "hw" / "autograder" / classroom.MANIFEST).read_text(
+        encoding="utf-8"))
+    assert manifest["students"]["josé"]["parameters"]["seed"] == 4
+    assert (manifest["students"]["josé"]["name"], manifest["students"]["josé"]["lms_id"]) == \
+        ("José G.", "901")
+    assert (tmp_path / "hw" / "student" / "josé" / "01_attention_tracing.ipynb").is_file()
+
+
+def fake_autograder(folder):
+    """An autograder folder with a manifest and an (empty) zip: enough to refuse bad files."""
+    folder.mkdir()
+    manifest = {"chapter": "00_data", "points": 1, "students": {"alice": {"parameters": {}}},
+                "questions": {"q": {"label": "data-q", "points": 1, "answers": ["x"]}}}
+    (folder / classroom.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    (folder / "00_data-autograder_1.zip").write_bytes(b"")
+    return folder
+
+
+def test_grade_exits_1_and_names_a_notebook_it_could_not_grade(tmp_path, monkeypatch, capsys):
+    fake_autograder(tmp_path / "autograder")
+    (tmp_path / "alice.ipynb").write_text("not a notebook")
+    monkeypatch.chdir(tmp_path)
+    assert main(["grade", "alice.ipynb", "-a", "autograder", "--csv", "scores.csv"]) == 1
+    error = capsys.readouterr().err
+    assert "1 of 1 notebook(s) could not be graded" in error
+    assert f"{(tmp_path / 'alice.ipynb').resolve()} (alice): not a readable notebook" in error
+    row = next(csv.DictReader((tmp_path / "scores.csv").open()))
+    assert (row["student"], row["score"], row["graded"]) == ("alice", "0", "no")
+    assert "not a readable notebook" in row["problems"]
+    assert row["feedback"] == "data-q: not graded"

@@ -1148,10 +1148,10 @@ def write_scores(reports, autograder, csv_path):
     """Write one CSV row per report, UTF-8, comma-separated.
 
     The columns are ``student``, ``notebook``, ``score``, ``possible``, the score of every
-    graded exercise (a column per otter question), ``problems`` (joined by `` | ``), then
+    graded exercise (a column per otter question), ``problems`` (joined by ``" | "``), then
     ``graded`` (``yes``, or ``no`` for a notebook that could not be graded, whose zero says
     nothing of its answers; ``problems`` says why) and ``feedback``: the messages of the failed
-    checks, each after its exercise label, joined by `` | ``.
+    checks, each after its exercise label, joined by ``" | "``.
     """
     manifest, _ = _read_manifest(autograder)
     names = list(manifest["questions"])

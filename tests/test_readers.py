@@ -141,9 +141,9 @@ def _requirement_name(requirement):
 def _installed_with(requirements):
     """Names of the distributions that ``pip install`` of ``requirements`` brings (without
     their extras)."""
-    seen, todo = set(), [_requirement_name(r) for r in requirements]
-    while todo:
-        name = todo.pop()
+    seen, queue = set(), [_requirement_name(r) for r in requirements]
+    while queue:
+        name = queue.pop()
         if name in seen:
             continue
         seen.add(name)
@@ -151,7 +151,7 @@ def _installed_with(requirements):
             requirements = importlib.metadata.requires(name) or []
         except importlib.metadata.PackageNotFoundError:
             continue
-        todo.extend(_requirement_name(r) for r in requirements if "extra ==" not in r)
+        queue.extend(_requirement_name(r) for r in requirements if "extra ==" not in r)
     return seen
 
 

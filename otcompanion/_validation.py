@@ -147,3 +147,22 @@ def check_columns(frame, names, what="the frame"):
     missing = [name for name in names if name not in frame.columns]
     if missing:
         raise ValueError(f"columns {missing} are not in {what}; it has {list(frame.columns)}.")
+
+
+def as_units(value, name="head_units"):
+    """Hidden-layer widths as a tuple: one integer becomes a one-layer tuple (``8`` -> ``(8,)``),
+    any other iterable a tuple of its entries (not checked here: the caller checks or compares
+    them).
+
+    Raises
+    ------
+    TypeError
+        ``value`` is neither an integer nor iterable.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (value,)
+    try:
+        return tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of positive integers, got "
+                        f"{value!r}.") from None

@@ -77,7 +77,7 @@ from ._training import (
     torch_session,
     train_epochs,
 )
-from ._validation import check_bool, check_int, check_positive, check_real
+from ._validation import as_units, check_bool, check_int, check_positive, check_real
 from .attention import Dropout, ThesisTransformer, TransformerFit, train_transformer
 from .attention.transformer import logit_scores, token_loss
 
@@ -454,14 +454,7 @@ def pretrained_transformer(head_or_result, n_features, n_classes, *, freeze=True
                          f"outputs.")
     pretrained_units = tuple(out for _, out in shapes[:-1])
     architecture = dict(architecture)
-    units = architecture.setdefault("head_units", pretrained_units)
-    if isinstance(units, (int, np.integer)) and not isinstance(units, bool):
-        units = (units,)
-    try:
-        units = tuple(units)
-    except TypeError:
-        raise TypeError(f"head_units must be a sequence of positive integers, got "
-                        f"{units!r}.") from None
+    units = as_units(architecture.setdefault("head_units", pretrained_units))
     if units != pretrained_units:
         raise ValueError(f"head_units={units} does not match the pretrained head's hidden "
                          f"widths {pretrained_units}.")

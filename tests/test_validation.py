@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from otcompanion._validation import (
+    as_units,
     check_bool,
     check_choice,
     check_fraction,
@@ -83,3 +84,15 @@ def test_check_int_sequence_names_the_entry():
         check_int_sequence([], "levels", 1)
     with pytest.raises(ValueError, match="repeated"):
         check_int_sequence([2, 2], "levels", 1)
+
+
+@pytest.mark.parametrize("value, units", [(8, (8,)), (np.int64(4), (4,)), ([8, 4], (8, 4)),
+                                          ((), ())])
+def test_as_units_turns_one_width_or_a_sequence_into_a_tuple(value, units):
+    assert as_units(value) == units
+
+
+@pytest.mark.parametrize("value", [None, 2.5, True])
+def test_as_units_rejects_what_is_no_width_list(value):
+    with pytest.raises(TypeError, match="head_units must be a sequence of positive integers"):
+        as_units(value)

@@ -44,7 +44,14 @@ from .._training import (
     torch_session,
     train_epochs,
 )
-from .._validation import check_bool, check_choice, check_fraction, check_int, check_positive
+from .._validation import (
+    as_units,
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_int,
+    check_positive,
+)
 from ..data import TokenStandardizer, check_tokens
 from .layers import Dropout, KerasRMSprop, keras_dense
 from .self_attention import MultiHeadSelfAttention
@@ -140,14 +147,8 @@ class ThesisTransformer(nn.Module):
         n_heads = check_int(n_heads, "n_heads", 1)
         key_dim = check_int(key_dim, "key_dim", 1)
         ff_dim = check_int(ff_dim, "ff_dim", 1)
-        if isinstance(head_units, (int, np.integer)) and not isinstance(head_units, bool):
-            head_units = (head_units,)
-        try:
-            head_units = tuple(head_units)
-        except TypeError:
-            raise TypeError(f"head_units must be a sequence of positive integers, got "
-                            f"{head_units!r}.") from None
-        head_units = tuple(check_int(u, f"head_units[{i}]", 1) for i, u in enumerate(head_units))
+        head_units = tuple(check_int(u, f"head_units[{i}]", 1)
+                           for i, u in enumerate(as_units(head_units)))
         dropout = check_fraction(dropout, "dropout", allow_zero=True)
         head_dropout = check_fraction(head_dropout, "head_dropout", allow_zero=True)
         self.config = dict(n_features=n_features, n_classes=n_classes, n_blocks=n_blocks,

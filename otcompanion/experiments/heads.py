@@ -68,6 +68,14 @@ def _check_run_options(*, seed=0, n_test=500, steps=200, lr=1.0, scaling="sqrt",
         curve_every=check_int(curve_every, "curve_every", 1))
 
 
+def _checked_options(options, check, run):
+    """``check(**options)``; an option ``check`` does not take is a TypeError naming ``run``."""
+    unknown = sorted(set(options) - set(inspect.signature(check).parameters))
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown} for {run}.")
+    return check(**options)
+
+
 def multihead_jobs(heads, sample_sizes, n_repetitions, **options):
     """The jobs of a grid of :func:`multihead_run`: every head count, sample size and
     repetition, all options checked before any run starts.
@@ -91,10 +99,7 @@ def multihead_jobs(heads, sample_sizes, n_repetitions, **options):
     heads = check_int_sequence(heads, "heads", 1)
     sample_sizes = check_int_sequence(sample_sizes, "sample_sizes", 2)
     n_repetitions = check_int(n_repetitions, "n_repetitions", 1)
-    unknown = sorted(set(options) - set(inspect.signature(_check_run_options).parameters))
-    if unknown:
-        raise TypeError(f"unknown option(s) {unknown} for multihead_run.")
-    options = _check_run_options(**options)
+    options = _checked_options(options, _check_run_options, "multihead_run")
     return [dict(n_heads=n_heads, n_train=n_train, repetition=repetition, **options)
             for n_train in sample_sizes for n_heads in heads
             for repetition in range(n_repetitions)]
@@ -242,10 +247,7 @@ def thesis_heads_jobs(heads, n_repetitions, **options):
     """
     heads = check_int_sequence(heads, "heads", 1)
     n_repetitions = check_int(n_repetitions, "n_repetitions", 1)
-    unknown = sorted(set(options) - set(inspect.signature(_check_thesis_options).parameters))
-    if unknown:
-        raise TypeError(f"unknown option(s) {unknown} for thesis_heads_run.")
-    options = _check_thesis_options(**options)
+    options = _checked_options(options, _check_thesis_options, "thesis_heads_run")
     return [dict(n_heads=n_heads, repetition=repetition, **options)
             for n_heads in heads for repetition in range(n_repetitions)]
 

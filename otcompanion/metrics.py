@@ -146,10 +146,9 @@ def _class_curves(points, point_labels, classes, ends, with_path_w2):
                                                         for _, cost in steps])])
         for t in ends:
             moved = cloud[t] - cloud[0]
-            if with_path_w2 and t == 1:  # W(mu_0, mu_1) is the first step of the W2 path
-                assignment, w_cost = steps[0]
-            else:
-                assignment, w_cost = exact_assignment(cloud[0], cloud[t])
+            # W(mu_0, mu_1) is also the W2 path's first step: solved once (exact_assignment
+            # remembers recent pairs).
+            assignment, w_cost = exact_assignment(cloud[0], cloud[t])
             td2 = float(np.sum(moved ** 2))
             row = {
                 "class": c, "t": t, "n_points": n_c, "td2": td2,
@@ -432,9 +431,9 @@ def metric_curves(trajectory, labels, per_class=False, steps=None):
 
     Path lengths are cumulated once, and each class needs one exact OT per evaluated step for
     :math:`W(\\mu_0, \\mu_t)` and one per recorded step for :math:`W_2(\\mu_t, \\mu_{t+1})`
-    (:func:`~otcompanion.ot_solvers.exact_ot_assignment`; the pair ``(0, 1)`` is solved once
-    for both). Most pairs of consecutive epochs need no solver, as the identity is certified
-    optimal: 391 of 400 in a thesis 2-class run, 177 of 327 in a 3-class run, where subsets of
+    (:func:`~otcompanion.ot_solvers.exact_ot_assignment`, which solves a pair needed twice,
+    such as ``(0, 1)``, once). Most pairs of consecutive epochs need no solver, as the identity
+    is certified optimal: 391 of 400 in a thesis 2-class run, 177 of 327 in a 3-class run, where subsets of
     tokens jump in some epochs; this is what makes the curves cheaper than ``ot.emd`` on every
     pair (``benchmarks/metrics_speed.py`` prints both). Evaluating fewer steps never changes
     the values: path lengths and the W2 path are always summed over every recorded step

@@ -25,7 +25,9 @@ References
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 import ot
@@ -152,8 +154,33 @@ def exact_ot_assignment(source, target, max_points=MAX_EXACT_POINTS, num_iter_ma
     return exact_assignment(x, y, max_points, num_iter_max)
 
 
+#: How many matched pairs (the total length of the remembered assignments) :func:`exact_assignment`
+#: keeps of the solver runs it remembers: 2**20 pairs take 8 MB.
+RECENT_PAIRS = 2 ** 20
+_recent = OrderedDict()
+
+
+def _fingerprint(x, y, num_iter_max):
+    """A key that identifies a pair of clouds by their exact bytes (shape and dtype included)."""
+    digest = hashlib.blake2b(digest_size=20)
+    for cloud in (x, y):
+        cloud = np.ascontiguousarray(cloud)
+        digest.update(repr((cloud.shape, cloud.dtype.str)).encode())
+        digest.update(cloud.tobytes())
+    return digest.digest(), num_iter_max
+
+
 def exact_assignment(x, y, max_points=MAX_EXACT_POINTS, num_iter_max=None):
-    """:func:`exact_ot_assignment` on validated float clouds ``(n, d)`` of the same shape."""
+    """:func:`exact_ot_assignment` on validated float clouds ``(n, d)`` of the same shape.
+
+    The results of the most recent solver runs (about :data:`RECENT_PAIRS` matched pairs in
+    all) are remembered, keyed by the exact bytes of both clouds: a pair that several metrics
+    need (the start and end of a trajectory for the thesis's metrics and for the trained map's
+    Monge gap; its first step for the W2 path and the map after one epoch) is solved once. A
+    remembered result is the one the solver returned for these very numbers, so memoizing never
+    changes a value. Pairs settled by the identity certificate are not stored: checking again
+    costs about as much as looking them up.
+    """
     n = len(x)
     if n > max_points:
         raise ValueError(
@@ -162,8 +189,24 @@ def exact_assignment(x, y, max_points=MAX_EXACT_POINTS, num_iter_max=None):
             f"({8 * max_points * max_points:,} bytes); use minibatch, entropic (monge_gap with "
             "epsilon) or closed-form Gaussian OT for clouds this large, or raise max_points."
         )
+    key = _fingerprint(x, y, num_iter_max)
+    if key in _recent:
+        _recent.move_to_end(key)
+        assignment, cost = _recent[key]
+        return assignment.copy(), cost
+    assignment, cost, solved = _solve(x, y, num_iter_max)
+    if solved:
+        _recent[key] = (assignment.copy(), cost)
+        while sum(len(kept) for kept, _ in _recent.values()) > RECENT_PAIRS:
+            _recent.popitem(last=False)
+    return assignment, cost
+
+
+def _solve(x, y, num_iter_max):
+    """The three routes of :func:`exact_ot_assignment`: ``(assignment, cost, solver_used)``."""
+    n = len(x)
     if n == 1:
-        return np.zeros(1, dtype=int), float(np.sum((x - y) ** 2))
+        return np.zeros(1, dtype=int), float(np.sum((x - y) ** 2)), False
     # cdist computes ||x - y||^2 from differences: exact zeros for identical points (the
     # expanded form ||x||^2 + ||y||^2 - 2<x, y> of ot.dist is not).
     rows = np.arange(n)
@@ -175,21 +218,18 @@ def exact_assignment(x, y, max_points=MAX_EXACT_POINTS, num_iter_max=None):
     own_distance = np.sqrt(np.sum((moved - y) ** 2, axis=1))
     failing = int(np.count_nonzero((nearest != rows) & (nearest_distance < own_distance)))
     if failing == 0:
-        return rows, float(np.sum((x - y) ** 2, axis=1).sum())
-    near_identity = failing <= n // 10
-    if near_identity:
-        cost_matrix = cdist(x, y, "sqeuclidean")
-        f = -2.0 * (x @ shift)
-        # The reduced matrix C_ij - f_i - g_j (g_j = C_jj - f_j), zero on the diagonal, in
-        # place: a second n x n array would be slow to allocate.
-        reduced = np.subtract(cost_matrix, f[:, None], out=cost_matrix)
-        reduced -= reduced[rows, rows][None, :]
-        assignment = linear_sum_assignment(reduced)[1]
-        del reduced, cost_matrix
-    cost_matrix = cdist(x, y, "sqeuclidean")  # C again, for ot.emd and the cost
-    if not near_identity:
+        return rows, float(np.sum((x - y) ** 2, axis=1).sum()), False
+    cost_matrix = cdist(x, y, "sqeuclidean")
+    if failing > n // 10:
         assignment = _emd_assignment(cost_matrix, num_iter_max)
-    return assignment, float(cost_matrix[rows, assignment].sum())
+        return assignment, float(cost_matrix[rows, assignment].sum()), True
+    # Near the identity: the reduced matrix C_ij - f_i - g_j (g_j = C_jj - f_j), zero on the
+    # diagonal, computed in a copy (C itself gives the cost below).
+    f = -2.0 * (x @ shift)
+    reduced = np.subtract(cost_matrix, f[:, None])
+    reduced -= reduced[rows, rows][None, :]
+    assignment = linear_sum_assignment(reduced)[1]
+    return assignment, float(cost_matrix[rows, assignment].sum()), True
 
 
 def _emd_assignment(cost_matrix, num_iter_max=None):

@@ -144,11 +144,13 @@ def test_the_code_hash_is_stable_within_a_process():
     assert engine.code_hash() == engine.code_hash() and len(engine.code_hash()) == 16
 
 
-def test_an_edit_of_a_subpackage_file_changes_the_code_hash(tmp_path):
+@pytest.mark.parametrize("edited", ["attention/transformer.py", "metrics.py", "ot_solvers.py"])
+def test_an_edit_of_the_training_or_metrics_code_changes_the_code_hash(tmp_path, edited):
+    # A run computed by other metrics code must not be read back from the run cache.
     package = tmp_path / "otcompanion"
     shutil.copytree(Path(engine.__file__).parent, package,
                     ignore=shutil.ignore_patterns("__pycache__"))
     assert engine._hash_sources(package) == engine.code_hash()
-    module = package / "attention" / "transformer.py"
+    module = package / edited
     module.write_text(module.read_text() + "# an edit\n")
     assert engine._hash_sources(package) != engine.code_hash()

@@ -66,6 +66,14 @@ def emd_reference(x, y):
 
 
 
+@pytest.fixture(autouse=True)
+def forget_recent_solutions():
+    """Every test starts without remembered solver runs (the route tests count solver calls)."""
+    ot_solvers._recent.clear()
+    yield
+    ot_solvers._recent.clear()
+
+
 @pytest.fixture
 def solver_calls(monkeypatch):
     """Count the calls of the two solvers behind exact_ot_assignment."""
@@ -136,6 +144,40 @@ def test_exact_assignment_takes_the_expected_route(relation, solver, solver_call
         expected[solver] = 1
     assert solver_calls == expected
 
+
+
+def test_a_pair_solved_before_is_not_solved_again(solver_calls):
+    x, y = related_clouds("few jumps", 2)
+    assignment, cost = metrics.exact_ot_assignment(x, y)
+    assignment[:] = 0  # the caller's copy: the remembered result must not change
+    again, cost_again = metrics.exact_ot_assignment(x.copy(), y.copy())
+    assert solver_calls["linear_sum_assignment"] == 1
+    np.testing.assert_array_equal(again, emd_reference(x, y)[0])
+    assert cost_again == cost
+    # One bit of difference, another iteration budget or another shape is another pair.
+    y_changed = y.copy()
+    y_changed[7, 1] = np.nextafter(y_changed[7, 1], np.inf)
+    metrics.exact_ot_assignment(x, y_changed)
+    metrics.exact_ot_assignment(x, y, num_iter_max=10**7)
+    metrics.exact_ot_assignment(x[:, None, :], y[:, None, :])  # tokens: the same flattened pair
+    assert solver_calls["linear_sum_assignment"] == 3
+
+
+def test_remembered_solutions_are_bounded(monkeypatch, solver_calls):
+    monkeypatch.setattr(ot_solvers, "RECENT_PAIRS", 500)
+    pairs = [related_clouds("unrelated", 2, seed=seed) for seed in range(3)]  # 240 points each
+    for x, y in pairs:
+        metrics.exact_ot_assignment(x, y)
+    assert len(ot_solvers._recent) == 2  # 3 x 240 > 500: the oldest was forgotten
+    metrics.exact_ot_assignment(*pairs[0])
+    assert solver_calls["emd"] == 4
+    metrics.exact_ot_assignment(*pairs[2])
+    assert solver_calls["emd"] == 4
+
+
+def test_certified_pairs_are_not_remembered():
+    metrics.exact_ot_assignment(*related_clouds("translation", 2))
+    assert not ot_solvers._recent
 
 
 def test_swapped_points_are_not_certified_as_identity(solver_calls):

@@ -12,7 +12,8 @@ execute, the run cache), :mod:`otcompanion.stats` (intervals and how the book wr
 :mod:`otcompanion.claims` (verdict rules and the claims ledger), :mod:`otcompanion.plots` (the
 book's figures), :mod:`otcompanion.chapter` and :mod:`otcompanion.prose` (what a chapter calls to
 glue its results and the sentences built from them), :mod:`otcompanion.provenance` (what
-produced a chapter's numbers), :mod:`otcompanion.book`, :mod:`otcompanion.classroom` and
+produced a chapter's numbers), :mod:`otcompanion.cpu_paths` (the processor code paths pinned
+for reproducible floats), :mod:`otcompanion.book`, :mod:`otcompanion.classroom` and
 :mod:`otcompanion.cli` (running chapters, the classroom edition, building the book).
 
 The two estimators are also available at the top level:
@@ -20,6 +21,11 @@ The two estimators are also available at the top level:
 """
 
 import importlib
+
+from otcompanion import cpu_paths
+
+# Before anything imports torch: the same floats on every x86-64 machine (cpu_paths).
+cpu_paths.pin()
 
 __version__ = "0.1.0"
 

@@ -10,6 +10,8 @@ from importlib import metadata
 
 import pandas as pd
 
+from otcompanion import cpu_paths
+
 PACKAGES = ("otcompanion", "numpy", "scipy", "pandas", "scikit-learn", "POT", "torch",
             "matplotlib", "seaborn", "papermill")
 
@@ -40,6 +42,7 @@ def provenance(parameters, started):
     torch = sys.modules.get("torch")
     if torch is not None:
         rows.append(("torch intra-op threads", str(torch.get_num_threads())))
+    rows.extend(cpu_paths.settings())
     rows.append(("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "unset")))
     rows.append(("CPU cores", str(os.cpu_count())))
     rows.append(("platform", platform.platform()))

@@ -176,7 +176,7 @@ chapter.glue("pretraining-median-best", float(none["reference_best_epoch"].media
 # %% [markdown]
 # ## What the runs show
 #
-# Per task, level and condition: the mean of every measure with its 95 % percentile-bootstrap
+# Per task, level and condition: the mean of every measure with its 95 % confidence
 # interval over the repetitions ({func}`otcompanion.stats.interval_table`); `reached` is the
 # share of runs that reached the target within the budget, `head_accuracy_on_inputs` the
 # pretrained head's token accuracy on the standardized training tokens themselves, before any
@@ -217,7 +217,7 @@ chapter.glue_figure("pretraining-curves", grid.figure)
 # :alt: Validation loss on a log scale and validation instance accuracy against the epoch, one line per pretraining condition, for each task.
 #
 # Validation loss (log scale) and validation instance accuracy along training, all levels
-# together, per task and condition: mean over the runs with 95 % bootstrap bands. Runs that
+# together, per task and condition: mean over the runs with 95 % confidence bands. Runs that
 # early stopping ended drop out of the later epochs.
 # ```
 #
@@ -225,7 +225,7 @@ chapter.glue_figure("pretraining-curves", grid.figure)
 #
 # Each pretrained run is paired with the unpretrained run of the same task, level and
 # repetition (same data, same initial blocks); the differences *pretrained minus unpretrained*
-# and their 95 % bootstrap intervals ({func}`otcompanion.stats.paired_differences`) are shown
+# and their 95 % confidence intervals ({func}`otcompanion.stats.paired_differences`) are shown
 # per level in {numref}`fig-pretraining-differences`: negative epochs mean faster convergence.
 
 # %%
@@ -245,7 +245,7 @@ chapter.glue_figure("pretraining-differences", figure)
 # :alt: Horizontal interval plot of the paired difference in epochs to the target accuracy, per level and pretraining condition, for each task; the dotted line marks no difference.
 #
 # Paired difference in the restricted epochs to the target (pretrained minus unpretrained),
-# mean and 95 % bootstrap interval over the repetitions, per level and condition. Left of the
+# mean and 95 % confidence interval over the repetitions, per level and condition. Left of the
 # dotted line: pretraining converged sooner.
 # ```
 #

@@ -210,7 +210,7 @@ budget["reached target"] = budget["epochs_to_target"].notna().astype(float)
 recall_columns = sorted(column for column in budget.columns if column.startswith("recall_"))
 
 # %% [markdown]
-# Test accuracy (instances and tokens) and fit time, mean and 95 % percentile-bootstrap
+# Test accuracy (instances and tokens) and fit time, mean and 95 % confidence
 # interval over the runs ({mod}`otcompanion.stats`):
 
 # %%
@@ -260,7 +260,7 @@ chapter.glue("ot-runs-per-setup", n_repetitions)
 # :alt: Three panels against the level: instance accuracy, fit seconds and seconds to the target validation accuracy, one line per model and task, with 95 percent bands.
 #
 # The two models at the thesis's budgets: test instance accuracy, fit time and time to the
-# target validation accuracy (log scales), mean and 95 % bootstrap band over the runs.
+# target validation accuracy (log scales), mean and 95 % confidence band over the runs.
 # ```
 #
 # In {glue:text}`ot-ceiling` of the {glue:text}`ot-setups` setups both models classify every
@@ -349,7 +349,7 @@ chapter.glue("ot-hard-level", hard_level)
 #
 # Both models with the same stopping rule (patience {glue:text}`ot-patience`) at level
 # {glue:text}`ot-hard-level`, for $T$ tokens per instance and fewer training instances: test
-# instance accuracy and fit time (log scale), mean and 95 % bootstrap band over the runs.
+# instance accuracy and fit time (log scale), mean and 95 % confidence band over the runs.
 # ```
 
 # %% [markdown]
@@ -420,7 +420,7 @@ chapter.glue("ot-scaling-largest", max(scaling_tokens))
 #
 # Fit time (log-log) and test instance accuracy of the OT classifier against the number of
 # training tokens, per solver, standardized (solid) and raw (dashed) inputs; mean and 95 %
-# bootstrap band over the repetitions.
+# confidence band over the repetitions.
 # ```
 #
 # The exponents of the whole fit and of its OT alignment alone, the fit time at the largest

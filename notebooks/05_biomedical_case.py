@@ -275,7 +275,7 @@ chapter.glue("baseline-high", float(means.loc[baselines, "balanced_accuracy"].ma
 # {glue:text}`ot-rank` of {glue:text}`n-models` by mean balanced accuracy
 # ({glue:text}`ot-balanced:.3f`). Fold by fold, its balanced accuracy minus that of the best
 # other model, the {glue:md}`ot-rival`, is {glue:md}`ot-difference` (mean and 95 %
-# bootstrap interval over folds): {glue:md}`ot-reading`. Its ROC AUC is
+# confidence interval over folds): {glue:md}`ot-reading`. Its ROC AUC is
 # {glue:text}`ot-auc:.3f` and its median fit time {glue:text}`ot-seconds:.2f` s,
 # {glue:text}`ot-times:.0f` times the fastest baseline's median.
 #

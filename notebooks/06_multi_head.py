@@ -139,8 +139,9 @@ example
 # repetition, so **all head counts see the same data** and are compared pair by pair; the
 # initialization also depends on $H$ ({func}`otcompanion.experiments.multihead_run`). The runs go
 # through {func}`otcompanion.engine.run_jobs` on the chosen scheduler. Intervals in this chapter
-# are the book's 95 % percentile-bootstrap intervals of the mean over the repetitions
-# ({func}`otcompanion.stats.bootstrap_interval`; they stay inside the range of the data);
+# are the book's 95 % confidence intervals of the mean over the repetitions (t, or BCa
+# bootstrap for skewed samples, clipped to a metric's range:
+# {func}`otcompanion.stats.bootstrap_interval`);
 # differences between head counts are paired by repetition, that is by data
 # ({func}`otcompanion.stats.paired_differences`).
 
@@ -160,7 +161,7 @@ print(f"{len(summary)} runs in {time.perf_counter() - started:.0f} s")
 # %% [markdown]
 # ## Optimization: does the training loss fall faster with more heads?
 #
-# The curves are means over the repetitions with 95 % bootstrap bands, for the heads sweep
+# The curves are means over the repetitions with 95 % confidence bands, for the heads sweep
 # ($n = $ {glue:text}`mh-n-train` training instances).
 
 # %%
@@ -179,7 +180,7 @@ chapter.glue_figure("mh-loss-curves", figure)
 # :alt: Training and test loss against gradient-descent steps on a log scale, one line per number of heads, with 95 percent bands.
 #
 # Training and test loss along gradient descent for every number of heads $H$ (mean and 95 %
-# bootstrap band over the repetitions).
+# confidence band over the repetitions).
 # ```
 
 # %%
@@ -204,7 +205,7 @@ chapter.glue("mh-loss-end", prose.difference_reading(loss_end, higher, lower))
 #
 # ## Generalization and the margin at initialization
 #
-# Final values after the last step, with 95 % bootstrap intervals. The *gaps* are test minus training
+# Final values after the last step, with 95 % confidence intervals. The *gaps* are test minus training
 # loss and error; the *NTK margin* is the hard margin of the gradient features
 # $y_i \nabla_\theta \Phi(X_i; \theta)$ divided by the largest feature norm
 # ({func}`otcompanion.multihead.ntk_margin`, by Frank-Wolfe with certified bounds): positive iff
@@ -229,7 +230,7 @@ chapter.glue_figure("mh-versus-heads", figure)
 # :name: fig-mh-versus-heads
 # :alt: Six panels against the number of heads on a log scale: test error, loss gap, NTK margin at initialization, distance from initialization, movement per head, final training loss.
 #
-# Final values against the number of heads $H$ (mean and 95 % bootstrap interval over the
+# Final values against the number of heads $H$ (mean and 95 % confidence interval over the
 # repetitions;
 # $n$ = {glue:text}`mh-n-train`).
 # ```
@@ -291,7 +292,7 @@ stats.interval_table(by_size, ["H", "n_train"], ["test_error", "loss_gap", "dist
 # :alt: Four panels against the training size on a log scale, one line per number of heads: test error, loss gap, error gap, NTK margin at initialization.
 #
 # Test error, generalization gaps and the NTK margin at initialization against the training
-# size $n$ (mean and 95 % bootstrap interval over the repetitions).
+# size $n$ (mean and 95 % confidence interval over the repetitions).
 # ```
 
 # %%
@@ -367,7 +368,7 @@ chapter.glue_figure("mh-coupling-curves", figure)
 # :alt: Two panels against training steps, one line per number of heads: distance from attention to its Sinkhorn plan, and attention mass on relevant tokens, with a dotted line at the uniform value.
 #
 # Distance from attention to the Sinkhorn plan and attention mass on the relevant tokens along
-# training (mean and 95 % bootstrap band over the repetitions; dotted: uniform attention).
+# training (mean and 95 % confidence band over the repetitions; dotted: uniform attention).
 # ```
 
 # %%
@@ -444,7 +445,7 @@ chapter.glue("mh-bridge-runs", len(bridge))
 # :alt: Five panels against the number of heads of the thesis Transformer: epochs to the target accuracy, test accuracy, optimality, matching and W2 path efficiency.
 #
 # The thesis Transformer on the 3-class task: convergence, accuracy and OT metrics against the
-# number of heads per block (mean and 95 % bootstrap interval over the repetitions).
+# number of heads per block (mean and 95 % confidence interval over the repetitions).
 # ```
 #
 # Comparing {glue:text}`mh-bridge-high` heads with {glue:text}`mh-bridge-low` on the same data:

@@ -383,32 +383,31 @@ def interval_outcomes(differences, threshold, claim):
             for low, high in differences[["low", "high"]].to_numpy()]
 
 
-def final_map_verdict(lowest_bound, beats_null, threshold=OPTIMALITY_THRESHOLD):
+def final_map_verdict(outcomes, beats_null):
     """The verdict on thesis claim 1: the trained map approximates the optimal coupling.
 
     Parameters
     ----------
-    lowest_bound : float
-        The lowest lower end, over the setups, of the 95 % interval of the trained map's
-        optimality (OT cost over the map's cost; 1 for an optimal map).
+    outcomes : list of str
+        Per setup, :func:`interval_outcome` of the 95 % interval of the trained map's
+        optimality (OT cost over the map's cost; 1 for an optimal map) against
+        :data:`OPTIMALITY_THRESHOLD`, claim ``"above"``.
     beats_null : bool
         Whether, in every setup, the interval of the paired difference *trained minus random
         instance translations* of the optimality lies above 0.
-    threshold : float, default :data:`OPTIMALITY_THRESHOLD`
 
     Returns
     -------
     str
-        ``"supported"`` when the optimality is near 1 (``lowest_bound >= threshold``) and
-        beats the null map; ``"partly supported"`` when it is near 1 only (a null map is near
-        1 too, so being near 1 says little); ``"not supported"`` otherwise.
+        :func:`combined_verdict` of the outcomes (the optimality is near 1 in every setup, in
+        some, in none, or the intervals cannot tell), except that "near 1 in every setup"
+        is ``"supported"`` only when the map also beats the null map, and ``"partly
+        supported"`` otherwise (a null map is near 1 too, so being near 1 says little).
     """
-    near_one = lowest_bound >= threshold
-    if near_one and beats_null:
-        return "supported"
-    if near_one:
+    near_one = combined_verdict(outcomes)
+    if near_one == "supported" and not beats_null:
         return "partly supported"
-    return "not supported"
+    return near_one
 
 
 def trajectory_verdict(upper):

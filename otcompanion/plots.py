@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from otcompanion import stats
+
 PALETTE = "colorblind"
 #: Resolution of every figure (dots per inch): one figure pixel is one CSS pixel of the page.
 DPI = 96
@@ -465,7 +467,7 @@ def attention_heads(weights, row_labels=None, title=None, size=None):
 
 
 def metric_panels(frame, x, metrics, hue=None, col_wrap=3, height=None, title=None,
-                  errorbar=("ci", 95), references=None):
+                  errorbar="interval", references=None):
     """One panel per metric: its mean (and ``errorbar``) against ``x``, one line per ``hue``.
 
     Parameters
@@ -474,10 +476,11 @@ def metric_panels(frame, x, metrics, hue=None, col_wrap=3, height=None, title=No
         One row per run (or per run and epoch), with ``x``, ``hue`` and the metric columns.
     metrics : list of str
         Columns to plot, one panel each.
-    errorbar : tuple, str or None, default ("ci", 95)
-        Seaborn's band over runs: by default the 95 % percentile-bootstrap interval of the mean
-        (seeded, so figures are reproducible), the intervals of :mod:`otcompanion.stats`; it
-        stays inside the range of the data, hence inside a bounded metric's bounds.
+    errorbar : "interval", tuple, str or None, default "interval"
+        The band over runs: by default the book's 95 % interval of the mean
+        (:func:`otcompanion.stats.bootstrap_interval`, the intervals of the tables, clipped to
+        a bounded metric's range, :func:`otcompanion.stats.bounds_of`); otherwise seaborn's
+        ``errorbar`` (None: no band).
     references : dict, optional
         Metric -> value: a dotted horizontal reference line in that panel.
     col_wrap : int
@@ -497,11 +500,14 @@ def metric_panels(frame, x, metrics, hue=None, col_wrap=3, height=None, title=No
     hue_order = sorted(frame[hue].unique()) if hue else None
     grid = sns.relplot(data=long, x=x, y="value", hue=hue, hue_order=hue_order, col="metric",
                        col_order=list(metrics), col_wrap=min(col_wrap, len(metrics)),
-                       kind="line", errorbar=errorbar, seed=0, marker="o" if frame[x].nunique() < 10
+                       kind="line", errorbar=None if errorbar == "interval" else errorbar,
+                       seed=0, marker="o" if frame[x].nunique() < 10
                        else None, height=height, aspect=1.15, facet_kws={"sharey": False},
                        palette=PALETTE if hue else None)
     grid.set_titles("{col_name}")
     grid.set_ylabels("")
+    if errorbar == "interval":
+        _interval_bands(grid, frame, x, hue, hue_order)
     for metric, ax in grid.axes_dict.items():
         if references and metric in references:
             ax.axhline(references[metric], color="0.3", linestyle=":", linewidth=1)
@@ -510,6 +516,20 @@ def metric_panels(frame, x, metrics, hue=None, col_wrap=3, height=None, title=No
         grid.figure.suptitle(title, y=1.03)
     fit_width(grid.figure)
     return grid
+
+
+def _interval_bands(grid, frame, x, hue, hue_order):
+    """The 95 % interval of every line of :func:`metric_panels`, as a band in its colour."""
+    by = [x, hue] if hue else [x]
+    intervals = stats.interval_frame(frame, by, list(grid.axes_dict))
+    colours = dict(zip(hue_order, sns.color_palette(PALETTE, len(hue_order)))) if hue else {}
+    for metric, ax in grid.axes_dict.items():
+        of_metric = intervals[intervals["metric"] == metric]
+        for level in hue_order if hue else [None]:
+            part = of_metric if level is None else of_metric[of_metric[hue] == level]
+            part = part.dropna(subset=["low", "high"]).sort_values(x)
+            ax.fill_between(part[x], part["low"], part["high"], alpha=0.2, linewidth=0,
+                            color=colours.get(level, sns.color_palette()[0]))
 
 
 def interval_panels(table, x, metrics, hue=None, col_wrap=3, height=None, title=None,

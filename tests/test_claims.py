@@ -160,17 +160,6 @@ def test_the_old_import_paths_still_work():
 
 # The chapters' own verdict rules, copied as they were, are the reference of the claims module's.
 
-def _chapter_02_claim_one(lowest_bound, beats_null, optimal_threshold=0.99):
-    near_one = lowest_bound >= optimal_threshold
-    if near_one and beats_null:
-        claim_one_verdict = "supported"
-    elif near_one:
-        claim_one_verdict = "partly supported"
-    else:
-        claim_one_verdict = "not supported"
-    return claim_one_verdict
-
-
 def _chapter_02_claim_two(upper):
     return "supported" if upper < 0.5 else ("partly supported" if upper < 0.9 else "not supported")
 
@@ -188,13 +177,9 @@ def _chapter_06_multi_head(loss_end, test_error, margin):
 BOUNDS = [0.0, 0.5, 0.98, 0.989999, 0.99, 0.995, 1.0, np.nan, -0.2, 0.49, 0.8999, 0.9]
 
 
-def test_claim_one_and_two_verdicts_follow_chapter_02():
+def test_claim_two_verdict_follows_chapter_02():
     for bound in BOUNDS:
-        for beats_null in (True, False):
-            assert claims.final_map_verdict(bound, beats_null) == _chapter_02_claim_one(
-                bound, beats_null)
         assert claims.trajectory_verdict(bound) == _chapter_02_claim_two(bound)
-    assert claims.final_map_verdict(0.95, True, threshold=0.9) == "supported"
 
 
 def test_multi_head_verdict_follows_chapter_06():
@@ -220,12 +205,19 @@ def test_interval_outcomes_of_a_table():
         "support", "contradict", "undecided"]
 
 
-@pytest.mark.parametrize("lowest_bound, beats, verdict", [
-    (0.99, True, "supported"), (0.995, False, "partly supported"),
-    (0.989, True, "not supported"), (float("nan"), True, "not supported"),
+@pytest.mark.parametrize("intervals, beats, verdict", [
+    ([(0.991, 1.0), (0.995, 0.999)], True, "supported"),
+    ([(0.991, 1.0), (0.995, 0.999)], False, "partly supported"),
+    ([(0.991, 1.0), (0.9894, 0.9970)], True, "partly supported"),
+    # An interval across the threshold is not evidence against the claim: inconclusive.
+    ([(0.9894, 0.9970), (0.985, 0.995)], True, "inconclusive"),
+    ([(0.9894, 0.9970), (0.95, 0.98)], True, "not supported"),
+    ([(float("nan"), float("nan"))], True, "inconclusive"),
 ])
-def test_final_map_verdict(lowest_bound, beats, verdict):
-    assert claims.final_map_verdict(lowest_bound, beats) == verdict
+def test_final_map_verdict(intervals, beats, verdict):
+    outcomes = [claims.interval_outcome(low, high, claims.OPTIMALITY_THRESHOLD, "above")
+                for low, high in intervals]
+    assert claims.final_map_verdict(outcomes, beats) == verdict
 
 
 @pytest.mark.parametrize("upper, verdict", [

@@ -7,11 +7,13 @@ import pytest
 from otcompanion import stats
 
 
-def test_interval_contains_the_mean_and_stays_in_the_data_range():
+def test_interval_contains_the_mean_and_is_clipped_to_the_bounds():
     values = np.array([0.8, 1.0, 1.0, 0.9, 1.0, 1.0, 0.7, 1.0])
     mean, low, high, n = stats.bootstrap_interval(values)
     assert n == 8 and mean == pytest.approx(values.mean())
-    assert values.min() <= low <= mean <= high <= values.max() == 1.0
+    assert low <= mean <= high and high > 1.0  # the t interval knows no bounds
+    _, low, high, _ = stats.bootstrap_interval(values, bounds=(0, 1))
+    assert 0 <= low <= mean <= high == 1.0
 
 
 def test_degenerate_inputs():
@@ -22,20 +24,71 @@ def test_degenerate_inputs():
     assert stats.bootstrap_interval([1.0, np.nan, 3.0])[3] == 2
 
 
+@pytest.mark.parametrize("n", [5, 20, 100])
+def test_equal_values_at_a_bound_give_a_one_sided_bound_from_the_number_of_runs(n):
+    # All n runs at the ceiling: the share of runs there is at least 0.05 ** (1 / n) (exact
+    # Clopper-Pearson bound; about 1 - 3 / n, the rule of three), the others could be at 0.
+    mean, low, high, runs = stats.bootstrap_interval(np.ones(n), bounds=(0, 1))
+    assert (mean, high, runs) == (1.0, 1.0, n)
+    assert low == pytest.approx(0.05 ** (1 / n))
+    assert 1 - 3 / n - 0.02 < low < 1 - 3 / n + 0.02 or n < 20
+    assert stats.bootstrap_interval(np.zeros(n), bounds=(0, 1))[1:3] == (0.0, pytest.approx(
+        1 - 0.05 ** (1 / n)))
+    low, high = stats.constant_bound(0.5, n, bounds=(0, 1))
+    assert low == pytest.approx(0.5 - 0.5 * (1 - 0.05 ** (1 / n))) and high == 1 - low
+    assert stats.constant_bound(3.0, n, bounds=(0, np.inf)) == (pytest.approx(
+        3.0 * 0.05 ** (1 / n)), 3.0)
+
+
+def test_the_method_is_t_for_small_or_symmetric_samples_and_bca_for_skewed_ones():
+    rng = np.random.default_rng(0)
+    assert stats.interval_method(rng.normal(size=20)) == "t"
+    assert stats.interval_method(rng.exponential(size=5) ** 3) == "t"  # too few for BCa
+    piled = np.r_[np.ones(14), rng.beta(8, 2, 6)]
+    assert stats.interval_method(piled) == "BCa"
+    mean, low, high, _ = stats.bootstrap_interval(piled, bounds=(0, 1))
+    assert low < mean <= high <= 1.0
+
+
 def test_interval_is_reproducible_and_seeded():
-    values = np.random.default_rng(1).normal(size=15)
+    values = np.r_[np.ones(14), np.random.default_rng(1).beta(8, 2, 6)]  # skewed: BCa
     assert stats.bootstrap_interval(values, seed=3) == stats.bootstrap_interval(values, seed=3)
     assert stats.bootstrap_interval(values, seed=3) != stats.bootstrap_interval(values, seed=4)
 
 
-def test_coverage_of_normal_means_is_close_to_95_percent():
-    # 400 samples of 20 standard normal values: the percentile bootstrap covers the true mean
-    # 0 in about 93 % of them (it is slightly narrow for small n); far from 95 % would be a bug.
-    rng = np.random.default_rng(0)
-    covered = [low <= 0 <= high for low, high in
-               (stats.bootstrap_interval(rng.normal(size=20), n_resamples=1000, seed=i)[1:3]
-                for i in range(400))]
-    assert 0.88 <= np.mean(covered) <= 0.98
+def _coverage(draw, truth, replications=1000, bounds=None):
+    rng = np.random.default_rng(12345)
+    covered = 0
+    for replication in range(replications):
+        _, low, high, _ = stats.bootstrap_interval(draw(rng), seed=replication, bounds=bounds,
+                                                   n_resamples=2000)
+        covered += low <= truth <= high
+    return covered / replications
+
+
+@pytest.mark.parametrize("name, draw, truth, bounds, least", [
+    ("normal, n = 20", lambda rng: rng.normal(size=20), 0.0, None, 0.93),
+    ("normal, n = 5", lambda rng: rng.normal(size=5), 0.0, None, 0.90),
+    # 70 % of the runs exactly at the ceiling 1, the others Beta(8, 2): mean 0.7 + 0.3 * 0.8.
+    ("ceiling mixture, n = 20", lambda rng: np.where(rng.random(20) < 0.7, 1.0,
+                                                     rng.beta(8, 2, 20)), 0.94, (0, 1), 0.90),
+])
+def test_intervals_cover_at_least_their_target_level(name, draw, truth, bounds, least):
+    assert _coverage(draw, truth, bounds=bounds) >= least, name
+
+
+def test_bad_bounds():
+    for bounds in ((1, 0), (0,), "ab", (0, np.nan)):
+        with pytest.raises(ValueError, match="bounds must"):
+            stats.bootstrap_interval([0.1, 0.2], bounds=bounds)
+
+
+def test_bounds_of_names_the_books_bounded_quantities():
+    assert stats.bounds_of("optimality") == (0.0, 1.0)
+    assert stats.bounds_of("recall_2") == (0.0, 1.0)
+    assert stats.bounds_of("accuracy, 2 classes") == (0.0, 1.0)
+    assert stats.bounds_of("fit_seconds") == (0.0, np.inf)
+    assert stats.bounds_of("monge_gap") is None and stats.bounds_of(None) is None
 
 
 def test_interval_width_matches_the_normal_theory_for_large_samples():

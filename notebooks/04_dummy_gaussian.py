@@ -252,6 +252,7 @@ at_ceiling = accuracy_budget[(accuracy_budget["verdict"] == "identical in every 
                              & (accuracy_budget["mean_first"] == 1.0)]
 chapter.glue("ot-ceiling", len(at_ceiling))
 chapter.glue("ot-setups", len(accuracy_budget))
+chapter.glue("ot-informative", len(accuracy_budget) - len(at_ceiling))
 chapter.glue("ot-runs-per-setup", n_repetitions)
 
 # %% [markdown]
@@ -523,9 +524,11 @@ stats.difference_table(geometry_differences, label="setting − thesis [95 % CI]
 # ({func}`otcompanion.experiments.interval_outcome`,
 # {func}`otcompanion.experiments.combined_verdict`): a setup *supports* a claim when its whole
 # 95 % interval lies on the claim's side, *contradicts* it when the whole interval lies on the
-# other side, and leaves it open otherwise; a claim is supported when every setup supports it,
-# partly supported when some do, not supported when none does and some contradict it, and
-# inconclusive when every setup leaves it open.
+# other side, and leaves it open otherwise; a setup where both models score 1 in every run is
+# *uninformative* and counts for nothing. Over the informative setups, a claim is supported
+# when every setup supports it, partly supported when some do, not supported when none does
+# and some contradict it, and inconclusive when every setup leaves it open; it is
+# uninformative when no setup is informative.
 
 # %%
 levels_text = prose.levels_text(levels)
@@ -614,11 +617,12 @@ chapter.publish(findings)
 
 # %% [markdown]
 # **Comparable accuracy.** At the thesis's budgets the claim is
-# {glue:md}`ot-accuracy-budget-verdict`: in {glue:text}`ot-accuracy-budget-support` of
-# {glue:text}`ot-setups` setups the interval of the paired accuracy difference shows the OT
-# classifier at most `accuracy_margin` below the Transformer — but in
-# {glue:text}`ot-ceiling` of them both models are perfect in every run, so they say nothing about
-# where the two differ. Under the same stopping rule on the hard variants the claim is
+# {glue:md}`ot-accuracy-budget-verdict`. In {glue:text}`ot-ceiling` of the
+# {glue:text}`ot-setups` setups both models are perfect in every run: these setups say nothing
+# about where the two differ and count for nothing (*uninformative*). In
+# {glue:text}`ot-accuracy-budget-support` of the {glue:text}`ot-informative` others the
+# interval of the paired accuracy difference shows the OT classifier at most
+# `accuracy_margin` below the Transformer. Under the same stopping rule on the hard variants the claim is
 # {glue:md}`ot-accuracy-rule-verdict` ({glue:text}`ot-accuracy-rule-support` of
 # {glue:text}`ot-accuracy-rule-setups` setups within the margin; the largest shortfall is
 # {glue:md}`ot-accuracy-rule-worst`).

@@ -71,7 +71,7 @@ CLAIMS = {
 }
 
 #: The verdict words of a finding.
-VERDICTS = ("supported", "partly supported", "not supported", "inconclusive")
+VERDICTS = ("supported", "partly supported", "not supported", "inconclusive", "uninformative")
 
 #: The words of :func:`paired_verdict`, from the strongest statement to "cannot tell".
 PAIRED_VERDICTS = ("first higher", "first lower", "identical in every pair",
@@ -83,7 +83,7 @@ PAIRED_VERDICTS = ("first higher", "first lower", "identical in every pair",
 MIN_PAIRS = 2
 
 #: The outcomes of one setup's interval against a claim's threshold (:func:`interval_outcome`).
-OUTCOMES = ("support", "contradict", "undecided")
+OUTCOMES = ("support", "contradict", "undecided", "uninformative")
 
 #: The sides a one-sided claim can take against its threshold (:func:`interval_outcome`).
 SIDES = ("above", "below")
@@ -278,19 +278,26 @@ def combined_verdict(outcomes):
     """A claim's verdict (:data:`VERDICTS`) from the outcomes of its tests.
 
     Each outcome is ``"support"``, ``"contradict"`` or ``"undecided"`` (the interval of one
-    setup on one side of the claim's threshold, on the other, or across it).
+    setup on one side of the claim's threshold, on the other, or across it), or
+    ``"uninformative"`` (a setup where both compared methods sit at the ceiling in every run,
+    :func:`interval_outcomes`): such a setup cannot tell the methods apart and counts for
+    nothing.
 
     Returns
     -------
     str
-        ``"supported"`` when every test supports the claim; ``"partly supported"`` when some
-        do and others do not; ``"not supported"`` when none does and at least one contradicts
-        it; ``"inconclusive"`` when every test is undecided.
+        Over the informative tests: ``"supported"`` when every one supports the claim;
+        ``"partly supported"`` when some do and others do not; ``"not supported"`` when none
+        does and at least one contradicts it; ``"inconclusive"`` when every one is undecided.
+        ``"uninformative"`` when no test is informative.
     """
     outcomes = list(outcomes)
     bad = [value for value in outcomes if value not in OUTCOMES]
     if not outcomes or bad:
         raise ValueError(f"outcomes must be a non-empty list of {OUTCOMES}, got {outcomes!r}.")
+    outcomes = [value for value in outcomes if value != "uninformative"]
+    if not outcomes:
+        return "uninformative"
     if all(value == "support" for value in outcomes):
         return "supported"
     if "support" in outcomes:
@@ -363,7 +370,7 @@ def pretraining_verdict(differences, *, speed="epochs_to_target_capped",
             "less_accurate": sorted(less_accurate), "harmed": sorted(harmed)}
 
 
-def interval_outcomes(differences, threshold, claim):
+def interval_outcomes(differences, threshold, claim, ceiling=None):
     """:func:`interval_outcome` of every row (``low``, ``high``) of ``differences``, in order.
 
     Parameters
@@ -372,6 +379,11 @@ def interval_outcomes(differences, threshold, claim):
         E.g. rows of :func:`otcompanion.stats.paired_differences`, one per setup.
     threshold : float
     claim : {"above", "below"}
+    ceiling : float, optional
+        The largest value the compared quantity can take (1 for an accuracy). A row whose two
+        methods both average ``ceiling`` (``mean_first``, ``mean_second``) with a difference
+        of 0 in every pair is ``"uninformative"``: at the ceiling the runs cannot compare the
+        methods, whatever the threshold.
 
     Returns
     -------
@@ -379,8 +391,14 @@ def interval_outcomes(differences, threshold, claim):
         One of :data:`OUTCOMES` per row; :func:`combined_verdict` turns them into a verdict.
     """
     check_columns(differences, ["low", "high"], "differences")
-    return [interval_outcome(low, high, threshold, claim)
-            for low, high in differences[["low", "high"]].to_numpy()]
+    outcomes = [interval_outcome(low, high, threshold, claim)
+                for low, high in differences[["low", "high"]].to_numpy()]
+    if ceiling is None:
+        return outcomes
+    check_columns(differences, ["mean_first", "mean_second"], "differences")
+    at_ceiling = ((differences["mean_first"] == ceiling) & (differences["mean_second"] == ceiling)
+                  & (differences["low"] == 0) & (differences["high"] == 0)).to_numpy()
+    return ["uninformative" if top else outcome for top, outcome in zip(at_ceiling, outcomes)]
 
 
 def final_map_verdict(outcomes, beats_null):

@@ -311,22 +311,24 @@ def accuracy_evidence(differences, by, margin, found):
     """Evidence for "comparable accuracy": the paired accuracy differences OT minus Transformer
     against ``-margin`` (``found``: the outcome per setup), the lowest, and the ceiling."""
     worst = differences.loc[differences["difference"].idxmin()]
-    ceiling = int(((differences["verdict"] == "identical in every pair")
-                   & (differences["mean_first"] == 1.0)).sum())
+    ceiling = found.count("uninformative")
     return (
         f"Test instance accuracy of the OT classifier minus the Transformer's, paired over "
-        f"{runs_text(differences['pairs'])} per setup: the 95 % interval lies above "
-        f"−{margin:g} (at most {margin:g} lower) in {found.count('support')} "
-        f"of {len(found)} setups and wholly below it in {found.count('contradict')}; lowest "
-        f"mean difference {group_name(worst, by)}: "
-        f"{stats.format_interval(worst['difference'], worst['low'], worst['high'])}"
-        + (f"; both models at 1.000 in every run in {ceiling} setups" if ceiling else "") + ".")
+        f"{runs_text(differences['pairs'])} per setup: "
+        + (f"both models at 1.000 in every run in {ceiling} of {len(found)} setups "
+           "(uninformative: they cannot tell the models apart); among the others, "
+           if ceiling else "")
+        + f"the 95 % interval lies above −{margin:g} (at most {margin:g} lower) in "
+        f"{found.count('support')} of {len(found) - ceiling} setups and wholly below it in "
+        f"{found.count('contradict')}; lowest mean difference {group_name(worst, by)}: "
+        f"{stats.format_interval(worst['difference'], worst['low'], worst['high'])}.")
 
 
 def accuracy_finding(differences, by, margin, where):
     """The finding "comparable accuracy" (:func:`accuracy_evidence`): each setup's interval of
-    OT minus Transformer accuracy above ``-margin``; returns it with the outcome per setup."""
-    found = claims.interval_outcomes(differences, -margin, "above")
+    OT minus Transformer accuracy above ``-margin``, setups where both models score 1 in every
+    run being uninformative; returns it with the outcome per setup."""
+    found = claims.interval_outcomes(differences, -margin, "above", ceiling=1.0)
     return claims.finding("ot classifier accuracy", claims.combined_verdict(found),
                           accuracy_evidence(differences, by, margin, found), where), found
 

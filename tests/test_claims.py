@@ -253,3 +253,31 @@ def test_heads_lazier():
     open_ = {"verdict": "no difference detected"}
     assert claims.heads_lazier(lower, lower)
     assert not claims.heads_lazier(lower, open_)
+
+
+def test_setups_at_the_ceiling_are_uninformative_and_never_support():
+    table = pd.DataFrame({"mean_first": [1.0, 1.0, 0.9], "mean_second": [1.0, 0.99, 0.95],
+                          "low": [0.0, -0.02, -0.2], "high": [0.0, 0.0, -0.1]})
+    assert claims.interval_outcomes(table, -0.05, "above") == ["support", "support", "contradict"]
+    found = claims.interval_outcomes(table, -0.05, "above", ceiling=1.0)
+    assert found == ["uninformative", "support", "contradict"]
+    assert claims.combined_verdict(found) == "partly supported"
+    assert claims.combined_verdict(["uninformative", "support"]) == "supported"
+    assert claims.combined_verdict(["uninformative", "uninformative"]) == "uninformative"
+    assert claims.combined_verdict(["uninformative", "undecided"]) == "inconclusive"
+    with pytest.raises(ValueError, match=r"columns \['mean_second'\] are not in differences"):
+        claims.interval_outcomes(table.drop(columns="mean_second"), 0.0, "above", ceiling=1.0)
+
+
+def test_the_rule_constants_are_frozen():
+    # Fixed before the results were read; changing one changes what the book concludes, so it
+    # must be a deliberate edit of this test too.
+    assert (claims.OPTIMALITY_THRESHOLD, claims.TRAJECTORY_SUPPORTED_BELOW,
+            claims.TRAJECTORY_PARTLY_BELOW, claims.ACCURACY_MARGIN, claims.SAME_ACCURACY,
+            claims.IDENTITY_MATCHING, claims.MIN_PAIRS, claims.COST_THRESHOLD,
+            claims.SCALING_THRESHOLD, claims.GEOMETRY_THRESHOLD, claims.LATE_BEST_EPOCH_SHARE,
+            claims.NARROW_GAIN_SHARE) == (0.99, 0.5, 0.9, 0.05, 0.01, 0.99, 2, 0.0, 0.0, 0.0,
+                                          0.9, 0.25)
+    assert claims.VERDICTS == ("supported", "partly supported", "not supported",
+                               "inconclusive", "uninformative")
+    assert (stats.CONFIDENCE, stats.BCA_MIN_N, stats.BCA_MIN_SKEWNESS) == (0.95, 10, 1.0)

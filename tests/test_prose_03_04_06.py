@@ -100,14 +100,19 @@ def test_trace_sentences():
 
 def test_accuracy_finding_and_worst_shortfall():
     finding, found = prose.accuracy_finding(_differences(), ["setup", "level"], 0.05, "here")
-    assert found == ["support", "contradict"]
+    # A setup where both models are perfect in every run is no support: uninformative.
+    assert found == ["uninformative", "contradict"]
     assert finding["claim"] == "ot classifier accuracy" and finding["setup"] == "here"
-    assert finding["verdict"] == "partly supported"
+    assert finding["verdict"] == "not supported"
     assert finding["evidence"] == (
         "Test instance accuracy of the OT classifier minus the Transformer's, paired over 18–20 "
-        "runs per setup: the 95 % interval lies above −0.05 (at most 0.05 lower) in 1 of 2 "
-        "setups and wholly below it in 1; lowest mean difference 3 classes, level 1: "
-        "-0.100 [-0.150, -0.060]; both models at 1.000 in every run in 1 setups.")
+        "runs per setup: both models at 1.000 in every run in 1 of 2 setups (uninformative: "
+        "they cannot tell the models apart); among the others, the 95 % interval lies above "
+        "−0.05 (at most 0.05 lower) in 0 of 1 setups and wholly below it in 1; lowest mean "
+        "difference 3 classes, level 1: -0.100 [-0.150, -0.060].")
+    only_ceiling = prose.accuracy_finding(_differences().iloc[:1], ["setup", "level"], 0.05,
+                                          "here")[0]
+    assert only_ceiling["verdict"] == "uninformative"
     rule = _differences().assign(variant=["T =  5, 45 train", "T = 20, 45 train"])
     assert prose.worst_shortfall(rule) == "-0.100 [-0.150, -0.060] (3 classes, T = 20, 45 train)"
 

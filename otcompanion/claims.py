@@ -204,8 +204,10 @@ def ledger_markdown(findings):
             lines += ["No chapter of this build tested this claim.", ""]
             continue
         for row in rows.itertuples():
+            # Lines of the evidence after its first (e.g. bullets per setup) nest under it.
+            evidence = row.evidence.replace("\n", "\n  ")
             lines.append(f"- **{row.verdict}** ({row.setup}; {{doc}}`chapters/{row.chapter}`): "
-                         f"{row.evidence}")
+                         f"{evidence}")
         lines.append("")
     return "\n".join(lines)
 

@@ -195,15 +195,25 @@ def head_draw(draw):
         f"({words.get(row['verdict'], row['verdict'])})" for _, row in draw.iterrows()) + "."
 
 
+#: The reading of a paired difference pretrained minus unpretrained in epochs to the target.
+PRETRAINING_SPEED = {"first lower": "faster with pretraining",
+                     "first higher": "slower with pretraining",
+                     "no difference detected": "no difference detected",
+                     "identical in every pair": "identical in every pair",
+                     "too few pairs": "too few pairs"}
+
+
 def pretraining_evidence(speed_rows, accuracy_rows, target_accuracy, epochs, n_levels):
-    """One Markdown bullet per task and condition: epochs to the target with and without
-    pretraining, their paired difference, and the paired difference in validation accuracy."""
+    """One Markdown bullet per task and condition, led by its reading (faster, slower, no
+    difference detected): epochs to the target with and without pretraining, their paired
+    difference, and the paired difference in validation accuracy."""
     lines = []
     for _, row in speed_rows.iterrows():
         accuracy = accuracy_rows[(accuracy_rows["setup"] == row["setup"])
                                  & (accuracy_rows["condition"] == row["condition"])].iloc[0]
         lines.append(
-            f"- {row['setup']}, *{row['condition']}*: epochs to a validation accuracy of "
+            f"- {row['setup']}, *{row['condition']}*: **{PRETRAINING_SPEED[row['verdict']]}**;"
+            f" epochs to a validation accuracy of "
             f"{target_accuracy:g} (restricted to {epochs}) {row['mean_first']:.1f} against "
             f"{row['mean_second']:.1f}, paired difference {stats.format_difference(row)}; "
             f"validation accuracy {stats.format_difference(accuracy, 3)} ({int(row['pairs'])} "
@@ -249,7 +259,7 @@ def pretraining_finding(result, epochs, patience, budgets, evidence):
     """The evidence of chapter 03's finding for the claims ledger (``budgets``: the sentence
     of :func:`budget_sentence`)."""
     return (f"Paired differences pretrained minus unpretrained (same data and initial blocks), "
-            f"95 % bootstrap intervals over repetitions, budget {epochs} epochs, patience "
+            f"95 % confidence intervals over repetitions, budget {epochs} epochs, patience "
             f"{patience}. Faster: {cell_list(result['faster'])}; slower: "
             f"{cell_list(result['slower'])}; less accurate: "
             f"{cell_list(result['less_accurate'])}. Recomputed from the same runs at shorter "
@@ -422,7 +432,7 @@ def difference_reading(result, larger, smaller):
     "not told apart" otherwise, then the numbers."""
     value, low, high = (stats.format_value(result[key], 3, signed=True, notation="g")
                         for key in ("difference", "low", "high"))
-    span = f"{value} (95 % bootstrap interval {low} to {high}, {result['pairs']} pairs)"
+    span = f"{value} (95 % confidence interval {low} to {high}, {result['pairs']} pairs)"
     words = {"first higher": larger, "first lower": smaller}.get(
         result["verdict"], f"not told apart by these runs ({result['verdict']})")
     return f"{words}: the difference is {span}"
@@ -458,7 +468,7 @@ def multi_head_evidence(h_high, h_low, n_repetitions, loss_end, test_error, marg
         return stats.format_difference(result, 3, notation="g")
 
     return (f"{h_high} against {h_low} heads, paired over {n_repetitions} repetitions "
-            f"(95 % bootstrap intervals of the difference): final training loss "
+            f"(95 % confidence intervals of the difference): final training loss "
             f"{quoted(loss_end)}, test error {quoted(test_error)}, normalized NTK margin at "
             f"initialization {quoted(margin)}; this book's reconstruction of the model and "
             f"data, not the paper's theorems.")

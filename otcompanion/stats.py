@@ -317,7 +317,7 @@ def interval_text(values, digits=3, seed=0):
 
 
 def interval_table(frame, by, columns, digits=3, seed=0):
-    """Mean and 95 % bootstrap interval of ``columns`` in every group of ``by``, as text.
+    """Mean and 95 % confidence interval of ``columns`` in every group of ``by``, as text.
 
     Parameters
     ----------
@@ -355,7 +355,7 @@ def interval_table(frame, by, columns, digits=3, seed=0):
 
 
 def paired_differences(frame, by, pair_on, condition, first, second, columns, seed=0):
-    """Mean of ``first - second`` over paired runs, per group, with 95 % bootstrap intervals.
+    """Mean of ``first - second`` over paired runs, per group, with 95 % confidence intervals.
 
     Rows of ``frame`` with ``condition == first`` and ``condition == second`` are paired on the
     ``by`` and ``pair_on`` columns (e.g. the task, the level and the repetition: same data, same
@@ -426,7 +426,7 @@ def paired_difference(frame, column, first, second, by):
 
 
 def interval_frame(frame, by, columns, seed=0):
-    """Mean and 95 % bootstrap interval of ``columns`` per group of ``by``, as numbers.
+    """Mean and 95 % confidence interval of ``columns`` per group of ``by``, as numbers.
 
     The numeric, long-format companion of :func:`interval_table`, for figures
     (:func:`otcompanion.plots.interval_panels`) and for prose that quotes the numbers.
@@ -485,7 +485,7 @@ def difference_table(differences, digits=3, *, label="difference [95 % CI]",
 def speed_up(frame, by, column, baseline, other, *, condition="model",
              pair_on=("repetition",), seed=0):
     """How many times longer ``baseline`` takes than ``other``, per pair: geometric mean and
-    95 % bootstrap interval per group.
+    95 % confidence interval per group.
 
     For every pair (same ``by`` and ``pair_on`` values, e.g. same data and seeds) the ratio
     :math:`r = t_{\\text{baseline}} / t_{\\text{other}}` of ``column``; per group the mean of

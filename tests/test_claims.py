@@ -281,3 +281,11 @@ def test_the_rule_constants_are_frozen():
     assert claims.VERDICTS == ("supported", "partly supported", "not supported",
                                "inconclusive", "uninformative")
     assert (stats.CONFIDENCE, stats.BCA_MIN_N, stats.BCA_MIN_SKEWNESS) == (0.95, 10, 1.0)
+
+
+def test_the_ledger_nests_an_evidence_list_under_its_verdict():
+    findings = pd.DataFrame([{"claim": "pretraining", "verdict": "inconclusive", "setup": "all",
+                              "chapter": "03_mlp_pretraining",
+                              "evidence": "Summary.\n- a: **faster with pretraining**"}])
+    text = claims.ledger_markdown(findings)
+    assert "- **inconclusive** (all; {doc}`chapters/03_mlp_pretraining`): Summary.\n  - a: " in text

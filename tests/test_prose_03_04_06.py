@@ -34,7 +34,8 @@ def test_pretraining_evidence_pairs_speed_and_accuracy_rows():
                                condition="c", mean_first=3.0, mean_second=4.0, pairs=5)])
     accuracy = pd.DataFrame([_row(0.01, 0.0, 0.02, "x", setup="2 classes", condition="c")])
     text = prose.pretraining_evidence(speed, accuracy, 1.0, 20, 1)
-    assert text == ("- 2 classes, *c*: epochs to a validation accuracy of 1 (restricted to 20) "
+    assert text == ("- 2 classes, *c*: **faster with pretraining**; epochs to a validation "
+                    "accuracy of 1 (restricted to 20) "
                     "3.0 against 4.0, paired difference -1.0 [-2.0, -0.5]; validation accuracy "
                     "+0.010 [+0.000, +0.020] (5 repetitions, each the mean of 1 level).")
     assert "mean of 4 levels" in prose.pretraining_evidence(speed, accuracy, 1.0, 20, 4)
@@ -161,7 +162,7 @@ def test_difference_reading_and_its_collections():
     lower = _row(-0.5, -0.75, -0.25, "first lower", pairs=5)
     unresolved = _row(0.1, -0.1, 0.3, "no difference detected", pairs=5)
     assert prose.difference_reading(lower, "higher", "lower") == (
-        "lower: the difference is -0.5 (95 % bootstrap interval -0.75 to -0.25, 5 pairs)")
+        "lower: the difference is -0.5 (95 % confidence interval -0.75 to -0.25, 5 pairs)")
     assert prose.difference_reading(unresolved, "higher", "lower").startswith(
         "not told apart by these runs (no difference detected): the difference is +0.1")
     assert prose.size_gap({1: lower, 8: lower}, 200).startswith(
@@ -177,7 +178,7 @@ def test_multi_head_finding_sentences():
     row = _row(-0.5, -0.75, -0.25, "first lower", pairs=5)
     evidence = prose.multi_head_evidence(32, 1, 5, row, row, row)
     assert evidence == (
-        "32 against 1 heads, paired over 5 repetitions (95 % bootstrap intervals of the "
+        "32 against 1 heads, paired over 5 repetitions (95 % confidence intervals of the "
         "difference): final training loss -0.5 [-0.75, -0.25], test error -0.5 [-0.75, -0.25], "
         "normalized NTK margin at initialization -0.5 [-0.75, -0.25]; this book's "
         "reconstruction of the model and data, not the paper's theorems.")

@@ -443,7 +443,7 @@ def traced_epoch_ratio(traced, untraced, on=("n_classes", "repetition"), seed=0)
 
     ``traced`` and ``untraced`` hold one row per fit with ``fit_seconds`` and ``epochs_run``,
     paired on the columns ``on``. The ratio is the geometric mean over the pairs, with the
-    95 % bootstrap interval of the mean log ratio, exponentiated (as in
+    95 % confidence interval of the mean log ratio, exponentiated (as in
     :func:`otcompanion.stats.speed_up`).
 
     Returns

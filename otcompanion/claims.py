@@ -116,7 +116,7 @@ SAME_ACCURACY = 0.01
 #: the same threshold as :data:`OPTIMALITY_THRESHOLD`'s 1 %.
 IDENTITY_MATCHING = 0.99
 
-def finding(claim, verdict, evidence, setup="all setups"):
+def finding(claim, verdict, evidence, setup="all setups", halves=None):
     """One finding of a chapter about ``claim``.
 
     Parameters
@@ -129,6 +129,10 @@ def finding(claim, verdict, evidence, setup="all setups"):
         The computed quantity with its interval and number of runs, in Markdown.
     setup : str, default "all setups"
         Where it was measured (e.g. "3 classes, level 2").
+    halves : pair of str, optional
+        The verdict recomputed, by the same rule, on the first and on the second half of the
+        repetitions (:func:`otcompanion.stats.split_halves`): a split-half check of how stable
+        the verdict is. The ledger calls a finding whose halves disagree *unstable*.
 
     Returns
     -------
@@ -140,7 +144,20 @@ def finding(claim, verdict, evidence, setup="all setups"):
         raise ValueError("evidence must be a non-empty string stating the computed numbers.")
     if not isinstance(setup, str):
         raise TypeError(f"setup must be a string, got {setup!r}.")
-    return {"claim": claim, "verdict": verdict, "evidence": evidence, "setup": setup}
+    result = {"claim": claim, "verdict": verdict, "evidence": evidence, "setup": setup}
+    if halves is not None:
+        if isinstance(halves, str) or len(halves) != 2:
+            raise ValueError(f"halves must be a pair of verdicts, got {halves!r}.")
+        result["halves"] = [check_choice(word, "halves", VERDICTS) for word in halves]
+    return result
+
+
+def stability(halves):
+    """``"stable"`` when both halves give the same verdict, ``"unstable"`` when they do not,
+    ``""`` without a split-half check (``halves`` None or NaN)."""
+    if not isinstance(halves, (list, tuple)):
+        return ""
+    return "stable" if halves[0] == halves[1] else "unstable"
 
 
 def publish(findings):
@@ -185,10 +202,19 @@ def collect(notebooks):
                     if isinstance(payload, str):
                         payload = json.loads(payload)
                     rows += [{"chapter": path.stem, **item} for item in payload]
-    frame = pd.DataFrame(rows, columns=["chapter", "claim", "setup", "verdict", "evidence"])
+    frame = pd.DataFrame(rows, columns=["chapter", "claim", "setup", "verdict", "evidence",
+                                        "halves"])
     order = {claim: i for i, claim in enumerate(CLAIMS)}
     frame["_order"] = frame["claim"].map(order)
     return frame.sort_values(["_order", "chapter"], kind="stable").drop(columns="_order")
+
+
+def _halves_text(halves):
+    """The split-half check as a sentence of the ledger (nothing without one)."""
+    if not stability(halves):
+        return ""
+    return (f" Split-half check: *{halves[0]}* on the first half of the repetitions, "
+            f"*{halves[1]}* on the second ({stability(halves)}).")
 
 
 def ledger_markdown(findings):
@@ -206,8 +232,11 @@ def ledger_markdown(findings):
         for row in rows.itertuples():
             # Lines of the evidence after its first (e.g. bullets per setup) nest under it.
             evidence = row.evidence.replace("\n", "\n  ")
-            lines.append(f"- **{row.verdict}** ({row.setup}; {{doc}}`chapters/{row.chapter}`): "
-                         f"{evidence}")
+            word = f"**{row.verdict}**"
+            if stability(row.halves) == "unstable":
+                word += " (*unstable*)"
+            lines.append(f"- {word} ({row.setup}; {{doc}}`chapters/{row.chapter}`): "
+                         f"{evidence}{_halves_text(row.halves)}")
         lines.append("")
     return "\n".join(lines)
 

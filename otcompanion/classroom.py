@@ -239,6 +239,114 @@ def run_check(check, env):
 
 
 # --------------------------------------------------------------------------------------------
+# What a check compares: recorded without a student
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Comparison:
+    """One comparison a check makes: the expected value and the tolerance it is held to.
+
+    Attributes
+    ----------
+    what : str
+        The name :func:`assert_close` was given (``"instance_w2"``, ``"table['column']"``).
+    expected : ndarray
+        The package's value for the parameters the check was run with.
+    rtol, atol : float
+        The tolerance of the comparison.
+    column : tuple or None
+        ``(answer, column, n_rows)`` when the compared value is a column of a table answer
+        (read with :func:`answer_column`).
+    """
+
+    what: str
+    expected: np.ndarray
+    rtol: float
+    atol: float
+    column: tuple | None = None
+
+    def accepts(self, value):
+        """Whether ``value`` would pass this comparison (same shape, within the tolerance)."""
+        value = np.asarray(value, dtype=float)
+        return (value.shape == self.expected.shape
+                and bool(np.isclose(value, self.expected, rtol=self.rtol, atol=self.atol).all()))
+
+    @property
+    def tolerance(self):
+        """The tolerance in words, as the student notebook states it."""
+        parts = [f"atol={self.atol:g}"] * bool(self.atol) + [f"rtol={self.rtol:g}"] * bool(self.rtol)
+        return ", ".join(parts) or "exact"
+
+
+class _Answer:
+    """Stands for a student's answer while a check is recorded."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+def record_check(check, parameters):
+    """Run a check function without a student and return the comparisons it makes.
+
+    The check's answers are stand-ins and :func:`assert_close` and :func:`answer_column` are
+    replaced, while it runs, by recorders: what comes back is every expected value the check
+    computes with the package for ``parameters``, with its tolerance. The tests use it to show
+    that every graded answer depends on the student; the student notebook's self-checks use its
+    shapes (never its values).
+
+    Parameters
+    ----------
+    check : str
+        The source of a check function (:attr:`Exercise.checks`).
+    parameters : dict
+        The parameters assigned to one student (:func:`assignment_parameters`).
+
+    Returns
+    -------
+    list of Comparison
+
+    Raises
+    ------
+    AssignmentError
+        ``check`` is not one function definition.
+    """
+    namespace = {}
+    function = ast.parse(check).body
+    if len(function) != 1 or not isinstance(function[0], ast.FunctionDef):
+        raise AssignmentError(f"check: expected one function definition, got:\n{check[:200]}")
+    exec(compile(check, "<check>", "exec"), namespace)  # noqa: S102 - the chapter's own code
+    function = namespace[function[0].name]
+    return _recorded(function, parameters)
+
+
+def _recorded(function, parameters):
+    recorded, columns = [], {}
+
+    def close(what, actual, expected, *, rtol=0.0, atol=0.0):
+        column = columns.get(id(actual))
+        recorded.append(Comparison(what, np.asarray(expected, dtype=float), rtol, atol, column))
+
+    def column(what, table, name, n_rows):
+        stand_in = _Answer(f"{table.name}[{name!r}]")
+        columns[id(stand_in)] = (table.name, name, n_rows)
+        keep.append(stand_in)
+        return stand_in
+
+    keep, saved = [], (assert_close, answer_column, os.environ.pop(ASSIGNED_PARAMETERS_VARIABLE,
+                                                                    None))
+    globals().update(assert_close=close, answer_column=column)
+    try:
+        run_check(function, {**parameters, **{name: _Answer(name) for name in
+                                              inspect.signature(function).parameters
+                                              if name != "env"}})
+    finally:
+        globals().update(assert_close=saved[0], answer_column=saved[1])
+        if saved[2] is not None:
+            os.environ[ASSIGNED_PARAMETERS_VARIABLE] = saved[2]
+    return recorded
+
+
+# --------------------------------------------------------------------------------------------
 # Reading a chapter's exercises
 # --------------------------------------------------------------------------------------------
 
@@ -492,6 +600,40 @@ def master_notebook(chapter, all_exercises=False):
     notebook = book.chapter_notebook(chapter)
     notebook.cells = cells
     return notebook, included, parameters
+
+
+def assignment_parameters(chapter, seed, parameters=None):
+    """All the parameters a student with ``seed`` is assigned, as ``assignment.json`` records them.
+
+    The chapter's defaults, over them its classroom parameters (its ``assignment-parameters``
+    cell), over those ``parameters``, and ``seed``.
+
+    Parameters
+    ----------
+    chapter : Chapter or str
+    seed : int
+        At least 0.
+    parameters : dict, optional
+        Values for everyone (strings parsed as on the command line).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``seed`` is not a non-negative integer.
+    otcompanion.book.ParameterError
+        An unknown parameter or a value of the wrong type.
+    """
+    seed = check_int(seed, "seed", minimum=0)
+    chapter = book.as_chapter(chapter)
+    _, _, classroom_parameters = read_chapter(chapter)
+    common = book.validate_parameters(chapter, {**classroom_parameters, **(parameters or {})})
+    defaults = {name: _literal(spec.default)
+                for name, spec in book.chapter_parameters(chapter).items()}
+    return {**defaults, **common, "seed": seed}
 
 
 def _id_problem(student):

@@ -2,8 +2,8 @@
 
 A teacher turns a chapter into homework with ``otcompanion assignment CHAPTER -o DIR``: every
 student gets the chapter's narrative and exercises with their own parameters (their own seed,
-hence their own data, and their own expected answers wherever a check depends on the seed),
-the solution code replaced by placeholders and the graded checks hidden. ``otcompanion grade``
+hence their own data, and their own expected answer for every graded exercise), the solution
+code replaced by placeholders and the graded checks hidden. ``otcompanion grade``
 executes a submission in a fresh kernel with a time limit and reports ``score: X / Y`` with the
 result of every check.
 Assignments and grading are built on otter-grader (``otter assign`` writes the student notebook,
@@ -83,7 +83,26 @@ is allowed.
 ``DIR/student/ID/CHAPTER.ipynb``), ``DIR/solution/CHAPTER.ipynb`` (executed; per student with
 ``--students``) and ``DIR/autograder/``: otter's autograder (``CHAPTER-autograder_*.zip``,
 the test files) and ``assignment.json`` (the chapter, the checks and every student's
-parameters).
+parameters), and ``DIR/wheel/``: a wheel of the package (``pip wheel``), which the student
+notebook's setup cell installs where the package is missing. ``--only ID`` rewrites one
+student's notebooks with the parameters ``assignment.json`` recorded and leaves the rest alone.
+
+**What a student notebook holds.** A first cell that says how to install the package, a setup
+cell that installs the wheel where needed and checks the version (and makes
+:func:`otcompanion.chapter.glue_figure` show figures), the narrative as plain Markdown
+(:func:`for_students`: glued numbers quoted from the student's executed solution, directives
+as quotes and captions), the parameter cells, and after each graded exercise a placeholder and
+a public self-check (:mod:`otcompanion.selfcheck`): the form of every answer, from the check's
+comparisons recorded for the student's parameters (:func:`record_check`, :func:`answer_forms`),
+and the tolerance of each comparison, never the expected values.
+
+**Public practice, private exercises.** The book is public, so its exercises and their
+solutions are practice. Every graded exercise of the book asks for seed-dependent numbers
+(the tests check that no two of 20 students' expected values lie within a check's tolerance).
+A teacher grades exercises of their own from a private file in the same format
+(:func:`read_exercises`: ``--exercises FILE``, after the chapter's exercises, or in their place
+with ``--replace-exercises``), and ``otcompanion build --no-solutions``
+(:func:`otcompanion.book.strip_solutions`) builds a copy of the book without solutions.
 """
 
 from __future__ import annotations

@@ -1205,6 +1205,7 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
         "per_student_folders": students is not None,
         "exercises_file": _file_record(exercises),
         "replace_exercises": replace_exercises,
+        "injected": list(common),  # the parameters the notebooks set, besides seed
         "students": {},
     }
     if wheel:
@@ -1312,7 +1313,7 @@ def _write_student(templates, chapter, included, student, values, output, manife
     folders = [output / part / student if manifest["per_student_folders"] else output / part
                for part in ("student", "solution")]
     name = f"{chapter.name}.ipynb"
-    parameters = {**_defaults(chapter), **values}
+    parameters = manifest["students"][student]["parameters"]  # every parameter, as recorded
     self_checks = {exercise.label: _self_check_source(exercise, _comparisons(exercise, parameters))
                    for exercise in included.values() if exercise.checks}
     solution = _fill_self_checks(_solution_notebook(templates[1], values), self_checks)
@@ -1369,8 +1370,11 @@ def _regenerate(chapter, output, student, exercises, execute_solution, echo):
                                                     and student.startswith("seed-")))
     defaults = _defaults(chapter)
     stored = manifest["students"][student]["parameters"]
-    values = {name: value for name, value in stored.items()
-              if name == "seed" or name not in defaults or not _same(value, defaults[name])}
+    injected = manifest.get("injected") or [
+        name for name, value in stored.items()
+        if name not in defaults or not _same(value, defaults[name])]
+    values = {**{name: stored[name] for name in injected if name in stored},
+              "seed": stored["seed"]}
     echo(f"[otcompanion] regenerating the notebooks of {student}; the autograder is kept")
     _write_student(_otter_assign(master, chapter), chapter, included, student, values, output,
                    manifest, execute_solution, echo)

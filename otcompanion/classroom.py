@@ -652,8 +652,19 @@ _TARGET = re.compile(r"^\([\w.:-]+\)=[ \t]*\n", re.M)
 
 
 def glued_values(notebook):
-    """What an executed chapter glued (myst-nb ``glue``): name -> its output's data by MIME type
-    (without the ``mime_prefix`` under which myst-nb hides it from the page)."""
+    """What an executed chapter glued with myst-nb's ``glue``.
+
+    Parameters
+    ----------
+    notebook : nbformat.NotebookNode
+        An executed chapter (a solution notebook of :func:`make_assignment`).
+
+    Returns
+    -------
+    dict
+        Name -> the glued output's data by MIME type (``text/plain``, ``text/markdown``,
+        ``image/png``), without the ``mime_prefix`` under which myst-nb hides it from the page.
+    """
     glued = {}
     for cell in notebook.cells:
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
@@ -715,6 +726,17 @@ def for_students(markdown, glued=None):
     ``{glue:figure}`` directives become their caption (the figure appears where the student's
     run draws it); other directives become quotes; API, cross-reference and citation roles
     become code or text; reference targets ``(name)=`` are dropped.
+
+    Parameters
+    ----------
+    markdown : str
+        A markdown cell of a chapter.
+    glued : dict, optional
+        :func:`glued_values` of the student's executed solution.
+
+    Returns
+    -------
+    str
     """
     glued = glued or {}
     markdown = _GLUE_ROLE.sub(lambda m: _glued_text(m.group(2).strip(), m.group(3), m.group(1),

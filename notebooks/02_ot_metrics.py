@@ -407,7 +407,7 @@ pd.DataFrame([{
 # Take the start cloud of a two-class setup, move every token by a straight path of the same
 # length in a random direction, and compute the thesis's efficiency and the straightness for
 # three numbers of tokens per instance of your own,
-# `sizes = np.sort(np.random.default_rng(seed).choice(np.arange(5, 81), 3, replace=False))`.
+# `sizes = np.sort(np.random.default_rng(seed).choice(np.arange(5, 61), 3, replace=False))`.
 # Which of the two measures could compare runs on data of different sizes? Draw the directions
 # with `rng = np.random.default_rng(seed + 1)` and `rng.normal(size=X_train.shape)` (normalized
 # to unit length) for the sizes in this order, on
@@ -423,7 +423,7 @@ pd.DataFrame([{
 # %%
 from otcompanion import data
 
-sizes = np.sort(np.random.default_rng(seed).choice(np.arange(5, 81), 3, replace=False))
+sizes = np.sort(np.random.default_rng(seed).choice(np.arange(5, 61), 3, replace=False))
 rng = np.random.default_rng(seed + 1)
 rows = []
 for n_tokens in sizes:
@@ -447,7 +447,7 @@ def check_efficiency_scale(env, efficiency_scale):
 
     from otcompanion import classroom, data, metrics
     seed = classroom.assigned_parameters(env)["seed"]
-    sizes = np.sort(np.random.default_rng(seed).choice(np.arange(5, 81), 3, replace=False))
+    sizes = np.sort(np.random.default_rng(seed).choice(np.arange(5, 61), 3, replace=False))
     classroom.assert_close("efficiency_scale['tokens per instance']", classroom.answer_column(
         "efficiency_scale", efficiency_scale, "tokens per instance", 3), sizes)
     expected = []

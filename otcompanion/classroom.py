@@ -1215,6 +1215,7 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
     common = book.validate_parameters(chapter, {**classroom_parameters, **(parameters or {})})
     roster = _roster(students, seed)
     output = Path(output)
+    _check_no_student_is_dropped(output, roster)
     for part in ("student", "solution", "autograder", "wheel"):
         shutil.rmtree(output / part, ignore_errors=True)
     echo(f"[otcompanion] otter assign: {chapter.name}, {len(included)} exercise(s), "
@@ -1232,19 +1233,41 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
     }
     if wheel:
         _build_wheel(output / "wheel", echo)
-    defaults = _defaults(chapter)
+    defaults, recorded = _defaults(chapter), {}
     for student, entry in roster.items():
         values = {**common, "seed": entry["seed"]}  # what the notebook injects
         manifest["students"][student] = {
             "parameters": {**defaults, **values},
             **{column: entry[column] for column in STUDENT_COLUMNS if column in entry}}
-        _write_student(templates, chapter, included, student, values, output,
-                       manifest, execute_solution, echo)
+        recorded[student] = _write_student(templates, chapter, included, student, values,
+                                           output, manifest, execute_solution, echo)
+    for label, student, other in shared_answers(recorded):
+        echo(f"[otcompanion] warning: {student} and {other} have the same expected answers to "
+             f"{label} (within its tolerance): its answers do not depend on the student.")
     manifest["points"] = sum(q["points"] for q in manifest["questions"].values())
     (output / "autograder" / MANIFEST).write_text(json.dumps(manifest, indent=2),
                                                   encoding="utf-8")
     echo(f"[otcompanion] assignment written to {output}")
     return manifest
+
+
+def _check_no_student_is_dropped(output, roster):
+    """Refuse to replace a class set's autograder by one that lacks some of its students."""
+    try:
+        previous = json.loads((output / "autograder" / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # no assignment there yet (or not one of ours)
+    if not previous.get("per_student_folders", True):
+        return  # a single notebook, not a class set
+    dropped = [student for student in previous.get("students", {}) if student not in roster]
+    if dropped:
+        shown = ", ".join(dropped[:5]) + (", ..." if len(dropped) > 5 else "")
+        raise AssignmentError(
+            f"-o {output}: holds the assignment of {len(previous['students'])} students, "
+            f"{len(dropped)} of whom ({shown}) are not in the new class list; writing it would "
+            f"replace the autograder, and their notebooks could no longer be graded. Use --only "
+            f"ID to regenerate one student's notebook, or write to another folder (or delete "
+            f"{output / 'autograder'} first).")
 
 
 def _defaults(chapter):
@@ -1336,8 +1359,10 @@ def _write_student(templates, chapter, included, student, values, output, manife
                for part in ("student", "solution")]
     name = f"{chapter.name}.ipynb"
     parameters = manifest["students"][student]["parameters"]  # every parameter, as recorded
-    self_checks = {exercise.label: _self_check_source(exercise, _comparisons(exercise, parameters))
+    comparisons = {exercise.label: _comparisons(exercise, parameters)
                    for exercise in included.values() if exercise.checks}
+    self_checks = {label: _self_check_source(included[label], recorded)
+                   for label, recorded in comparisons.items()}
     solution = _fill_self_checks(_solution_notebook(templates[1], values), self_checks)
     solution.metadata["otcompanion"] = {"chapter": chapter.name, "student": student,
                                         "parameters": values}
@@ -1352,6 +1377,36 @@ def _write_student(templates, chapter, included, student, values, output, manife
     folders[0].mkdir(parents=True, exist_ok=True)
     nbformat.write(_student_notebook(templates[0], chapter, student, values, glued, self_checks),
                    folders[0] / name)
+    return comparisons
+
+
+def shared_answers(comparisons):
+    """Pairs of students whose expected answers to an exercise would pass each other's checks.
+
+    Parameters
+    ----------
+    comparisons : dict
+        Student -> exercise label -> list of :class:`Comparison` (what each check compares for
+        that student, :func:`record_check`).
+
+    Returns
+    -------
+    list of (str, str, str)
+        ``(label, student, other)`` for every exercise and pair of students whose expected
+        values all lie within the tolerance of each other's comparisons: those students could
+        hand in one answer. Empty when every graded answer depends on the student.
+    """
+    shared = []
+    students = list(comparisons)
+    for i, student in enumerate(students):
+        for other in students[i + 1:]:
+            for label, mine in comparisons[student].items():
+                theirs = comparisons[other].get(label, [])
+                if len(mine) == len(theirs) and all(
+                        a.accepts(b.expected) and b.accepts(a.expected)
+                        for a, b in zip(mine, theirs)):
+                    shared.append((label, student, other))
+    return shared
 
 
 def _comparisons(exercise, parameters):

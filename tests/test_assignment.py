@@ -116,3 +116,14 @@ def test_only_refuses_what_it_cannot_regenerate(private00, only, exercises, mess
 def test_only_refuses_another_chapter(private00):
     with pytest.raises(classroom.AssignmentError, match="is of chapter 00_data, not 01_attention_tracing"):
         classroom.make_assignment("01", private00 / "hw", only="bob", echo=None)
+
+
+def test_a_shorter_class_list_does_not_replace_the_autograder(private00):
+    hw = private00 / "hw"
+    autograder = fingerprint(hw / "autograder")
+    (private00 / "bob").mkdir(exist_ok=True)
+    bob_only = students_file(private00 / "bob", [["bob", 12]])
+    with pytest.raises(classroom.AssignmentError, match=r"1 of whom \(alice\) are not in the new"):
+        classroom.make_assignment("00", hw, students=bob_only, parameters=TINY_00,
+                                  exercises=private00 / "mine.py", echo=None)
+    assert fingerprint(hw / "autograder") == autograder

@@ -68,6 +68,16 @@ def test_collisions_are_found():
     assert collisions({1: same, 2: same, 3: other}) == [(1, 2)]
 
 
+def test_shared_answers_names_the_students_who_could_swap_answers():
+    def records(value):
+        return {"ex": [classroom.Comparison("x", np.array(value), 0.0, 1e-9)]}
+
+    found = classroom.shared_answers({"alice": records(1.0), "bob": records(2.0),
+                                      "carol": records(1.0 + 1e-12)})
+    assert found == [("ex", "alice", "carol")]
+    assert classroom.shared_answers({"alice": records(1.0), "bob": records(2.0)}) == []
+
+
 @pytest.mark.parametrize("check", ["x = 1", "def a(env):\n    pass\ndef b(env):\n    pass"])
 def test_record_check_refuses_what_is_not_one_function(check):
     with pytest.raises(classroom.AssignmentError, match="one function definition"):

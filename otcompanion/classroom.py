@@ -1169,7 +1169,8 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
         Build a wheel of the package into ``DIR/wheel`` (``pip wheel``, offline), which the
         student notebook's first cell installs where the package is missing.
     echo : callable or None
-        Receives progress lines.
+        Receives progress lines, and a warning for every exercise to which two students have
+        the same expected answers (:func:`shared_answers`).
 
     Returns
     -------
@@ -1183,7 +1184,9 @@ def make_assignment(chapter, output, *, seed=0, students=None, parameters=None,
     AssignmentError
         The chapter has no graded exercise or no ``seed`` parameter, the students or exercises
         file is unusable, two students would get the same seed, ``parameters`` sets ``seed``,
-        ``replace_exercises`` without ``exercises``, the wheel cannot be built; with ``only``:
+        ``replace_exercises`` without ``exercises``, the wheel cannot be built, ``output``
+        holds a class set with students that ``students`` lacks (its autograder would be
+        replaced: use ``only``); with ``only``:
         no assignment in ``output``, another chapter's, an unknown student, another exercises
         file than the autograder's, or graded exercises that changed since.
     otcompanion.book.ParameterError

@@ -359,7 +359,17 @@ def test_a_chapter_without_solutions_keeps_every_glued_value_its_prose_quotes(ch
     # f"share-{split}", are glued by the narrative's code)
     assert not [name for name in quoted if f'"{name}"' in everywhere and f'"{name}"' not in code]
     assert not [cell for cell in stripped.cells if "check" in cell.metadata.get("tags", [])]
+    # no cross-reference of the remaining prose points at a label only a solution defined
+    full = " ".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    refs = set(re.findall(r"\{(?:numref|ref|eq)\}`(?:[^`<]*<)?([^`>]+)>?`", prose))
+    assert not [ref for ref in refs if ref in labels(full) and ref not in labels(prose)]
     assert "solution-start" not in prose and "classroom.run_check" not in code
+
+
+def labels(markdown):
+    """The figure names and reference targets a chapter's markdown defines."""
+    return (set(re.findall(r"^:(?:name|label):\s*(\S+)", markdown, re.M))
+            | set(re.findall(r"^\(([\w.-]+)\)=", markdown, re.M)))
 
 
 def test_build_without_solutions_strips_while_building_and_restores(toy_project, monkeypatch):

@@ -75,8 +75,8 @@ def _parser():
         "assignment", help="student notebook(s), solution(s) and autograder of a chapter")
     assignment.add_argument("chapter", help="chapter name, number or topic, e.g. 00_data or 00")
     assignment.add_argument("-o", "--output", required=True, metavar="DIR",
-                            help="assignment folder (its student/, solution/ and autograder/ "
-                            "are replaced)")
+                            help="assignment folder (its student/, solution/, autograder/ "
+                            "and wheel/ are replaced; with --only, one student's notebooks)")
     assignment.add_argument("--seed", type=int, default=0,
                             help="the student's seed; with --students, the class seed from "
                             "which every student's seed is derived (default 0)")

@@ -309,11 +309,14 @@ chapter.glue_figure("fig-data-features", grid.figure)
 # ```{exercise}
 # :label: data-equal-difficulty
 #
-# Show that at every level $L$ the two-class and the three-class setups have the same mean
+# Show that at every level $L > 0$ the two-class and the three-class setups have the same mean
 # pairwise $W_2$ distance between classes, and find its value. Check your answer with
-# {func}`~otcompanion.data.mean_pairwise_w2`: store a table `equal_difficulty` with one row per
-# level 1 to 4 and the columns `"level"`, `"two classes"` and `"three classes"` (the mean
-# pairwise $W_2$ of each setup).
+# {func}`~otcompanion.data.mean_pairwise_w2` at four levels of your own,
+# `drawn_levels = np.sort(np.random.default_rng(seed).uniform(0.5, 8, size=4))`: they are not
+# the thesis's integer levels, so build the means with the formulas of the setup above
+# (covariance $2I$ for every class). Store a table `equal_difficulty` with one row per drawn
+# level, in that order, and the columns `"level"`, `"two classes"` and `"three classes"` (the
+# mean pairwise $W_2$ of each setup).
 # ```
 #
 # ```{solution-start} data-equal-difficulty
@@ -326,21 +329,41 @@ chapter.glue_figure("fig-data-features", grid.figure)
 # $x = 6L / (2(1+\sqrt 2))$. Both are $2L$:
 
 # %%
+def setup_means(n_classes, level):
+    """The class means of the thesis's setups at any level (thesis_setup takes 1 to 4)."""
+    if n_classes == 2:
+        return np.array([[-level, 0.0], [level, 0.0]])
+    x = 6 * level / (2 * (1 + np.sqrt(2)))
+    return np.array([[-x, 0.0], [x, 0.0], [0.0, x]])
+
+
+drawn_levels = np.sort(np.random.default_rng(seed).uniform(0.5, 8, size=4))
 equal_difficulty = pd.DataFrame([
-    {"level": level, "two classes": data.mean_pairwise_w2(*data.thesis_setup(2, level)),
-     "three classes": data.mean_pairwise_w2(*data.thesis_setup(3, level)), "2L": 2 * level}
-    for level in (1, 2, 3, 4)
+    {"level": level, "2L": 2 * level,
+     **{f"{name} classes": data.mean_pairwise_w2(setup_means(k, level),
+                                                 np.stack([2 * np.eye(2)] * k))
+        for k, name in ((2, "two"), (3, "three"))}}
+    for level in drawn_levels
 ])
 equal_difficulty
 
 
 # %% tags=["remove-cell", "check"]
 def check_equal_difficulty(env, equal_difficulty):
-    """Both columns against otcompanion.data.mean_pairwise_w2 at levels 1-4 (rtol 1e-9)."""
+    """Both columns against otcompanion.data.mean_pairwise_w2 at the four levels drawn from the
+    assigned seed (rtol 1e-9)."""
+    import numpy as np
+
     from otcompanion import classroom, data
-    for column, n_classes in (("two classes", 2), ("three classes", 3)):
-        expected = [data.mean_pairwise_w2(*data.thesis_setup(n_classes, level))
-                    for level in (1, 2, 3, 4)]
+    seed = classroom.assigned_parameters(env)["seed"]
+    levels = np.sort(np.random.default_rng(seed).uniform(0.5, 8, size=4))
+    classroom.assert_close("equal_difficulty['level']", classroom.answer_column(
+        "equal_difficulty", equal_difficulty, "level", 4), levels, rtol=1e-9)
+    unit_means = {2: np.array([[-1.0, 0.0], [1.0, 0.0]]),  # times L; three classes: times x
+                  3: np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]) * 6 / (2 * (1 + np.sqrt(2)))}
+    for column, k in (("two classes", 2), ("three classes", 3)):
+        expected = [data.mean_pairwise_w2(unit_means[k] * level, np.stack([2 * np.eye(2)] * k))
+                    for level in levels]
         actual = classroom.answer_column("equal_difficulty", equal_difficulty, column, 4)
         classroom.assert_close(f"equal_difficulty[{column!r}]", actual, expected, rtol=1e-9)
 

@@ -415,10 +415,12 @@ pd.DataFrame([{
 # The thesis's efficiency depends on the number of tokens even for perfectly straight paths.
 # Take the start cloud of a two-class setup, move every token by a straight path of the same
 # length in a random direction, and compute the thesis's efficiency and the straightness for
-# 10, 20 and 40 tokens per instance. Which of the two measures could compare runs on data of
-# different sizes? Draw the directions with `rng = np.random.default_rng(seed)` and
-# `rng.normal(size=X_train.shape)` (normalized to unit length) for 10, 20 and 40 tokens in this
-# order, on `data.thesis_split(2, 2, n_tokens=n_tokens, seed=seed)`, and store a table
+# three numbers of tokens per instance of your own,
+# `sizes = np.sort(np.random.default_rng(seed).choice(np.arange(5, 61), 3, replace=False))`.
+# Which of the two measures could compare runs on data of different sizes? Draw the directions
+# with `rng = np.random.default_rng(seed + 1)` and `rng.normal(size=X_train.shape)` (normalized
+# to unit length) for the sizes in this order, on
+# `data.thesis_split(2, 2, n_tokens=n_tokens, seed=seed)`, and store a table
 # `efficiency_scale` with one row per size and the columns `"tokens per instance"`,
 # `"efficiency"` and `"straightness"`.
 # ```
@@ -430,9 +432,10 @@ pd.DataFrame([{
 # %%
 from otcompanion import data
 
-rng = np.random.default_rng(seed)
+sizes = np.sort(np.random.default_rng(seed).choice(np.arange(5, 61), 3, replace=False))
+rng = np.random.default_rng(seed + 1)
 rows = []
-for n_tokens in (10, 20, 40):
+for n_tokens in sizes:
     X_train, _, y_train, _ = data.thesis_split(2, 2, n_tokens=n_tokens, seed=seed)
     directions = rng.normal(size=X_train.shape)
     directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
@@ -447,14 +450,19 @@ efficiency_scale.round(4)
 
 # %% tags=["remove-cell", "check"]
 def check_efficiency_scale(env, efficiency_scale):
-    """Efficiencies against otcompanion.metrics.equal_length_efficiency of the assigned seed's
-    labels (rtol 1e-9)."""
+    """Sizes drawn from the assigned seed (exact) and efficiencies against
+    otcompanion.metrics.equal_length_efficiency of that seed's labels (rtol 1e-9)."""
+    import numpy as np
+
     from otcompanion import classroom, data, metrics
     seed = classroom.assigned_parameters(env)["seed"]
+    sizes = np.sort(np.random.default_rng(seed).choice(np.arange(5, 61), 3, replace=False))
+    classroom.assert_close("efficiency_scale['tokens per instance']", classroom.answer_column(
+        "efficiency_scale", efficiency_scale, "tokens per instance", 3), sizes)
     expected = []
-    for n_tokens in (10, 20, 40):
-        _, _, y_train, _ = data.thesis_split(2, 2, n_tokens=n_tokens, seed=seed)
-        expected.append(metrics.equal_length_efficiency(y_train, n_tokens))
+    for n_tokens in sizes:
+        _, _, y_train, _ = data.thesis_split(2, 2, n_tokens=int(n_tokens), seed=seed)
+        expected.append(metrics.equal_length_efficiency(y_train, int(n_tokens)))
     actual = classroom.answer_column("efficiency_scale", efficiency_scale, "efficiency", 3)
     classroom.assert_close("efficiency_scale['efficiency']", actual, expected, rtol=1e-9)
 

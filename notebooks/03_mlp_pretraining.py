@@ -406,9 +406,10 @@ chapter.glue("pretraining-thesis-minutes",
 #
 # Compute with {func}`otcompanion.geometry.dummy_means` the pretraining means of the
 # `sensitivity_task` classes on the circle of radius `radius_factors[-1]` times $3k$, rotated
-# by `rotations_deg[-1]` degrees (the function takes radians). Store them, a $k \times 2$
-# array, in `rotated_means`, and the distance between neighbouring means in
-# `neighbour_distance`. Compare it with $2r\sin(\pi/k)$.
+# by an angle of your own, `angle_deg = np.random.default_rng(seed).uniform(0, 360)` degrees
+# (the function takes radians). Store them, a $k \times 2$ array, in `rotated_means`, and the
+# distance between neighbouring means in `neighbour_distance`. Compare it with
+# $2r\sin(\pi/k)$.
 # ```
 #
 # ```{solution-start} pretraining-rotated-circle
@@ -420,7 +421,8 @@ from otcompanion import geometry
 
 k = sensitivity_task
 radius = radius_factors[-1] * 3 * k
-rotated_means = geometry.dummy_means(k, radius=radius, rotation=np.deg2rad(rotations_deg[-1]))
+angle_deg = np.random.default_rng(seed).uniform(0, 360)
+rotated_means = geometry.dummy_means(k, radius=radius, rotation=np.deg2rad(angle_deg))
 neighbour_distance = float(np.linalg.norm(rotated_means[0] - rotated_means[1]))
 chapter.glue("ex-neighbour-distance", neighbour_distance)
 chapter.glue("ex-chord", float(2 * radius * np.sin(np.pi / k)))
@@ -429,15 +431,15 @@ rotated_means
 
 # %% tags=["remove-cell", "check"]
 def check_rotated_circle(env, rotated_means, neighbour_distance):
-    """Means against otcompanion.geometry.dummy_means for the assigned parameters (atol 1e-9)
-    and their neighbour distance (rtol 1e-9)."""
+    """Means against otcompanion.geometry.dummy_means for the assigned parameters and the angle
+    drawn from the assigned seed (atol 1e-9), and their neighbour distance (rtol 1e-9)."""
     import numpy as np
 
     from otcompanion import classroom, geometry
     p = classroom.assigned_parameters(env)
     k = p["sensitivity_task"]
-    expected = geometry.dummy_means(k, radius=p["radius_factors"][-1] * 3 * k,
-                                    rotation=np.deg2rad(p["rotations_deg"][-1]))
+    angle = np.deg2rad(np.random.default_rng(p["seed"]).uniform(0, 360))
+    expected = geometry.dummy_means(k, radius=p["radius_factors"][-1] * 3 * k, rotation=angle)
     classroom.assert_close("rotated_means", rotated_means, expected, atol=1e-9)
     classroom.assert_close("neighbour_distance", neighbour_distance,
                            np.linalg.norm(expected[0] - expected[1]), rtol=1e-9)

@@ -667,7 +667,8 @@ chapter.publish(findings)
 # Fit `DummyGaussianOTClassifier(random_state=seed)` on the training split of the two-class
 # setup at the first level, `data.thesis_split(2, levels[0], seed=seed)`, and store its
 # accuracy on the training and on the test instances in `ot_train_accuracy` and
-# `ot_test_accuracy`.
+# `ot_test_accuracy`, and the mean score of the true class over the test tokens (the
+# classifier's `predict_token_proba`) in `ot_token_confidence`.
 # ```
 #
 # ```{solution-start} dummy-fit-accuracy
@@ -679,15 +680,19 @@ X_train, X_test, y_train, y_test = data.thesis_split(2, levels[0], seed=seed)
 fitted = DummyGaussianOTClassifier(random_state=seed).fit(X_train, y_train)
 ot_train_accuracy = fitted.score(X_train, y_train)
 ot_test_accuracy = fitted.score(X_test, y_test)
+ot_token_confidence = float(
+    fitted.predict_token_proba(X_test)[np.arange(len(y_test)), :, y_test].mean())
 chapter.glue("ot-ex-train-accuracy", ot_train_accuracy)
 chapter.glue("ot-ex-test-accuracy", ot_test_accuracy)
 chapter.glue("ot-ex-level", levels[0])
 
 
 # %% tags=["remove-cell", "check"]
-def check_fit_accuracy(env, ot_train_accuracy, ot_test_accuracy):
-    """Accuracies of the classifier otcompanion fits for the assigned seed and level (atol
-    1e-9: the fit is deterministic for a given random_state)."""
+def check_fit_accuracy(env, ot_train_accuracy, ot_test_accuracy, ot_token_confidence):
+    """Accuracies and mean true-class token score of the classifier otcompanion fits for the
+    assigned seed and level (atol 1e-9: the fit is deterministic for a given random_state)."""
+    import numpy as np
+
     from otcompanion import classroom, data
     from otcompanion.otclassifier import DummyGaussianOTClassifier
     p = classroom.assigned_parameters(env)
@@ -697,6 +702,8 @@ def check_fit_accuracy(env, ot_train_accuracy, ot_test_accuracy):
                            model.score(X_train, y_train), atol=1e-9)
     classroom.assert_close("ot_test_accuracy", ot_test_accuracy, model.score(X_test, y_test),
                            atol=1e-9)
+    scores = model.predict_token_proba(X_test)[np.arange(len(y_test)), :, y_test]
+    classroom.assert_close("ot_token_confidence", ot_token_confidence, scores.mean(), atol=1e-9)
 
 
 from otcompanion import classroom

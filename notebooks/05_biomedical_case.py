@@ -298,7 +298,9 @@ chapter.glue("baseline-high", float(means.loc[baselines, "balanced_accuracy"].ma
 # Split the bundled breast-cancer table, `data.load_breast_cancer_tokens(breast_cancer_layout)`,
 # with `data.stratified_split(X, y, test_size=0.3, seed=seed)`. Store the number of test
 # instances in `n_test` and the share of malignant instances (label 0) among them in
-# `test_malignant_share`. How close is it to the share in the whole table?
+# `test_malignant_share`. How close is it to the share in the whole table? Which instances
+# the split drew depends on the seed: store the mean of the first feature of the first token
+# over the test instances, `X_test[:, 0, 0].mean()`, in `test_first_feature_mean`.
 # ```
 #
 # ```{solution-start} biomedical-split-balance
@@ -311,6 +313,7 @@ X_train, X_test, y_train, y_test = data.stratified_split(bundled.X, bundled.y, t
                                                          seed=seed)
 n_test = len(y_test)
 test_malignant_share = float(np.mean(y_test == 0))
+test_first_feature_mean = float(X_test[:, 0, 0].mean())
 chapter.glue("ex-n-test", n_test)
 chapter.glue("ex-test-share", test_malignant_share)
 chapter.glue("ex-table-share", float(np.mean(bundled.y == 0)))
@@ -318,15 +321,19 @@ test_malignant_share
 
 
 # %% tags=["remove-cell", "check"]
-def check_split_balance(env, n_test, test_malignant_share):
-    """Test size and malignant share of otcompanion.data.stratified_split for the assigned
-    seed and layout (exact count, atol 1e-12 on the share)."""
+def check_split_balance(env, n_test, test_malignant_share, test_first_feature_mean):
+    """Test size, malignant share and mean first feature of the test instances of
+    otcompanion.data.stratified_split for the assigned seed and layout (exact count, atol
+    1e-12 on the share, rtol 1e-9 on the mean)."""
     import numpy as np
 
     from otcompanion import classroom, data
     p = classroom.assigned_parameters(env)
     table = data.load_breast_cancer_tokens(p["breast_cancer_layout"])
-    _, _, _, y_test = data.stratified_split(table.X, table.y, test_size=0.3, seed=p["seed"])
+    _, X_test, _, y_test = data.stratified_split(table.X, table.y, test_size=0.3,
+                                                 seed=p["seed"])
+    classroom.assert_close("test_first_feature_mean", test_first_feature_mean,
+                           X_test[:, 0, 0].mean(), rtol=1e-9)
     classroom.assert_close("n_test", n_test, len(y_test))
     classroom.assert_close("test_malignant_share", test_malignant_share, np.mean(y_test == 0),
                            atol=1e-12)
@@ -483,7 +490,7 @@ chapter.glue("radius-default", int(3 * len(counts)))
 # transformer_epochs: 5
 # transformer_heads: 2
 # ot_epochs: 5
-# n_jobs: 1
+# scheduler: "1"
 
 # %% tags=["provenance"]
 chapter.provenance(globals())

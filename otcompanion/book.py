@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import difflib
 import json
 import os
@@ -43,6 +44,7 @@ except ModuleNotFoundError as error:  # the book extra is not installed: say so
         f"constraints.txt -e '.[book]')", name=error.name) from error
 
 from otcompanion import claims
+from otcompanion._validation import check_bool
 
 # The kernel papermill starts while building: a temporary kernelspec for *this* interpreter.
 KERNEL_NAME = "otcompanion"
@@ -556,17 +558,98 @@ def write_source_notebooks(folder=None, root=None):
     return written
 
 
-def build_book(chapters=None, execute=True, root=None, echo=print, repository_url=None):
+_SOLUTION_FENCE = re.compile(r"^```\{(solution-start|solution-end)\}[^\n]*\n.*?^```[ \t]*$\n?",
+                             re.M | re.S)
+
+
+def strip_solutions(notebook):
+    """``notebook`` without its exercises' solutions, for a book that publishes none.
+
+    Everything between a ``solution-start`` fence and the next ``solution-end`` fence goes: the
+    markdown (the explanation), the code cells with their outputs (the solution code, the
+    values it glued for the solution's text) and the hidden ``check`` cells. The exercise
+    statements and the rest of the chapter stay.
+
+    Parameters
+    ----------
+    notebook : nbformat.NotebookNode
+        A chapter, executed or not; it is not modified.
+
+    Returns
+    -------
+    nbformat.NotebookNode
+
+    Raises
+    ------
+    ValueError
+        A solution is never closed, or a ``solution-end`` has no ``solution-start``.
+    """
+    stripped, cells, inside = copy.deepcopy(notebook), [], False
+    for cell in stripped.cells:
+        if cell.cell_type != "markdown":
+            cells += [] if inside else [cell]
+            continue
+        kept, position = [], 0
+        for match in _SOLUTION_FENCE.finditer(cell.source):
+            if (match.group(1) == "solution-start") == inside:
+                raise ValueError(f"a {match.group(1)} fence {'inside' if inside else 'outside'} "
+                                 f"a solution:\n{cell.source[match.start():][:200]}")
+            kept += [] if inside else [cell.source[position:match.start()]]
+            inside, position = match.group(1) == "solution-start", match.end()
+        kept += [] if inside else [cell.source[position:]]
+        cell.source = "".join(kept).strip()
+        cells += [cell] if cell.source else []
+    if inside:
+        raise ValueError("a solution-start fence is never closed by a solution-end fence.")
+    stripped.cells = cells
+    return stripped
+
+
+@contextlib.contextmanager
+def _without_solutions(root, enabled, echo):
+    """While the book builds: the executed chapters without solutions (``enabled``), restored
+    afterwards from ``book/_generated/with-solutions`` (also after an interrupted build)."""
+    backup = root / "book" / "_generated" / "with-solutions"
+    for saved in sorted(backup.glob("*.ipynb")) if backup.is_dir() else []:
+        shutil.copy2(saved, root / "book" / "chapters" / saved.name)  # an interrupted build
+    shutil.rmtree(backup, ignore_errors=True)
+    if not enabled:
+        yield
+        return
+    echo("[otcompanion] leaving the solutions out of the pages and notebooks")
+    backup.mkdir(parents=True)
+    try:
+        for chapter in list_chapters(root):
+            shutil.copy2(chapter.executed, backup / chapter.executed.name)
+            notebook = nbformat.read(chapter.executed, as_version=4)
+            nbformat.write(strip_solutions(notebook), chapter.executed)
+        yield
+    finally:
+        for saved in sorted(backup.glob("*.ipynb")):
+            shutil.copy2(saved, root / "book" / "chapters" / saved.name)
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def build_book(chapters=None, execute=True, root=None, echo=print, repository_url=None,
+               solutions=True):
     """Execute chapters (all, or the named ones) and build the HTML book, warnings as errors.
 
     Returns the path of ``book/_build/html/index.html``; raises :class:`ChapterFailed` if any
     chapter failed (after trying all of them) and ``RuntimeError`` if Jupyter Book failed.
     ``repository_url`` defaults to ``$OTCOMPANION_REPOSITORY_URL`` (see :func:`book_config`).
+    With ``solutions=False`` the pages and the downloadable notebooks carry no solutions
+    (:func:`strip_solutions`; the executed chapters are restored after the build), and the
+    book gets no repository or launch buttons, which would lead to the public sources and
+    their solutions.
     """
     echo = echo or (lambda line: None)
     root = Path(root) if root else project_root()
+    solutions = check_bool(solutions, "solutions")
     if repository_url is None:
         repository_url = os.environ.get(REPOSITORY_URL_VARIABLE, "")
+    if not solutions and repository_url:
+        echo(f"[otcompanion] no repository buttons ({repository_url} holds the solutions)")
+        repository_url = ""
     selected = [find_chapter(name, root) for name in chapters] if chapters else list_chapters(root)
     failures = []
     if execute:
@@ -600,7 +683,8 @@ def build_book(chapters=None, execute=True, root=None, echo=print, repository_ur
     command = [str(jupyter_book) if jupyter_book.exists() else "jupyter-book", "build", str(root),
                "--config", str(config), "--path-output", str(root / "book"), "--all", "-W",
                "--keep-going"]
-    result = subprocess.run(command, cwd=root)
+    with _without_solutions(root, not solutions, echo):
+        result = subprocess.run(command, cwd=root)
     if result.returncode:
         raise RuntimeError(f"jupyter-book build failed (exit {result.returncode}); see the "
                            f"warnings above.")

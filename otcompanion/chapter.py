@@ -15,11 +15,14 @@ subject:
 - :func:`provenance` (last cell) tabulates what produced the chapter's numbers.
 
 Without myst-nb (a chapter opened in plain Jupyter) :func:`glue` and :func:`glue_figure` show
-the value or the figure instead of storing it, so every chapter runs anywhere.
+the value or the figure instead of storing it, so every chapter runs anywhere; with the
+environment variable :data:`SHOW_FIGURES_VARIABLE` set (a classroom notebook's setup cell sets
+it) :func:`glue_figure` shows the figure even where myst-nb is installed.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 
@@ -33,6 +36,9 @@ try:  # reading a chapter's parameters cell needs the book extra; a chapter runs
     from otcompanion import book
 except ModuleNotFoundError:
     book = None
+
+#: Environment variable that makes :func:`glue_figure` show its figure (not only glue it).
+SHOW_FIGURES_VARIABLE = "OTCOMPANION_SHOW_FIGURES"
 
 #: The thesis's two tasks, by number of classes, as the chapters name them.
 TASK_NAMES = {2: "2 classes", 3: "3 classes"}
@@ -96,7 +102,9 @@ def glue_figure(name, figure):
 
     The figure is shrunk to the text column (:func:`otcompanion.plots.fit_width`; texts keep
     their size, so they stay legible on a phone), stored with myst-nb's ``glue`` without being
-    shown, and closed. Without myst-nb it is shown instead, then closed.
+    shown, and closed. Without myst-nb it is shown instead, then closed; with the environment
+    variable :data:`SHOW_FIGURES_VARIABLE` set to ``1`` it is also shown (a classroom notebook
+    in plain Jupyter).
 
     Parameters
     ----------
@@ -109,9 +117,10 @@ def glue_figure(name, figure):
 
     plots.fit_width(figure)
     myst_glue = _myst_glue()
-    if myst_glue is None:
+    show = os.environ.get(SHOW_FIGURES_VARIABLE) == "1"
+    if myst_glue is None or show:
         display(figure)
-    else:
+    if myst_glue is not None:
         myst_glue(name, figure, display=False)
     plt.close(figure)
 

@@ -7,6 +7,10 @@ Examples
 ``otcompanion build`` (all chapters, then the HTML book) or ``otcompanion build 00_data``
 ``otcompanion build --no-cache`` (recompute every run instead of reading the run cache)
 ``otcompanion assignment 00 -o hw0 --students ids.csv`` (a class set; :mod:`otcompanion.classroom`)
+``otcompanion assignment 00 -o hw0 --students ids.csv --exercises mine.py --replace-exercises``
+(graded exercises from a teacher's private file instead of the book's public ones)
+``otcompanion assignment 00 -o hw0 --only bob`` (bob's notebook again; the autograder is kept)
+``otcompanion build --no-solutions`` (a site whose pages and notebooks carry no solutions)
 ``otcompanion grade hw0/submissions -a hw0/autograder --csv scores.csv`` (exit status 1 when a
 notebook could not be graded)
 """
@@ -63,12 +67,16 @@ def _parser():
     build.add_argument("--no-execute", action="store_true",
                        help="render the already executed notebooks without running them")
     build.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
+    build.add_argument("--no-solutions", action="store_true",
+                       help="leave the exercises' solutions (their text, code and hidden "
+                       "checks) out of the pages and the downloadable notebooks, for a course "
+                       "that publishes its own copy")
     assignment = commands.add_parser(
         "assignment", help="student notebook(s), solution(s) and autograder of a chapter")
     assignment.add_argument("chapter", help="chapter name, number or topic, e.g. 00_data or 00")
     assignment.add_argument("-o", "--output", required=True, metavar="DIR",
-                            help="assignment folder (its student/, solution/ and autograder/ "
-                            "are replaced)")
+                            help="assignment folder (its student/, solution/, autograder/ "
+                            "and wheel/ are replaced; with --only, one student's notebooks)")
     assignment.add_argument("--seed", type=int, default=0,
                             help="the student's seed; with --students, the class seed from "
                             "which every student's seed is derived (default 0)")
@@ -82,7 +90,24 @@ def _parser():
                             metavar=("NAME", "VALUE"),
                             help="set a parameter for everyone (repeatable)")
     assignment.add_argument("--no-execute", action="store_true",
-                            help="write the solution notebooks without executing them")
+                            help="write the solution notebooks without executing them (the "
+                            "student notebooks then name the computed values instead of "
+                            "quoting them)")
+    assignment.add_argument("--exercises", metavar="FILE",
+                            help="a private file of graded exercises (.py in py:percent or .md "
+                            "in MyST, with the exercise, solution and check cells of the "
+                            "chapters), appended after the chapter's exercises")
+    assignment.add_argument("--replace-exercises", action="store_true",
+                            help="with --exercises: the private exercises replace the "
+                            "chapter's")
+    assignment.add_argument("--only", metavar="ID",
+                            help="regenerate the notebooks of this one student of the "
+                            "assignment in DIR, with its recorded parameters; the autograder "
+                            "and the other students' notebooks are left untouched")
+    assignment.add_argument("--no-wheel", action="store_true",
+                            help="do not build the package's wheel into DIR/wheel (the "
+                            "student notebooks' first cell installs it where the package is "
+                            "missing)")
     grade = commands.add_parser("grade", help="grade a submitted notebook, or a folder of them")
     grade.add_argument("submission", help="a submitted .ipynb, or a folder searched for them")
     grade.add_argument("-a", "--autograder", required=True, metavar="DIR",
@@ -104,10 +129,15 @@ def _parameters(pairs):
 
 
 def _assignment(args):
+    if args.only is not None and args.seed != 0:
+        raise classroom.AssignmentError("--only: regenerates with the recorded seed; do not "
+                                        "give --seed with it.")
     classroom.make_assignment(args.chapter, args.output, seed=args.seed,
                               students=args.students, parameters=_parameters(args.parameter),
                               all_exercises=args.all_exercises,
-                              execute_solution=not args.no_execute)
+                              execute_solution=not args.no_execute, exercises=args.exercises,
+                              replace_exercises=args.replace_exercises, only=args.only,
+                              wheel=not args.no_wheel)
     return 0
 
 
@@ -168,7 +198,8 @@ def main(argv=None):
                 return _assignment(args) if args.command == "assignment" else _grade(args)
             except (TypeError, ValueError) as error:  # from the shared parameter checks
                 raise classroom.AssignmentError(str(error)) from None
-        book.build_book(args.chapters or None, execute=not args.no_execute)
+        book.build_book(args.chapters or None, execute=not args.no_execute,
+                        solutions=not args.no_solutions)
         return 0
     except (book.ParameterError, book.ChapterNotFound, classroom.AssignmentError) as error:
         print(f"otcompanion: error: {error}", file=sys.stderr)

@@ -65,6 +65,15 @@ def test_glue_figure_without_myst_nb_shows_and_closes(shown):
     assert not plt.fignum_exists(figure.number)
 
 
+def test_glue_figure_shows_and_glues_when_a_classroom_notebook_asks(glued, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda value: shown.append(value))
+    monkeypatch.setenv(chapter.SHOW_FIGURES_VARIABLE, "1")
+    figure, _ = plt.subplots()
+    chapter.glue_figure("fig", figure)
+    assert shown == [figure] and glued["fig"] == (figure, False)
+
+
 def test_plots_forwards_the_glue_functions_to_chapter(glued):
     assert plots.glue_value is chapter.glue and plots.glue_figure is chapter.glue_figure
     plots.glue_value("n", np.int64(3))

@@ -173,14 +173,11 @@ stats.interval_table(reference_table, ["setup", "map"],
                      ["optimality", "matching", "uc_monge_gap", "mean_displacement"])
 
 # %% tags=["remove-input"]
-versus = stats.paired_differences(
-    reference_table, ["setup"], ["level", "repetition"], "map", "trained",
-    "random instance translations", ["optimality", "matching"])
-by_setup_optimality = stats.interval_frame(summary, ["setup"], ["optimality"])
-lowest_bound = by_setup_optimality["low"].min()
-near_one = claims.interval_outcomes(by_setup_optimality, claims.OPTIMALITY_THRESHOLD, "above")
-beats_null = bool((versus.loc[versus["quantity"] == "optimality", "low"] > 0).all())
-claim_one_verdict = claims.final_map_verdict(near_one, beats_null)
+claim_one = experiments.final_map_reading(summary, reference_table)
+claim_one_halves = stats.split_half_verdicts(
+    lambda *frames: experiments.final_map_reading(*frames)["verdict"], summary, reference_table)
+versus, lowest_bound, beats_null, claim_one_verdict = (
+    claim_one[key] for key in ("versus", "lowest_bound", "beats_null", "verdict"))
 optimality_text = stats.interval_text(summary["optimality"], digits=4)
 matching_text = stats.interval_text(summary["matching"])
 null_maps = {key: stats.interval_text(reference_table.loc[reference_table["map"] == name,
@@ -255,10 +252,10 @@ stats.interval_table(claim_two, ["setup"],
                      digits={"plateau_epoch": 0, "best_epoch": 0})
 
 # %% tags=["remove-input"]
-upper = max(max(stats.bootstrap_interval(values)[2] for _, values in
-                summary.groupby("setup")[name])
-            for name in ("straightness", "w2_path_efficiency"))
-claim_two_verdict = claims.trajectory_verdict(upper)
+trajectory_claim = experiments.trajectory_reading(summary)
+upper, claim_two_verdict = trajectory_claim["upper"], trajectory_claim["verdict"]
+claim_two_halves = stats.split_half_verdicts(
+    lambda frame: experiments.trajectory_reading(frame)["verdict"], summary)
 straightness_text = stats.interval_text(summary["straightness"])
 w2_text = stats.interval_text(summary["w2_path_efficiency"])
 after_text = stats.interval_text(100 * summary["path_after_plateau"], digits=0)
@@ -567,11 +564,11 @@ chapter.publish([
     claims.finding("final map", claim_one_verdict,
                    prose.final_map_evidence(optimality_text, len(summary), lowest_bound,
                                             matching_text, null_maps["translations"]),
-                   setup=grid_setup),
+                   setup=grid_setup, halves=claim_one_halves),
     claims.finding("trajectory", claim_two_verdict,
                    prose.trajectory_evidence(straightness_text, w2_text, len(summary),
                                              after_text),
-                   setup=grid_setup),
+                   setup=grid_setup, halves=claim_two_halves),
 ])
 
 # %% [markdown]

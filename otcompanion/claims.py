@@ -232,11 +232,12 @@ def ledger_markdown(findings):
         for row in rows.itertuples():
             # Lines of the evidence after its first (e.g. bullets per setup) nest under it.
             evidence = row.evidence.replace("\n", "\n  ")
+            halves = getattr(row, "halves", None)
             word = f"**{row.verdict}**"
-            if stability(row.halves) == "unstable":
+            if stability(halves) == "unstable":
                 word += " (*unstable*)"
             lines.append(f"- {word} ({row.setup}; {{doc}}`chapters/{row.chapter}`): "
-                         f"{evidence}{_halves_text(row.halves)}")
+                         f"{evidence}{_halves_text(halves)}")
         lines.append("")
     return "\n".join(lines)
 

@@ -551,3 +551,54 @@ def with_speed_up(table, speed, by):
         for values in speed[["speed_up", "low", "high"]].to_numpy()]})
     return table.merge(speed[[*by, "speed-up [95 % CI]"]], on=by, how="left").fillna(
         {"speed-up [95 % CI]": "n/a"})
+
+
+def split_halves(frames, column="repetition"):
+    """The rows of ``frames`` in the first and in the second half of the repetitions.
+
+    The values of ``column`` found in any of the frames are sorted; the first
+    :math:`\\lfloor k/2 \\rfloor` of the :math:`k` values make the first half, the others the
+    second (with an odd :math:`k`, the second half has one more).
+
+    Parameters
+    ----------
+    frames : list of pandas.DataFrame
+        Tables of the same runs (each with ``column``).
+    column : str, default "repetition"
+
+    Returns
+    -------
+    first, second : list of pandas.DataFrame
+        ``frames`` restricted to each half, in the same order.
+    """
+    frames = list(frames)
+    for frame in frames:
+        check_columns(frame, [column])
+    values = sorted(set().union(*(set(frame[column]) for frame in frames)))
+    if len(values) < 2:
+        raise ValueError(f"a split-half check needs at least two values of {column!r}; got "
+                         f"{values}.")
+    first = set(values[:len(values) // 2])
+    return ([frame[frame[column].isin(first)] for frame in frames],
+            [frame[~frame[column].isin(first)] for frame in frames])
+
+
+def split_half_verdicts(verdict, *frames, column="repetition"):
+    """``verdict(*frames)`` on the first and on the second half of the repetitions.
+
+    The split-half check of a finding (:func:`otcompanion.claims.finding` ``halves``): the
+    same rule, the same thresholds, on each half of the runs (:func:`split_halves`); a verdict
+    that changes between the halves rests on too few runs to be firm.
+
+    Parameters
+    ----------
+    verdict : callable
+        Takes the frames, returns a verdict word (:data:`otcompanion.claims.VERDICTS`).
+    *frames : pandas.DataFrame
+    column : str, default "repetition"
+
+    Returns
+    -------
+    list of two str
+    """
+    return [verdict(*half) for half in split_halves(frames, column)]

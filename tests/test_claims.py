@@ -289,3 +289,24 @@ def test_the_ledger_nests_an_evidence_list_under_its_verdict():
                               "evidence": "Summary.\n- a: **faster with pretraining**"}])
     text = claims.ledger_markdown(findings)
     assert "- **inconclusive** (all; {doc}`chapters/03_mlp_pretraining`): Summary.\n  - a: " in text
+
+
+def test_a_finding_carries_its_split_half_check_and_the_ledger_flags_unstable_ones():
+    stable = claims.finding("final map", "supported", "x", halves=("supported", "supported"))
+    assert stable["halves"] == ["supported", "supported"]
+    assert claims.stability(stable["halves"]) == "stable"
+    assert claims.stability(None) == claims.stability(float("nan")) == ""
+    with pytest.raises(ValueError, match="halves must be a pair"):
+        claims.finding("final map", "supported", "x", halves="supported")
+    with pytest.raises(ValueError, match="halves"):
+        claims.finding("final map", "supported", "x", halves=("supported", "maybe"))
+    findings = pd.DataFrame([
+        {"chapter": "02_ot_metrics", "claim": "final map", "setup": "s", "verdict": "supported",
+         "evidence": "e.", "halves": ["supported", "inconclusive"]},
+        {"chapter": "02_ot_metrics", "claim": "trajectory", "setup": "s",
+         "verdict": "supported", "evidence": "e.", "halves": None}])
+    text = claims.ledger_markdown(findings)
+    assert ("- **supported** (*unstable*) (s; {doc}`chapters/02_ot_metrics`): e. Split-half "
+            "check: *supported* on the first half of the repetitions, *inconclusive* on the "
+            "second (unstable).") in text
+    assert "- **supported** (s; {doc}`chapters/02_ot_metrics`): e.\n" in text

@@ -532,3 +532,23 @@ def test_budget_verdicts_recompute_the_verdict_per_budget():
     assert [check["budget"] for check in checks] == [3, 4]
     assert all(check["faster"] == [("2 classes", "circle")] for check in checks)
     assert {check["verdict"] for check in checks} == {"partly supported"}
+
+
+def test_chapter_02_readings_of_claims_one_and_two():
+    rng = np.random.default_rng(0)
+    runs = [{"setup": setup, "level": 1, "repetition": r,
+             "optimality": 0.995 + 0.004 * rng.random(), "straightness": 0.3 + 0.1 * rng.random(),
+             "w2_path_efficiency": 0.4 + 0.1 * rng.random()}
+            for setup in ("2 classes", "3 classes") for r in range(6)]
+    summary = pd.DataFrame(runs)
+    references = pd.concat([
+        summary.assign(map="trained", matching=1.0),
+        summary.assign(map="random instance translations", matching=0.5,
+                       optimality=summary["optimality"] - 0.1)])
+    reading = experiments.final_map_reading(summary, references)
+    assert reading["verdict"] == "supported" and reading["beats_null"]
+    assert 0.99 < reading["lowest_bound"] < 0.999
+    worse = references.assign(optimality=np.where(references["map"] == "trained", 0.5, 0.9))
+    assert experiments.final_map_reading(summary, worse)["verdict"] == "partly supported"
+    trajectory = experiments.trajectory_reading(summary)
+    assert trajectory["verdict"] == "supported" and 0.45 < trajectory["upper"] < 0.5

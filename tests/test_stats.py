@@ -422,3 +422,18 @@ def test_paired_difference_is_the_one_row_of_paired_differences():
                           "loss": [1.0, 2.0, 0.5, 1.0]})
     row = stats.paired_difference(frame, "loss", 4, 1, "H")
     assert row["difference"] == -0.75 and row["pairs"] == 2
+
+
+def test_split_halves_split_every_frame_by_the_same_repetitions():
+    runs = pd.DataFrame({"repetition": [0, 1, 2, 3, 4] * 2, "x": range(10)})
+    other = pd.DataFrame({"repetition": [4, 0, 2], "y": [1, 2, 3]})
+    (first_runs, first_other), (second_runs, second_other) = stats.split_halves([runs, other])
+    assert set(first_runs["repetition"]) == {0, 1} == set(first_other["repetition"]) | {1}
+    assert set(second_runs["repetition"]) == {2, 3, 4}
+    assert len(first_runs) + len(second_runs) == len(runs)
+    assert stats.split_half_verdicts(lambda a, b: f"{len(a)}, {len(b)}", runs, other) == [
+        "4, 1", "6, 2"]
+    with pytest.raises(ValueError, match="at least two values of 'repetition'"):
+        stats.split_halves([runs[runs["repetition"] == 0]])
+    with pytest.raises(ValueError, match=r"columns \['repetition'\] are not in"):
+        stats.split_halves([runs.drop(columns="repetition")])

@@ -27,7 +27,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from otcompanion import engine, metrics
+from otcompanion import claims, engine, metrics, stats
 from otcompanion._validation import (
     check_choice,
     check_int,
@@ -372,3 +372,49 @@ def transformer_grid(tasks=(2, 3), levels=(1, 2, 3, 4), n_repetitions=3, *, seed
     tables = {name: pd.concat([result[name] for result in results], ignore_index=True)
               for name in ("curves", "history", "starts", "references", "sublayers")}
     return summary, tables
+
+
+def final_map_reading(summary, references):
+    """Claim 1 on chapter 02's runs: is the trained map near an optimal one?
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row per traced run (:func:`traced_run`'s ``summary``), with ``setup``, ``level``,
+        ``repetition`` and ``optimality``.
+    references : pandas.DataFrame
+        The runs' ``references`` tables (one row per run and map), with ``setup``.
+
+    Returns
+    -------
+    dict
+        ``verdict`` (:func:`otcompanion.claims.final_map_verdict` of the per-setup intervals of
+        the optimality against :data:`otcompanion.claims.OPTIMALITY_THRESHOLD`),
+        ``lowest_bound`` (the lowest lower end of those intervals), ``beats_null`` (the
+        trained map's optimality above that of random instance translations in every setup,
+        paired by run) and ``versus`` (those paired differences, optimality and matching).
+    """
+    versus = stats.paired_differences(
+        references, ["setup"], ["level", "repetition"], "map", "trained",
+        "random instance translations", ["optimality", "matching"])
+    intervals = stats.interval_frame(summary, ["setup"], ["optimality"])
+    near_one = claims.interval_outcomes(intervals, claims.OPTIMALITY_THRESHOLD, "above")
+    beats_null = bool((versus.loc[versus["quantity"] == "optimality", "low"] > 0).all())
+    return {"verdict": claims.final_map_verdict(near_one, beats_null),
+            "lowest_bound": float(intervals["low"].min()), "beats_null": beats_null,
+            "versus": versus}
+
+
+def trajectory_reading(summary):
+    """Claim 2 on chapter 02's runs: is the trajectory inefficient?
+
+    Returns
+    -------
+    dict
+        ``verdict`` (:func:`otcompanion.claims.trajectory_verdict` of ``upper``) and
+        ``upper``, the largest upper end over the setups of the 95 % intervals of the
+        straightness and of the W2 path efficiency.
+    """
+    intervals = stats.interval_frame(summary, ["setup"], ["straightness", "w2_path_efficiency"])
+    upper = float(intervals["high"].max())
+    return {"verdict": claims.trajectory_verdict(upper), "upper": upper}

@@ -443,9 +443,7 @@ summary.merge(stats.interval_table(scaling, ["solver", "inputs"], ["test_accurac
 # difference of exponents means the fit time grows more slowly with standardized inputs.
 
 # %%
-scaling_differences = stats.paired_differences(
-    exponents, ["solver"], ["repetition"], "inputs", "standardized", "raw",
-    ["exponent", "exponent_alignment"], seed=seed)
+scaling_differences = experiments.scaling_differences(exponents, seed=seed)
 stats.difference_table(scaling_differences, label="standardized − raw [95 % CI]",
                        names={"mean_first": "standardized", "mean_second": "raw"})
 
@@ -496,12 +494,7 @@ stats.interval_table(sensitivity, ["order", "factor", "value"],
 # Each setting against the thesis's geometry, paired on the repetition (same data, same seeds):
 
 # %%
-thesis_setting = sensitivity.loc[sensitivity["order"] == 0, "setting"].iloc[0]
-geometry_differences = pd.concat([
-    stats.paired_differences(sensitivity[sensitivity["setting"].isin([name, thesis_setting])],
-                             [], ["repetition"], "setting", name, thesis_setting,
-                             ["instance_accuracy"], seed=seed).assign(setting=name)
-    for name in sensitivity["setting"].unique()[1:]], ignore_index=True)
+geometry_differences = experiments.geometry_differences(sensitivity, seed=seed)
 stats.difference_table(geometry_differences, label="setting − thesis [95 % CI]",
                        names={"mean_first": "accuracy with setting",
                               "mean_second": "with thesis geometry"})[
@@ -613,6 +606,14 @@ findings.append(claims.finding(
 pd.DataFrame(findings)[["claim", "setup", "verdict"]]
 
 # %% tags=["remove-cell"]
+# The split-half check: every verdict recomputed on each half of the repetitions.
+runs = (budget, rule, untraced_budget, exponents, sensitivity)
+assert [item["verdict"] for item in findings] == experiments.comparison_verdicts(
+    *runs, accuracy_margin, seed=seed)
+first, second = stats.split_half_verdicts(
+    lambda *half: experiments.comparison_verdicts(*half, accuracy_margin, seed=seed), *runs)
+for item, halves in zip(findings, zip(first, second)):
+    item["halves"] = list(halves)
 chapter.publish(findings)
 
 # %% [markdown]

@@ -549,6 +549,20 @@ def check_accuracy_margin(margin):
     return margin
 
 
+def accuracy_outcomes(differences, margin):
+    """Per group, does the OT classifier's accuracy come within ``margin`` of the
+    Transformer's (thesis claim 4)? :func:`interval_outcomes` of the paired differences OT
+    minus Transformer (:func:`otcompanion.experiments.ot_minus_transformer`) against
+    ``-margin``, a group where both models score 1 in every run being ``"uninformative"``."""
+    return interval_outcomes(differences, -check_accuracy_margin(margin), "above", ceiling=1.0)
+
+
+def cost_outcomes(differences):
+    """Per group, is the OT classifier cheaper (thesis claim 4)? :func:`interval_outcomes` of
+    the paired time differences OT minus Transformer below :data:`COST_THRESHOLD`."""
+    return interval_outcomes(differences, COST_THRESHOLD, "below")
+
+
 def geometry_verdict(outcomes):
     """The geometry claim's verdict from the outcome per setting ("support": the setting
     lowers the accuracy): supported when one setting does, inconclusive when every interval

@@ -338,7 +338,7 @@ def accuracy_finding(differences, by, margin, where):
     """The finding "comparable accuracy" (:func:`accuracy_evidence`): each setup's interval of
     OT minus Transformer accuracy above ``-margin``, setups where both models score 1 in every
     run being uninformative; returns it with the outcome per setup."""
-    found = claims.interval_outcomes(differences, -margin, "above", ceiling=1.0)
+    found = claims.accuracy_outcomes(differences, margin)
     return claims.finding("ot classifier accuracy", claims.combined_verdict(found),
                           accuracy_evidence(differences, by, margin, found), where), found
 
@@ -373,7 +373,7 @@ def cost_finding(differences, speed, by, where, what):
     """The finding "cheaper" (:func:`cost_evidence`): each setup's interval of OT minus
     Transformer seconds below :data:`otcompanion.claims.COST_THRESHOLD`; returns it with the
     outcome per setup."""
-    found = claims.interval_outcomes(differences, claims.COST_THRESHOLD, "below")
+    found = claims.cost_outcomes(differences)
     return claims.finding("ot classifier cost", claims.combined_verdict(found),
                           cost_evidence(differences, speed, by, what, found), where), found
 

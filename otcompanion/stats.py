@@ -593,12 +593,14 @@ def split_half_verdicts(verdict, *frames, column="repetition"):
     Parameters
     ----------
     verdict : callable
-        Takes the frames, returns a verdict word (:data:`otcompanion.claims.VERDICTS`).
+        Takes the frames, returns a verdict word (:data:`otcompanion.claims.VERDICTS`) or
+        several (e.g. a list, one per finding of a chapter).
     *frames : pandas.DataFrame
     column : str, default "repetition"
 
     Returns
     -------
-    list of two str
+    list
+        ``verdict``'s result on the first half, then on the second.
     """
     return [verdict(*half) for half in split_halves(frames, column)]

@@ -552,3 +552,17 @@ def test_chapter_02_readings_of_claims_one_and_two():
     assert experiments.final_map_reading(summary, worse)["verdict"] == "partly supported"
     trajectory = experiments.trajectory_reading(summary)
     assert trajectory["verdict"] == "supported" and 0.45 < trajectory["upper"] < 0.5
+
+
+def test_geometry_differences_pair_every_setting_with_the_thesis_geometry():
+    rng = np.random.default_rng(1)
+    settings = ["thesis", "radius: 1", "covariance: 4"]
+    sensitivity = pd.DataFrame({
+        "order": np.repeat([0, 1, 2], 5), "setting": np.repeat(settings, 5),
+        "repetition": np.tile(range(5), 3),
+        "instance_accuracy": np.r_[np.full(5, 0.9), rng.uniform(0.5, 0.6, 5), np.full(5, 0.9)]})
+    table = experiments.geometry_differences(sensitivity)
+    assert table["setting"].tolist() == ["radius: 1", "covariance: 4"]
+    assert table["verdict"].tolist() == ["first lower", "identical in every pair"]
+    with pytest.raises(ValueError, match=r"columns \['order'\] are not in"):
+        experiments.geometry_differences(sensitivity.drop(columns="order"))

@@ -20,8 +20,9 @@ own module:
   :func:`stopping_rule_run`, :func:`ot_classifier_run`, :func:`scaling_run` and
   :func:`scaling_exponents`, the OT classifier next to the Transformer (the values
   :data:`OT` and :data:`TRANSFORMER` of their ``model`` column), and
-  :func:`ot_minus_transformer`, :func:`model_difference_table` and :func:`traced_epoch_ratio`,
-  the chapter's summaries of them;
+  :func:`ot_minus_transformer`, :func:`model_difference_table`, :func:`traced_epoch_ratio`,
+  :func:`geometry_differences`, :func:`scaling_differences` and :func:`comparison_verdicts`,
+  the chapter's summaries of them and its verdicts;
 - :mod:`otcompanion.experiments.crossval` (chapter 05): :func:`cross_validate_models`, several
   classifiers on the same stratified repeated folds;
 - :mod:`otcompanion.experiments.heads` (chapter 06): :func:`multihead_run`,
@@ -50,10 +51,13 @@ from otcompanion.experiments.comparison import (
     TRANSFORMER,
     VALIDATION_FRACTION,
     classifier_comparison_run,
+    comparison_verdicts,
     epochs_to_target,
+    geometry_differences,
     model_difference_table,
     ot_classifier_run,
     ot_minus_transformer,
+    scaling_differences,
     scaling_exponents,
     scaling_run,
     stopping_rule_run,
@@ -113,6 +117,7 @@ __all__ = [
     "VALIDATION_FRACTION", "validation_split", "epochs_to_target", "classifier_comparison_run",
     "stopping_rule_run", "ot_classifier_run", "scaling_run", "scaling_exponents",
     "OT", "TRANSFORMER", "ot_minus_transformer", "model_difference_table", "traced_epoch_ratio",
+    "geometry_differences", "scaling_differences", "comparison_verdicts",
     "interval_outcome", "combined_verdict",
     # crossval (chapter 05)
     "cross_validate_models",

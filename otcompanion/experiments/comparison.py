@@ -28,7 +28,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from otcompanion import stats
+from otcompanion import claims, stats
 from otcompanion._training import stratified_split
 from otcompanion._validation import check_choice, check_int, check_real
 from otcompanion.attention import train_transformer
@@ -458,3 +458,48 @@ def traced_epoch_ratio(traced, untraced, on=("n_classes", "repetition"), seed=0)
                    / (per_epoch["fit_seconds"] / per_epoch["epochs_run"]))
     mean, low, high, n = stats.bootstrap_interval(ratio, seed=seed)
     return np.exp(mean), np.exp(low), np.exp(high), n
+
+
+def geometry_differences(sensitivity, seed=0):
+    """Each dummy-geometry setting of chapter 04 against the thesis's (the ``order`` 0 rows),
+    paired on the repetition: :func:`otcompanion.stats.paired_differences` of the instance
+    accuracy, one row per setting (column ``setting``)."""
+    stats.check_columns(sensitivity, ["order", "setting", "repetition", "instance_accuracy"])
+    thesis = sensitivity.loc[sensitivity["order"] == 0, "setting"].iloc[0]
+    others = [name for name in sensitivity["setting"].unique() if name != thesis]
+    return pd.concat([
+        stats.paired_differences(sensitivity[sensitivity["setting"].isin([name, thesis])], [],
+                                 ["repetition"], "setting", name, thesis,
+                                 ["instance_accuracy"], seed=seed).assign(setting=name)
+        for name in others], ignore_index=True)
+
+
+def scaling_differences(exponents, seed=0):
+    """Standardized minus raw inputs, per solver, of the fitted scaling exponents (rows of
+    :func:`scaling_exponents`), paired on the repetition."""
+    return stats.paired_differences(exponents, ["solver"], ["repetition"], "inputs",
+                                    "standardized", "raw", ["exponent", "exponent_alignment"],
+                                    seed=seed)
+
+
+def comparison_verdicts(budget, rule, untraced_budget, exponents, sensitivity, margin, seed=0):
+    """Chapter 04's verdicts on thesis claim 4, computed from its runs, in the order of its
+    findings: accuracy at the thesis budgets and under the same stopping rule; cost at the
+    budgets, to the target and under the same rule; scaling; geometry. This is the rule the
+    chapter applies, in one place, so that it can be recomputed on half of the repetitions
+    (:func:`otcompanion.stats.split_half_verdicts`)."""
+    at_budgets, by_variant = ["setup", "level"], ["setup", "variant"]
+    words = [claims.combined_verdict(claims.accuracy_outcomes(
+        ot_minus_transformer(frame, by, ["instance_accuracy"], seed=seed), margin))
+        for frame, by in ((budget, at_budgets), (rule, by_variant))]
+    words += [claims.combined_verdict(claims.cost_outcomes(ot_minus_transformer(frame, by, [column],
+                                                                         seed=seed)))
+              for frame, by, column in ((untraced_budget, at_budgets, "fit_seconds"),
+                                        (untraced_budget, at_budgets, "seconds_to_target"),
+                                        (rule, by_variant, "fit_seconds"))]
+    scaling = scaling_differences(exponents, seed)
+    words.append(claims.combined_verdict(claims.interval_outcomes(
+        scaling[scaling["quantity"] == "exponent"], claims.SCALING_THRESHOLD, "below")))
+    words.append(claims.geometry_verdict(claims.interval_outcomes(
+        geometry_differences(sensitivity, seed), claims.GEOMETRY_THRESHOLD, "below")))
+    return words

@@ -364,10 +364,16 @@ chapter.glue("pretraining-evidence", prose.pretraining_summary(result, evidence)
 budgets
 
 # %% tags=["remove-cell"]
+# The split-half check: the verdict at the chapter's budget on each half of the repetitions
+# (the same rule as the chapter's verdict, from the histories).
+assert verdicts[epochs] == result["verdict"]
+halves = stats.split_half_verdicts(lambda runs: experiments.budget_verdicts(
+    runs, [epochs], task_names, patience, target_accuracy, seed=seed)[0]["verdict"], histories)
 chapter.publish([claims.finding(
     "pretraining", result["verdict"],
     prose.pretraining_finding(result, epochs, patience, budget_sentence, evidence),
-    prose.pretraining_setup([task_names[k] for k in tasks], levels, n_repetitions))])
+    prose.pretraining_setup([task_names[k] for k in tasks], levels, n_repetitions),
+    halves=halves)])
 
 # %% [markdown]
 # ## Cost

@@ -478,11 +478,19 @@ chapter.glue("mh-bridge-high", B_high)
 chapter.glue("mh-repetitions", n_repetitions)
 
 # %% tags=["remove-cell"]
+def multi_head_verdict(runs):
+    """The verdict from the paired differences of the three measures, more minus fewer heads."""
+    return claims.multi_head_verdict(*(
+        stats.paired_difference(runs, name, H_high, H_low, "H")["verdict"]
+        for name in ("train_loss", "test_error", "ntk_margin_init")))
+
+
+# The split-half check: the verdict on each half of the repetitions.
 chapter.publish([claims.finding(
-    "multi-head",
-    claims.multi_head_verdict(loss_end["verdict"], test_error["verdict"], margin["verdict"]),
+    "multi-head", multi_head_verdict(by_heads),
     prose.multi_head_evidence(H_high, H_low, n_repetitions, loss_end, test_error, margin),
-    setup=prose.multi_head_setup(n_train, steps, scaling))])
+    setup=prose.multi_head_setup(n_train, steps, scaling),
+    halves=stats.split_half_verdicts(multi_head_verdict, by_heads))])
 
 # %% [markdown]
 # ## Exercises

@@ -83,11 +83,11 @@ def optimizer_setting(optimizer, lr):
     return f"{optimizer} at learning rate {lr}"
 
 
-def ablation_reading(best_low, thesis_high):
-    """How the straightest setting of the optimizer ablation compares with the thesis's: its
-    interval lies wholly above the thesis setting's (lower bound ``best_low`` above upper bound
-    ``thesis_high``), or the two are not distinguishable."""
-    if best_low > thesis_high:
+def ablation_reading(straighter):
+    """How the straightest setting of the optimizer ablation compares with the thesis's:
+    ``straighter`` when the interval of their paired difference lies above 0 (at its Holm
+    level, :func:`otcompanion.experiments.optimizer_ablation_reading`)."""
+    if straighter:
         return ("straighter than the thesis's setting, so part of the inefficiency is the "
                 "optimizer's")
     return "not distinguishable from the thesis's setting at this number of runs"

@@ -354,7 +354,8 @@ def interval_table(frame, by, columns, digits=3, seed=0):
     return pd.DataFrame(rows)
 
 
-def paired_differences(frame, by, pair_on, condition, first, second, columns, seed=0):
+def paired_differences(frame, by, pair_on, condition, first, second, columns, seed=0,
+                       confidence=CONFIDENCE):
     """Mean of ``first - second`` over paired runs, per group, with 95 % confidence intervals.
 
     Rows of ``frame`` with ``condition == first`` and ``condition == second`` are paired on the
@@ -375,6 +376,8 @@ def paired_differences(frame, by, pair_on, condition, first, second, columns, se
     columns : list of str
         Numeric columns to compare.
     seed : int, default 0
+    confidence : float, default 0.95
+        Level of the intervals (e.g. a Holm level, :func:`holm_paired_differences`).
 
     Returns
     -------
@@ -403,7 +406,8 @@ def paired_differences(frame, by, pair_on, condition, first, second, columns, se
         for name in columns:
             a, b = group[f"{name}_first"].to_numpy(float), group[f"{name}_second"].to_numpy(float)
             both = ~(np.isnan(a) | np.isnan(b))
-            difference, low, high, n = bootstrap_interval(a[both] - b[both], seed=seed)
+            difference, low, high, n = bootstrap_interval(a[both] - b[both], seed=seed,
+                                                          confidence=confidence)
             rows.append({**dict(zip(by, group_keys)), "quantity": name, "pairs": n,
                          "mean_first": float(a[both].mean()) if n else np.nan,
                          "mean_second": float(b[both].mean()) if n else np.nan,
@@ -604,3 +608,85 @@ def split_half_verdicts(verdict, *frames, column="repetition"):
         ``verdict``'s result on the first half, then on the second.
     """
     return [verdict(*half) for half in split_halves(frames, column)]
+
+
+def holm_levels(p_values, confidence=CONFIDENCE):
+    """Confidence levels for a family of comparisons, adjusted by Holm's step-down method.
+
+    With :math:`m` comparisons, error rate :math:`\\alpha = 1 - c` and p-values ordered
+    :math:`p_{(1)} \\le \\dots \\le p_{(m)}`, Holm (1979) rejects :math:`H_{(k)}` when
+    :math:`p_{(j)} \\le \\alpha / (m - j + 1)` for every :math:`j \\le k`, which keeps the
+    probability of any false rejection in the family at most :math:`\\alpha`. The interval of
+    the :math:`k`-th comparison is drawn at the level :math:`1 - \\alpha / (m - k + 1)`; from
+    the first step that rejects nothing on, every later comparison keeps that step's level, so
+    that an interval excludes 0 only where Holm's procedure rejects (S. Holm, *A simple
+    sequentially rejective multiple test procedure*, Scandinavian Journal of Statistics
+    6(2):65-70, 1979).
+
+    Parameters
+    ----------
+    p_values : array-like of shape (m,)
+    confidence : float, default 0.95
+        The family's level.
+
+    Returns
+    -------
+    ndarray of shape (m,)
+        The level of each comparison, in the order of ``p_values``.
+    """
+    p_values = np.asarray(p_values, dtype=float)
+    confidence = check_real(confidence, "confidence", 0.0, 1.0, low_open=True, high_open=True)
+    alpha, m = 1.0 - confidence, len(p_values)
+    levels = np.empty(m)
+    stopped = None
+    for rank, index in enumerate(np.argsort(p_values, kind="stable")):
+        step = rank if stopped is None else stopped
+        levels[index] = 1.0 - alpha / (m - step)
+        if stopped is None and not p_values[index] <= alpha / (m - rank):
+            stopped = rank
+    return levels
+
+
+def paired_p_value(differences):
+    """Two-sided p-value of "mean difference 0" for paired differences: the one-sample t test
+    (``scipy.stats.ttest_1samp``); 1 when every difference is 0, 0 when they are all equal and
+    not 0, NaN for fewer than two."""
+    values = np.asarray(differences, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) < 2:
+        return np.nan
+    if np.all(values == values[0]):
+        return 1.0 if values[0] == 0 else 0.0
+    return float(scipy.stats.ttest_1samp(values, 0.0).pvalue)
+
+
+def holm_paired_differences(frame, pair_on, condition, baseline, others, column,
+                            confidence=CONFIDENCE, seed=0):
+    """A family of paired comparisons *other minus baseline*, each at its Holm level.
+
+    Every value of ``others`` in the ``condition`` column is compared with ``baseline`` on
+    ``column``, paired on ``pair_on`` (:func:`paired_differences`); the p-values
+    (:func:`paired_p_value`) set each comparison's level (:func:`holm_levels`), and its
+    interval and verdict are drawn at that level, so that the family as a whole keeps the
+    95 % level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`paired_differences` (one per compared value), with ``compared``
+        (the value), ``p_value`` and ``confidence`` (its Holm level).
+    """
+    others = list(others)
+    check_columns(frame, [*pair_on, condition, column])
+    wide = frame.pivot_table(index=list(pair_on), columns=condition, values=column,
+                             aggfunc="first")
+    missing = [value for value in [baseline, *others] if value not in wide.columns]
+    if missing:
+        raise ValueError(f"values {missing} are not in column {condition!r}.")
+    p_values = [paired_p_value((wide[value] - wide[baseline]).to_numpy()) for value in others]
+    levels = holm_levels(np.nan_to_num(p_values, nan=1.0), confidence)
+    return pd.concat([
+        paired_differences(frame, [], list(pair_on), condition, value, baseline, [column],
+                           seed=seed, confidence=level).assign(
+            compared=value, p_value=p_value, confidence=level)
+        for value, p_value, level in zip(others, p_values, levels)], ignore_index=True)

@@ -566,3 +566,23 @@ def test_geometry_differences_pair_every_setting_with_the_thesis_geometry():
     assert table["verdict"].tolist() == ["first lower", "identical in every pair"]
     with pytest.raises(ValueError, match=r"columns \['order'\] are not in"):
         experiments.geometry_differences(sensitivity.drop(columns="order"))
+
+
+def test_optimizer_ablation_reading_compares_learned_settings_with_the_thesis():
+    rng = np.random.default_rng(2)
+    rows = []
+    for r in range(8):
+        base = rng.uniform(0.2, 0.3)
+        for optimizer, lr, accuracy, shift in (("rmsprop", "0.01", 0.95, 0.0),
+                                               ("adam", "0.01", 0.97, 0.3),
+                                               ("sgd", "0.1", 0.5, 0.6)):
+            rows.append({"optimizer": optimizer, "lr": lr, "repetition": r,
+                         "instance_accuracy": accuracy,
+                         "straightness": base + shift + rng.normal(0, 0.01)})
+    reading = experiments.optimizer_ablation_reading(pd.DataFrame(rows))
+    assert reading["best"] == ("adam", "0.01") and reading["straighter"]
+    assert reading["settings"] == 2  # sgd did not learn: left out of the family
+    assert reading["versus_thesis"]["compared"].tolist() == ["adam 0.01"]
+    assert 0.5 < reading["highest"] < 0.7
+    with pytest.raises(ValueError, match=r"columns \['straightness'\] are not in ablation"):
+        experiments.optimizer_ablation_reading(pd.DataFrame(rows).drop(columns="straightness"))

@@ -33,8 +33,8 @@ def test_ablation_overall_follows_the_claim_two_thresholds(highest, start):
 
 
 def test_ablation_reading_and_settings():
-    assert prose.ablation_reading(0.6, 0.5).startswith("straighter")
-    assert prose.ablation_reading(np.nan, 0.5).startswith("not distinguishable")
+    assert prose.ablation_reading(True).startswith("straighter")
+    assert prose.ablation_reading(False).startswith("not distinguishable")
     assert prose.optimizer_setting("adam", "0.01") == "adam at learning rate 0.01"
     assert prose.beats_translations(True) == "above"
     assert prose.beats_translations(False) == "not above"

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 from otcompanion import stats
 
@@ -437,3 +438,36 @@ def test_split_halves_split_every_frame_by_the_same_repetitions():
         stats.split_halves([runs[runs["repetition"] == 0]])
     with pytest.raises(ValueError, match=r"columns \['repetition'\] are not in"):
         stats.split_halves([runs.drop(columns="repetition")])
+
+
+def test_holm_levels_follow_the_step_down_procedure():
+    # alpha 0.05, m = 4: p 0.01 <= 0.0125 rejects; 0.03 > 0.05/3 stops: the rest keep 1 - 0.05/3.
+    np.testing.assert_allclose(stats.holm_levels([0.01, 0.04, 0.03, 0.5]),
+                               [1 - 0.05 / 4, 1 - 0.05 / 3, 1 - 0.05 / 3, 1 - 0.05 / 3])
+    np.testing.assert_allclose(stats.holm_levels([0.001, 0.2, 0.002]),
+                               [1 - 0.05 / 3, 0.95, 1 - 0.05 / 2])
+    assert stats.holm_levels([0.3]).tolist() == [0.95]
+
+
+def test_paired_p_value_is_the_one_sample_t_test():
+    values = np.random.default_rng(4).normal(0.3, 1, size=12)
+    assert stats.paired_p_value(values) == pytest.approx(scipy.stats.ttest_1samp(values, 0).pvalue)
+    assert stats.paired_p_value([0.0, 0.0, np.nan]) == 1.0
+    assert stats.paired_p_value([0.2, 0.2]) == 0.0 and np.isnan(stats.paired_p_value([1.0]))
+
+
+def test_holm_paired_differences_widen_the_family_and_keep_the_simultaneous_level():
+    rng = np.random.default_rng(5)
+    rows = [{"repetition": r, "setting": name, "y": base + shift + rng.normal(0, 0.05)}
+            for r, base in enumerate(rng.normal(size=10))
+            for name, shift in (("thesis", 0.0), ("a", 0.5), ("b", 0.0), ("c", -0.4))]
+    frame = pd.DataFrame(rows)
+    table = stats.holm_paired_differences(frame, ["repetition"], "setting", "thesis",
+                                          ["a", "b", "c"], "y")
+    assert table["compared"].tolist() == ["a", "b", "c"]
+    assert table["verdict"].tolist() == ["first higher", "no difference detected", "first lower"]
+    assert (table["confidence"] >= 0.95).all() and table["confidence"].max() == 1 - 0.05 / 3
+    plain = stats.paired_differences(frame, [], ["repetition"], "setting", "a", "thesis", ["y"])
+    assert table.loc[0, "high"] - table.loc[0, "low"] > plain.loc[0, "high"] - plain.loc[0, "low"]
+    with pytest.raises(ValueError, match=r"values \['d'\] are not in column 'setting'"):
+        stats.holm_paired_differences(frame, ["repetition"], "setting", "thesis", ["d"], "y")

@@ -10,8 +10,9 @@ own module:
   per run from the chapter seed and the run's coordinates; :func:`traced_run`, the thesis
   Transformer trained, traced and measured once per build (the run cache of
   :mod:`otcompanion.engine`), with :func:`trace_transformer_run` and :func:`transformer_grid`;
-  :func:`curve_steps` and :func:`reference_maps`; :func:`final_map_reading` and
-  :func:`trajectory_reading`, the chapter's claims read from its runs;
+  :func:`curve_steps` and :func:`reference_maps`; :func:`final_map_reading`,
+  :func:`trajectory_reading` and :func:`optimizer_ablation_reading`, the chapter's claims read
+  from its runs;
 - :mod:`otcompanion.experiments.pretraining` (chapter 03): :func:`pretrained_head`,
   :func:`pretraining_run`, :func:`pretraining_grid`, :func:`budget_summaries`,
   :func:`pretraining_differences` and :func:`budget_verdicts`, the same runs with a
@@ -71,6 +72,7 @@ from otcompanion.experiments.grid import (
     TRAJECTORY_METRICS,
     curve_steps,
     final_map_reading,
+    optimizer_ablation_reading,
     reference_maps,
     resolve_profile,
     run_seed,
@@ -109,7 +111,7 @@ __all__ = [
     # grid (chapters 01-02)
     "PROFILES", "TRAJECTORY_METRICS", "REFERENCE_MAPS", "resolve_profile", "run_seed",
     "curve_steps", "reference_maps", "traced_run", "trace_transformer_run", "transformer_grid",
-    "final_map_reading", "trajectory_reading",
+    "final_map_reading", "trajectory_reading", "optimizer_ablation_reading",
     # pretraining (chapter 03)
     "HEAD_SHARING", "head_seed", "pretrained_head", "pretraining_run", "pretraining_grid",
     "budget_summaries", "pretraining_differences", "budget_verdicts",

@@ -462,16 +462,15 @@ def traced_epoch_ratio(traced, untraced, on=("n_classes", "repetition"), seed=0)
 
 def geometry_differences(sensitivity, seed=0):
     """Each dummy-geometry setting of chapter 04 against the thesis's (the ``order`` 0 rows),
-    paired on the repetition: :func:`otcompanion.stats.paired_differences` of the instance
-    accuracy, one row per setting (column ``setting``)."""
+    paired on the repetition: the family of comparisons of the instance accuracy, each at its
+    Holm level (:func:`otcompanion.stats.holm_paired_differences`), one row per setting
+    (column ``setting``)."""
     stats.check_columns(sensitivity, ["order", "setting", "repetition", "instance_accuracy"])
     thesis = sensitivity.loc[sensitivity["order"] == 0, "setting"].iloc[0]
     others = [name for name in sensitivity["setting"].unique() if name != thesis]
-    return pd.concat([
-        stats.paired_differences(sensitivity[sensitivity["setting"].isin([name, thesis])], [],
-                                 ["repetition"], "setting", name, thesis,
-                                 ["instance_accuracy"], seed=seed).assign(setting=name)
-        for name in others], ignore_index=True)
+    return stats.holm_paired_differences(sensitivity, ["repetition"], "setting", thesis, others,
+                                         "instance_accuracy", seed=seed).assign(
+        setting=lambda table: table["compared"])
 
 
 def scaling_differences(exponents, seed=0):

@@ -30,6 +30,7 @@ import pandas as pd
 from otcompanion import claims, engine, metrics, stats
 from otcompanion._validation import (
     check_choice,
+    check_columns,
     check_int,
     check_int_sequence,
     check_positive,
@@ -418,3 +419,59 @@ def trajectory_reading(summary):
     intervals = stats.interval_frame(summary, ["setup"], ["straightness", "w2_path_efficiency"])
     upper = float(intervals["high"].max())
     return {"verdict": claims.trajectory_verdict(upper), "upper": upper}
+
+
+#: Chapter 02's optimizer ablation: the thesis's setting, and the least mean test accuracy of
+#: a setting whose paths are compared (a setting that did not learn says nothing about paths).
+THESIS_OPTIMIZER, THESIS_LR, LEARNED_ACCURACY = "rmsprop", "0.01", 0.9
+
+
+def optimizer_ablation_reading(ablation, seed=0):
+    """What chapter 02's optimizer ablation says about the straightness of the paths.
+
+    The settings (optimizer, learning rate) whose runs reach a mean test accuracy of at least
+    :data:`LEARNED_ACCURACY` form a family. Each is compared with the thesis's setting
+    (RMSprop at ``0.01``), paired on the repetition (same data and initial weights), at its
+    Holm-adjusted level (:func:`otcompanion.stats.holm_paired_differences`); the highest
+    upper end of straightness over the family comes from simultaneous (Bonferroni) intervals,
+    each at the level :math:`1 - 0.05 / m` for :math:`m` settings.
+
+    Parameters
+    ----------
+    ablation : pandas.DataFrame
+        One row per run, with ``optimizer``, ``lr`` (text, e.g. ``"0.01"``), ``repetition``,
+        ``instance_accuracy`` and ``straightness``.
+    seed : int, default 0
+
+    Returns
+    -------
+    dict
+        ``best`` (the (optimizer, lr) of the straightest learned setting, or None),
+        ``best_values`` and ``thesis_values`` (their straightness per run), ``straighter``
+        (whether the best setting's paths are straighter than the thesis's at its Holm level),
+        ``versus_thesis`` (the family's paired differences), ``settings`` (its size) and
+        ``highest`` (the highest simultaneous upper end, NaN for an empty family).
+    """
+    check_columns(ablation, ["optimizer", "lr", "repetition", "instance_accuracy",
+                             "straightness"], "ablation")
+    runs = ablation.assign(setting=ablation["optimizer"] + " " + ablation["lr"].astype(str))
+    thesis = f"{THESIS_OPTIMIZER} {THESIS_LR}"
+    accuracy = runs.groupby("setting")["instance_accuracy"].mean()
+    learned = [name for name in accuracy.index if accuracy[name] >= LEARNED_ACCURACY]
+    by_setting = runs[runs["setting"].isin(learned)].groupby("setting")["straightness"]
+    bounds, m = stats.bounds_of("straightness"), max(len(learned), 1)
+    highest = max((stats.bootstrap_interval(values, confidence=1 - 0.05 / m, bounds=bounds,
+                                            seed=seed)[2] for _, values in by_setting),
+                  default=np.nan)
+    others = [name for name in learned if name != thesis]
+    versus = (stats.holm_paired_differences(runs, ["repetition"], "setting", thesis, others,
+                                            "straightness", seed=seed) if others
+              else pd.DataFrame(columns=["compared", "difference", "low", "high"]))
+    best = max(learned, key=lambda name: by_setting.get_group(name).mean(), default=None)
+    row = versus[versus["compared"] == best]
+    key = tuple(runs.loc[runs["setting"] == best, ["optimizer", "lr"]].iloc[0]) if best else None
+    return {"best": key, "best_values": by_setting.get_group(best) if best else pd.Series(
+                dtype=float),
+            "thesis_values": runs.loc[runs["setting"] == thesis, "straightness"],
+            "straighter": bool(len(row) and row["low"].iloc[0] > 0),
+            "versus_thesis": versus, "settings": len(learned), "highest": float(highest)}

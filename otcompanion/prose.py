@@ -135,15 +135,18 @@ def final_map_evidence(optimality, runs, lowest_bound, matching, translations):
     """Evidence of the "final map" finding: interval texts of the trained map's optimality,
     its matching and the optimality of random instance translations, over ``runs`` runs."""
     return (f"optimality {optimality} over {runs} runs (lowest setup lower bound "
-            f"{lowest_bound:.4f}); matching {matching}; random instance translations of the "
-            f"same size {translations}")
+            f"{lowest_bound:.4f}, threshold {claims.OPTIMALITY_THRESHOLD:g}); matching "
+            f"{matching}; random instance translations of the same size {translations}")
 
 
 def trajectory_evidence(straightness, w2_path_efficiency, runs, after_plateau):
     """Evidence of the "trajectory" finding: interval texts of straightness, W2 path efficiency
     and the percentage of the path after the validation plateau, over ``runs`` runs."""
     return (f"straightness {straightness}, W2 path efficiency {w2_path_efficiency} over {runs} "
-            f"runs; {after_plateau} % of the path after the validation plateau")
+            f"runs (thresholds on the setups' upper bounds: below "
+            f"{claims.TRAJECTORY_SUPPORTED_BELOW:g} supported, below "
+            f"{claims.TRAJECTORY_PARTLY_BELOW:g} partly); {after_plateau} % of the path after the "
+            f"validation plateau")
 
 
 # Chapter 05: a biomedical case

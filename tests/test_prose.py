@@ -51,11 +51,12 @@ def test_findings_evidence():
     assert prose.grid_setup(["2 classes", "3 classes"], [1, 2]) == (
         "2 classes, 3 classes; levels [1, 2]")
     assert prose.final_map_evidence("0.99 [0.98, 1.00]", 4, 0.98, "1.0", "0.9") == (
-        "optimality 0.99 [0.98, 1.00] over 4 runs (lowest setup lower bound 0.9800); matching "
-        "1.0; random instance translations of the same size 0.9")
+        "optimality 0.99 [0.98, 1.00] over 4 runs (lowest setup lower bound 0.9800, threshold "
+        "0.99); matching 1.0; random instance translations of the same size 0.9")
     assert prose.trajectory_evidence("0.4", "0.3", 4, "80") == (
-        "straightness 0.4, W2 path efficiency 0.3 over 4 runs; 80 % of the path after the "
-        "validation plateau")
+        "straightness 0.4, W2 path efficiency 0.3 over 4 runs (thresholds on the setups' upper "
+        "bounds: below 0.5 supported, below 0.9 partly); 80 % of the path after the validation "
+        "plateau")
 
 
 def test_biomedical_phrases():

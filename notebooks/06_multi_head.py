@@ -218,11 +218,48 @@ final_columns = ["train_loss", "test_loss", "test_error", "loss_gap", "error_gap
                  "ntk_margin_init", "ntk_margin_end", "distance", "head_movement"]
 stats.interval_table(by_heads, ["H"], final_columns, digits=4).set_index("H").T
 
+# %% [markdown]
+# What does attention add to a linear readout? On the same training and test data, three
+# logistic regressions without attention ({func}`otcompanion.experiments.pooling_baselines`)
+# mark the range: one on the mean of the tokens (what uniform attention hands the readout),
+# one on all tokens flattened, and an oracle on the mean of the relevant tokens, their
+# positions known (what attention that selects them perfectly would hand it).
+
+# %%
+baselines = pd.DataFrame([experiments.pooling_baselines(size, r, seed=seed, n_test=n_test,
+                                                        **data_options)
+                          for size in sorted({n_train, *sample_sizes})
+                          for r in range(n_repetitions)])
+versus_pooling = pd.concat([
+    by_heads.assign(model=by_heads["H"].map(lambda H: f"{H} head{'s' * (H > 1)}")),
+    baselines[baselines["n_train"] == n_train].melt(
+        id_vars=["n_train", "repetition"], value_vars=list(experiments.BASELINES),
+        var_name="model", value_name="test_error")], ignore_index=True)
+pooling, oracle = (stats.paired_difference(versus_pooling, "test_error", f"{H_high} heads",
+                                           baseline, "model")
+                   for baseline in ("mean pooling", "relevant tokens (oracle)"))
+chapter.glue("mh-pooling-reading", prose.pooling_reading(pooling, oracle))
+chapter.glue("mh-pooling", stats.interval_text(versus_pooling.loc[
+    versus_pooling["model"] == "mean pooling", "test_error"]))
+chapter.glue("mh-oracle", stats.interval_text(versus_pooling.loc[
+    versus_pooling["model"] == "relevant tokens (oracle)", "test_error"]))
+chapter.glue("mh-versus-pooling", prose.difference_reading(
+    pooling, "higher than mean pooling's", "lower than mean pooling's"))
+stats.interval_table(versus_pooling, ["model"], ["test_error"], digits=3)
+
+# %% [markdown]
+# With {glue:text}`mh-h-high` heads the test error is {glue:md}`mh-versus-pooling` (paired
+# on the data); mean pooling alone reaches {glue:md}`mh-pooling`, and reading only the
+# relevant tokens {glue:md}`mh-oracle`. In these runs, {glue:md}`mh-pooling-reading`.
+
 # %%
 shown_columns = ["test_error", "loss_gap", "ntk_margin_init", "distance", "head_movement",
                  "train_loss"]
+pooled_error = float(versus_pooling.loc[versus_pooling["model"] == "mean pooling",
+                                        "test_error"].mean())
 figure = plots.interval_panels(stats.interval_frame(by_heads, ["H"], shown_columns), "H",
-                               shown_columns, col_wrap=3, height=2.4, logx=True)
+                               shown_columns, col_wrap=3, height=2.4, logx=True,
+                               references={"test_error": pooled_error})
 chapter.glue_figure("mh-versus-heads", figure)
 
 # %% [markdown]
@@ -231,8 +268,8 @@ chapter.glue_figure("mh-versus-heads", figure)
 # :alt: Six panels against the number of heads on a log scale: test error, loss gap, NTK margin at initialization, distance from initialization, movement per head, final training loss.
 #
 # Final values against the number of heads $H$ (mean and 95 % confidence interval over the
-# repetitions;
-# $n$ = {glue:text}`mh-n-train`).
+# repetitions; $n$ = {glue:text}`mh-n-train`). Dotted, in the test-error panel: the mean
+# test error of a logistic regression on the mean-pooled tokens of the same data.
 # ```
 
 # %%
@@ -488,7 +525,8 @@ def multi_head_verdict(runs):
 # The split-half check: the verdict on each half of the repetitions.
 chapter.publish([claims.finding(
     "multi-head", multi_head_verdict(by_heads),
-    prose.multi_head_evidence(H_high, H_low, n_repetitions, loss_end, test_error, margin),
+    prose.multi_head_evidence(H_high, H_low, n_repetitions, loss_end, test_error, margin)
+    + prose.pooling_evidence(H_high, pooling),
     setup=prose.multi_head_setup(n_train, steps, scaling),
     halves=stats.split_half_verdicts(multi_head_verdict, by_heads))])
 

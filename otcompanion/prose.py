@@ -477,6 +477,29 @@ def multi_head_evidence(h_high, h_low, n_repetitions, loss_end, test_error, marg
             f"data, not the paper's theorems.")
 
 
+def pooling_evidence(h_high, pooling):
+    """The ledger's caveat of chapter 06's finding: the test error with ``h_high`` heads minus
+    that of a logistic regression on the mean-pooled tokens of the same data (``pooling``, a
+    row of :func:`otcompanion.stats.paired_difference`)."""
+    return (f" Against a logistic regression on the mean-pooled tokens of the same data, the "
+            f"test error with {h_high} heads differs by "
+            f"{stats.format_difference(pooling, 3, notation='g')} ({pooling['verdict']}): the "
+            f"gain over one head is measured against averaging, not selecting, the tokens.")
+
+
+def pooling_reading(pooling, oracle):
+    """Where multi-head attention sits between averaging and selecting the tokens: its test
+    error minus mean pooling's (``pooling``) and minus the relevant-token oracle's
+    (``oracle``), rows of :func:`otcompanion.stats.paired_difference`."""
+    against_pooling = {"first lower": "below that of mean pooling",
+                       "first higher": "above that of mean pooling"}.get(
+        pooling["verdict"], "not told apart from that of mean pooling")
+    against_oracle = {"first higher": "above that of the oracle that reads the relevant tokens",
+                      "first lower": "below that of the oracle"}.get(
+        oracle["verdict"], "not told apart from that of the oracle")
+    return f"the error of multi-head attention is {against_pooling} and {against_oracle}"
+
+
 def multi_head_setup(n_train, steps, scaling):
     """Where chapter 06's finding was measured."""
     return (f"tokenized mixture, n = {n_train}, {steps} steps, c_H = "

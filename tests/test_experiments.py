@@ -586,3 +586,14 @@ def test_optimizer_ablation_reading_compares_learned_settings_with_the_thesis():
     assert 0.5 < reading["highest"] < 0.7
     with pytest.raises(ValueError, match=r"columns \['straightness'\] are not in ablation"):
         experiments.optimizer_ablation_reading(pd.DataFrame(rows).drop(columns="straightness"))
+
+
+def test_pooling_baselines_see_the_runs_data_and_order_the_readouts():
+    values = [experiments.pooling_baselines(100, r, seed=3, n_test=400) for r in range(3)]
+    assert all(set(row) == {"n_train", "repetition", *experiments.BASELINES} for row in values)
+    oracle = np.mean([row["relevant tokens (oracle)"] for row in values])
+    pooled = np.mean([row["mean pooling"] for row in values])
+    assert oracle < pooled < 0.5  # selecting the relevant tokens beats averaging them
+    assert values[0] == experiments.pooling_baselines(100, 0, seed=3, n_test=400)
+    with pytest.raises(ValueError, match="n_train"):
+        experiments.pooling_baselines(1, 0)

@@ -186,3 +186,16 @@ def test_multi_head_finding_sentences():
     assert prose.multi_head_setup(50, 200, "sqrt") == \
         "tokenized mixture, n = 50, 200 steps, c_H = 1/sqrt(H)"
     assert prose.multi_head_setup(50, 200, "mean").endswith("c_H = 1/H")
+
+
+def test_pooling_reading_and_evidence_follow_the_verdicts():
+    lower = {"verdict": "first lower", "difference": -0.1, "low": -0.2, "high": -0.05,
+             "pairs": 5}
+    higher = {**lower, "verdict": "first higher", "difference": 0.1, "low": 0.05, "high": 0.2}
+    unclear = {**lower, "verdict": "no difference detected", "low": -0.2, "high": 0.1}
+    assert prose.pooling_reading(unclear, higher) == (
+        "the error of multi-head attention is not told apart from that of mean pooling and "
+        "above that of the oracle that reads the relevant tokens")
+    assert prose.pooling_reading(lower, unclear).startswith(
+        "the error of multi-head attention is below that of mean pooling and not told apart")
+    assert "(first higher)" in prose.pooling_evidence(32, higher)

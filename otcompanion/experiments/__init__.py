@@ -28,7 +28,8 @@ own module:
   classifiers on the same stratified repeated folds;
 - :mod:`otcompanion.experiments.heads` (chapter 06): :func:`multihead_run`,
   :func:`multihead_jobs`, :func:`thesis_heads_run` and :func:`thesis_heads_jobs`, the sweeps
-  over the number of attention heads.
+  over the number of attention heads, and :func:`pooling_baselines`, linear classifiers
+  without attention on the same data.
 
 Every name is also available from this package (``otcompanion.experiments.transformer_grid``),
 as it was when the experiments were one module; :func:`interval_outcome` and
@@ -85,8 +86,10 @@ from otcompanion.experiments.grid import (
 # The cached function itself: benchmarks and the run-cache tests look it up here.
 from otcompanion.experiments.grid import _traced_run as _traced_run
 from otcompanion.experiments.heads import (
+    BASELINES,
     multihead_jobs,
     multihead_run,
+    pooling_baselines,
     thesis_heads_jobs,
     thesis_heads_run,
 )
@@ -125,4 +128,5 @@ __all__ = [
     "cross_validate_models",
     # heads (chapter 06)
     "multihead_jobs", "multihead_run", "thesis_heads_jobs", "thesis_heads_run",
+    "BASELINES", "pooling_baselines",
 ]

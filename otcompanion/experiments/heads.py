@@ -29,6 +29,7 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from otcompanion import metrics
 from otcompanion._validation import (
@@ -218,6 +219,60 @@ def multihead_run(n_heads, n_train, repetition, *, seed=0, n_test=500, steps=200
         for position, (name, value) in enumerate(keys.items()):
             frame.insert(position, name, value)
     return summary, history, coupling
+
+
+#: The baselines of :func:`pooling_baselines`, in reading order: what a linear classifier
+#: reaches when it averages every token, reads every token, or reads only the relevant ones.
+BASELINES = ("mean pooling", "flattened tokens", "relevant tokens (oracle)")
+
+
+def pooling_baselines(n_train, repetition, *, seed=0, n_test=500, n_tokens=8, n_features=8,
+                      n_relevant=2, n_noise_clusters=4, signal=1.0, noise_norm=1.0, sigma=0.5):
+    """Test errors of linear classifiers on the data of :func:`multihead_run`, without attention.
+
+    On the same training and test data as every run with ``n_train`` and ``repetition``
+    (the seeds of :func:`multihead_run`), an L2-regularized logistic regression
+    (scikit-learn's ``LogisticRegression``, ``C = 1``) reads
+
+    - ``"mean pooling"``: the mean of the tokens, :math:`\\frac1T \\sum_t x_t` (what uniform
+      attention gives the readout);
+    - ``"flattened tokens"``: all :math:`T d` coordinates, in order;
+    - ``"relevant tokens (oracle)"``: the mean of the relevant tokens only, their positions
+      known (what attention that selects them perfectly would give).
+
+    Multi-head attention that only averages matches the first; attention that learns to select
+    the relevant tokens approaches the third (Deora et al., 2024, whose tokenized mixture
+    rewards selection).
+
+    Returns
+    -------
+    dict
+        ``n_train``, ``repetition`` and the test error of each of :data:`BASELINES`.
+    """
+    n_train = check_int(n_train, "n_train", 2)
+    repetition = check_int(repetition, "repetition", 0)
+    data_options = dict(zip(
+        ("n_tokens", "n_features", "n_relevant", "n_noise_clusters", "signal", "noise_norm",
+         "sigma"),
+        _check_mixture(n_tokens, n_features, n_relevant, n_noise_clusters, signal, noise_norm,
+                       sigma).values()))
+    X_train, y_train, relevant_train = tokenized_mixture(
+        n_train, seed=run_seed(seed, n_train, repetition, 0), **data_options)
+    X_test, y_test, relevant_test = tokenized_mixture(
+        check_int(n_test, "n_test", 2), seed=run_seed(seed, n_train, repetition, 1),
+        **data_options)
+
+    def relevant_mean(X, relevant):
+        return (X * relevant[..., None]).sum(axis=1) / relevant.sum(axis=1, keepdims=True)
+
+    features = {"mean pooling": lambda X, relevant: X.mean(axis=1),
+                "flattened tokens": lambda X, relevant: X.reshape(len(X), -1),
+                "relevant tokens (oracle)": relevant_mean}
+    errors = {}
+    for name, read in features.items():
+        model = LogisticRegression(max_iter=5000).fit(read(X_train, relevant_train), y_train)
+        errors[name] = float(np.mean(model.predict(read(X_test, relevant_test)) != y_test))
+    return {"n_train": n_train, "repetition": repetition, **errors}
 
 
 def _check_thesis_options(*, seed=0, n_classes=3, level=1, epochs=200, n_blocks=2,

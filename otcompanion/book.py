@@ -671,6 +671,7 @@ def build_book(chapters=None, execute=True, root=None, echo=print, repository_ur
     (generated / "chapter_times.md").write_text(chapter_times_table(root), encoding="utf-8")
     findings = claims.collect(chapter.executed for chapter in list_chapters(root))
     (generated / "claims.md").write_text(claims.ledger_markdown(findings), encoding="utf-8")
+    (generated / "findings.md").write_text(claims.findings_table(findings), encoding="utf-8")
     (generated / "citation.bib").write_text(citation_bibtex(root, repository_url),
                                             encoding="utf-8")
     config = generated / "_config.yml"

@@ -70,6 +70,16 @@ CLAIMS = {
                   "(Deora et al., 2024).",
 }
 
+#: The title of each claim of :data:`CLAIMS`, as headings and tables write it.
+TITLES = {"final map": "Claim 1: the final map is nearly optimal",
+          "trajectory": "Claim 2: the trajectory is inefficient",
+          "pretraining": "Claim 3: pretraining helps, fragilely",
+          "ot classifier accuracy": "Claim 4: OT classifier, comparable accuracy",
+          "ot classifier cost": "Claim 4: OT classifier, lower cost",
+          "ot classifier scaling": "Claim 4: OT classifier, better scaling when standardized",
+          "ot classifier geometry": "Claim 4: OT classifier, depends on the dummy geometry",
+          "multi-head": "Multi-head attention: guarantees improve with the heads"}
+
 #: The verdict words of a finding.
 VERDICTS = ("supported", "partly supported", "not supported", "inconclusive", "uninformative")
 
@@ -217,6 +227,28 @@ def _halves_text(halves):
             f"*{halves[1]}* on the second ({stability(halves)}).")
 
 
+def findings_table(findings):
+    """The findings as one Markdown table, a line per finding: the claim's title, the verdict
+    (with *unstable* when its split halves disagree), where it was measured, its split-half
+    check and the chapter; a claim no chapter tested gets a line saying so. The ledger page
+    and the landing page open with it."""
+    lines = ["| Claim | Verdict | Measured on | Split halves | Chapter |",
+             "|---|---|---|---|---|"]
+    for claim in CLAIMS:
+        rows = findings[findings["claim"] == claim]
+        if rows.empty:
+            lines.append(f"| {TITLES[claim]} | not tested in this build | | | |")
+        for row in rows.itertuples():
+            halves = getattr(row, "halves", None)
+            word = f"**{row.verdict}**" + (" (*unstable*)" if stability(halves) == "unstable"
+                                           else "")
+            split = f"{halves[0]} / {halves[1]}" if stability(halves) else "n/a"
+            where = str(row.setup).replace("|", "/")
+            lines.append(f"| {TITLES[claim]} | {word} | {where} | {split} | "
+                         f"{{doc}}`chapters/{row.chapter}` |")
+    return "\n".join(lines) + "\n"
+
+
 def ledger_markdown(findings):
     """The ledger page's body: one section per claim, one bullet per finding.
 
@@ -224,7 +256,7 @@ def ledger_markdown(findings):
     """
     lines = []
     for claim, statement in CLAIMS.items():
-        lines += [f"## {claim.capitalize()}", "", f"*{statement}*", ""]
+        lines += [f"## {TITLES[claim]}", "", f"*{statement}*", ""]
         rows = findings[findings["claim"] == claim]
         if rows.empty:
             lines += ["No chapter of this build tested this claim.", ""]

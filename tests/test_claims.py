@@ -32,8 +32,9 @@ def test_collect_and_write_the_ledger(tmp_path):
     text = claims.ledger_markdown(frame)
     assert "- **supported** (2 classes, level 1; {doc}`chapters/02_ot_metrics`): straightness" \
         in text
-    assert text.index("## Final map") < text.index("## Trajectory")
-    assert "## Pretraining" in text and "No chapter of this build tested this claim." in text
+    assert text.index("## Claim 1: the final map") < text.index("## Claim 2: the trajectory")
+    assert "## Claim 3: pretraining" in text
+    assert "No chapter of this build tested this claim." in text
 
 
 def test_publish_displays_the_findings(capsys):
@@ -310,3 +311,20 @@ def test_a_finding_carries_its_split_half_check_and_the_ledger_flags_unstable_on
             "check: *supported* on the first half of the repetitions, *inconclusive* on the "
             "second (unstable).") in text
     assert "- **supported** (s; {doc}`chapters/02_ot_metrics`): e.\n" in text
+
+
+def test_the_findings_table_has_a_line_per_finding_and_per_untested_claim():
+    findings = pd.DataFrame([
+        {"chapter": "02_ot_metrics", "claim": "final map", "setup": "2 classes | 3 classes",
+         "verdict": "supported", "evidence": "e.", "halves": ["supported", "inconclusive"]},
+        {"chapter": "04_dummy_gaussian", "claim": "ot classifier cost", "setup": "s",
+         "verdict": "not supported", "evidence": "e.", "halves": None}])
+    table = claims.findings_table(findings).splitlines()
+    assert table[0] == "| Claim | Verdict | Measured on | Split halves | Chapter |"
+    assert len(table) == 2 + len(claims.CLAIMS)
+    assert table[2] == ("| Claim 1: the final map is nearly optimal | **supported** (*unstable*) "
+                        "| 2 classes / 3 classes | supported / inconclusive | "
+                        "{doc}`chapters/02_ot_metrics` |")
+    assert "| Claim 2: the trajectory is inefficient | not tested in this build | | | |" in table
+    assert "| **not supported** | s | n/a |" in claims.findings_table(findings)
+    assert set(claims.TITLES) == set(claims.CLAIMS)

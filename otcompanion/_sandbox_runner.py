@@ -17,6 +17,12 @@ import os
 import resource
 import sys
 
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from otcompanion import book, sandbox
+
 _HARNESS = '''\
 # Added by otcompanion grade: after every cell, the answers are written as JSON.
 def _otc_install(names, path):
@@ -101,12 +107,6 @@ def _first_line(source):
 
 def _run(notebook_name, timeout, answers):
     """Execute the notebook; write ``executed.ipynb`` and ``log.json`` (failed/stopped cells)."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-    from otcompanion import book, sandbox
-
     notebook = nbformat.read(notebook_name, as_version=4)
     harness = nbformat.v4.new_code_cell(_HARNESS.replace("__NAMES__", repr(answers)).replace(
         "__PATH__", repr(os.path.abspath(sandbox.ANSWERS))))

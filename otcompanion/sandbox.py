@@ -152,7 +152,8 @@ def bwrap_command(work, run_as):
     environment = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "USER": "student",
                    "PYTHONPATH": "/opt/otcompanion", "LANG": "C.UTF-8",
                    "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                   "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+                   "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                   "OTCOMPANION_NO_CACHE": "1"}  # the run cache is the teacher's, not mounted
     for name, value in environment.items():
         command += ["--setenv", name, value]
     return command

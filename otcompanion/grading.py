@@ -660,8 +660,8 @@ def _feedback_markdown(report, manifest):
 def write_exports(reports, autograder, output, *, folder=None, assignment_name=None):
     """Write the feedback files and the CSV files of :func:`grade_folder` to ``output``.
 
-    ``feedback/ID.md`` (``ID__FILE.md`` when a student has several submissions, ``FILE.md``
-    for an unknown student), ``scores.csv`` (:func:`write_scores`), ``questions.csv``
+    ``feedback/ID.md`` (``ID__PATH.md`` when a student has several submissions or none is
+    known, ``PATH`` being the notebook's path in ``folder`` without ``.ipynb``), ``scores.csv`` (:func:`write_scores`), ``questions.csv``
     (``student``, ``notebook``, ``question``, ``label``, ``score``, ``possible``,
     ``feedback``), ``canvas.csv`` (``Student``, ``ID``, ``SIS User ID``, ``Section`` and the
     assignment's column, after a ``Points Possible`` row; ``ID`` is the ``lms_id``) and
@@ -672,10 +672,13 @@ def write_exports(reports, autograder, output, *, folder=None, assignment_name=N
     output = Path(output)
     (output / "feedback").mkdir(parents=True, exist_ok=True)
     exportable = _exportable(reports)
-    for report in reports:
-        stem = report.notebook.stem
-        name = (report.student if report.student in exportable else
-                f"{report.student}__{stem}" if report.student else stem)
+    for index, report in enumerate(reports):
+        if report.student in exportable:
+            name = report.student
+        else:  # several or no student: name it after the file, unique
+            where = (report.notebook.relative_to(folder).with_suffix("").as_posix()
+                     if folder else f"{index + 1}_{report.notebook.stem}")
+            name = f"{report.student or 'unknown'}__{where.replace('/', '__')}"
         (output / "feedback" / f"{name}.md").write_text(_feedback_markdown(report, manifest),
                                                        encoding="utf-8")
     write_scores(reports, autograder, output / "scores.csv")

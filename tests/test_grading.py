@@ -96,7 +96,7 @@ def test_attacks_score_zero_and_are_flagged_honest_answers_keep_their_points(
     targets = [course / "autograder" / "tests" / f"{QUESTIONS[0]}.py", course / "solution",
                submissions, course / "solution" / "bob" / CHAPTER]
     variant(solution, submissions / "snoops" / "alice.ipynb", insert(
-        f"for path in {[str(t) for t in targets]!r}:\n"
+        f"import os\nfor path in {[str(t) for t in targets]!r}:\n"
         "    try:\n        print(os.listdir(path) if os.path.isdir(path) else open(path).read())\n"
         "    except OSError as error:\n        print('blocked', type(error).__name__)\n"
         f"open({str(outside)!r}, 'w').write('escaped')", before="rows = []"))
@@ -122,7 +122,8 @@ def test_attacks_score_zero_and_are_flagged_honest_answers_keep_their_points(
     assert flagged(by["forged"], "generated for student 'bob'")
     assert any("seed = 12 (assigned 11)" in p for p in by["forged"].problems)
     assert scores(by["snoops"]) == (1, 1) and flagged(by["snoops"], "outside its folder")
-    assert any("escaped.txt" in p for p in by["snoops"].problems) and not outside.exists()
+    assert any("escaped.txt" in p for p in by["snoops"].problems), by["snoops"].problems
+    assert not outside.exists()
     snooped = "\n".join(str(o) for cell in nbformat.read(by["snoops"].graded_notebook, 4).cells
                         for o in cell.get("outputs", []))
     assert snooped.count("blocked FileNotFoundError") == 4 and "def check_" not in snooped

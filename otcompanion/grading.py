@@ -433,6 +433,7 @@ def _grade_path(path, autograder, manifest, student, options, keep, flags=()):
                             flags=flags)
     if student is None:
         return _zero_report(path, None, manifest, flags[0])
+    _require_sandbox(options["unsafe"])
     report = _grade_submission(path, submission, student, manifest, autograder, options, keep)
     report.flags = [*flags, *report.flags]
     return report
@@ -478,7 +479,6 @@ def grade(notebook, autograder, *, student=None, timeout=60.0, unsafe=False, lim
     autograder = Path(autograder).resolve()
     manifest, _ = _read_manifest(autograder)
     path = Path(notebook).resolve()
-    _require_sandbox(options["unsafe"])
     if student is not None:
         student = unicodedata.normalize("NFC", student)
         if student not in manifest["students"]:

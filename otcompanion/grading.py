@@ -66,7 +66,7 @@ _SUSPICIOUS = (
      "starts, signals or limits processes"),
     (r"\bautograder\b|\bsolution/|\.\./|/tmp\b|/root\b|/home\b|/etc\b",
      "refers to files outside its folder"),
-    (r"\bcheck_\w+\s*\(", "calls a check"),
+    (r"(?<![\w.])check_\w+\s*\(", "calls a check"),
 )
 _MAX_DEPTH = 10
 
@@ -380,11 +380,18 @@ def _run_problems(execution):
     for stopped in (log.get("stopped"), execution.stopped):
         if stopped:
             problems.append(str(stopped)[:300])
-    if not log and not execution.stopped:
-        last = " ".join(execution.output.strip().splitlines()[-2:])[:300]
-        problems.append(f"the sandbox ended early (a limit, or the kernel could not start): "
-                        f"{last}")
     return problems
+
+
+def _sandbox_failure(execution):
+    """Why the sandbox produced nothing to grade (its runner never finished), or None.
+
+    A run stopped at the wall-clock limit is not a failure: the answers it wrote count.
+    """
+    if execution.stopped or execution.read_json(sandbox.LOG) is not None:
+        return None
+    last = " ".join(execution.output.strip().splitlines()[-3:])[:400]
+    return f"the sandbox could not run this notebook: {last or 'no output'}"
 
 
 def _grade_submission(path, submission, student, manifest, autograder, options, keep):
@@ -396,6 +403,9 @@ def _grade_submission(path, submission, student, manifest, autograder, options, 
         execution = sandbox.execute(copy.deepcopy(submission), work, answers=names,
                                     cell_timeout=options["timeout"], limits=options["limits"],
                                     unsafe=options["unsafe"])
+        failure = _sandbox_failure(execution)
+        if failure:
+            return _zero_report(path, student, manifest, failure, problems, flags)
         problems += _run_problems(execution)
         answers, answer_problems = decode_answers(execution.read_json(sandbox.ANSWERS), names)
         graded = None

@@ -11,6 +11,7 @@ import copy
 import csv
 import json
 import os
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -248,3 +249,22 @@ def test_duplicates_and_exports(tmp_path):
     assert "expected 2" in text and "has 2 submissions" in text
     moodle = list(csv.reader(open(tmp_path / "out" / "moodle.csv")))
     assert moodle == [["email", "id", "grade"], ["a@x", "alice", ""], ["b@x", "bob", "1"]]
+
+
+def test_a_sandbox_that_produced_nothing_is_a_failure_not_a_zero(tmp_path, monkeypatch):
+    autograder, _ = manifest_folder(tmp_path, STUDENTS)
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "alice.ipynb")
+    monkeypatch.setattr(sandbox, "sandbox_problem", lambda: None)
+    monkeypatch.setattr(sandbox, "execute", lambda notebook, work, **options: sandbox.Execution(
+        Path(work), None, "bwrap: setting up uid map: Permission denied"))
+    report = grading.grade(tmp_path / "alice.ipynb", autograder)
+    assert report.failure and "Permission denied" in report.failure
+    assert report.score == 0 and report.checks[0]["feedback"] == ["not graded"]
+
+
+def test_suspicious_code_spares_the_chapters_own_calls():
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("engine.check_scheduler(s)\nx = 1"),
+                      nbformat.v4.new_code_cell("check_instance_w2(globals(), 1)")]
+    assert grading.suspicious_code(notebook) == [
+        "suspicious code (calls a check): `check_instance_w2(globals(), 1)`"]

@@ -3,10 +3,11 @@
 ``python -m otcompanion._sandbox_runner CONFIG [--probe | --notebook F --timeout S --answers
 JSON]``: sets the resource limits (``setrlimit``; a process cannot raise them again), becomes
 the unprivileged user when started as root (which also drops every capability), then executes
-the notebook in a Jupyter kernel, cell by cell with a time limit, and writes the executed
-notebook, a log of the cells that failed or were stopped, and (from a hook in the kernel, after
-every cell) the answers as JSON. Nothing here is trusted by the grader: the student's kernel
-runs as the same user and could overwrite these files; the grader only reads them as data.
+the notebook in a Jupyter kernel, cell by cell with a time limit, and prints one JSON report on
+its standard output (a file of the grader's, outside the sandbox): the executed notebook, a log
+of the cells that failed or were stopped, and the answers, which a hook in the kernel writes
+after every cell. Nothing here is trusted by the grader: the student's kernel runs as the same
+user and could tamper with the report; the grader only reads it as data.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def _first_line(source):
 
 
 def _run(notebook_name, timeout, answers):
-    """Execute the notebook; write ``executed.ipynb`` and ``log.json`` (failed/stopped cells)."""
+    """Execute the notebook; print the report (log, answers, executed notebook) as JSON."""
     notebook = nbformat.read(notebook_name, as_version=4)
     harness = nbformat.v4.new_code_cell(_HARNESS.replace("__NAMES__", repr(answers)).replace(
         "__PATH__", repr(os.path.abspath(sandbox.ANSWERS))))
@@ -140,9 +141,18 @@ def _run(notebook_name, timeout, answers):
                                              "error": output.get("ename", "")[:80],
                                              "message": output.get("evalue", "")[:300]})
     notebook.cells.pop(0)
-    nbformat.write(notebook, sandbox.EXECUTED)
-    with open(sandbox.LOG, "w", encoding="utf-8") as handle:
-        json.dump(log, handle)
+    report = {"log": log, "answers": _answers(), "executed": nbformat.writes(notebook)}
+    sys.stdout.write(json.dumps(report))
+    sys.stdout.flush()
+
+
+def _answers():
+    """The answers the kernel's hook wrote last, or None when missing or unreadable."""
+    try:
+        with open(sandbox.ANSWERS, encoding="utf-8") as handle:
+            return json.loads(handle.read(sandbox.RESULT_LIMIT // 2))
+    except (OSError, ValueError):
+        return None
 
 
 def main(argv=None):

@@ -372,30 +372,36 @@ def _parameter_problems(submission, assigned):
     return problems
 
 
-def _run_problems(execution):
-    log = execution.read_json(sandbox.LOG) or {}
+def _run_problems(log):
     problems = [f"cell `{entry.get('cell', '')}` raised {entry.get('error', '')}: "
                 f"{entry.get('message', '')}" for entry in log.get("cells", [])
                 if isinstance(entry, dict)][:20]
-    for stopped in (log.get("stopped"), execution.stopped):
-        if stopped:
-            problems.append(str(stopped)[:300])
+    if log.get("stopped"):
+        problems.append(str(log["stopped"])[:300])
     return problems
 
 
 def _sandbox_failure(execution):
-    """Why the sandbox produced nothing to grade (its runner never finished), or None.
-
-    A run stopped at the wall-clock limit is not a failure: the answers it wrote count.
-    """
-    if execution.stopped or execution.read_json(sandbox.LOG) is not None:
+    """Why the sandbox sent back nothing to grade (stopped, or its runner failed), or None."""
+    if execution.part("log", dict) is not None:
         return None
+    if execution.stopped:
+        return execution.stopped
     last = " ".join(execution.output.strip().splitlines()[-3:])[:400]
     return f"the sandbox could not run this notebook: {last or 'no output'}"
 
 
+def _keep(text, keep):
+    """Write the executed notebook ``text`` to ``keep``; its path, or None."""
+    if keep is None or text is None:
+        return None
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    keep.write_text(text, encoding="utf-8")
+    return keep
+
+
 def _grade_submission(path, submission, student, manifest, autograder, options, keep):
-    """Run ``submission`` in the sandbox, then the checks here; the report (no failure)."""
+    """Run ``submission`` in the sandbox, then the checks here; its report."""
     problems = _parameter_problems(submission, manifest["students"][student]["parameters"])
     flags = [*filter(None, [_identity_flag(submission, student)]), *suspicious_code(submission)]
     names = sorted({name for q in manifest["questions"].values() for name in q["answers"]})
@@ -403,22 +409,16 @@ def _grade_submission(path, submission, student, manifest, autograder, options, 
         execution = sandbox.execute(copy.deepcopy(submission), work, answers=names,
                                     cell_timeout=options["timeout"], limits=options["limits"],
                                     unsafe=options["unsafe"])
-        failure = _sandbox_failure(execution)
-        if failure:
-            return _zero_report(path, student, manifest, failure, problems, flags)
-        problems += _run_problems(execution)
-        answers, answer_problems = decode_answers(execution.read_json(sandbox.ANSWERS), names)
-        graded = None
-        executed = execution.work / sandbox.EXECUTED
-        if keep is not None and executed.is_file() and not executed.is_symlink():
-            keep.parent.mkdir(parents=True, exist_ok=True)
-            keep.write_bytes(executed.read_bytes())
-            graded = keep
+    failure = _sandbox_failure(execution)
+    if failure:
+        return _zero_report(path, student, manifest, failure, problems, flags)
+    problems += _run_problems(execution.part("log", dict))
+    answers, answer_problems = decode_answers(execution.part("answers", dict), names)
     checks = run_checks(manifest, autograder, student, answers)
-    score = sum(check["score"] for check in checks)
-    possible = sum(check["possible"] for check in checks)
-    return GradeReport(path, student, score, possible, checks, problems + answer_problems,
-                       flags=flags, graded_notebook=graded)
+    return GradeReport(path, student, sum(check["score"] for check in checks),
+                       sum(check["possible"] for check in checks), checks,
+                       problems + answer_problems, flags=flags,
+                       graded_notebook=_keep(execution.part("executed", str), keep))
 
 
 def _options(timeout, unsafe, limits):

@@ -7,8 +7,9 @@ variable, read any file its process can see, ignore signals and fork. So each su
 
 * in its own bubblewrap sandbox (``bwrap``, Debian's ``bubblewrap`` package): a new mount,
   PID, network (no network at all), IPC and UTS namespace; the file system holds only the
-  Python installation and the package, read-only, a private ``/tmp`` and a work folder with
-  the submission's own copy of the notebook. The autograder, the solutions, the other
+  Python installation and the package, read-only, and two small in-memory folders (a private
+  ``/tmp`` and the work folder, with a read-only copy of the notebook): nothing of the host is
+  writable, and the disk cannot be filled. The autograder, the solutions, the other
   submissions and the teacher's files are not there;
 * as an unprivileged user without capabilities: started as root, the sandbox keeps only the
   right to change user, which the launcher (:mod:`otcompanion._sandbox_runner`) uses to become
@@ -16,13 +17,14 @@ variable, read any file its process can see, ignore signals and fork. So each su
   another user, bubblewrap runs unprivileged in a user namespace;
 * under limits that the kernel enforces (``setrlimit``, which a process cannot raise again):
   address space, CPU time per process, number of processes of that user, size of a written
-  file (:class:`Limits`); and under a wall-clock limit enforced from outside, where the whole
+  file, size of the writable folders (:class:`Limits`); and under a wall-clock limit enforced from outside, where the whole
   sandbox is killed (``SIGKILL`` to its process group; ``--die-with-parent``).
 
 Inside, the notebook runs cell by cell in a Jupyter kernel (nbclient), each cell with a time
 limit; a cell that outlives it (say, one that ignores ``SIGINT`` and ``SIGALRM``) has its
-kernel killed and the run ends there. After every cell the answers are written as JSON
-(:func:`encode_answers`), so that the answers of the cells before a killed one still count.
+kernel killed and the run ends there. After every cell the answers are written as JSON, so
+that the answers of the cells before a killed one still count; the runner reports them, the
+log and the executed notebook on its standard output (:class:`Execution`).
 
 This replaces ``otter run``, which executes the checks inside the student's kernel and cannot
 be confined this way; otter's test files and scoring are kept (:mod:`otcompanion.grading`).
@@ -58,7 +60,7 @@ _uids_lock = threading.Lock()
 WORK = "/submission"
 """The sandbox's work folder: its notebook, its answers and whatever it writes."""
 
-NOTEBOOK, EXECUTED, ANSWERS, LOG = "submission.ipynb", "executed.ipynb", "answers.json", "log.json"
+NOTEBOOK, ANSWERS = "submission.ipynb", "answers.json"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -81,17 +83,21 @@ class Limits:
         Processes and threads of the sandbox's user (``RLIMIT_NPROC``); a fork beyond fails.
         Enforced for an unprivileged user only, hence the change of user.
     file_size : int
-        Bytes of a written file (``RLIMIT_FSIZE``).
+        Bytes of a written file (``RLIMIT_FSIZE``), also of the runner's report.
+    disk : int
+        Bytes of each writable folder (the work folder and ``/tmp``, size-limited ``tmpfs``
+        file systems in memory): a notebook cannot fill the grader's disk.
     """
 
     memory: int = 4 * 2**30
     cpu: int = 900
     processes: int = 256
     file_size: int = 64 * 2**20
+    disk: int = 256 * 2**20
 
     def __post_init__(self):
         for name, minimum in (("memory", 2**28), ("cpu", 1), ("processes", 8),
-                              ("file_size", 2**20)):
+                              ("file_size", 2**20), ("disk", 2**24)):
             check_int(getattr(self, name), f"limits.{name}", minimum=minimum)
 
 
@@ -127,8 +133,14 @@ def _directories(targets):
     return [argument for parent in parents for argument in ("--perms", "0755", "--dir", parent)]
 
 
-def bwrap_command(work, run_as):
-    """The ``bwrap`` command line (without the program) that confines a run to ``work``."""
+def bwrap_command(notebook, run_as, disk=None):
+    """The ``bwrap`` command line (without the program) of a run of the file ``notebook``.
+
+    ``run_as``: the (uid, gid) the launcher becomes (the grader is root), or None (bubblewrap
+    then runs unprivileged in a user namespace). ``disk``: bytes of each of the two writable
+    folders, ``/tmp`` and the work folder (both ``tmpfs``, in memory).
+    """
+    disk = str(disk or Limits().disk)
     binds = _binds()
     privileged = run_as is not None
     command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
@@ -141,14 +153,15 @@ def bwrap_command(work, run_as):
     command += ["--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
                 "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
                 "--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev",
-                "--perms", "1777", "--tmpfs", "/tmp"]
+                "--size", disk, "--perms", "1777", "--tmpfs", "/tmp"]
     for extra in ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts",
                   "/sys/devices/system/cpu"):
         command += ["--ro-bind-try", extra, extra]
     command += _directories([target for _, target in binds] + [WORK])
     for source, target in binds:
         command += ["--ro-bind", source, target]
-    command += ["--bind", str(work), WORK, "--chdir", "/", "--clearenv"]
+    command += ["--size", disk, "--perms", "1777", "--tmpfs", WORK,
+                "--ro-bind", str(notebook), f"{WORK}/{NOTEBOOK}", "--chdir", "/", "--clearenv"]
     environment = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "USER": "student",
                    "PYTHONPATH": "/opt/otcompanion", "LANG": "C.UTF-8",
                    "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -174,9 +187,10 @@ def sandbox_problem():
 
     with tempfile.TemporaryDirectory() as folder:
         run_as = _run_as()
-        if run_as:
-            os.chown(folder, *run_as)
-        command = bwrap_command(folder, run_as) + _launcher(run_as, Limits(), ["--probe"])
+        probe = Path(folder) / NOTEBOOK
+        probe.write_text("{}", encoding="utf-8")
+        probe.chmod(0o644)
+        command = bwrap_command(probe, run_as) + _launcher(run_as, Limits(), ["--probe"])
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as error:
@@ -197,47 +211,59 @@ def _launcher(run_as, limits, arguments, work=WORK):
 
 @dataclass
 class Execution:
-    """What a sandboxed run left: the executed notebook, the answers and the log.
+    """What a sandboxed run sent back (all of it data written by untrusted code).
 
-    ``work`` is the run's folder (owned by the grader again); ``stopped`` says why the run was
-    stopped from outside (wall-clock limit), else None; ``output`` is the last of what the
-    launcher printed.
+    Attributes
+    ----------
+    result : dict or None
+        The runner's report, read from its output (at most :data:`RESULT_LIMIT` bytes):
+        ``log`` (``cells``: the cells that raised, ``stopped``: why the run ended early),
+        ``answers`` (the JSON of :mod:`otcompanion._sandbox_runner`'s hook) and ``executed``
+        (the executed notebook as text). None when the runner sent nothing readable.
+    stopped : str or None
+        Why the run was stopped from outside (the wall-clock limit), else None.
+    output : str
+        The end of what the sandbox printed on its standard error, for messages.
     """
 
-    work: Path
+    result: dict | None
     stopped: str | None
     output: str
 
-    def read_json(self, name, limit=64 * 2**20):
-        """The JSON file ``name`` of the work folder, or None when missing or too large."""
-        path = self.work / name
-        if not path.is_file() or path.is_symlink() or path.stat().st_size > limit:
-            return None
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            return None
+    def part(self, name, kind):
+        """``result[name]`` when it is a ``kind``, else None."""
+        value = (self.result or {}).get(name)
+        return value if isinstance(value, kind) else None
+
+
+RESULT_LIMIT = 64 * 2**20
+"""The most bytes of a runner's report that the grader reads."""
 
 
 def execute(notebook, work, *, answers, cell_timeout=60.0, limits=None, unsafe=False):
-    """Execute ``notebook`` in a sandbox rooted at the folder ``work``; never raises for it.
+    """Execute ``notebook`` in a sandbox; never raises for what the notebook does.
+
+    The sandbox's work folder is a size-limited ``tmpfs`` (:attr:`Limits.disk`) that holds a
+    read-only copy of the notebook; nothing of the host is writable from inside. The runner
+    reports on its standard output, which goes to a file of ``work`` that the sandbox cannot
+    see (its size is capped by ``RLIMIT_FSIZE``).
 
     Parameters
     ----------
     notebook : nbformat.NotebookNode
-        The submission (a copy is written to ``work``).
+        The submission.
     work : path
-        An empty folder for this run only.
+        An empty folder of the grader's for this run only.
     answers : list of str
-        The variables to write to ``answers.json`` after every cell.
+        The variables the runner reports, written after every cell.
     cell_timeout : float, default 60
         Seconds allowed to each cell; the whole run gets ``cell_timeout`` times the number of
         code cells plus a minute.
     limits : Limits, optional
         Resource limits (default :class:`Limits`).
     unsafe : bool, default False
-        Run without bubblewrap, as the grader's user (same limits). Without it, a missing
-        sandbox raises :class:`SandboxUnavailable`.
+        Run without bubblewrap, as the grader's user, in ``work`` (same rlimits). Without it,
+        a missing sandbox raises :class:`SandboxUnavailable`.
 
     Returns
     -------
@@ -250,31 +276,49 @@ def execute(notebook, work, *, answers, cell_timeout=60.0, limits=None, unsafe=F
     if not unsafe and (problem := sandbox_problem()):
         raise SandboxUnavailable(f"no sandbox for student code: {problem}")
     work = Path(work)
-    nbformat.write(notebook, work / NOTEBOOK)
-    run_as = None if unsafe else _run_as()
+    (work / "run").mkdir()
+    nbformat.write(notebook, work / "run" / NOTEBOOK)
+    os.chmod(work / "run" / NOTEBOOK, 0o644)
     arguments = ["--notebook", NOTEBOOK, "--timeout", str(cell_timeout),
                  "--answers", json.dumps(list(answers))]
     if unsafe:
-        command = _launcher(None, limits, arguments, work=".")
+        command = _launcher(None, limits, arguments, work=str(work / "run"))
     else:
-        if run_as:
-            _chown_tree(work, *run_as)
-        command = bwrap_command(work, run_as) + _launcher(run_as, limits, arguments)
+        run_as = _run_as()
+        command = (bwrap_command(work / "run" / NOTEBOOK, run_as, limits.disk)
+                   + _launcher(run_as, limits, arguments))
     cells = sum(cell.cell_type == "code" for cell in notebook.cells)
     wall = cell_timeout * (cells + 1) + 60
-    process = subprocess.Popen(command, cwd=work, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True,
-                               env=_unsafe_environment() if unsafe else {"PATH": "/usr/bin:/bin"})
-    stopped = None
+    with open(work / "result.json", "wb") as result, open(work / "errors.txt", "wb") as errors:
+        process = subprocess.Popen(command, cwd=work, stdout=result, stderr=errors,
+                                   stdin=subprocess.DEVNULL, start_new_session=True,
+                                   env=_unsafe_environment() if unsafe else
+                                   {"PATH": "/usr/bin:/bin"})
+        stopped = None
+        try:
+            process.wait(timeout=wall)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            stopped = f"the run did not finish within {wall:g} s and was stopped."
+    return Execution(_read_result(work / "result.json"), stopped,
+                     _tail(work / "errors.txt"))
+
+
+def _read_result(path):
+    if path.stat().st_size > RESULT_LIMIT:
+        return None
     try:
-        output, _ = process.communicate(timeout=wall)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        stopped = f"the run did not finish within {wall:g} s and was stopped."
-    if run_as:
-        _chown_tree(work, os.geteuid(), os.getegid())
-    return Execution(work, stopped, output.decode("utf-8", "replace")[-4000:])
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _tail(path, size=4000):
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - size))
+        return handle.read().decode("utf-8", "replace")
 
 
 def _unsafe_environment():
@@ -284,11 +328,3 @@ def _unsafe_environment():
         environment["PYTHONPATH"] = os.pathsep.join(
             _real(entry) for entry in environment["PYTHONPATH"].split(os.pathsep))
     return environment
-
-
-def _chown_tree(folder, uid, gid):
-    """Give ``folder`` and everything in it (not following links) to ``uid:gid``."""
-    os.chown(folder, uid, gid, follow_symlinks=False)
-    for root, folders, files in os.walk(folder):
-        for name in folders + files:
-            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)

@@ -11,7 +11,6 @@ import copy
 import csv
 import json
 import os
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -256,7 +255,7 @@ def test_a_sandbox_that_produced_nothing_is_a_failure_not_a_zero(tmp_path, monke
     nbformat.write(nbformat.v4.new_notebook(), tmp_path / "alice.ipynb")
     monkeypatch.setattr(sandbox, "sandbox_problem", lambda: None)
     monkeypatch.setattr(sandbox, "execute", lambda notebook, work, **options: sandbox.Execution(
-        Path(work), None, "bwrap: setting up uid map: Permission denied"))
+        None, None, "bwrap: setting up uid map: Permission denied"))
     report = grading.grade(tmp_path / "alice.ipynb", autograder)
     assert report.failure and "Permission denied" in report.failure
     assert report.score == 0 and report.checks[0]["feedback"] == ["not graded"]

@@ -30,14 +30,14 @@ def run(tmp_path, *sources, answers=("answer",), timeout=20.0, **options):
     work.mkdir()
     execution = sandbox.execute(notebook(*sources), work, answers=list(answers),
                                 cell_timeout=timeout, **options)
-    log = execution.read_json(sandbox.LOG) or {}
-    decoded, problems = grading.decode_answers(execution.read_json(sandbox.ANSWERS), answers)
+    log = execution.part("log", dict)
+    decoded, problems = grading.decode_answers(execution.part("answers", dict), answers)
     assert not problems
     return execution, log, decoded
 
 
 def outputs(execution):
-    executed = nbformat.read(execution.work / sandbox.EXECUTED, as_version=4)
+    executed = nbformat.reads(execution.part("executed", str), as_version=4)
     return "\n".join(str(output) for cell in executed.cells for output in cell.get("outputs", []))
 
 
@@ -116,14 +116,18 @@ def test_notebook_sees_only_its_own_folder(tmp_path, require_sandbox):
         f"open({str(escaped)!r}, 'w').write('out')",
         "open('/opt/otcompanion/otcompanion/planted.py', 'w')",
         "socket.create_connection(('1.1.1.1', 80), timeout=2)",
-        "open('inside.txt', 'w').write('mine')")
-    assert answers == {"answer": 1}
+        "open('inside.txt', 'w').write('mine')\nanswer = open('inside.txt').read()",
+        "open('submission.ipynb', 'a').write('tampered')")
+    assert answers == {"answer": "mine"}  # its own folder works
     errors = [entry["error"] for entry in log["cells"]]
     assert errors[:2] == ["FileNotFoundError", "FileNotFoundError"]
     assert errors[2] == "OSError" and "Read-only" in log["cells"][2]["message"]
-    assert errors[3] in ("OSError", "gaierror", "TimeoutError") and len(errors) == 4
+    assert errors[3] in ("OSError", "gaierror", "TimeoutError")
+    assert errors[4] in ("OSError", "PermissionError") and len(errors) == 5  # its copy is fixed
     assert not escaped.exists() and "teacher's secret" not in outputs(execution)
-    assert (execution.work / "inside.txt").read_text() == "mine"  # its own folder works
+    # nothing of the host was writable: the run's folder holds what the grader wrote only
+    assert sorted(p.name for p in (tmp_path / "work").rglob("*")) == [
+        "errors.txt", "result.json", "run", "submission.ipynb"]
     text = outputs(execution)
     if os.geteuid() == 0:
         assert "uid 0" not in text  # an unprivileged user, not root
@@ -173,21 +177,38 @@ def test_fork_bomb_and_memory_hog_stay_within_limits(tmp_path, require_sandbox):
 
 
 @pytest.mark.slow
+def test_writable_folders_are_small(tmp_path, require_sandbox):
+    execution, log, answers = run(
+        tmp_path, "answer = 1\nblock = b'x' * 2**20",
+        "with open('big', 'wb') as handle:\n    for _ in range(40):\n"
+        "        handle.write(block)\nanswer = 2",
+        "with open('/tmp/big', 'wb') as handle:\n    for _ in range(40):\n"
+        "        handle.write(block)\nanswer = 3",
+        limits=sandbox.Limits(disk=2**25))
+    assert answers == {"answer": 1}
+    # each cell fails, and so does the answers' hook after it (the answers before stay)
+    assert {entry["error"] for entry in log["cells"]} == {"OSError"}
+    assert all("No space left" in entry["message"] for entry in log["cells"])
+
+
+@pytest.mark.slow
 def test_unsafe_runs_without_the_sandbox(tmp_path):
     execution, log, answers = run(tmp_path, "import os\nanswer = os.getcwd()", unsafe=True)
-    assert answers["answer"] == str((tmp_path / "work").resolve())
+    assert answers["answer"] == str((tmp_path / "work" / "run").resolve())
     assert log["stopped"] is None
 
 
 def test_the_sandbox_command_confines(tmp_path):
-    command = sandbox.bwrap_command(tmp_path, (61000, 61000))
+    notebook = tmp_path / "submission.ipynb"
+    command = sandbox.bwrap_command(notebook, (61000, 61000), disk=2**25)
     for option in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--clearenv"):
         assert option in command
     assert command[command.index("--cap-drop") + 1] == "ALL"
-    binds = [command[i + 1] for i, word in enumerate(command) if word == "--bind"]
-    assert binds == [str(tmp_path)]  # the only writable folder
-    assert not any(str(tmp_path.parent) == command[i + 1]
-                   for i, word in enumerate(command) if word == "--ro-bind")
+    assert "--bind" not in command  # nothing of the host is writable
+    assert [command[i + 4:i + 6] for i, word in enumerate(command) if word == "--size"] == [
+        ["--tmpfs", "/tmp"], ["--tmpfs", sandbox.WORK]]
+    read_only = [command[i + 1] for i, word in enumerate(command) if word == "--ro-bind"]
+    assert str(notebook) in read_only and str(tmp_path) not in read_only
 
 
 def test_probe_failure_is_explained(monkeypatch):

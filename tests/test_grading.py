@@ -11,6 +11,7 @@ import copy
 import csv
 import json
 import os
+import time
 
 import nbformat
 import pytest
@@ -74,6 +75,16 @@ def sandbox_processes():
             and os.stat(f"/proc/{p}").st_uid in uids]
 
 
+def no_sandbox_processes(seconds=10.0):
+    """True when no sandbox process is left, waiting a little for the killed ones to be reaped."""
+    deadline = time.monotonic() + seconds
+    while sandbox_processes():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 @pytest.mark.slow
 def test_attacks_score_zero_and_are_flagged_honest_answers_keep_their_points(
         course, tmp_path, require_sandbox):
@@ -131,7 +142,7 @@ def test_attacks_score_zero_and_are_flagged_honest_answers_keep_their_points(
     assert any("time limit of 20 s" in p for p in by["alarm"].problems)
     assert scores(by["bomb"]) == (1, 1) and flagged(by["bomb"], "starts, signals or limits")
     assert any("MemoryError" in p for p in by["bomb"].problems)
-    assert not sandbox_processes()
+    assert no_sandbox_processes()
     assert all(flagged(report, "has 6 submissions") for report in reports)
 
 

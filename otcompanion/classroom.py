@@ -4,14 +4,13 @@ A teacher turns a chapter into homework with ``otcompanion assignment CHAPTER -o
 student gets the chapter's narrative and exercises with their own parameters (their own seed,
 hence their own data, and their own expected answer for every graded exercise), the solution
 code replaced by placeholders and the graded checks hidden. ``otcompanion grade``
-executes a submission in a fresh kernel with a time limit and reports ``score: X / Y`` with the
-result of every check.
-Assignments and grading are built on otter-grader (``otter assign`` writes the student notebook,
-the solution notebook and the autograder; ``otter run`` grades), not on a grader of our own.
-
-**Grading runs the students' code** on the teacher's machine with the teacher's rights, and the
-hidden checks run inside the student's kernel, where a submission can tamper with them. There
-is no sandbox yet: grade in a disposable container, virtual machine or user account.
+runs a submission in a sandbox only to produce its answers, runs the checks in its own process
+for the student's assigned parameters and reports ``score: X / Y`` with the result of every
+check (:mod:`otcompanion.grading`, :mod:`otcompanion.sandbox`: the threat model, the sandbox,
+identity from the class list and file names, the files for the teacher and the LMS).
+Assignments are built on otter-grader (``otter assign`` writes the student notebook, the
+solution notebook and the autograder's test files); grading keeps otter's test files and
+scoring but not ``otter run``, which executes the checks inside the student's kernel.
 
 **How a chapter marks exercises, solutions and checks.** One convention serves the web book
 and the classroom edition; the web book renders exactly as before, because checks are hidden
@@ -43,7 +42,8 @@ Check
         classroom.run_check(check_sampled_means, globals())
 
     The arguments other than ``env`` are the names the student's answer must define; ``env``
-    is the notebook's global namespace. A check computes the expected value with the package
+    is the notebook's global namespace in the web book and, when grading, an environment the
+    grader builds from the assigned parameters and the answers. A check computes the expected value with the package
     for the *assigned* parameters (:func:`assigned_parameters`) and compares within a stated
     tolerance (:func:`assert_close`); it never compares with a typed number. Each check is
     worth one point. Because the web book executes it (hidden), every build proves that the
@@ -114,14 +114,11 @@ import hashlib
 import inspect
 import io
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,10 +139,7 @@ except ModuleNotFoundError as error:  # the book extra is not installed: say so
         name=error.name) from error
 
 from otcompanion import book
-from otcompanion._validation import check_bool, check_int, check_positive
-
-ASSIGNED_PARAMETERS_VARIABLE = "OTCOMPANION_ASSIGNED_PARAMETERS"
-"""Environment variable through which the grader gives checks the student's parameters."""
+from otcompanion._validation import check_bool, check_int
 
 MANIFEST = "assignment.json"
 """File of the autograder folder that records the chapter, its checks and the students."""
@@ -184,13 +178,13 @@ def assigned_parameters(env):
     Returns
     -------
     dict
-        While ``otcompanion grade`` grades a submission: the parameters assigned to that
-        student, as recorded in the autograder (so that a notebook that edits its parameters is
-        still checked against the student's own). Elsewhere (the web book, a solution run):
-        ``env`` itself, whose parameter variables are the ones the chapter ran with.
+        ``env`` itself. While ``otcompanion grade`` grades a submission, ``env`` is built by
+        the grader (:func:`otcompanion.grading.run_checks`): the parameters assigned to that
+        student in the autograder, whatever the notebook set, and the student's answers. In
+        the web book and a solution run it is the notebook's namespace, whose parameter
+        variables are the ones the chapter ran with.
     """
-    recorded = os.environ.get(ASSIGNED_PARAMETERS_VARIABLE)
-    return json.loads(recorded) if recorded else env
+    return env
 
 
 def assert_close(what, actual, expected, *, rtol=0.0, atol=0.0):
@@ -1484,88 +1478,6 @@ def _same_exercises_file(manifest, exercises):
 # Grading
 # --------------------------------------------------------------------------------------------
 
-_HARNESS = '''\
-# Added by otcompanion grade: a time limit per cell and a log of the cells that fail.
-import json as _otc_json, signal as _otc_signal
-
-class CellTimeLimit(BaseException):  # not an Exception: library code cannot swallow it
-    pass
-
-def _otc_alarm(signum, frame):
-    raise CellTimeLimit("this cell ran longer than the grading time limit of {limit:g} s")
-
-def _otc_before(info):
-    _otc_signal.setitimer(_otc_signal.ITIMER_REAL, {limit})
-
-def _otc_after(result):
-    _otc_signal.setitimer(_otc_signal.ITIMER_REAL, 0)
-    if result.error_in_exec is not None:
-        lines = [line for line in result.info.raw_cell.splitlines()
-                 if line.strip() and not line.startswith("#")]
-        with open({log!r}, "a", encoding="utf-8") as handle:
-            handle.write(_otc_json.dumps({{"cell": (lines or [""])[0][:80],
-                "error": type(result.error_in_exec).__name__,
-                "message": str(result.error_in_exec)[:300]}}) + "\\n")
-
-_otc_signal.signal(_otc_signal.SIGALRM, _otc_alarm)
-get_ipython().events.register("pre_run_cell", _otc_before)
-get_ipython().events.register("post_run_cell", _otc_after)
-'''
-
-_DUMP = '''\
-# Added by otcompanion grade: the parameter values at the end of the run.
-import json as _otc_json
-with open({path!r}, "w", encoding="utf-8") as _otc_handle:
-    _otc_json.dump({{name: repr(globals().get(name, "<undefined>")) for name in {names!r}}},
-                   _otc_handle)
-'''
-
-
-@dataclass
-class GradeReport:
-    """The result of grading one submission.
-
-    Attributes
-    ----------
-    notebook : Path
-    student : str or None
-    score, possible : float
-    checks : list of dict
-        One per graded exercise: ``name``, ``label``, ``score``, ``possible``, ``feedback``.
-    problems : list of str
-        What went wrong besides failed checks (errors, time limits, edited parameters).
-    failure : str or None
-        Why the notebook could not be graded (it is not a notebook, its student is unknown,
-        otter failed, the run was stopped): its zero is then no judgement of the answers, and
-        the reason is also the last of ``problems``. None when every check ran.
-    """
-
-    notebook: Path
-    student: str | None
-    score: float
-    possible: float
-    checks: list
-    problems: list
-    failure: str | None = None
-
-    @property
-    def feedback(self):
-        """The messages of the failed checks, one line each, prefixed by the exercise label."""
-        return [f"{check['label']}: {line}" for check in self.checks
-                for line in check["feedback"]]
-
-    def text(self):
-        """``score: X / Y``, then a line per graded exercise, its feedback and the problems."""
-        lines = [f"score: {self.score:g} / {self.possible:g}"]
-        for check in self.checks:
-            state = "pass" if check["score"] == check["possible"] else "FAIL"
-            lines.append(f"  [{state}] {check['label']}: {check['score']:g} / "
-                         f"{check['possible']:g}")
-            lines += [f"      {line}" for line in check["feedback"]]
-        lines += [f"  problem: {problem}" for problem in self.problems]
-        return "\n".join(lines)
-
-
 def _read_manifest(autograder):
     autograder = Path(autograder)
     manifest_path = autograder / MANIFEST
@@ -1605,195 +1517,6 @@ def _same(a, b):
     return json.loads(json.dumps(a, default=str)) == json.loads(json.dumps(b, default=str))
 
 
-def _identify(notebook, path, manifest, student):
-    """The student a submission is graded as, and a problem line when that is in doubt."""
-    students = manifest["students"]
-    claimed = notebook.metadata.get("otcompanion", {}).get("student")
-    if student is not None:
-        student = unicodedata.normalize("NFC", student)
-    if student is None:  # file names may be in another Unicode normal form than the ids (NFC)
-        for candidate in (unicodedata.normalize("NFC", name)
-                          for name in (path.stem, path.parent.name)):
-            if candidate in students:
-                student = candidate
-                break
-    if student is None:
-        student = claimed if claimed in students else None
-    if student is None and len(students) == 1:
-        student = next(iter(students))
-    if student is None:
-        raise AssignmentError(f"cannot tell which student {path} belongs to: name the file or "
-                              f"its folder after the student id, or pass --student.")
-    if student not in students:
-        raise AssignmentError(f"--student: no student {student!r} in this autograder.")
-    problem = None
-    if claimed and claimed != student:
-        problem = (f"this notebook was generated for student {claimed!r} but is graded as "
-                   f"{student!r}.")
-    return student, problem
-
-
-def _zero_report(path, student, manifest, problem, problems=()):
-    """The report of a notebook that could not be graded: zero, and ``problem`` says why."""
-    checks = [{"name": name, "label": q["label"], "score": 0, "possible": q["points"],
-               "feedback": ["not graded"]} for name, q in manifest["questions"].items()]
-    return GradeReport(Path(path), student, 0, manifest["points"], checks,
-                       [*problems, problem], failure=problem)
-
-
-def _absolute_python_path(environment):
-    """``environment`` with the entries of ``PYTHONPATH`` made absolute.
-
-    ``otter run`` starts the kernel in a temporary folder, where a relative entry (such as
-    ``PYTHONPATH=.`` in a clone) would no longer find the package and every check would fail.
-    """
-    entries = environment.get("PYTHONPATH")
-    if not entries:
-        return environment
-    return {**environment, "PYTHONPATH": os.pathsep.join(
-        str(Path(entry).resolve()) for entry in entries.split(os.pathsep))}
-
-
-def grade(notebook, autograder, *, student=None, timeout=60.0):
-    """Grade one submission with ``otter run``, with a time limit per cell.
-
-    The submission runs in a fresh kernel. Every cell gets ``timeout`` seconds (a longer one is
-    stopped with a ``CellTimeLimit`` exception and the run goes on); the whole run gets
-    ``timeout`` times the number of cells plus two minutes, after which it is stopped and
-    scores zero. The checks
-    compare the answers with the package's values for the parameters assigned to the student,
-    whatever the notebook's parameter cells say; edited parameters are reported. Relative paths
-    are made absolute first, because ``otter run`` works in a temporary folder.
-
-    Parameters
-    ----------
-    notebook : path
-        The submitted ``.ipynb``.
-    autograder : path
-        ``DIR/autograder`` of :func:`make_assignment`.
-    student : str, optional
-        The student id; default from the file name, its folder name, the notebook's metadata,
-        or the only student of the autograder.
-    timeout : float, default 60
-        Seconds allowed to each cell.
-
-    Returns
-    -------
-    GradeReport
-        Never raises for a submission that errors, loops, edits its parameters or is not a
-        notebook: those are reported in ``problems`` with the marks still due. A notebook that
-        could not be graded at all (not a notebook, otter failed or was stopped, a check was
-        not run) scores zero for it and says why in ``failure``.
-
-    Raises
-    ------
-    AssignmentError
-        The autograder folder is unusable or the student cannot be identified.
-    """
-    timeout = check_positive(timeout, "timeout")
-    manifest, autograder_zip = _read_manifest(Path(autograder).resolve())
-    path = Path(notebook).resolve()
-    try:
-        submission = nbformat.read(path, as_version=4)
-    except Exception as error:  # noqa: BLE001 - any unreadable file is reported, not raised
-        stem = unicodedata.normalize("NFC", path.stem)
-        if student is None and stem in manifest["students"]:
-            student = stem
-        return _zero_report(path, student, manifest,
-                            f"not a readable notebook: {type(error).__name__}: {error}")
-    student, identity_problem = _identify(submission, path, manifest, student)
-    assigned = manifest["students"][student]["parameters"]
-    problems = [identity_problem] if identity_problem else []
-    declared, found = _declared_values(submission)
-    for tag in ("parameters", "injected-parameters"):
-        if tag not in found:
-            problems.append(f"the {tag!r} cell was removed.")
-    edited = [f"{name} = {declared.get(name, '<unset>')!r} (assigned {value!r})"
-              for name, value in assigned.items() if not _same(declared.get(name), value)]
-    if edited:
-        problems.append("parameters edited in the notebook: " + "; ".join(edited)
-                        + ". The checks use the assigned values.")
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        log, dump = folder / "errors.jsonl", folder / "parameters.json"
-        prepared = copy.deepcopy(submission)
-        prepared.cells.insert(0, nbformat.v4.new_code_cell(
-            _HARNESS.format(limit=timeout, log=str(log))))
-        prepared.cells.append(nbformat.v4.new_code_cell(
-            _DUMP.format(path=str(dump), names=sorted(assigned))))
-        prepared.metadata["kernelspec"] = {"name": book.KERNEL_NAME, "language": "python",
-                                           "display_name": book.KERNEL_DISPLAY_NAME}
-        (folder / "submission").mkdir()
-        prepared_path = folder / "submission" / f"{manifest['chapter']}.ipynb"
-        nbformat.write(prepared, prepared_path)
-        code_cells = sum(cell.cell_type == "code" for cell in prepared.cells)
-        limit = timeout * (code_cells + len(manifest["questions"]) + 2) + 120
-        environment = _absolute_python_path({**os.environ,
-                                             ASSIGNED_PARAMETERS_VARIABLE: json.dumps(assigned)})
-        command = [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(autograder_zip),
-                   "-o", str(folder), str(prepared_path)]
-        with book.project_kernel():
-            process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True,
-                                       env={**environment, "JUPYTER_PATH":
-                                            os.environ["JUPYTER_PATH"]},
-                                       start_new_session=True)
-            try:
-                output, _ = process.communicate(timeout=limit)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.communicate()
-                return _zero_report(path, student, manifest,
-                                    f"grading did not finish within {limit:g} s and was "
-                                    f"stopped.", problems)
-        results_path = folder / "results.json"
-        if not results_path.is_file():
-            last = "\n".join(output.strip().splitlines()[-3:])
-            return _zero_report(path, student, manifest,
-                                f"otter could not grade this notebook (the kernel may have "
-                                f"died): {last}", problems)
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-        failures = ([json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
-                    if log.is_file() else [])
-        final = json.loads(dump.read_text(encoding="utf-8")) if dump.is_file() else None
-    for failure in failures:
-        if failure["error"] == "CellTimeLimit":
-            problems.append(f"cell `{failure['cell']}` was stopped after the time limit of "
-                            f"{timeout:g} s.")
-        else:
-            problems.append(f"cell `{failure['cell']}` raised {failure['error']}: "
-                            f"{failure['message']}")
-    if final is not None:  # changed by a cell after the parameter cells
-        changed = [f"{name} = {final[name]} (assigned {value!r})"
-                   for name, value in assigned.items()
-                   if not _same(_literal(final.get(name)), declared.get(name, value))]
-        if changed:
-            problems.append("parameters changed while the notebook ran: " + "; ".join(changed)
-                            + ".")
-    by_name = {test.get("name"): test for test in results.get("tests", [])}
-    checks = []
-    for name, question in manifest["questions"].items():
-        test = by_name.get(name)
-        if test is None:
-            checks.append({"name": name, "label": question["label"], "score": 0,
-                           "possible": question["points"], "feedback": ["not run"]})
-            continue
-        feedback = [line.strip() for line in test.get("output", "").splitlines()
-                    if re.match(r"\s*(\w+Error|\w+Exception|AssertionError)\b", line)]
-        checks.append({"name": name, "label": question["label"],
-                       "score": float(test.get("score", 0)),
-                       "possible": float(test.get("max_score", question["points"])),
-                       "feedback": feedback})
-    score = sum(check["score"] for check in checks)
-    possible = sum(check["possible"] for check in checks)
-    not_run = [check["label"] for check in checks if check["feedback"] == ["not run"]]
-    failure = None
-    if not_run:
-        failure = f"otter did not run the checks of {', '.join(not_run)}."
-        problems.append(failure)
-    return GradeReport(path, student, score, possible, checks, problems, failure)
-
-
 def _literal(text):
     try:
         return ast.literal_eval(text)
@@ -1801,63 +1524,14 @@ def _literal(text):
         return text
 
 
-def grade_folder(folder, autograder, *, timeout=60.0, csv_path=None, echo=print):
-    """Grade every ``.ipynb`` under ``folder``; optionally write one CSV row per submission.
-
-    Each submission is identified by its file name or its folder name (a student id of the
-    autograder), else by the notebook's metadata. The CSV is described in
-    :func:`write_scores`. Relative paths are made absolute first (``otter run`` works in a
-    temporary folder).
-
-    Returns
-    -------
-    list of GradeReport
-        One per notebook; those that could not be graded have a ``failure``.
-    """
-    echo = echo or (lambda line: None)
-    autograder = Path(autograder).resolve()
-    manifest, _ = _read_manifest(autograder)
-    folder = Path(folder).resolve()
-    if not folder.is_dir():
-        raise AssignmentError(f"no folder {str(folder)!r} of submissions.")
-    paths = sorted(path for path in folder.rglob("*.ipynb")
-                   if ".ipynb_checkpoints" not in path.parts)
-    if not paths:
-        raise AssignmentError(f"no .ipynb file under {folder}.")
-    reports = []
-    for path in paths:
-        started = time.perf_counter()
-        try:
-            report = grade(path, autograder, timeout=timeout)
-        except AssignmentError as error:
-            report = _zero_report(path, None, manifest, str(error))
-        echo(f"{path} ({report.student or 'unknown student'}, "
-             f"{time.perf_counter() - started:.0f} s)\n{report.text()}")
-        reports.append(report)
-    if csv_path:
-        write_scores(reports, autograder, csv_path)
-        echo(f"[otcompanion] scores written to {csv_path}")
-    return reports
+_GRADING = ("GradeReport", "grade", "grade_folder", "write_scores")
 
 
-def write_scores(reports, autograder, csv_path):
-    """Write one CSV row per report, UTF-8, comma-separated.
+def __getattr__(name):
+    # Grading lives in otcompanion.grading (which imports this module); its public names stay
+    # importable from here.
+    if name in _GRADING:
+        import importlib  # noqa: PLC0415
 
-    The columns are ``student``, ``notebook``, ``score``, ``possible``, the score of every
-    graded exercise (a column per otter question), ``problems`` (joined by ``" | "``), then
-    ``graded`` (``yes``, or ``no`` for a notebook that could not be graded, whose zero says
-    nothing of its answers; ``problems`` says why) and ``feedback``: the messages of the failed
-    checks, each after its exercise label, joined by ``" | "``.
-    """
-    manifest, _ = _read_manifest(autograder)
-    names = list(manifest["questions"])
-    with Path(csv_path).open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", "notebook", "score", "possible", *names, "problems",
-                         "graded", "feedback"])
-        for report in reports:
-            by_name = {check["name"]: check["score"] for check in report.checks}
-            writer.writerow([report.student or "", str(report.notebook), report.score,
-                             report.possible, *[by_name.get(name, 0) for name in names],
-                             " | ".join(report.problems),
-                             "no" if report.failure else "yes", " | ".join(report.feedback)])
+        return getattr(importlib.import_module("otcompanion.grading"), name)
+    raise AttributeError(f"module 'otcompanion.classroom' has no attribute {name!r}")

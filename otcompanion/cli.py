@@ -11,8 +11,9 @@ Examples
 (graded exercises from a teacher's private file instead of the book's public ones)
 ``otcompanion assignment 00 -o hw0 --only bob`` (bob's notebook again; the autograder is kept)
 ``otcompanion build --no-solutions`` (a site whose pages and notebooks carry no solutions)
-``otcompanion grade hw0/submissions -a hw0/autograder --csv scores.csv`` (exit status 1 when a
-notebook could not be graded)
+``otcompanion grade hw0/submissions -a hw0/autograder -o hw0/graded`` (each submission in a
+sandbox, :mod:`otcompanion.grading`; feedback, graded notebooks and LMS files in hw0/graded; exit
+status 1 when a notebook could not be graded)
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import sys
 from pathlib import Path
 
 try:
-    from otcompanion import book, classroom
+    from otcompanion import book, classroom, grading
 except ModuleNotFoundError as error:  # an extra is missing; main() says which to install
-    book = classroom = None
+    book = classroom = grading = None
     MISSING_EXTRA = error
 else:
     MISSING_EXTRA = None
@@ -112,11 +113,22 @@ def _parser():
     grade.add_argument("submission", help="a submitted .ipynb, or a folder searched for them")
     grade.add_argument("-a", "--autograder", required=True, metavar="DIR",
                        help="the autograder/ folder of `otcompanion assignment`")
-    grade.add_argument("--student", help="student id (default: from the file or folder name, "
-                       "or the notebook)")
+    grade.add_argument("--student", help="student id of one notebook (default: from the file "
+                       "or folder name, a Canvas download name, or --mapping)")
     grade.add_argument("--timeout", type=float, default=60.0,
                        help="seconds allowed to each cell (default 60)")
     grade.add_argument("--csv", metavar="FILE", help="also write the scores to a CSV file")
+    grade.add_argument("-o", "--output", metavar="DIR",
+                       help="keep the graded notebooks, a feedback file per submission and the "
+                       "CSV files (scores, questions, canvas, moodle) in DIR")
+    grade.add_argument("--mapping", metavar="CSV",
+                       help="CSV file with columns file and id: which student handed in which file")
+    grade.add_argument("--jobs", type=int, default=None,
+                       help="submissions graded at once (default: the number of cores)")
+    grade.add_argument("--assignment-name", help="the assignment's column in canvas.csv")
+    grade.add_argument("--unsafe", action="store_true",
+                       help="run the students' code without a sandbox, as your user (only in a "
+                       "disposable machine; refused otherwise when bubblewrap is unavailable)")
     return parser
 
 
@@ -142,24 +154,31 @@ def _assignment(args):
 
 
 def _grade(args):
-    """Grade a notebook or a folder; exit status 1 when a notebook could not be graded.
-
-    Paths are made absolute first: ``otter run`` works in a temporary folder.
-    """
+    """Grade a notebook or a folder; exit status 1 when a notebook could not be graded."""
     path = Path(args.submission).resolve()
     autograder = Path(args.autograder).resolve()
     scores = Path(args.csv).resolve() if args.csv else None
+    output = Path(args.output).resolve() if args.output else None
     if path.is_dir():
         if args.student:
             raise classroom.AssignmentError("--student: grades one notebook, not a folder.")
-        reports = classroom.grade_folder(path, autograder, timeout=args.timeout,
-                                         csv_path=scores)
+        reports = grading.grade_folder(path, autograder, timeout=args.timeout, csv_path=scores,
+                                       jobs=args.jobs, unsafe=args.unsafe, output=output,
+                                       mapping=args.mapping,
+                                       assignment_name=args.assignment_name)
     elif path.is_file():
-        reports = [classroom.grade(path, autograder, student=args.student,
-                                   timeout=args.timeout)]
+        if args.mapping:
+            raise classroom.AssignmentError("--mapping: for a folder; use --student for one "
+                                            "notebook.")
+        keep = output / "graded" / path.name if output else None
+        reports = [grading.grade(path, autograder, student=args.student, timeout=args.timeout,
+                                 unsafe=args.unsafe, keep=keep)]
         print(reports[0].text())
         if scores:
-            classroom.write_scores(reports, autograder, scores)
+            grading.write_scores(reports, autograder, scores)
+        if output:
+            grading.write_exports(reports, autograder, output,
+                                  assignment_name=args.assignment_name)
     else:
         raise classroom.AssignmentError(f"SUBMISSION: no notebook or folder "
                                         f"{args.submission!r}.")

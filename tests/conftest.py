@@ -33,3 +33,21 @@ def toy_project(tmp_path, monkeypatch):
     (tmp_path / "notebooks" / "00_toy.py").write_text(textwrap.dedent(FAILING_CHAPTER))
     monkeypatch.setenv("OTCOMPANION_ROOT", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture
+def require_sandbox():
+    """Skip when no bubblewrap sandbox can run here, unless ``CI`` is set: then fail.
+
+    A CI run installs bubblewrap (``.ci/run``) and must not pass with its sandbox tests
+    skipped (as tests/browser/site_checks.py does for Chromium).
+    """
+    from otcompanion import sandbox  # noqa: PLC0415 - only for the tests that need it
+
+    problem = sandbox.sandbox_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"the sandbox tests cannot run, and CI is set so they fail instead of "
+                    f"skipping: {problem}")
+    pytest.skip(f"no sandbox here: {problem}")

@@ -1,7 +1,7 @@
-"""The classroom edition: assignments from chapters 00 and 01, graded by otter per student.
+"""The classroom edition: assignments from chapters 00 and 01, graded per student.
 
-These tests start Jupyter kernels (otter run executes every submission); they take a few
-minutes on two cores. Chapter 00 runs at tiny sizes, chapter 01 at its classroom parameters.
+These tests start Jupyter kernels (grading executes every submission in the sandbox of
+otcompanion.sandbox); they take a few minutes on two cores. Chapter 00 runs at tiny sizes, chapter 01 at its classroom parameters.
 """
 
 import copy
@@ -118,7 +118,7 @@ def test_student_notebook_has_no_solution_code(request, chapter, fixture):
 
 
 @pytest.mark.slow
-def test_solution_scores_full_marks_and_untouched_student_does_not(class00, class01):
+def test_solution_scores_full_marks_and_untouched_student_does_not(class00, class01, require_sandbox):
     for folder, student, chapter in ((class00, "alice", "00_data"),
                                      (class01, "carol", "01_attention_tracing")):
         solution = classroom.grade(folder / "solution" / student / f"{chapter}.ipynb",
@@ -135,19 +135,19 @@ def test_solution_scores_full_marks_and_untouched_student_does_not(class00, clas
 
 
 @pytest.mark.slow
-def test_solution_for_another_seed_fails_a_check(class01, tmp_path):
+def test_solution_for_another_seed_fails_a_check(class01, tmp_path, require_sandbox):
     # carol hands in dave's solution notebook: made for dave's seed, graded for carol's
     submitted = write_variant(class01 / "solution" / "dave" / "01_attention_tracing.ipynb",
                               tmp_path / "carol.ipynb", lambda notebook: None)
     report = classroom.grade(submitted, class01 / "autograder", timeout=TIMEOUT)
     assert report.student == "carol"
     assert report.score < report.possible
-    assert any("generated for student 'dave'" in problem for problem in report.problems)
+    assert any("generated for student 'dave'" in flag for flag in report.flags)
     assert any("seed = 22 (assigned 21)" in problem for problem in report.problems)
 
 
 @pytest.mark.slow
-def test_broken_submissions_are_graded_without_crashing(class00, tmp_path, capsys):
+def test_broken_submissions_are_graded_without_crashing(class00, tmp_path, capsys, require_sandbox):
     solution = class00 / "solution" / "alice" / "00_data.ipynb"
     submissions = tmp_path / "submissions"
 
@@ -175,8 +175,11 @@ def test_broken_submissions_are_graded_without_crashing(class00, tmp_path, capsy
     assert "garbage/alice.ipynb (alice): not a readable notebook" in error
     header = next(csv.reader(scores.open()))
     assert header == ["student", "notebook", "score", "possible", "data_equal_difficulty",
-                      "data_standardized_limit", "problems", "graded", "feedback"]
-    rows = {row["notebook"].split("/")[-2]: row for row in csv.DictReader(scores.open())}
+                      "data_standardized_limit", "problems", "graded", "feedback", "flags"]
+    rows = {row["notebook"].split("/")[-2] if row["notebook"] else row["student"]: row
+            for row in csv.DictReader(scores.open())}
+    # bob handed in nothing: his row says so
+    assert (rows.pop("bob")["problems"], rows["raises"]["graded"]) == ("no submission", "yes")
     assert set(rows) == {"raises", "loops", "tampers", "garbage"}
     assert all(row["student"] == "alice" for row in rows.values())
     assert (rows["raises"]["score"], rows["raises"]["data_standardized_limit"]) == ("1.0", "1.0")
@@ -196,8 +199,8 @@ def test_broken_submissions_are_graded_without_crashing(class00, tmp_path, capsy
 
 
 @pytest.mark.slow
-def test_grade_with_relative_paths(class00, monkeypatch, capsys):
-    # otter runs in a temporary folder: relative SUBMISSION, -a and --csv must still work
+def test_grade_with_relative_paths(class00, monkeypatch, capsys, require_sandbox):
+    # relative SUBMISSION, -a and --csv work
     monkeypatch.chdir(class00)
     assert main(["grade", "solution/alice/00_data.ipynb", "-a", "autograder",
                  "--timeout", str(TIMEOUT), "--csv", "relative.csv"]) == 0

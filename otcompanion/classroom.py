@@ -348,7 +348,7 @@ def _recorded(function, parameters):
     def column(what, table, name, n_rows):
         return _Answer(getattr(table, "name", None), (getattr(table, "name", None), name, n_rows))
 
-    saved = (assert_close, answer_column, os.environ.pop(ASSIGNED_PARAMETERS_VARIABLE, None))
+    saved = (assert_close, answer_column)
     globals().update(assert_close=close, answer_column=column)
     try:
         run_check(function, {**parameters, **{name: _Answer(name) for name in
@@ -356,8 +356,6 @@ def _recorded(function, parameters):
                                               if name != "env"}})
     finally:
         globals().update(assert_close=saved[0], answer_column=saved[1])
-        if saved[2] is not None:
-            os.environ[ASSIGNED_PARAMETERS_VARIABLE] = saved[2]
     return recorded
 
 

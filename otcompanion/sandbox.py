@@ -45,17 +45,20 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from otcompanion._validation import check_int, check_positive
+from otcompanion._validation import check_int, check_positive, check_real
 
 FIRST_UID = 61000
-"""First user (and group) id given to a sandbox started as root; each run takes the next one."""
+"""First user (and group) id given to a sandbox started as root; each run takes a free one."""
 
 _UID_COUNT = 1000
 _uids = itertools.count()
 _uids_lock = threading.Lock()
+#: The user ids this process gave its sandboxes (the tests check that none is left running).
+used_uids = set()
 
 WORK = "/submission"
 """The sandbox's work folder: its notebook, its answers and whatever it writes."""
@@ -101,12 +104,57 @@ class Limits:
             check_int(getattr(self, name), f"limits.{name}", minimum=minimum)
 
 
+def _uids_in_use():
+    """The user ids of the processes running on this machine."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                found.add(os.stat(f"/proc/{entry}").st_uid)
+            except OSError:
+                continue
+    return found
+
+
+def leftover_processes(wait=0.0):
+    """The processes still running under a user id this process gave one of its sandboxes
+    (empty once every sandbox has ended and been reaped), after waiting up to ``wait``
+    seconds for killed ones to be reaped."""
+    deadline = time.monotonic() + check_real(wait, "wait", 0.0)
+    while True:
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.stat(f"/proc/{entry}").st_uid in used_uids:
+                        found.append(int(entry))
+                except OSError:
+                    continue
+        if not found or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.2)
+
+
 def _run_as():
-    """(uid, gid) for the next sandbox when the grader is root, else None (stay as is)."""
+    """(uid, gid) for the next sandbox when the grader is root, else None (stay as is).
+
+    Each sandbox gets a user id of its own: process-count limits are per user, so two
+    sandboxes that shared one (two graders at once, or parallel jobs) would share a budget.
+    The search starts at a place that depends on this process and skips the ids that running
+    processes have.
+    """
     if os.geteuid() != 0:
         return None
     with _uids_lock:
-        uid = FIRST_UID + next(_uids) % _UID_COUNT
+        busy = _uids_in_use()
+        start = (os.getpid() * 7 + next(_uids)) % _UID_COUNT
+        for step in range(_UID_COUNT):
+            uid = FIRST_UID + (start + step) % _UID_COUNT
+            if uid not in busy and uid not in used_uids:
+                break
+        else:
+            uid = FIRST_UID + start  # every id is taken: share one rather than refuse
+        used_uids.add(uid)
     return uid, uid
 
 

@@ -11,7 +11,6 @@ import copy
 import csv
 import json
 import os
-import time
 
 import nbformat
 import pytest
@@ -69,22 +68,6 @@ def flagged(report, what):
     return any(what in flag for flag in report.flags)
 
 
-def sandbox_processes():
-    uids = range(sandbox.FIRST_UID, sandbox.FIRST_UID + 1000)
-    return [p for p in os.listdir("/proc") if p.isdigit() and os.path.exists(f"/proc/{p}")
-            and os.stat(f"/proc/{p}").st_uid in uids]
-
-
-def no_sandbox_processes(seconds=10.0):
-    """True when no sandbox process is left, waiting a little for the killed ones to be reaped."""
-    deadline = time.monotonic() + seconds
-    while sandbox_processes():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
 @pytest.mark.slow
 def test_attacks_score_zero_and_are_flagged_honest_answers_keep_their_points(
         course, tmp_path, require_sandbox):
@@ -128,7 +111,7 @@ def test_attacks_score_zero_and_are_flagged_honest_answers_keep_their_points(
     assert scores(by["honest"]) == (1, 1)
     assert not [f for f in by["honest"].flags if "suspicious" in f or "copy" in f]
     assert scores(by["patched"]) == (0, 0) and flagged(by["patched"], "replaces grading code")
-    assert scores(by["forged"]) == (1, 0)  # the seed-dependent answer is bob's: zero
+    assert scores(by["forged"]) == (0, 0)  # both answers depend on the seed: bob's score zero
     assert flagged(by["forged"], "names a variable of the grader")
     assert flagged(by["forged"], "generated for student 'bob'")
     assert any("seed = 12 (assigned 11)" in p for p in by["forged"].problems)
@@ -142,7 +125,7 @@ def test_attacks_score_zero_and_are_flagged_honest_answers_keep_their_points(
     assert any("time limit of 20 s" in p for p in by["alarm"].problems)
     assert scores(by["bomb"]) == (1, 1) and flagged(by["bomb"], "starts, signals or limits")
     assert any("MemoryError" in p for p in by["bomb"].problems)
-    assert no_sandbox_processes()
+    assert not sandbox.leftover_processes(wait=10)
     assert all(flagged(report, "has 6 submissions") for report in reports)
 
 
@@ -171,15 +154,15 @@ def test_canvas_names_relative_paths_and_lms_files(course, tmp_path, monkeypatch
     assert canvas_rows[0] == ["Student", "ID", "SIS User ID", "Section", "Homework 0 (4711)"]
     assert canvas_rows[1] == ["Points Possible", "", "", "", "2"]
     assert canvas_rows[2:] == [["Alice Smith", "101", "alice", "", ""],
-                               ["Bob Jones", "102", "bob", "", "1"],
+                               ["Bob Jones", "102", "bob", "", "0"],
                                ["Carol King", "10232", "carol", "", "2"]]
     assert list(csv.reader(open("graded/moodle.csv")))[1:] == [
-        ["alice@uni.edu", "alice", ""], ["bob@uni.edu", "bob", "1"],
+        ["alice@uni.edu", "alice", ""], ["bob@uni.edu", "bob", "0"],
         ["carol@uni.edu", "carol", "2"]]
     questions = list(csv.DictReader(open("graded/questions.csv")))
     assert len(questions) == 6 and {q["question"] for q in questions} == set(QUESTIONS)
     feedback = (tmp_path / "graded" / "feedback" / "bob.md").read_text()
-    assert "Score: 1 / 2" in feedback and "AssertionError" in feedback and "a copy?" in feedback
+    assert "Score: 0 / 2" in feedback and "AssertionError" in feedback and "a copy?" in feedback
     assert (tmp_path / "graded" / "graded" / f"carolking_10232_554302_{CHAPTER}").is_file()
 
 

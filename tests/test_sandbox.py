@@ -41,30 +41,6 @@ def outputs(execution):
     return "\n".join(str(output) for cell in executed.cells for output in cell.get("outputs", []))
 
 
-def sandbox_processes():
-    """Processes of the sandboxes' user ids (FIRST_UID and up) still alive on this machine."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                uid = os.stat(f"/proc/{entry}").st_uid
-            except FileNotFoundError:
-                continue
-            if sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + 1000:
-                found.append(int(entry))
-    return found
-
-
-def no_sandbox_processes(seconds=10.0):
-    """True when no sandbox process is left, waiting a little for the killed ones to be reaped."""
-    deadline = time.monotonic() + seconds
-    while sandbox_processes():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
 def test_limits_are_checked():
     with pytest.raises(ValueError, match="limits.processes"):
         sandbox.Limits(processes=2)
@@ -141,7 +117,7 @@ def test_notebook_sees_only_its_own_folder(tmp_path, require_sandbox):
     text = outputs(execution)
     if os.geteuid() == 0:
         assert "uid 0" not in text  # an unprivileged user, not root
-    assert no_sandbox_processes()
+    assert not sandbox.leftover_processes(wait=10)
 
 
 @pytest.mark.slow
@@ -157,7 +133,7 @@ def test_cell_that_ignores_signals_is_stopped_and_earlier_answers_kept(tmp_path,
     assert time.perf_counter() - started < 45
     assert answers == {"answer": 42}
     assert "stopped after the time limit of 5 s" in log["stopped"]
-    assert no_sandbox_processes()
+    assert not sandbox.leftover_processes(wait=10)
 
 
 @pytest.mark.slow
@@ -168,7 +144,7 @@ def test_cpu_time_limit_kills_a_process_that_ignores_sigxcpu(tmp_path, require_s
         timeout=120.0, limits=sandbox.Limits(cpu=8))
     assert answers == {"answer": 1}
     assert "the kernel died" in log["stopped"]
-    assert no_sandbox_processes()
+    assert not sandbox.leftover_processes(wait=10)
 
 
 @pytest.mark.slow
@@ -183,7 +159,8 @@ def test_fork_bomb_and_memory_hog_stay_within_limits(tmp_path, require_sandbox):
         limits=sandbox.Limits(processes=40, memory=2**31))
     assert 0 < answers["answer"] < 40
     assert [entry["error"] for entry in log["cells"]] == ["MemoryError"]
-    assert no_sandbox_processes()  # the sleeping children died with the sandbox
+    # The sleeping children died with the sandbox.
+    assert not sandbox.leftover_processes(wait=10)
 
 
 @pytest.mark.slow
@@ -245,4 +222,4 @@ def test_a_frozen_runner_is_killed_from_outside(tmp_path, require_sandbox):
     assert execution.result is None
     assert execution.stopped == "the run did not finish within 66 s and was stopped."
     assert time.perf_counter() - started < 90
-    assert no_sandbox_processes()
+    assert not sandbox.leftover_processes(wait=10)

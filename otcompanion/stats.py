@@ -558,16 +558,18 @@ def with_speed_up(table, speed, by):
 
 
 def split_halves(frames, column="repetition"):
-    """The rows of ``frames`` in the first and in the second half of the repetitions.
+    """The rows of ``frames`` in the first and in the second half of their repetitions.
 
-    The values of ``column`` found in any of the frames are sorted; the first
-    :math:`\\lfloor k/2 \\rfloor` of the :math:`k` values make the first half, the others the
-    second (with an odd :math:`k`, the second half has one more).
+    In each frame the values of ``column`` are sorted; the first :math:`\\lfloor k/2
+    \\rfloor` of its :math:`k` values make the first half, the others the second (with an odd
+    :math:`k`, the second half has one more). Frames of the same runs (e.g. a run's summary
+    and its per-map table) are thus split alike, and experiments with different numbers of
+    repetitions are each split in two.
 
     Parameters
     ----------
     frames : list of pandas.DataFrame
-        Tables of the same runs (each with ``column``).
+        Each with ``column`` and at least two of its values.
     column : str, default "repetition"
 
     Returns
@@ -575,16 +577,17 @@ def split_halves(frames, column="repetition"):
     first, second : list of pandas.DataFrame
         ``frames`` restricted to each half, in the same order.
     """
-    frames = list(frames)
+    firsts, seconds = [], []
     for frame in frames:
         check_columns(frame, [column])
-    values = sorted(set().union(*(set(frame[column]) for frame in frames)))
-    if len(values) < 2:
-        raise ValueError(f"a split-half check needs at least two values of {column!r}; got "
-                         f"{values}.")
-    first = set(values[:len(values) // 2])
-    return ([frame[frame[column].isin(first)] for frame in frames],
-            [frame[~frame[column].isin(first)] for frame in frames])
+        values = sorted(set(frame[column]))
+        if len(values) < 2:
+            raise ValueError(f"a split-half check needs at least two values of {column!r}; "
+                             f"got {values}.")
+        first = frame[column].isin(values[:len(values) // 2])
+        firsts.append(frame[first])
+        seconds.append(frame[~first])
+    return firsts, seconds
 
 
 def split_half_verdicts(verdict, *frames, column="repetition"):

@@ -427,13 +427,16 @@ def test_paired_difference_is_the_one_row_of_paired_differences():
 
 def test_split_halves_split_every_frame_by_the_same_repetitions():
     runs = pd.DataFrame({"repetition": [0, 1, 2, 3, 4] * 2, "x": range(10)})
-    other = pd.DataFrame({"repetition": [4, 0, 2], "y": [1, 2, 3]})
-    (first_runs, first_other), (second_runs, second_other) = stats.split_halves([runs, other])
-    assert set(first_runs["repetition"]) == {0, 1} == set(first_other["repetition"]) | {1}
-    assert set(second_runs["repetition"]) == {2, 3, 4}
-    assert len(first_runs) + len(second_runs) == len(runs)
-    assert stats.split_half_verdicts(lambda a, b: f"{len(a)}, {len(b)}", runs, other) == [
-        "4, 1", "6, 2"]
+    same_runs = pd.DataFrame({"repetition": [4, 3, 2, 1, 0], "y": range(5)})
+    fewer = pd.DataFrame({"repetition": [0, 1, 0, 1], "z": range(4)})  # its own two halves
+    (first, first_same, first_fewer), (second, second_same, second_fewer) = stats.split_halves(
+        [runs, same_runs, fewer])
+    assert set(first["repetition"]) == {0, 1} == set(first_same["repetition"])
+    assert set(second["repetition"]) == {2, 3, 4} == set(second_same["repetition"])
+    assert set(first_fewer["repetition"]) == {0} and set(second_fewer["repetition"]) == {1}
+    assert len(first) + len(second) == len(runs)
+    assert stats.split_half_verdicts(lambda a, b: f"{len(a)}, {len(b)}", runs, same_runs) == [
+        "4, 2", "6, 3"]
     with pytest.raises(ValueError, match="at least two values of 'repetition'"):
         stats.split_halves([runs[runs["repetition"] == 0]])
     with pytest.raises(ValueError, match=r"columns \['repetition'\] are not in"):

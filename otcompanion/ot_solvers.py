@@ -155,9 +155,11 @@ def exact_ot_assignment(source, target, max_points=MAX_EXACT_POINTS, num_iter_ma
 
 
 #: How many matched pairs (the total length of the remembered assignments) :func:`exact_assignment`
-#: keeps of the solver runs it remembers: 2**20 pairs take 8 MB.
-RECENT_PAIRS = 2 ** 20
+#: keeps of the solver runs it remembers: 2**18 pairs take 2 MB, the solver runs of several
+#: thesis-size runs.
+RECENT_PAIRS = 2 ** 18
 _recent = OrderedDict()
+_recent_pairs = 0  # the total length of the assignments in _recent
 
 
 def _fingerprint(x, y, num_iter_max):
@@ -196,10 +198,18 @@ def exact_assignment(x, y, max_points=MAX_EXACT_POINTS, num_iter_max=None):
         return assignment.copy(), cost
     assignment, cost, solved = _solve(x, y, num_iter_max)
     if solved:
-        _recent[key] = (assignment.copy(), cost)
-        while sum(len(kept) for kept, _ in _recent.values()) > RECENT_PAIRS:
-            _recent.popitem(last=False)
+        _remember(key, assignment, cost)
     return assignment, cost
+
+
+def _remember(key, assignment, cost):
+    """Keep a solver run's result, forgetting the oldest beyond :data:`RECENT_PAIRS` pairs."""
+    global _recent_pairs
+    _recent[key] = (assignment.copy(), cost)
+    _recent_pairs += len(assignment)
+    while _recent_pairs > RECENT_PAIRS and len(_recent) > 1:
+        forgotten, _ = _recent.popitem(last=False)[1]
+        _recent_pairs -= len(forgotten)
 
 
 def _solve(x, y, num_iter_max):

@@ -70,8 +70,10 @@ def emd_reference(x, y):
 def forget_recent_solutions():
     """Every test starts without remembered solver runs (the route tests count solver calls)."""
     ot_solvers._recent.clear()
+    ot_solvers._recent_pairs = 0
     yield
     ot_solvers._recent.clear()
+    ot_solvers._recent_pairs = 0
 
 
 @pytest.fixture

@@ -66,7 +66,8 @@ def pin():
     if changed and "torch" in sys.modules and not _warned:
         _warned = True
         warnings.warn(
-            "torch was imported before otcompanion, with " + ", ".join(
+            "torch was imported before otcompanion (directly, or by a library such as POT), "
+            "with " + ", ".join(
                 f"{name}={value!r}" for name, value in changed.items())
             + ": its processor code paths are already chosen, so fits may differ from the "
             "book's in the last bits and, through training, in their results. Import "

@@ -3,6 +3,10 @@ import textwrap
 
 import pytest
 
+# Before any test module imports torch (POT imports it too): the processor code paths are
+# pinned as in the book (otcompanion.cpu_paths).
+import otcompanion  # noqa: F401
+
 # Tests compute every run: the run cache (otcompanion.engine) is off in this process, in the
 # worker processes it starts and in the kernels of the chapters it runs. The cache's own tests
 # turn it on in-process with monkeypatch.

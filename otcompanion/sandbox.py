@@ -90,6 +90,10 @@ class Limits:
     disk : int
         Bytes of each writable folder (the work folder and ``/tmp``, size-limited ``tmpfs``
         file systems in memory): a notebook cannot fill the grader's disk.
+    startup : int
+        Seconds the whole run gets beyond its cells' time limits (starting the kernel, writing
+        the report) before the grader stops it from outside (the wall clock of
+        :func:`execute`).
     """
 
     memory: int = 4 * 2**30
@@ -97,10 +101,11 @@ class Limits:
     processes: int = 256
     file_size: int = 64 * 2**20
     disk: int = 256 * 2**20
+    startup: int = 60
 
     def __post_init__(self):
         for name, minimum in (("memory", 2**28), ("cpu", 1), ("processes", 8),
-                              ("file_size", 2**20), ("disk", 2**24)):
+                              ("file_size", 2**20), ("disk", 2**24), ("startup", 1)):
             check_int(getattr(self, name), f"limits.{name}", minimum=minimum)
 
 
@@ -336,7 +341,7 @@ def execute(notebook, work, *, answers, cell_timeout=60.0, limits=None, unsafe=F
         command = (bwrap_command(work / "run" / NOTEBOOK, run_as, limits.disk)
                    + _launcher(run_as, limits, arguments))
     cells = sum(cell.cell_type == "code" for cell in notebook.cells)
-    wall = cell_timeout * (cells + 1) + 60
+    wall = cell_timeout * (cells + 1) + limits.startup
     with open(work / "result.json", "wb") as result, open(work / "errors.txt", "wb") as errors:
         process = subprocess.Popen(command, cwd=work, stdout=result, stderr=errors,
                                    stdin=subprocess.DEVNULL, start_new_session=True,

@@ -218,8 +218,9 @@ def test_a_frozen_runner_is_killed_from_outside(tmp_path, require_sandbox):
     started = time.perf_counter()
     execution = sandbox.execute(notebook("answer = 1", "import os, signal\n"
                                          "os.kill(os.getppid(), signal.SIGSTOP)"),
-                                tmp_path, answers=["answer"], cell_timeout=2.0)
+                                tmp_path, answers=["answer"], cell_timeout=2.0,
+                                limits=sandbox.Limits(startup=10))
     assert execution.result is None
-    assert execution.stopped == "the run did not finish within 66 s and was stopped."
-    assert time.perf_counter() - started < 90
+    assert execution.stopped == "the run did not finish within 16 s and was stopped."
+    assert time.perf_counter() - started < 40
     assert not sandbox.leftover_processes(wait=10)

@@ -111,6 +111,7 @@ import ast
 import copy
 import csv
 import hashlib
+import importlib
 import inspect
 import io
 import json
@@ -1529,7 +1530,5 @@ def __getattr__(name):
     # Grading lives in otcompanion.grading (which imports this module); its public names stay
     # importable from here.
     if name in _GRADING:
-        import importlib  # noqa: PLC0415
-
         return getattr(importlib.import_module("otcompanion.grading"), name)
     raise AttributeError(f"module 'otcompanion.classroom' has no attribute {name!r}")

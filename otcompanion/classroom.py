@@ -139,7 +139,7 @@ except ModuleNotFoundError as error:  # the book extra is not installed: say so
         f"pip install --constraint constraints.txt -e '.[book,classroom]')",
         name=error.name) from error
 
-from otcompanion import book
+from otcompanion import __version__, book
 from otcompanion._validation import check_bool, check_int
 
 MANIFEST = "assignment.json"
@@ -1004,8 +1004,6 @@ print(f"otcompanion {{otcompanion.__version__}} is ready.")
 
 def _setup_cells(chapter, student, parameters):
     """The first two cells of a student notebook: what to do and how to install, then the setup."""
-    from otcompanion import __version__  # noqa: PLC0415 (the version this process runs)
-
     shown = ", ".join(f"`{name} = {value!r}`" for name, value in parameters.items())
     intro = (
         f"> **Assignment** on the chapter *{chapter.title}* for student `{student}`, with "

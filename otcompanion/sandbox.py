@@ -44,6 +44,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -169,11 +170,9 @@ def _real(path):
 
 def _binds():
     """Read-only binds: the Python installation(s) and the package (not the repository)."""
-    import otcompanion  # noqa: PLC0415 - where the package lives
-
     prefixes = {_real(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     prefixes.add(str(Path(_real(sys.executable)).parent.parent))
-    package = Path(otcompanion.__file__).resolve().parent
+    package = Path(__file__).resolve().parent  # this module's package
     binds = [(p, p) for p in sorted(prefixes) if not p.startswith("/usr")]
     binds.append((str(package), f"/opt/otcompanion/{package.name}"))
     return binds
@@ -236,8 +235,6 @@ def sandbox_problem():
         return ("bubblewrap (bwrap) is not installed; install it (Debian/Ubuntu: apt-get install "
                 "bubblewrap; Fedora: dnf install bubblewrap) or grade with --unsafe in a "
                 "disposable machine.")
-    import tempfile  # noqa: PLC0415
-
     with tempfile.TemporaryDirectory() as folder:
         run_as = _run_as()
         probe = Path(folder) / NOTEBOOK

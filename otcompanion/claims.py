@@ -475,8 +475,9 @@ def final_map_verdict(outcomes, beats_null):
         optimality (OT cost over the map's cost; 1 for an optimal map) against
         :data:`OPTIMALITY_THRESHOLD`, claim ``"above"``.
     beats_null : bool
-        Whether, in every setup, the interval of the paired difference *trained minus random
-        instance translations* of the optimality lies above 0.
+        Whether, in every setup, the interval of the paired difference *trained map minus its
+        class moves with a random residual* of the optimality lies above 0 (a null map that
+        keeps what translating each class contributes, so it can reach the trained map).
 
     Returns
     -------

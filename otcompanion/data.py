@@ -61,7 +61,7 @@ def check_tokens(X, name="X"):
     return tokens
 
 
-def thesis_setup(n_classes, level):
+def thesis_setup(n_classes, level, n_features=2):
     """Class means and covariances of the thesis's synthetic setups.
 
     Two classes at level ``L``: means ``(-L, 0)`` and ``(L, 0)``. Three classes: with
@@ -69,16 +69,24 @@ def thesis_setup(n_classes, level):
     covariance ``2 I``. Both setups have mean pairwise W2 distance ``2L`` between classes
     (thesis §3, "gauss_dist"), so a level means the same separation for either task.
 
+    With ``n_features = d > 2`` (not in the thesis) the same means are padded with zeros and the
+    covariance is ``2 I_d``: the classes stay as far apart, and the extra coordinates are pure
+    noise. With ``d = 2`` the LayerNorm of the thesis's encoder block has only two possible
+    outputs, so ``d >= 3`` is where a trained map can be more than a translation of each class
+    (:func:`otcompanion.attention.layer_norm_jacobians`).
+
     Parameters
     ----------
     n_classes : {2, 3}
     level : {1, 2, 3, 4}
         Difficulty level; higher levels separate the classes more.
+    n_features : int, default 2
+        Token dimension ``d >= 2`` (thesis: 2).
 
     Returns
     -------
-    means : ndarray of shape (n_classes, 2)
-    covariances : ndarray of shape (n_classes, 2, 2)
+    means : ndarray of shape (n_classes, n_features)
+    covariances : ndarray of shape (n_classes, n_features, n_features)
     """
     if n_classes not in THESIS_N_CLASSES:
         raise ValueError(f"n_classes must be one of {THESIS_N_CLASSES}, got {n_classes!r}.")
@@ -89,7 +97,9 @@ def thesis_setup(n_classes, level):
     else:
         x = 6 * level / (2 * (1 + np.sqrt(2)))
         means = np.array([[-x, 0.0], [x, 0.0], [0.0, x]])
-    covariances = np.stack([2.0 * np.eye(2)] * n_classes)
+    n_features = check_int(n_features, "n_features", 2)
+    means = np.pad(means, ((0, 0), (0, n_features - 2)))
+    covariances = np.stack([2.0 * np.eye(n_features)] * n_classes)
     return means.astype(float), covariances
 
 
@@ -150,17 +160,18 @@ def make_token_clouds(means, covariances, n_instances=90, n_tokens=20, seed=0):
     return X, y
 
 
-def thesis_split(n_classes, level, n_instances=90, n_tokens=20, seed=0):
+def thesis_split(n_classes, level, n_instances=90, n_tokens=20, seed=0, n_features=2):
     """Thesis data for one setup, sampled and split as the thesis does.
 
-    Shorthand for :func:`thesis_setup`, :func:`make_token_clouds` and
-    :func:`alternating_split`: 90 instances of 20 tokens give 45 training and 45 test instances.
+    Shorthand for :func:`thesis_setup` (``n_features`` is its token dimension, thesis 2),
+    :func:`make_token_clouds` and :func:`alternating_split`: 90 instances of 20 tokens give 45
+    training and 45 test instances.
 
     Returns
     -------
     X_train, X_test, y_train, y_test : ndarrays
     """
-    means, covariances = thesis_setup(n_classes, level)
+    means, covariances = thesis_setup(n_classes, level, n_features)
     X, y = make_token_clouds(means, covariances, n_instances=n_instances, n_tokens=n_tokens,
                              seed=seed)
     return alternating_split(X, y)

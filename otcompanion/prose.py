@@ -23,6 +23,20 @@ def share_of(count, total):
     return f"{count} of {total}"
 
 
+def word_list(items):
+    """Items written as prose, e.g. ``"3, 4 and 8"`` (``"3 and 4"``, ``"3"``, ``""``).
+
+    Parameters
+    ----------
+    items : sequence
+        Anything with a ``str``; written in the order given.
+    """
+    words = [str(item) for item in items]
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def setup_values(values, spec=".3f"):
     """One value per setup, e.g. ``"0.950 (2 classes), 0.900 (3 classes)"``.
 
@@ -74,7 +88,8 @@ def third_feature_reading(matching):
 
 # Chapter 02: measuring the trajectories with optimal transport
 def beats_translations(beats):
-    """Whether the trained map's optimality is above that of random instance translations."""
+    """Whether the trained map's optimality is above that of its null map (chapter 02: the
+    trained map's class moves with a random residual)."""
     return "above" if beats else "not above"
 
 
@@ -119,7 +134,7 @@ def rank_correlation(correlations):
 
 
 def grid_setup(setups, levels):
-    """The setups of a grid, for a finding, e.g. ``"2 classes, 3 classes; levels [1, 2]"``.
+    """The setups of a grid, for a finding, e.g. ``"2 classes and 3 classes; levels 1 and 2"``.
 
     Parameters
     ----------
@@ -128,15 +143,18 @@ def grid_setup(setups, levels):
     levels : list of int
         The chapter's ``levels``.
     """
-    return f"{', '.join(setups)}; levels {levels}"
+    noun = "level" if len(levels) == 1 else "levels"
+    return f"{word_list(setups)}; {noun} {word_list(levels)}"
 
 
-def final_map_evidence(optimality, runs, lowest_bound, matching, translations):
-    """Evidence of the "final map" finding: interval texts of the trained map's optimality,
-    its matching and the optimality of random instance translations, over ``runs`` runs."""
+def final_map_evidence(optimality, runs, lowest_bound, matching, class_moves, residual):
+    """Evidence of the "final map" finding: interval texts of the trained map's optimality, its
+    matching, the optimality of its class moves with a random residual, and its residual
+    optimality (:func:`otcompanion.metrics.map_metrics`), over ``runs`` runs."""
     return (f"optimality {optimality} over {runs} runs (lowest setup lower bound "
             f"{lowest_bound:.4f}, threshold {claims.OPTIMALITY_THRESHOLD:g}); matching "
-            f"{matching}; random instance translations of the same size {translations}")
+            f"{matching}; the same class moves with a random residual {class_moves}; "
+            f"optimality of what is not a class translation {residual}")
 
 
 def trajectory_evidence(straightness, w2_path_efficiency, runs, after_plateau):

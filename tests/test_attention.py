@@ -535,3 +535,30 @@ def test_optimizers_other_than_rmsprop(easy):
                                       attention_every=0)
     assert adam.params["optimizer"] == "adam" and sgd.params["optimizer"] == "sgd"
     assert not np.allclose(adam.trace.block_outputs[-1], sgd.trace.block_outputs[-1])
+
+
+def test_layer_norm_jacobians_match_autograd_and_vanish_with_two_features():
+    for n_features in (2, 3):
+        X, _, y, _ = thesis_split(3, 1, n_instances=30, n_tokens=4, seed=0, n_features=n_features)
+        fit = train_transformer(X, y, epochs=2, n_heads=2, attention_every=0)
+        table = attention.layer_norm_jacobians(fit.model, fit.trace.inputs)
+        assert len(table) == 4 and set(table["sublayer"]) == {"attention", "feed-forward"}
+        # Automatic differentiation at the inputs of the first block's attention LayerNorm.
+        model = fit.model.eval()
+        x = torch.as_tensor(fit.trace.inputs, dtype=torch.float32)
+        with torch.no_grad():
+            attended = model.blocks[0].attention(x, False)[0]
+        layer = model.blocks[0].attention_norm.double()
+        jacobians = torch.func.vmap(torch.func.jacrev(layer))(
+            attended.double().reshape(-1, n_features))
+        norms = torch.linalg.matrix_norm(jacobians.detach(), ord=2).numpy()
+        model.float()
+        first = table[(table["block"] == 1) & (table["sublayer"] == "attention")].iloc[0]
+        assert first["median"] == pytest.approx(np.median(norms), rel=1e-4, abs=1e-9)
+        assert first["max"] == pytest.approx(norms.max(), rel=1e-4, abs=1e-9)
+        if n_features == 2:
+            assert table["median"].max() < 1e-2
+        else:
+            assert table["median"].min() > 1e-2
+    with pytest.raises(TypeError, match="ThesisTransformer"):
+        attention.layer_norm_jacobians(torch.nn.Linear(2, 2), X)

@@ -84,6 +84,10 @@ def test_traced_run_records_both_starts_reference_maps_and_sublayers():
         assert references.loc[name, "mean_displacement"] == pytest.approx(
             references.loc["trained", "mean_displacement"])
     assert (references["uc_monge_gap"] >= 0).all()
+    assert references.loc["trained", "residual_optimality"] == pytest.approx(
+        summary["residual_optimality"], nan_ok=True)
+    assert 0 <= summary["translation_share"] <= 1 and summary["layer_norm_jacobian"] >= 0
+    assert summary["n_features"] == 2
     assert len(record["sublayers"]) == 2 * 2 and {"n_classes", "level"} <= set(
         record["sublayers"].columns)
     assert 1 <= summary["plateau_epoch"] <= summary["best_epoch"]
@@ -102,6 +106,34 @@ def test_reference_maps_translate_instances_and_deform_smoothly():
     assert np.array_equal(maps["untrained network"], fit.trace.block_outputs[0, -1, 1])
     assert grid.reference_maps(fit.trace, seed=1)["random smooth deformation"] \
         == pytest.approx(maps["random smooth deformation"])
+
+
+def test_class_move_null_keeps_the_trained_class_moves_and_the_residual_size():
+    X, _, y, _ = thesis_split(3, 1, n_instances=30, n_tokens=4, seed=0, n_features=3)
+    fit = train_transformer(X, y, epochs=3, n_heads=2, attention_every=0)
+    maps = grid.reference_maps(fit.trace, seed=1)
+    start, labels = fit.trace.inputs, fit.trace.labels
+    trained, null = maps["trained"] - start, maps["class translations, random residual"] - start
+    for c in np.unique(labels):
+        assert np.allclose(null[labels == c].reshape(-1, 3).mean(axis=0),
+                           trained[labels == c].reshape(-1, 3).mean(axis=0))
+
+    def residual_size(moves):
+        residual = moves.copy()
+        for c in np.unique(labels):
+            residual[labels == c] -= moves[labels == c].reshape(-1, 3).mean(axis=0)
+        return np.linalg.norm(residual, axis=-1).mean()
+
+    assert residual_size(null) == pytest.approx(residual_size(trained))
+    assert not np.allclose(null, trained)
+
+
+def test_traced_run_in_more_dimensions():
+    record = grid.traced_run(3, 1, 0, seed=2, n_features=3, **{**TINY_RUN, "epochs": 4})
+    assert record["summary"]["n_features"] == 3
+    assert record["references"]["mean_displacement"].gt(0).all()
+    with pytest.raises(ValueError, match="n_features"):
+        grid.traced_run(3, 1, 0, n_features=1, **TINY_RUN)
 
 
 def test_traced_run_trains_with_the_chosen_optimizer():
@@ -543,7 +575,7 @@ def test_chapter_02_readings_of_claims_one_and_two():
     summary = pd.DataFrame(runs)
     references = pd.concat([
         summary.assign(map="trained", matching=1.0),
-        summary.assign(map="random instance translations", matching=0.5,
+        summary.assign(map="class translations, random residual", matching=0.5,
                        optimality=summary["optimality"] - 0.1)])
     reading = experiments.final_map_reading(summary, references)
     assert reading["verdict"] == "supported" and reading["beats_null"]

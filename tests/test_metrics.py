@@ -541,3 +541,31 @@ def test_map_metrics_monge_gap_matches_uscidda_cuturi_class_by_class():
     shifted = metrics.map_metrics(source, source + np.array([3.0, -1.0]), labels)
     assert shifted["uc_monge_gap"] == pytest.approx(0, abs=1e-9)
     assert shifted["optimality"] == pytest.approx(1.0) and shifted["matching"] == 1.0
+
+
+def test_map_metrics_residual_after_class_translations_matches_a_direct_solve():
+    rng = np.random.default_rng(3)
+    source, labels = rng.normal(size=(12, 6, 3)), np.repeat([0, 1, 2], 4)
+    shifts = np.array([[5.0, 0, 0], [0, -4, 0], [1, 1, 1]])[labels][:, None, :]
+    mapped = source + shifts + 0.5 * rng.normal(size=source.shape)
+    result = metrics.map_metrics(source, mapped, labels)
+    class_moves = np.stack([(mapped - source)[labels == c].reshape(-1, 3).mean(axis=0)
+                            for c in range(3)])
+    residual = metrics.map_metrics(source, mapped - class_moves[labels][:, None, :], labels)
+    # The closed form (the optimal assignment ignores translations) against a fresh solve.
+    assert result["residual_optimality"] == pytest.approx(residual["optimality"], rel=1e-9)
+    assert result["uc_monge_gap"] == pytest.approx(residual["uc_monge_gap"], rel=1e-9)
+    assert result["matching"] == residual["matching"]
+    assert residual["translation_share"] == pytest.approx(0.0, abs=1e-12)
+    assert result["residual_optimality"] < result["optimality"] - 0.05
+    assert 0.5 < result["translation_share"] < 1
+
+
+def test_map_metrics_of_a_pure_class_translation():
+    rng = np.random.default_rng(4)
+    source, labels = rng.normal(size=(8, 5, 2)), np.repeat([0, 1], 4)
+    mapped = source + np.array([[3.0, 0], [0, -2]])[labels][:, None, :]
+    result = metrics.map_metrics(source, mapped, labels)
+    assert result["optimality"] == pytest.approx(1.0)
+    assert result["translation_share"] == pytest.approx(1.0)
+    assert np.isnan(result["residual_optimality"])

@@ -41,6 +41,13 @@ def test_ablation_reading_and_settings():
     assert prose.pair_classes(0, 1) == "0 and 1"
 
 
+def test_word_list_writes_lists_as_prose():
+    assert prose.word_list([]) == ""
+    assert prose.word_list([3]) == "3"
+    assert prose.word_list([3, 4]) == "3 and 4"
+    assert prose.word_list(["a", "b", "c"]) == "a, b and c"
+
+
 def test_rank_correlation_without_groups_says_why():
     assert prose.rank_correlation(pd.Series([], dtype=float)) == "n/a (no group varies in both)"
     values = pd.Series([0.1, 0.3, 0.2])
@@ -49,10 +56,12 @@ def test_rank_correlation_without_groups_says_why():
 
 def test_findings_evidence():
     assert prose.grid_setup(["2 classes", "3 classes"], [1, 2]) == (
-        "2 classes, 3 classes; levels [1, 2]")
-    assert prose.final_map_evidence("0.99 [0.98, 1.00]", 4, 0.98, "1.0", "0.9") == (
+        "2 classes and 3 classes; levels 1 and 2")
+    assert prose.grid_setup(["3 classes"], [2]) == "3 classes; level 2"
+    assert prose.final_map_evidence("0.99 [0.98, 1.00]", 4, 0.98, "1.0", "0.9", "0.4") == (
         "optimality 0.99 [0.98, 1.00] over 4 runs (lowest setup lower bound 0.9800, threshold "
-        "0.99); matching 1.0; random instance translations of the same size 0.9")
+        "0.99); matching 1.0; the same class moves with a random residual 0.9; optimality of "
+        "what is not a class translation 0.4")
     assert prose.trajectory_evidence("0.4", "0.3", 4, "80") == (
         "straightness 0.4, W2 path efficiency 0.3 over 4 runs (thresholds on the setups' upper "
         "bounds: below 0.5 supported, below 0.9 partly); 80 % of the path after the validation "

@@ -22,7 +22,7 @@ The package has one module per topic; every public name below is importable from
   computation;
 - :mod:`otcompanion.attention.transformer`: :class:`EncoderBlock`, :class:`ThesisTransformer`,
   the training (:func:`train_transformer`, :class:`TransformerFit`) and the scikit-learn
-  estimator :class:`TransformerClassifier`;
+  estimator :class:`TransformerClassifier`, and :func:`layer_norm_jacobians`;
 - :mod:`otcompanion.attention.trace`: :class:`Trace` and :class:`ForwardTrace`.
 
 References
@@ -46,10 +46,12 @@ from .transformer import (
     ThesisTransformer,
     TransformerClassifier,
     TransformerFit,
+    layer_norm_jacobians,
     train_transformer,
 )
 
 __all__ = ["HISTORY_COLUMNS", "LAYER_NORM_EPS", "OPTIMIZERS", "TRACE_FORMAT_VERSION",
            "TRAJECTORY_STARTS", "Dropout", "EncoderBlock", "ForwardTrace", "KerasRMSprop",
            "MultiHeadSelfAttention", "ThesisTransformer", "Trace", "TransformerClassifier",
-           "TransformerFit", "dropout_noise", "train_transformer"]
+           "TransformerFit", "dropout_noise", "layer_norm_jacobians",
+           "train_transformer"]

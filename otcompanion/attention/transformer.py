@@ -230,6 +230,80 @@ class ThesisTransformer(nn.Module):
             self.train(was_training)
 
 
+def layer_norm_jacobians(model, tokens):
+    """Spectral norms of the Jacobians of every LayerNorm of the encoder at its actual inputs.
+
+    For LayerNorm over ``d`` features, :math:`\\operatorname{LN}(z) = \\gamma \\odot \\hat z +
+    \\beta` with :math:`\\hat z = (z - \\bar z) / \\sqrt{s^2 + \\varepsilon}`, the Jacobian is
+
+    .. math::
+        J(z) = \\frac{\\operatorname{diag}(\\gamma)}{\\sqrt{s^2 + \\varepsilon}}
+        \\Big(I - \\tfrac1d \\mathbf 1 \\mathbf 1^\\top - \\tfrac1d \\hat z \\hat z^\\top\\Big).
+
+    With ``d = 2`` the centred input is a multiple of :math:`(1, -1)`, so :math:`\\hat z \\approx
+    \\pm(1, -1)` and the bracket vanishes up to :math:`\\varepsilon / (s^2 + \\varepsilon)`: the
+    output is one of two fixed vectors and the Jacobian is nearly 0, so every sublayer of the
+    thesis's encoder block adds one of two vectors to each token (Ba, Kiros & Hinton, "Layer
+    normalization", 2016, for the layer; Quadrio & Candelieri, 2025, for the block with
+    ``d = 2``). Only tokens whose two features are almost equal (:math:`s^2` near 0) sit near
+    the switch between the two outputs, where the Jacobian is large; the median over the tokens
+    says what a typical token sees. From ``d = 3`` on the bracket is a projection of rank
+    ``d - 2``.
+
+    The Jacobians are evaluated with this formula (in float64) at the inputs each LayerNorm
+    receives when ``model`` (in eval mode) encodes ``tokens``; the tests check it against
+    automatic differentiation.
+
+    Parameters
+    ----------
+    model : ThesisTransformer
+    tokens : array-like or Tensor of shape (B, T, d)
+        Inputs of the model (standardized tokens for a :class:`TransformerFit`'s model).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per LayerNorm: ``block`` (1-based), ``sublayer`` (``"attention"`` or
+        ``"feed-forward"``), ``median`` and ``max`` of the spectral norms over the tokens.
+    """
+    if not isinstance(model, ThesisTransformer):
+        raise TypeError(f"model must be a ThesisTransformer, got {type(model).__name__}.")
+    parameter = next(model.parameters())
+    x = torch.as_tensor(np.asarray(tokens, dtype=np.float32) if not torch.is_tensor(tokens)
+                        else tokens, dtype=parameter.dtype, device=parameter.device)
+    norms = [(block, "attention", block.attention_norm) for block in model.blocks]
+    norms += [(block, "feed-forward", block.ff_norm) for block in model.blocks]
+    inputs = {}
+    hooks = [layer.register_forward_hook(
+        lambda module, args, output, key=id(layer): inputs.__setitem__(key, args[0].detach()))
+        for _, _, layer in norms]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch_session(0), torch.no_grad():  # one thread: the same floats on every machine
+            model.encode(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    rows = []
+    for index, block in enumerate(model.blocks, start=1):
+        for sublayer, layer in (("attention", block.attention_norm),
+                                ("feed-forward", block.ff_norm)):
+            z = inputs[id(layer)].double().reshape(-1, layer.normalized_shape[0]).cpu().numpy()
+            d = z.shape[1]
+            scale = np.sqrt(z.var(axis=1) + layer.eps)
+            normalized = (z - z.mean(axis=1, keepdims=True)) / scale[:, None]
+            bracket = (np.eye(d) - 1.0 / d
+                       - normalized[:, :, None] * normalized[:, None, :] / d)
+            gain = layer.weight.detach().double().cpu().numpy()
+            jacobians = gain[None, :, None] * bracket / scale[:, None, None]
+            spectral = np.linalg.norm(jacobians, ord=2, axis=(1, 2))
+            rows.append({"block": index, "sublayer": sublayer,
+                         "median": float(np.median(spectral)), "max": float(spectral.max())})
+    return pd.DataFrame(rows)
+
+
 def token_loss(logits, codes):
     """Mean token-wise cross-entropy with the instance label broadcast to every token."""
     n_tokens = logits.shape[1]

@@ -36,7 +36,12 @@ from otcompanion._validation import (
     check_positive,
     check_sequence,
 )
-from otcompanion.attention import OPTIMIZERS, TRAJECTORY_STARTS, train_transformer
+from otcompanion.attention import (
+    OPTIMIZERS,
+    TRAJECTORY_STARTS,
+    layer_norm_jacobians,
+    train_transformer,
+)
 from otcompanion.data import thesis_split
 from otcompanion.engine import run_jobs
 from otcompanion.pretrain import epochs_to_accuracy
@@ -132,7 +137,8 @@ def curve_steps(last, n_points, horizon=None):
 
 #: The maps :func:`reference_maps` gives, in reading order.
 REFERENCE_MAPS = ("trained", "untrained network", "after epoch 1",
-                  "random instance translations", "random smooth deformation")
+                  "random instance translations", "random smooth deformation",
+                  "class translations, random residual")
 
 
 def reference_maps(trace, seed=0):
@@ -149,9 +155,16 @@ def reference_maps(trace, seed=0):
     - ``"random smooth deformation"``: :math:`x + \\sum_{j=1}^{8} a_j \\cos(w_j \\cdot x + b_j)`
       with :math:`w_j \\sim N(0, I)`, :math:`a_j \\sim N(0, I)` (a vector per term) and
       :math:`b_j \\sim U[0, 2\\pi)`, a smooth random vector field (random Fourier features,
-      Rahimi & Recht, 2007).
+      Rahimi & Recht, 2007);
+    - ``"class translations, random residual"``: the trained map's mean move of each class
+      :math:`t_c` plus a random residual, i.i.d. :math:`N(0, I)` per token, centred in each class
+      and scaled so that its mean length equals that of the trained map's residual
+      :math:`T(x_i) - x_i - t_c`. It keeps what a translation of each class contributes to the
+      optimality and asks whether the rest of the trained map is closer to optimal than chance
+      (:func:`otcompanion.metrics.map_metrics`).
 
-    The two random maps are scaled so that their mean displacement equals the trained map's.
+    The random instance translations and the smooth deformation are scaled so that their mean
+    displacement equals the trained map's.
 
     Parameters
     ----------
@@ -178,15 +191,25 @@ def reference_maps(trace, seed=0):
     w, a = rng.normal(size=(8, d)), rng.normal(size=(8, d))
     b = rng.uniform(0, 2 * np.pi, size=8)
     field = np.cos(start @ w.T + b) @ a  # (n, T, d)
+    labels = np.asarray(trace.labels)
+    class_moves = np.zeros_like(start)
+    for c in np.unique(labels):
+        class_moves[labels == c] = (trained - start)[labels == c].reshape(-1, d).mean(axis=0)
+    residual_size = np.linalg.norm(trained - start - class_moves, axis=-1).mean()
+    noise = rng.normal(size=start.shape)
+    for c in np.unique(labels):
+        noise[labels == c] -= noise[labels == c].reshape(-1, d).mean(axis=0)
+    noise *= residual_size / np.linalg.norm(noise, axis=-1).mean()
     return {"trained": trained, "untrained network": np.asarray(outputs[0], dtype=float),
             "after epoch 1": np.asarray(outputs[min(1, len(outputs) - 1)], dtype=float),
             "random instance translations": scaled(translations),
-            "random smooth deformation": scaled(field)}
+            "random smooth deformation": scaled(field),
+            "class translations, random residual": start + class_moves + noise}
 
 
 def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, n_heads=10,
                n_instances=90, n_tokens=20, curve_points=10, trajectory_start="input",
-               optimizer="rmsprop", lr=1e-2):
+               optimizer="rmsprop", lr=1e-2, n_features=2):
     """Train and trace the thesis Transformer on one thesis setup; measure its trajectory.
 
     Data and model are seeded with :func:`run_seed` ``(seed, n_classes, level, repetition)``;
@@ -223,11 +246,18 @@ def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, 
     lr : float, default 1e-2
         The optimizer and its learning rate (thesis: keras RMSprop, 1e-2), for the optimizer
         ablation of chapter 02.
+    n_features : int, default 2
+        Token dimension (thesis: 2); larger values pad the class means with zeros
+        (:func:`otcompanion.data.thesis_setup`).
 
     Returns
     -------
     dict
-        ``summary``: ``n_classes``, ``level``, ``repetition``, ``seed``, ``best_epoch``,
+        ``summary``: ``n_classes``, ``level``, ``repetition``, ``n_features``, ``seed``,
+        ``best_epoch``, ``layer_norm_jacobian`` (the largest, over the encoder's LayerNorms, of
+        the median spectral norm of the LayerNorm's Jacobian at the training tokens,
+        :func:`otcompanion.attention.layer_norm_jacobians`), ``residual_optimality`` and
+        ``translation_share`` of the trained map (:func:`otcompanion.metrics.map_metrics`),
         ``fit_seconds``, ``metrics_seconds``, ``instance_accuracy``, ``token_accuracy`` and
         ``recall_<class>`` (test set), the :data:`TRAJECTORY_METRICS` of the whole trajectory
         and ``equal_length_efficiency`` (the thesis efficiency of straight, equal-length paths
@@ -252,15 +282,16 @@ def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, 
                    trajectory_start=check_choice(trajectory_start, "trajectory_start",
                                                  TRAJECTORY_STARTS),
                    optimizer=check_choice(optimizer, "optimizer", OPTIMIZERS),
-                   lr=check_positive(lr, "lr"))
+                   lr=check_positive(lr, "lr"), n_features=check_int(n_features, "n_features", 2))
     return engine.cached(_traced_run, **options)
 
 
 def _traced_run(n_classes, level, repetition, seed, epochs, n_blocks, n_heads, n_instances,
-                n_tokens, curve_points, trajectory_start, optimizer, lr):
+                n_tokens, curve_points, trajectory_start, optimizer, lr, n_features):
     run = run_seed(seed, n_classes, level, repetition)
     X_train, X_test, y_train, y_test = thesis_split(n_classes, level, n_instances=n_instances,
-                                                    n_tokens=n_tokens, seed=run)
+                                                    n_tokens=n_tokens, seed=run,
+                                                    n_features=n_features)
     fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks,
                             n_heads=n_heads, seed=run, attention_every=0, optimizer=optimizer,
                             lr=lr)
@@ -269,7 +300,10 @@ def _traced_run(n_classes, level, repetition, seed, epochs, n_blocks, n_heads, n
     until_best = fit.history[fit.history["epoch"] <= fit.best_epoch]
     plateau = epochs_to_accuracy(until_best, until_best["val_instance_accuracy"].max())
     summary = {
-        **keys, "seed": run, "best_epoch": fit.best_epoch, "fit_seconds": fit.fit_seconds,
+        **keys, "n_features": n_features, "seed": run, "best_epoch": fit.best_epoch,
+        "layer_norm_jacobian": float(
+            layer_norm_jacobians(fit.model, fit.trace.inputs)["median"].max()),
+        "fit_seconds": fit.fit_seconds,
         "instance_accuracy": fit.test_metrics["instance_accuracy"],
         "token_accuracy": fit.test_metrics["token_accuracy"],
         "equal_length_efficiency": metrics.equal_length_efficiency(fit.trace.labels,
@@ -311,6 +345,9 @@ def _traced_run(n_classes, level, repetition, seed, epochs, n_blocks, n_heads, n
     references = pd.DataFrame([
         {"map": name, **metrics.map_metrics(fit.trace.inputs, mapped, fit.trace.labels)}
         for name, mapped in reference_maps(fit.trace, seed=run).items()])
+    trained = references.set_index("map").loc["trained"]
+    summary.update({name: float(trained[name])
+                    for name in ("residual_optimality", "translation_share")})
     sublayers = fit.trace.sublayer_moves()
     summary["metrics_seconds"] = time.perf_counter() - started
     summary.update({"optimizer": optimizer, "lr": lr})
@@ -392,12 +429,13 @@ def final_map_reading(summary, references):
         ``verdict`` (:func:`otcompanion.claims.final_map_verdict` of the per-setup intervals of
         the optimality against :data:`otcompanion.claims.OPTIMALITY_THRESHOLD`),
         ``lowest_bound`` (the lowest lower end of those intervals), ``beats_null`` (the
-        trained map's optimality above that of random instance translations in every setup,
+        trained map's optimality above that of the null map that keeps its class moves,
+        *class translations, random residual* of :func:`reference_maps`, in every setup,
         paired by run) and ``versus`` (those paired differences, optimality and matching).
     """
     versus = stats.paired_differences(
         references, ["setup"], ["level", "repetition"], "map", "trained",
-        "random instance translations", ["optimality", "matching"])
+        "class translations, random residual", ["optimality", "matching"])
     intervals = stats.interval_frame(summary, ["setup"], ["optimality"])
     near_one = claims.interval_outcomes(intervals, claims.OPTIMALITY_THRESHOLD, "above")
     beats_null = bool((versus.loc[versus["quantity"] == "optimality", "low"] > 0).all())

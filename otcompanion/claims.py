@@ -369,6 +369,38 @@ def combined_verdict(outcomes):
     return "not supported" if "contradict" in outcomes else "inconclusive"
 
 
+def budget_range_verdict(verdicts):
+    """One verdict for a range of budgets (e.g. epoch budgets of chapter 03's claim 3).
+
+    A verdict chosen at one budget can flip at another; a claim read over a range of budgets
+    holds only where it holds at every one of them.
+
+    Parameters
+    ----------
+    verdicts : dict
+        Budget -> verdict (:data:`VERDICTS`) at that budget.
+
+    Returns
+    -------
+    str
+        The common verdict when every budget gives the same one. Otherwise ``"partly
+        supported"`` when at least one budget gives ``"supported"`` or ``"partly supported"``
+        (the claim holds at some budgets of the range, not at all), and ``"inconclusive"``
+        when none does (the budgets disagree on what they cannot support).
+    """
+    words = list(dict(verdicts).values())
+    if not words:
+        raise ValueError("verdicts must hold at least one budget's verdict.")
+    unknown = sorted(set(words) - set(VERDICTS))
+    if unknown:
+        raise ValueError(f"unknown verdict(s) {unknown}; allowed: {list(VERDICTS)}.")
+    if len(set(words)) == 1:
+        return words[0]
+    if {"supported", "partly supported"} & set(words):
+        return "partly supported"
+    return "inconclusive"
+
+
 def pretraining_verdict(differences, *, speed="epochs_to_target_capped",
                         accuracy="val_accuracy", cell=("setup", "condition")):
     """A verdict on "pretraining helps convergence only partly and is fragile" (thesis claim 3).

@@ -13,7 +13,9 @@ Class 0 sits at :math:`(0, 3k)`. For two classes the means are :math:`(0, 6)` an
 for three classes :math:`(0, 9)`, :math:`(7.79, -4.5)`, :math:`(-7.79, -4.5)` (Quadrio &
 Candelieri, 2025, the dummy-Gaussian OT model and the MLP pretraining). Other layouts (the
 ``(cos, sin)`` circle, a regular simplex, a rotation, another radius) are options for
-sensitivity studies, never the default.
+sensitivity studies, never the default. One of them is the thesis's own: its simulation script
+pretrains the head on means aligned with the data's classes, :math:`(-5, 0), (5, 0), (0, 5)`
+(``"aligned"``).
 
 References
 ----------
@@ -28,7 +30,7 @@ import numpy as np
 from ._validation import check_int, check_positive, check_real
 
 #: Named layouts of :func:`dummy_means`.
-GEOMETRIES = ("circle", "circle_cos_sin", "simplex")
+GEOMETRIES = ("circle", "circle_cos_sin", "simplex", "aligned")
 
 
 def dummy_means(n_classes, geometry="circle", radius=None, dim=2, rotation=0.0):
@@ -46,7 +48,10 @@ def dummy_means(n_classes, geometry="circle", radius=None, dim=2, rotation=0.0):
     - ``"simplex"``: the ``k`` vertices of a regular simplex centred at the origin with
       circumradius :math:`r` (every pair of means :math:`r\\sqrt{2k/(k-1)}` apart) in the first
       ``k - 1`` coordinates, vertex 0 on the first axis; for ``k = 2, 3`` it is the
-      ``"circle_cos_sin"`` layout. ``rotation`` must be 0.
+      ``"circle_cos_sin"`` layout. ``rotation`` must be 0;
+    - ``"aligned"``, the means of the thesis's simulation script (for 2 or 3 classes): where
+      the thesis's data classes lie, :math:`(-r, 0), (r, 0)` and, for three classes,
+      :math:`(0, r)`, with :math:`r = 5` by default. ``rotation`` must be 0.
 
     Neighbouring circle means are :math:`2r\\sin(\\pi/k)` apart (12 for two classes, about 15.6
     for three at the default radius).
@@ -57,7 +62,8 @@ def dummy_means(n_classes, geometry="circle", radius=None, dim=2, rotation=0.0):
         ``k >= 2``.
     geometry : {"circle", "circle_cos_sin", "simplex"}, default "circle"
     radius : float, optional
-        Distance ``r > 0`` of every mean from the origin; default ``3 * n_classes``.
+        Distance ``r > 0`` of every mean from the origin; default ``3 * n_classes`` (5 for
+        ``"aligned"``).
     dim : int, default 2
         Dimension of the space; zeros fill the coordinates the layout does not use.
     rotation : float, default 0.0
@@ -76,11 +82,19 @@ def dummy_means(n_classes, geometry="circle", radius=None, dim=2, rotation=0.0):
     """
     k = check_int(n_classes, "n_classes", 2)
     dim = check_int(dim, "dim", 1)
-    radius = 3.0 * k if radius is None else check_positive(radius, "radius")
     rotation = check_real(rotation, "rotation")
     if not isinstance(geometry, str) or geometry not in GEOMETRIES:
         raise ValueError(f"geometry must be one of {GEOMETRIES}, got {geometry!r}.")
-    if geometry == "simplex":
+    if radius is None:
+        radius = 5.0 if geometry == "aligned" else 3.0 * k
+    radius = check_positive(radius, "radius")
+    if geometry == "aligned":
+        if k > 3:
+            raise ValueError(f"geometry 'aligned' has 2 or 3 classes (the thesis's), got {k}.")
+        if rotation != 0.0:
+            raise ValueError("rotation applies to the circle geometries, not to 'aligned'.")
+        layout = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])[:k]
+    elif geometry == "simplex":
         if rotation != 0.0:
             raise ValueError("rotation applies to the circle geometries, not to 'simplex'.")
         # The centred vertices e_i - 1/k in an orthonormal basis of their span chosen by

@@ -289,8 +289,8 @@ def pretraining_finding(result, epochs, patience, budgets, evidence):
 
 def pretraining_setup(task_names, levels, n_repetitions):
     """Where chapter 03's finding was measured."""
-    return (f"{', '.join(task_names)}; levels {', '.join(map(str, levels))}; "
-            f"{n_repetitions} repetitions")
+    noun = "level" if len(levels) == 1 else "levels"
+    return f"{word_list(task_names)}; {noun} {word_list(levels)}; {n_repetitions} repetitions"
 
 
 # Chapter 04

@@ -328,3 +328,18 @@ def test_the_findings_table_has_a_line_per_finding_and_per_untested_claim():
     assert "| Claim 2: the trajectory is inefficient | not tested in this build | | | |" in table
     assert "| **not supported** | s | n/a |" in claims.findings_table(findings)
     assert set(claims.TITLES) == set(claims.CLAIMS)
+
+
+def test_budget_range_verdict_holds_only_where_every_budget_agrees():
+    assert claims.budget_range_verdict({5: "supported", 10: "supported"}) == "supported"
+    assert claims.budget_range_verdict({5: "supported", 10: "not supported"}) == \
+        "partly supported"
+    assert claims.budget_range_verdict({5: "partly supported", 10: "inconclusive"}) == \
+        "partly supported"
+    assert claims.budget_range_verdict({5: "not supported", 10: "inconclusive"}) == \
+        "inconclusive"
+    assert claims.budget_range_verdict({20: "not supported"}) == "not supported"
+    with pytest.raises(ValueError, match="at least one"):
+        claims.budget_range_verdict({})
+    with pytest.raises(ValueError, match="unknown verdict"):
+        claims.budget_range_verdict({5: "maybe"})

@@ -564,6 +564,8 @@ def test_budget_verdicts_recompute_the_verdict_per_budget():
     assert [check["budget"] for check in checks] == [3, 4]
     assert all(check["faster"] == [("2 classes", "circle")] for check in checks)
     assert {check["verdict"] for check in checks} == {"partly supported"}
+    assert all(set(check["differences"]["quantity"]) == {"epochs_to_target_capped", "val_accuracy"}
+               for check in checks)
 
 
 def test_chapter_02_readings_of_claims_one_and_two():

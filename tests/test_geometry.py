@@ -61,3 +61,12 @@ def test_simplex_means_are_equidistant_and_match_the_cos_sin_circle_for_three():
 def test_bad_input_names_the_parameter(kwargs, error, match):
     with pytest.raises(error, match=match):
         dummy_means(**kwargs)
+
+
+def test_aligned_means_are_the_thesis_simulation_means():
+    assert np.array_equal(dummy_means(3, "aligned"), [[-5, 0], [5, 0], [0, 5]])
+    assert np.array_equal(dummy_means(2, "aligned", radius=2, dim=3), [[-2, 0, 0], [2, 0, 0]])
+    with pytest.raises(ValueError, match="2 or 3 classes"):
+        dummy_means(4, "aligned")
+    with pytest.raises(ValueError, match="rotation"):
+        dummy_means(3, "aligned", rotation=0.5)

@@ -65,7 +65,7 @@ def test_pretraining_summary_finding_and_setup():
     assert "budget 20 epochs, patience 10. Faster: 2 classes with *c*; slower: none" in finding
     assert finding.endswith("shorter budgets, the verdict is x.\n- e")
     assert prose.pretraining_setup(["2 classes", "3 classes"], [1, 2], 20) == \
-        "2 classes, 3 classes; levels 1, 2; 20 repetitions"
+        "2 classes and 3 classes; levels 1 and 2; 20 repetitions"
 
 
 # Chapter 04

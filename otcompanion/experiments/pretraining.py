@@ -501,7 +501,8 @@ def budget_verdicts(histories, budgets, task_names, patience, target_accuracy, s
     Returns
     -------
     list of dict
-        Per budget, in the order of ``budgets``: ``budget`` and the verdict's dict.
+        Per budget, in the order of ``budgets``: ``budget``, the verdict's dict and
+        ``differences``, the pooled paired differences the verdict read.
     """
     checks = []
     for budget in budgets:
@@ -513,5 +514,5 @@ def budget_verdicts(histories, budgets, task_names, patience, target_accuracy, s
             pool_levels=True, seed=seed)
         differences["setup"] = differences["n_classes"].map(task_names)
         checks.append({"budget": budget, **claims.pretraining_verdict(
-            differences, cell=("setup", "condition"))})
+            differences, cell=("setup", "condition")), "differences": differences})
     return checks

@@ -20,6 +20,7 @@ in *Neural Networks: Tricks of the Trade*, 1998.
 from __future__ import annotations
 
 import math
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -269,8 +270,11 @@ def train_epochs(model, optimizer, loss_fn, inputs, targets, epochs, *, batch_si
     Returns
     -------
     rows : list of dict
-        One per epoch run: ``epoch``, ``train_loss`` (mean over the epoch's rows), then the
-        values of ``train_metrics`` and ``evaluate``.
+        One per epoch run: ``epoch``, ``train_loss`` (mean over the epoch's rows),
+        ``step_seconds`` (CPU time of the calling thread spent in gradient steps up to the end
+        of this epoch, ``time.thread_time``: what training costs, without evaluation or
+        recording, and little affected by other processes on the machine), then the values of
+        ``train_metrics`` and ``evaluate``.
     best_epoch : int
         The restored epoch, or the last one without ``stopping``.
     """
@@ -278,9 +282,10 @@ def train_epochs(model, optimizer, loss_fn, inputs, targets, epochs, *, batch_si
     batch = n_rows if batch_size is None else min(batch_size, n_rows)
     if train_metrics is not None and batch < n_rows:
         raise ValueError("train_metrics needs full-batch training.")
-    rows, epoch = [], 0
+    rows, epoch, step_seconds = [], 0, 0.0
     modules = list(model.modules())
     for epoch in range(1, epochs + 1):
+        started = time.thread_time()
         _set_mode(modules, True)
         if batch < n_rows:
             order = torch.randperm(n_rows, device=inputs.device)
@@ -298,7 +303,8 @@ def train_epochs(model, optimizer, loss_fn, inputs, targets, epochs, *, batch_si
             total += loss.detach() * len(x)
         # One full batch: its loss as is (a sum over batches would round it differently).
         train_loss = float(loss.detach()) if batch == n_rows else float(total) / n_rows
-        row = {"epoch": epoch, "train_loss": train_loss}
+        step_seconds += time.thread_time() - started
+        row = {"epoch": epoch, "train_loss": train_loss, "step_seconds": step_seconds}
         if train_metrics is not None:
             row.update(train_metrics(outputs.detach(), t))
         if evaluate is not None:

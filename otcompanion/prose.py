@@ -12,8 +12,6 @@ Sections follow the chapters; the functions of the first section serve several c
 
 from __future__ import annotations
 
-import numpy as np
-
 from otcompanion import claims, stats
 
 
@@ -308,34 +306,13 @@ def group_name(row, by):
 
 
 def levels_text(levels):
-    """``"level 1"`` or ``"levels 1, 2"``."""
-    return ("level " if len(levels) == 1 else "levels ") + ", ".join(map(str, levels))
+    """``"level 1"`` or ``"levels 1 and 2"``."""
+    return ("level " if len(levels) == 1 else "levels ") + word_list(levels)
 
 
 def tasks_text(task_names, tasks):
     """``"2 classes and 3 classes"`` for ``tasks`` named by ``task_names``."""
-    return " and ".join(task_names[k] for k in tasks)
-
-
-def trace_overhead(ratio):
-    """How much longer a traced epoch took, from ``ratio`` = (geometric mean, low, high,
-    pairs) of :func:`otcompanion.experiments.traced_epoch_ratio`, or None when not measured."""
-    if ratio is None:
-        return ("not measured with these parameters (no setup was fitted both traced and "
-                "untraced)")
-    mean, low, high, n = ratio
-    return (f"a traced epoch of chapter 02 took {stats.format_interval(mean, low, high, 2)} "
-            f"times as long as an untraced epoch here (geometric mean and 95 % interval over "
-            f"{n} pairs)")
-
-
-def trace_correction(ratio):
-    """How the Transformer's traced times were corrected (``ratio``: not finite when they were
-    not)."""
-    if np.isfinite(ratio):
-        return (f" (the Transformer's traced times divided by {ratio:.2f}, the measured "
-                f"ratio of its traced to untraced time per epoch)")
-    return " (the Transformer's times include recording its trajectory)"
+    return word_list([task_names[k] for k in tasks])
 
 
 def accuracy_evidence(differences, by, margin, found):

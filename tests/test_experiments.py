@@ -405,19 +405,30 @@ def test_classifier_comparison_reads_the_traced_run_and_shares_its_split(tmp_pat
             assert np.isnan(row["seconds_to_target"])
 
 
-def test_stopping_rule_stops_both_models_with_the_same_patience():
+def test_stopping_rule_matches_patience_in_gradient_steps_and_alternates_the_order():
     rows = comparison.stopping_rule_run(3, 1, 2, patience=2, epochs=30, n_instances=30,
                                          n_tokens=4, n_heads=2)
     assert [row["model"] for row in rows] == ["Transformer", "OT classifier"]
     for row in rows:
         assert row["protocol"] == "same stopping rule" and row["n_tokens"] == 4
-        # Stopped after `patience` epochs without improvement, or at the cap.
-        assert row["epochs_run"] == 30 or row["epochs_run"] == row["best_epoch"] + 2
+        # Stopped after its patience (in its own epochs) without improvement, or at the cap.
+        assert row["epochs_run"] == 30 or row["epochs_run"] == (row["best_epoch"]
+                                                                + row["patience_epochs"])
+        assert row["patience_epochs"] * row["steps_per_epoch"] >= 2
+        assert (row["patience_epochs"] - 1) * row["steps_per_epoch"] < 2
         assert {"recall_0", "recall_1", "recall_2"} <= set(row)
+        assert 0 < row["cpu_seconds"]
+        if np.isfinite(row["epochs_to_target"]):
+            assert 0 < row["cpu_seconds_to_target"] <= row["cpu_seconds"]
     # Fewer tokens per instance: other data, same seed.
     fewer = comparison.stopping_rule_run(3, 1, 2, patience=2, epochs=30, n_instances=30,
                                           n_tokens=2, n_heads=2)
     assert fewer[0]["seed"] == rows[0]["seed"] and fewer[0]["n_tokens"] == 2
+    # Odd repetitions fit the OT classifier first; the rows keep one order.
+    odd = comparison.stopping_rule_run(3, 1, 1, patience=2, epochs=5, n_instances=30,
+                                        n_tokens=4, n_heads=2, n_features=3)
+    assert [row["model"] for row in odd] == ["Transformer", "OT classifier"]
+    assert {row["n_features"] for row in odd} == {3}
 
 
 @pytest.mark.parametrize("arguments, error, message", [

@@ -110,6 +110,9 @@ def test_every_solver_classifies_the_thesis_setup(thesis_data, solver):
     assert model.transform(X_test).shape == X_test.shape
     assert model.history_.columns.tolist() == ["epoch", "train_loss", "val_loss",
                                                "val_instance_accuracy"]
+    assert len(model.step_seconds_) == model.n_iter_
+    assert np.all(np.diff(model.step_seconds_) >= 0) and model.step_seconds_[0] > 0
+    assert model.fit_timings_["alignment_cpu"] >= 0
     assert 1 <= model.best_epoch_ <= model.n_iter_ <= model.max_epochs
 
 

@@ -1,7 +1,6 @@
 """Sentences of chapters 03, 04 and 06 (otcompanion.prose): each built from the numbers passed
 in, with the wording the chapters glue."""
 
-import numpy as np
 import pandas as pd
 
 from otcompanion import claims, prose
@@ -83,20 +82,8 @@ def test_small_phrases():
     assert prose.runs_text(pd.Series([18, 20])) == "18–20 runs"
     assert prose.group_name({"setup": "3 classes", "level": 2}, ["setup", "level"]) == \
         "3 classes, level 2"
-    assert prose.levels_text([1]) == "level 1" and prose.levels_text([1, 2]) == "levels 1, 2"
+    assert prose.levels_text([1]) == "level 1" and prose.levels_text([1, 2]) == "levels 1 and 2"
     assert prose.tasks_text({2: "2 classes", 3: "3 classes"}, [3, 2]) == "3 classes and 2 classes"
-
-
-def test_trace_sentences():
-    assert prose.trace_overhead((1.5, 1.25, 1.75, 4)) == (
-        "a traced epoch of chapter 02 took 1.50 [1.25, 1.75] times as long as an untraced "
-        "epoch here (geometric mean and 95 % interval over 4 pairs)")
-    assert prose.trace_overhead(None).startswith("not measured with these parameters")
-    assert prose.trace_correction(1.5) == (
-        " (the Transformer's traced times divided by 1.50, the measured ratio of its traced to "
-        "untraced time per epoch)")
-    assert prose.trace_correction(np.nan) == \
-        " (the Transformer's times include recording its trajectory)"
 
 
 def test_accuracy_finding_and_worst_shortfall():

@@ -342,7 +342,11 @@ class TransformerFit:
         ``train_instance_accuracy`` (keras convention: training mode, from the forward pass of
         the epoch's gradient step, i.e. before the update), ``val_loss``,
         ``val_token_accuracy``, ``val_instance_accuracy`` (inference mode, after the update;
-        NaN without validation data).
+        NaN without validation data). The same for every fit with the same arguments.
+    step_seconds : ndarray
+        Per epoch of the history, the CPU time of the fitting thread spent in gradient steps
+        up to the end of that epoch (without evaluation or tracing;
+        :func:`otcompanion._training.train_epochs`): what training cost, measured directly.
     best_epoch : int
         1-based epoch of the restored weights (lowest validation loss; the last epoch without
         validation data).
@@ -373,6 +377,7 @@ class TransformerFit:
     validation: str
     validation_indices: np.ndarray | None
     params: dict = field(default_factory=dict)
+    step_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def _tensor(self, X, name):
         tokens = check_tokens(X, name)
@@ -618,6 +623,7 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
                                      as_tensor(test[1], torch.int64), classes)
 
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    step_seconds = np.array([row["step_seconds"] for row in rows])
     params = dict(net.config, epochs=epochs, lr=lr, seed=seed, patience=patience,
                   validation=validation if not isinstance(validation, tuple) else "given",
                   device=str(torch_device), n_threads=n_threads, optimizer=optimizer_name,
@@ -628,6 +634,7 @@ def train_transformer(X_train, y_train, X_test=None, y_test=None, *, n_blocks=2,
         model=net, standardizer=standardizer, history=history, best_epoch=int(best_epoch),
         fit_seconds=time.perf_counter() - started, trace=trace_result, test_metrics=test_metrics,
         classes=classes, validation=source, validation_indices=val_index, params=params,
+        step_seconds=step_seconds,
     )
 
 

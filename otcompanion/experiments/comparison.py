@@ -23,6 +23,7 @@ The verdicts on the claims are worded by :func:`otcompanion.claims.interval_outc
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -34,7 +35,7 @@ from otcompanion._validation import check_choice, check_int, check_real
 from otcompanion.attention import train_transformer
 from otcompanion.data import thesis_split
 from otcompanion.experiments.grid import run_seed, traced_run
-from otcompanion.otclassifier import SOLVERS, DummyGaussianOTClassifier
+from otcompanion.otclassifier import SOLVERS, DummyGaussianOTClassifier, _auto_batch_size
 from otcompanion.pretrain import epochs_to_accuracy
 
 #: The two models of the comparison, as the values of the ``model`` column of
@@ -127,11 +128,22 @@ def _ot_row(model, seconds, X_test, y_test, target):
                for label in model.classes_},
             "fit_seconds": seconds, "epochs_run": int(model.n_iter_),
             "best_epoch": int(model.best_epoch_), "epochs_to_target": reached,
-            "seconds_to_target": to_target}
+            "seconds_to_target": to_target,
+            **_cpu_times(model.step_seconds_, reached, model.fit_timings_["alignment_cpu"])}
 
 
-def _transformer_row(test_metrics, history, best_epoch, seconds, target):
-    """The same columns for a Transformer fit (its history and test metrics)."""
+def _cpu_times(step_seconds, reached, before=0.0):
+    """``cpu_seconds`` and ``cpu_seconds_to_target``: the CPU time of the fitting thread in
+    gradient steps (``step_seconds``, cumulative per epoch) over the whole fit and up to the
+    end of epoch ``reached`` (NaN when never reached), plus ``before`` (the OT alignment's)."""
+    return {"cpu_seconds": before + float(step_seconds[-1]),
+            "cpu_seconds_to_target": (before + float(step_seconds[int(reached) - 1])
+                                      if np.isfinite(reached) else np.nan)}
+
+
+def _transformer_row(test_metrics, history, best_epoch, seconds, target, step_seconds):
+    """The same columns for a Transformer fit (its history, test metrics and cumulative CPU
+    seconds of gradient steps per epoch)."""
     reached = epochs_to_target(history, target)
     # Full-batch epochs cost about the same: the time to an epoch is that share of the fit.
     return {"instance_accuracy": test_metrics["instance_accuracy"],
@@ -141,7 +153,7 @@ def _transformer_row(test_metrics, history, best_epoch, seconds, target):
             "fit_seconds": seconds, "epochs_run": int(len(history)),
             "best_epoch": int(best_epoch), "epochs_to_target": reached,
             "seconds_to_target": seconds * reached / len(history)
-            if np.isfinite(reached) else np.nan}
+            if np.isfinite(reached) else np.nan, **_cpu_times(step_seconds, reached)}
 
 
 def _check_target(target_accuracy):
@@ -200,7 +212,7 @@ def classifier_comparison_run(n_classes, level, repetition, *, seed=0, epochs=20
                        if name.startswith("recall_")}}
     rows = [{**keys, "model": TRANSFORMER,
              **_transformer_row(test_metrics, record["history"], summary["best_epoch"],
-                                summary["fit_seconds"], target)}]
+                                summary["fit_seconds"], target, record["step_seconds"])}]
     options = {"random_state": run, "max_epochs": ot_epochs, "n_iter_no_change": ot_epochs,
                **(ot_options or {})}
     model = DummyGaussianOTClassifier(**options)
@@ -214,23 +226,33 @@ def classifier_comparison_run(n_classes, level, repetition, *, seed=0, epochs=20
 
 
 def stopping_rule_run(n_classes, level, repetition, *, seed=0, patience=10, epochs=200,
-                      n_blocks=2, n_heads=10, n_instances=90, n_tokens=20,
+                      n_blocks=2, n_heads=10, n_instances=90, n_tokens=20, n_features=2,
                       target_accuracy=1.0, ot_options=None):
     """The OT classifier and the thesis Transformer under the same early-stopping rule.
 
     Both models hold out the same training instances (the Transformer's split,
-    :func:`validation_split`), stop after ``patience`` epochs in a row without a lower
-    validation loss (keras ``EarlyStopping`` with ``min_delta = 0``; the OT classifier's
+    :func:`validation_split`), stop once ``patience`` *gradient steps* have passed without a
+    lower validation loss (keras ``EarlyStopping`` with ``min_delta = 0``; the OT classifier's
     ``tol = 0``), at the latest after ``epochs`` epochs, and keep the weights of their best
-    epoch. Data and seeds are those of :func:`traced_run` for the same coordinates and sizes;
-    ``n_instances`` (half for training) and ``n_tokens`` make the task harder.
+    epoch. Patience counts gradient steps because an epoch is one full-batch step for the
+    Transformer and :math:`s = \\lceil n_\\text{fit} / b \\rceil` minibatch steps for the OT
+    classifier's MLP (``n_fit`` training tokens, batch size ``b``): the Transformer's patience
+    is ``patience`` epochs, the MLP's :math:`\\lceil \\text{patience} / s \\rceil` epochs.
+
+    Both fits run here, in one process, in an order that alternates with the repetition (the
+    Transformer first in even repetitions), and both are timed by the CPU time of the fitting
+    thread in gradient steps (plus, for the OT classifier, its OT alignment): ``cpu_seconds``,
+    and ``cpu_seconds_to_target`` read at the end of the first epoch that reaches the target.
+    Data and seeds are those of :func:`traced_run` for the same coordinates and sizes;
+    ``n_instances`` (half for training), ``n_tokens`` and ``n_features`` make the task harder.
 
     Parameters
     ----------
-    n_classes, level, repetition, seed, n_blocks, n_heads, n_instances, n_tokens
+    n_classes, level, repetition, seed, n_blocks, n_heads, n_instances, n_tokens, n_features
         As for :func:`traced_run`.
     patience : int, default 10
-        Early-stopping patience of both models.
+        Early-stopping patience of both models, in gradient steps (10: the Transformer's 10
+        epochs; the MLP's 2 epochs of 6 steps at the thesis's size).
     epochs : int, default 200
         Most epochs of either model (the Transformer's are full-batch steps, the OT
         classifier's passes of minibatches over the training tokens).
@@ -242,7 +264,9 @@ def stopping_rule_run(n_classes, level, repetition, *, seed=0, patience=10, epoc
     -------
     list of dict
         Two rows with the columns of :func:`classifier_comparison_run`, ``protocol`` "same
-        stopping rule"; both fit times are measured here (the Transformer untraced).
+        stopping rule", ``n_features``, ``patience_epochs`` (each model's patience in its own
+        epochs) and ``steps_per_epoch``; both fit times are measured here (the Transformer
+        untraced).
     """
     options = dict(n_classes=check_choice(n_classes, "n_classes", (2, 3)),
                    level=check_int(level, "level", 1),
@@ -253,25 +277,42 @@ def stopping_rule_run(n_classes, level, repetition, *, seed=0, patience=10, epoc
     run = run_seed(seed, n_classes, level, repetition)
     X_train, X_test, y_train, y_test = thesis_split(
         n_classes, level, n_instances=check_int(n_instances, "n_instances", 1),
-        n_tokens=check_int(n_tokens, "n_tokens", 1), seed=run)
+        n_tokens=check_int(n_tokens, "n_tokens", 1), seed=run,
+        n_features=check_int(n_features, "n_features", 2))
     keys = {**options, "seed": run, "n_instances": n_instances, "n_tokens": n_tokens,
-            "protocol": "same stopping rule"}
-    ot_options = {"random_state": run, "max_epochs": epochs, "n_iter_no_change": patience,
-                  "tol": 0.0, **(ot_options or {})}
+            "n_features": n_features, "protocol": "same stopping rule"}
+    held_out = validation_split(y_train, run)
+    n_fit = (len(X_train) - len(held_out)) * n_tokens
+    ot_options = {"random_state": run, "max_epochs": epochs, "tol": 0.0, **(ot_options or {})}
+    steps = math.ceil(n_fit / (ot_options.get("batch_size") or _auto_batch_size(n_fit)))
+    ot_options.setdefault("n_iter_no_change", math.ceil(patience / steps))
     _warm_up("transformer", ot_options.get("solver", "exact"))
-    fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs, n_blocks=n_blocks,
-                            n_heads=n_heads, seed=run, patience=patience,
-                            validation=VALIDATION_FRACTION, trace=False)
-    rows = [{**keys, "model": TRANSFORMER,
-             **_transformer_row(fit.test_metrics, fit.history, fit.best_epoch, fit.fit_seconds,
-                                target)}]
-    model = DummyGaussianOTClassifier(**ot_options)
-    started = time.perf_counter()
-    model.fit(X_train, y_train, validation_indices=fit.validation_indices)
-    seconds = time.perf_counter() - started
-    rows.append({**keys, "model": OT,
-                 **_ot_row(model, seconds, X_test, y_test, target)})
-    return rows
+
+    def transformer():
+        fit = train_transformer(X_train, y_train, X_test, y_test, epochs=epochs,
+                                n_blocks=n_blocks, n_heads=n_heads, seed=run, patience=patience,
+                                validation=VALIDATION_FRACTION, trace=False)
+        if not np.array_equal(np.sort(fit.validation_indices), np.sort(held_out)):
+            raise RuntimeError("the Transformer held out other instances than "
+                               "validation_split: the two models would not stop on the same.")
+        return {**keys, "model": TRANSFORMER, "patience_epochs": patience,
+                "steps_per_epoch": 1,
+                **_transformer_row(fit.test_metrics, fit.history, fit.best_epoch,
+                                   fit.fit_seconds, target, fit.step_seconds)}
+
+    def ot_classifier():
+        model = DummyGaussianOTClassifier(**ot_options)
+        started = time.perf_counter()
+        model.fit(X_train, y_train, validation_indices=held_out)
+        seconds = time.perf_counter() - started
+        return {**keys, "model": OT, "patience_epochs": ot_options["n_iter_no_change"],
+                "steps_per_epoch": steps, **_ot_row(model, seconds, X_test, y_test, target)}
+
+    if repetition % 2:
+        second, first = ot_classifier(), transformer()
+    else:
+        first, second = transformer(), ot_classifier()
+    return [first, second]
 
 
 def ot_classifier_run(n_classes, level, repetition, *, seed=0, n_instances=90, n_tokens=20,
@@ -338,7 +379,9 @@ def scaling_run(solver, standardize, n_train_tokens, repetition, *, seed=0, n_cl
     dict
         ``solver``, ``inputs`` ("standardized" or "raw"), ``train_tokens``, ``repetition``,
         ``seed``, ``fit_seconds`` and its parts ``alignment_seconds`` and
-        ``training_seconds``, ``epochs_run``, ``train_accuracy`` and ``test_accuracy``
+        ``training_seconds`` (wall clock), ``cpu_seconds`` (CPU time of the fitting thread in
+        the OT alignment and the MLP's gradient steps) and its part ``alignment_cpu_seconds``,
+        ``epochs_run``, ``train_accuracy`` and ``test_accuracy``
         (instances).
     """
     solver = check_choice(solver, "solver", SOLVERS)
@@ -365,7 +408,10 @@ def scaling_run(solver, standardize, n_train_tokens, repetition, *, seed=0, n_cl
     return {"solver": solver, "inputs": "standardized" if standardize else "raw",
             "train_tokens": n_train_tokens, "repetition": repetition, "seed": run,
             "fit_seconds": seconds, "alignment_seconds": model.fit_timings_["alignment"],
-            "training_seconds": model.fit_timings_["training"], "epochs_run": model.n_iter_,
+            "training_seconds": model.fit_timings_["training"],
+            "cpu_seconds": model.fit_timings_["alignment_cpu"] + float(model.step_seconds_[-1]),
+            "alignment_cpu_seconds": model.fit_timings_["alignment_cpu"],
+            "epochs_run": model.n_iter_,
             "train_accuracy": float(model.score(X_train, y_train)),
             "test_accuracy": float(model.score(X_test, y_test))}
 
@@ -481,11 +527,12 @@ def scaling_differences(exponents, seed=0):
                                     seed=seed)
 
 
-def comparison_verdicts(budget, rule, untraced_budget, exponents, sensitivity, margin, seed=0):
+def comparison_verdicts(budget, rule, exponents, sensitivity, margin, seed=0):
     """Chapter 04's verdicts on thesis claim 4, computed from its runs, in the order of its
-    findings: accuracy at the thesis budgets and under the same stopping rule; cost at the
-    budgets, to the target and under the same rule; scaling; geometry. This is the rule the
-    chapter applies, in one place, so that it can be recomputed on half of the repetitions
+    findings: accuracy at the thesis budgets and under the same stopping rule; cost (CPU time
+    of the fits, ``cpu_seconds``) at the budgets, to the target (``cpu_seconds_to_target``)
+    and under the same rule; scaling; geometry. This is the rule the chapter applies, in one
+    place, so that it can be recomputed on half of the repetitions
     (:func:`otcompanion.stats.split_half_verdicts`)."""
     at_budgets, by_variant = ["setup", "level"], ["setup", "variant"]
     words = [claims.combined_verdict(claims.accuracy_outcomes(
@@ -493,9 +540,9 @@ def comparison_verdicts(budget, rule, untraced_budget, exponents, sensitivity, m
         for frame, by in ((budget, at_budgets), (rule, by_variant))]
     words += [claims.combined_verdict(claims.cost_outcomes(ot_minus_transformer(frame, by, [column],
                                                                          seed=seed)))
-              for frame, by, column in ((untraced_budget, at_budgets, "fit_seconds"),
-                                        (untraced_budget, at_budgets, "seconds_to_target"),
-                                        (rule, by_variant, "fit_seconds"))]
+              for frame, by, column in ((budget, at_budgets, "cpu_seconds"),
+                                        (budget, at_budgets, "cpu_seconds_to_target"),
+                                        (rule, by_variant, "cpu_seconds"))]
     scaling = scaling_differences(exponents, seed)
     words.append(claims.combined_verdict(claims.interval_outcomes(
         scaling[scaling["quantity"] == "exponent"], claims.SCALING_THRESHOLD, "below")))

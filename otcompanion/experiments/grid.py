@@ -269,6 +269,8 @@ def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, 
         ``trajectory_start``); ``references``, :func:`otcompanion.metrics.
         map_metrics` of the trained map and the null maps of :func:`reference_maps`;
         ``sublayers``, :meth:`otcompanion.attention.Trace.sublayer_moves` at the best epoch.
+        And ``step_seconds``: :attr:`otcompanion.attention.TransformerFit.step_seconds`, the
+        fit's CPU time in gradient steps up to the end of every epoch.
     """
     options = dict(n_classes=check_choice(n_classes, "n_classes", (2, 3)),
                    level=check_int(level, "level", 1),
@@ -360,7 +362,7 @@ def _traced_run(n_classes, level, repetition, seed, epochs, n_blocks, n_heads, n
     for table in tables.values():
         for position, (name, value) in enumerate(keys.items()):
             table.insert(position, name, value)
-    return {"summary": summary, **tables}
+    return {"summary": summary, **tables, "step_seconds": fit.step_seconds}
 
 
 def trace_transformer_run(n_classes, level, repetition, **options):

@@ -546,7 +546,7 @@ chapter.glue("ot-accuracy-budget-verdict", finding["verdict"])
 chapter.glue("ot-accuracy-budget-support", found.count("support"))
 finding, found = prose.accuracy_finding(accuracy_rule, ["setup", "variant"], accuracy_margin,
                                         f"same stopping rule; {hard_text}; level {hard_level}; "
-                                        f"fewer tokens or instances")
+                                        f"fewer tokens or instances, more features")
 findings.append(finding)
 chapter.glue("ot-accuracy-rule-verdict", finding["verdict"])
 chapter.glue("ot-accuracy-rule-support", found.count("support"))

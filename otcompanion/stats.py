@@ -57,7 +57,9 @@ BOUNDS = {name: (0.0, 1.0) for name in (
     "accuracy", "balanced_accuracy", "instance_accuracy", "token_accuracy", "test_accuracy",
     "val_instance_accuracy", "optimality", "matching", "straightness", "w2_path_efficiency",
     "efficiency", "head_accuracy", "residual_optimality", "translation_share",
-    "class translation")} | {"layer_norm_jacobian": (0.0, np.inf), "uc_monge_gap": (0.0, np.inf)}
+    "class translation")} | {name: (0.0, np.inf) for name in (
+        "layer_norm_jacobian", "uc_monge_gap", "epochs_run", "best_epoch", "epochs_to_target",
+        "patience_epochs")}
 
 
 def bounds_of(name):

@@ -599,7 +599,9 @@ found = claims.interval_outcomes(exponent_differences, claims.SCALING_THRESHOLD,
 findings.append(claims.finding(
     "ot classifier scaling", experiments.combined_verdict(found),
     prose.scaling_evidence(exponent_differences, scaling_tokens, found),
-    prose.scaling_setup(len(SOLVERS), scaling_tokens)))
+    prose.scaling_setup(len(SOLVERS), scaling_tokens),
+    key="exponent, standardized − raw, highest " + prose.deciding_interval(
+        exponent_differences, ["solver"], "below", digits=2)))
 chapter.glue("ot-scaling-verdict", findings[-1]["verdict"])
 chapter.glue("ot-scaling-support", found.count("support"))
 chapter.glue("ot-scaling-contradict", found.count("contradict"))
@@ -613,7 +615,9 @@ chapter.glue("ot-geometry-settings", len(found))
 chapter.glue("ot-geometry-list", prose.lowering_settings(geometry_differences, found))
 findings.append(claims.finding(
     "ot classifier geometry", claims.geometry_verdict(found),
-    prose.geometry_evidence(geometry_differences, found), f"3 classes, level {sensitivity_level}"))
+    prose.geometry_evidence(geometry_differences, found), f"3 classes, level {sensitivity_level}",
+    key="accuracy, setting − thesis geometry, lowest " + prose.deciding_interval(
+        geometry_differences, ["setting"], "below", every=False)))
 pd.DataFrame(findings)[["claim", "setup", "verdict"]]
 
 # %% tags=["remove-cell"]

@@ -126,7 +126,7 @@ SAME_ACCURACY = 0.01
 #: the same threshold as :data:`OPTIMALITY_THRESHOLD`'s 1 %.
 IDENTITY_MATCHING = 0.99
 
-def finding(claim, verdict, evidence, setup="all setups", halves=None):
+def finding(claim, verdict, evidence, setup="all setups", halves=None, key=""):
     """One finding of a chapter about ``claim``.
 
     Parameters
@@ -143,6 +143,9 @@ def finding(claim, verdict, evidence, setup="all setups", halves=None):
         The verdict recomputed, by the same rule, on the first and on the second half of the
         repetitions (:func:`otcompanion.stats.split_halves`): a split-half check of how stable
         the verdict is. The ledger calls a finding whose halves disagree *unstable*.
+    key : str, default ""
+        The finding's key number with its 95 % interval, for the findings table (e.g.
+        ``"optimality 0.995 [0.993, 0.997]"``).
 
     Returns
     -------
@@ -154,7 +157,10 @@ def finding(claim, verdict, evidence, setup="all setups", halves=None):
         raise ValueError("evidence must be a non-empty string stating the computed numbers.")
     if not isinstance(setup, str):
         raise TypeError(f"setup must be a string, got {setup!r}.")
-    result = {"claim": claim, "verdict": verdict, "evidence": evidence, "setup": setup}
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a string, got {key!r}.")
+    result = {"claim": claim, "verdict": verdict, "evidence": evidence, "setup": setup,
+              "key": key}
     if halves is not None:
         if isinstance(halves, str) or len(halves) != 2:
             raise ValueError(f"halves must be a pair of verdicts, got {halves!r}.")
@@ -213,7 +219,8 @@ def collect(notebooks):
                         payload = json.loads(payload)
                     rows += [{"chapter": path.stem, **item} for item in payload]
     frame = pd.DataFrame(rows, columns=["chapter", "claim", "setup", "verdict", "evidence",
-                                        "halves"])
+                                        "halves", "key"])
+    frame["key"] = frame["key"].fillna("")
     order = {claim: i for i, claim in enumerate(CLAIMS)}
     frame["_order"] = frame["claim"].map(order)
     return frame.sort_values(["_order", "chapter"], kind="stable").drop(columns="_order")
@@ -229,23 +236,27 @@ def _halves_text(halves):
 
 def findings_table(findings):
     """The findings as one Markdown table, a line per finding: the claim's title, the verdict
-    (with *unstable* when its split halves disagree), where it was measured, its split-half
-    check and the chapter; a claim no chapter tested gets a line saying so. The ledger page
-    and the landing page open with it."""
-    lines = ["| Claim | Verdict | Measured on | Split halves | Chapter |",
-             "|---|---|---|---|---|"]
+    (with *unstable* when its split halves disagree), its key number with the 95 % interval,
+    the rule that turned the intervals into the verdict (:data:`RULES`), where it was measured
+    with its split-half check, and the chapter; a claim no chapter tested gets a line saying
+    so. The ledger page and the landing page open with it."""
+    lines = ["| Claim | Verdict | Key number [95 % interval] | Rule | Measured on; split halves "
+             "| Chapter |",
+             "|---|---|---|---|---|---|"]
     for claim in CLAIMS:
         rows = findings[findings["claim"] == claim]
         if rows.empty:
-            lines.append(f"| {TITLES[claim]} | not tested in this build | | | |")
+            lines.append(f"| {TITLES[claim]} | not tested in this build | | {RULES[claim]} | | |")
         for row in rows.itertuples():
             halves = getattr(row, "halves", None)
             word = f"**{row.verdict}**" + (" (*unstable*)" if stability(halves) == "unstable"
                                            else "")
-            split = f"{halves[0]} / {halves[1]}" if stability(halves) else "n/a"
+            split = (f"halves {halves[0]} / {halves[1]}" if stability(halves)
+                     else "no split-half check")
             where = str(row.setup).replace("|", "/")
-            lines.append(f"| {TITLES[claim]} | {word} | {where} | {split} | "
-                         f"{{doc}}`chapters/{row.chapter}` |")
+            key = str(getattr(row, "key", "") or "").replace("|", "/")
+            lines.append(f"| {TITLES[claim]} | {word} | {key} | {RULES[claim]} | {where}; "
+                         f"{split} | {{doc}}`chapters/{row.chapter}` |")
     return "\n".join(lines) + "\n"
 
 
@@ -604,6 +615,31 @@ SCALING_THRESHOLD = 0.0
 #: Threshold of the geometry claim: a setting minus the thesis geometry's accuracy below 0
 #: means the setting lowers the accuracy, so the choice of geometry matters.
 GEOMETRY_THRESHOLD = 0.0
+
+#: The rule of each claim's verdict in one line, printed beside the verdict in the findings
+#: table (:func:`findings_table`); the functions of this module apply them.
+RULES = {
+    "final map": (f"every setup's optimality interval above {OPTIMALITY_THRESHOLD:g}, and the "
+                  "map above its own class moves with a random residual in every setup"),
+    "trajectory": (f"largest upper end of the straightness and W2 path-efficiency intervals "
+                   f"below {TRAJECTORY_SUPPORTED_BELOW:g} (supported) or "
+                   f"{TRAJECTORY_PARTLY_BELOW:g} (partly)"),
+    "pretraining": ("faster: epochs-to-target interval below 0 without lower accuracy; "
+                    "harmed: slower or less accurate; both somewhere: supported; read at "
+                    "every epoch budget of the range"),
+    "ot classifier accuracy": ("every informative setup's interval of OT minus Transformer "
+                               "accuracy above minus the margin (default "
+                               f"{ACCURACY_MARGIN:g}); setups at the ceiling count for "
+                               "nothing"),
+    "ot classifier cost": (f"every setup's interval of OT minus Transformer CPU seconds below "
+                           f"{COST_THRESHOLD:g}"),
+    "ot classifier scaling": ("every solver's interval of the exponent, standardized minus "
+                              f"raw, below {SCALING_THRESHOLD:g}"),
+    "ot classifier geometry": ("some setting's Holm-adjusted accuracy interval, setting minus "
+                               f"thesis geometry, below {GEOMETRY_THRESHOLD:g}"),
+    "multi-head": ("more heads improve the training loss, the test error and the NTK margin "
+                   "(all: supported, some: partly); worse in any: not supported"),
+}
 
 
 def check_accuracy_margin(margin):

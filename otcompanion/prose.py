@@ -13,6 +13,7 @@ Sections follow the chapters; the functions of the first section serve several c
 from __future__ import annotations
 
 from otcompanion import claims, stats
+from otcompanion._validation import check_choice
 
 
 # Shared
@@ -285,6 +286,14 @@ def pretraining_finding(result, epochs, patience, budgets, evidence):
             f"budgets, {budgets}\n" + evidence)
 
 
+def best_pretraining_cell(speed_rows, epochs):
+    """The most favourable task and condition for pretraining (the lowest upper end of the
+    interval of epochs to the target, pretrained minus unpretrained), for the findings table."""
+    best = speed_rows.loc[speed_rows["high"].idxmin()]
+    return (f"epochs to target, pretrained − unpretrained, at {epochs} epochs, most favourable: "
+            f"{stats.format_difference(best, digits=1)} ({best['setup']}, {best['condition']})")
+
+
 def pretraining_setup(task_names, levels, n_repetitions):
     """Where chapter 03's finding was measured."""
     noun = "level" if len(levels) == 1 else "levels"
@@ -332,13 +341,36 @@ def accuracy_evidence(differences, by, margin, found):
         f"{stats.format_interval(worst['difference'], worst['low'], worst['high'])}.")
 
 
+def deciding_interval(differences, by, claim, digits=3, every=True):
+    """The interval that decides a claim read on groups (:func:`otcompanion.claims.
+    interval_outcomes`), e.g. ``"−0.034 [−0.061, −0.009] (3 classes, level 1)"``, shown as
+    the key number of the findings table.
+
+    When ``every`` group must support the claim, the least favourable group decides: for a
+    claim ``"above"`` a threshold the one with the lowest lower end, for ``"below"`` the one
+    with the highest upper end. When one group suffices (``every=False``), the most favourable
+    one: the highest lower end, or the lowest upper end.
+    """
+    check_choice(claim, "claim", claims.SIDES)
+    if not len(differences):
+        return "n/a (no groups)"
+    column = "low" if claim == "above" else "high"
+    lowest = (claim == "above") == every
+    index = differences[column].idxmin() if lowest else differences[column].idxmax()
+    row = differences.loc[index]
+    return (f"{stats.format_interval(row['difference'], row['low'], row['high'], digits)} "
+            f"({group_name(row, by).replace('  ', ' ')})")
+
+
 def accuracy_finding(differences, by, margin, where):
     """The finding "comparable accuracy" (:func:`accuracy_evidence`): each setup's interval of
     OT minus Transformer accuracy above ``-margin``, setups where both models score 1 in every
     run being uninformative; returns it with the outcome per setup."""
     found = claims.accuracy_outcomes(differences, margin)
+    key = "accuracy, OT − Transformer, lowest " + deciding_interval(differences, by, "above")
     return claims.finding("ot classifier accuracy", claims.combined_verdict(found),
-                          accuracy_evidence(differences, by, margin, found), where), found
+                          accuracy_evidence(differences, by, margin, found), where,
+                          key=key), found
 
 
 def worst_shortfall(differences):
@@ -372,8 +404,10 @@ def cost_finding(differences, speed, by, where, what):
     Transformer seconds below :data:`otcompanion.claims.COST_THRESHOLD`; returns it with the
     outcome per setup."""
     found = claims.cost_outcomes(differences)
+    key = "CPU seconds, OT − Transformer, highest " + deciding_interval(differences, by, "below")
     return claims.finding("ot classifier cost", claims.combined_verdict(found),
-                          cost_evidence(differences, speed, by, what, found), where), found
+                          cost_evidence(differences, speed, by, what, found), where,
+                          key=key), found
 
 
 def scaling_per_solver(differences):

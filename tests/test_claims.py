@@ -316,18 +316,25 @@ def test_a_finding_carries_its_split_half_check_and_the_ledger_flags_unstable_on
 def test_the_findings_table_has_a_line_per_finding_and_per_untested_claim():
     findings = pd.DataFrame([
         {"chapter": "02_ot_metrics", "claim": "final map", "setup": "2 classes | 3 classes",
-         "verdict": "supported", "evidence": "e.", "halves": ["supported", "inconclusive"]},
+         "verdict": "supported", "evidence": "e.", "halves": ["supported", "inconclusive"],
+         "key": "optimality 0.99 [0.98, 1.00]"},
         {"chapter": "04_dummy_gaussian", "claim": "ot classifier cost", "setup": "s",
-         "verdict": "not supported", "evidence": "e.", "halves": None}])
+         "verdict": "not supported", "evidence": "e.", "halves": None, "key": ""}])
     table = claims.findings_table(findings).splitlines()
-    assert table[0] == "| Claim | Verdict | Measured on | Split halves | Chapter |"
+    assert table[0] == ("| Claim | Verdict | Key number [95 % interval] | Rule | Measured on; "
+                        "split halves | Chapter |")
     assert len(table) == 2 + len(claims.CLAIMS)
     assert table[2] == ("| Claim 1: the final map is nearly optimal | **supported** (*unstable*) "
-                        "| 2 classes / 3 classes | supported / inconclusive | "
+                        f"| optimality 0.99 [0.98, 1.00] | {claims.RULES['final map']} | "
+                        "2 classes / 3 classes; halves supported / inconclusive | "
                         "{doc}`chapters/02_ot_metrics` |")
-    assert "| Claim 2: the trajectory is inefficient | not tested in this build | | | |" in table
-    assert "| **not supported** | s | n/a |" in claims.findings_table(findings)
-    assert set(claims.TITLES) == set(claims.CLAIMS)
+    assert ("| Claim 2: the trajectory is inefficient | not tested in this build | | "
+            f"{claims.RULES['trajectory']} | | |") in table
+    assert "| **not supported** |  | " in claims.findings_table(findings)
+    assert "s; no split-half check |" in claims.findings_table(findings)
+    assert set(claims.TITLES) == set(claims.CLAIMS) == set(claims.RULES)
+    with pytest.raises(TypeError, match="key must be a string"):
+        claims.finding("final map", "supported", "x", key=0.99)
 
 
 def test_budget_range_verdict_holds_only_where_every_budget_agrees():

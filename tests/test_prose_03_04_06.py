@@ -2,8 +2,9 @@
 in, with the wording the chapters glue."""
 
 import pandas as pd
+import pytest
 
-from otcompanion import claims, prose
+from otcompanion import claims, prose, stats
 
 
 def _row(difference, low, high, verdict, **other):
@@ -186,3 +187,18 @@ def test_pooling_reading_and_evidence_follow_the_verdicts():
     assert prose.pooling_reading(lower, unclear).startswith(
         "the error of multi-head attention is below that of mean pooling and not told apart")
     assert "(first higher)" in prose.pooling_evidence(32, higher)
+
+
+def test_deciding_interval_and_best_pretraining_cell():
+    rows = pd.DataFrame({"setup": ["a", "b"], "level": [1, 2], "difference": [0.1, -0.2],
+                         "low": [0.05, -0.3], "high": [0.2, -0.1]})
+    assert prose.deciding_interval(rows, ["setup", "level"], "above") == \
+        stats.format_interval(-0.2, -0.3, -0.1, 3) + " (b, level 2)"
+    assert prose.deciding_interval(rows, ["setup"], "below").endswith("(a)")
+    assert prose.deciding_interval(rows, ["setup"], "below", every=False).endswith("(b)")
+    assert prose.deciding_interval(rows, ["setup"], "above", every=False).endswith("(a)")
+    assert prose.deciding_interval(rows.iloc[:0], ["setup"], "above") == "n/a (no groups)"
+    with pytest.raises(ValueError, match="claim"):
+        prose.deciding_interval(rows, ["setup"], "sideways")
+    speed = rows.assign(condition=["c", "d"], pairs=[5, 5], verdict="x")
+    assert prose.best_pretraining_cell(speed, 20).endswith("(b, d)")

@@ -256,8 +256,9 @@ def traced_run(n_classes, level, repetition, *, seed=0, epochs=200, n_blocks=2, 
         ``summary``: ``n_classes``, ``level``, ``repetition``, ``n_features``, ``seed``,
         ``best_epoch``, ``layer_norm_jacobian`` (the largest, over the encoder's LayerNorms, of
         the median spectral norm of the LayerNorm's Jacobian at the training tokens,
-        :func:`otcompanion.attention.layer_norm_jacobians`), ``residual_optimality`` and
-        ``translation_share`` of the trained map (:func:`otcompanion.metrics.map_metrics`),
+        :func:`otcompanion.attention.layer_norm_jacobians`), ``residual_optimality``,
+        ``translation_share`` and ``uc_monge_gap`` of the trained map
+        (:func:`otcompanion.metrics.map_metrics`),
         ``fit_seconds``, ``metrics_seconds``, ``instance_accuracy``, ``token_accuracy`` and
         ``recall_<class>`` (test set), the :data:`TRAJECTORY_METRICS` of the whole trajectory
         and ``equal_length_efficiency`` (the thesis efficiency of straight, equal-length paths
@@ -349,7 +350,7 @@ def _traced_run(n_classes, level, repetition, seed, epochs, n_blocks, n_heads, n
         for name, mapped in reference_maps(fit.trace, seed=run).items()])
     trained = references.set_index("map").loc["trained"]
     summary.update({name: float(trained[name])
-                    for name in ("residual_optimality", "translation_share")})
+                    for name in ("residual_optimality", "translation_share", "uc_monge_gap")})
     sublayers = fit.trace.sublayer_moves()
     summary["metrics_seconds"] = time.perf_counter() - started
     summary.update({"optimizer": optimizer, "lr": lr})

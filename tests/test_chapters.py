@@ -106,26 +106,36 @@ def test_mlp_pretraining_publishes_the_verdict_its_runs_give(tmp_path):
     values = glued(out)
     for name in ("pretraining-clouds", "pretraining-curves", "pretraining-differences",
                  "pretraining-head-fit", "pretraining-verdict", "pretraining-evidence",
-                 "pretraining-thesis-minutes"):
+                 "pretraining-thesis-minutes", "pretraining-budgets-figure",
+                 "pretraining-range-verdict"):
         assert name in values, name
     findings = claims.collect([out])
     assert list(findings["claim"]) == ["pretraining"]
     verdict = findings["verdict"].iloc[0]
-    assert verdict in claims.VERDICTS and values["pretraining-verdict"] == f"**{verdict}**"
-    # The same runs, computed here by the package, give the same verdict.
-    conditions = {"circle, head per repetition": {"head": "per repetition"},
+    assert verdict in claims.VERDICTS and values["pretraining-range-verdict"] == f"**{verdict}**"
+    # The same runs, computed here by the package, give the same verdicts: at the chapter's
+    # budget, and over the range of budgets.
+    conditions = {"aligned means, head per repetition": {"head": "per repetition",
+                                                         "geometry": "aligned"},
+                  "aligned means, one head": {"head": "shared", "geometry": "aligned"},
+                  "circle, head per repetition": {"head": "per repetition"},
                   "circle, one head": {"head": "shared"},
                   "random rotation, head per repetition": {"head": "per repetition",
                                                            "rotation": "random"},
                   "unpretrained": None}
     tiny = {key: PRETRAINING_TINY[key]
             for key in ("epochs", "patience", "reference_epochs", "n_heads")}
-    summary, _ = experiments.pretraining_grid(conditions, [2, 3], [1], 3, progress=False, **tiny)
+    summary, histories = experiments.pretraining_grid(conditions, [2, 3], [1], 3,
+                                                      progress=False, **tiny)
     pooled = experiments.pretraining_differences(
         summary, ["epochs_to_target_capped", "val_accuracy"], baseline="unpretrained",
         pool_levels=True)
-    assert pretrain.pretraining_verdict(pooled, cell=("n_classes", "condition"))[
-        "verdict"] == verdict
+    at_budget = pretrain.pretraining_verdict(pooled, cell=("n_classes", "condition"))["verdict"]
+    assert values["pretraining-verdict"] == f"**{at_budget}**"
+    checks = experiments.budget_verdicts(histories, [2, 3], {2: "2 classes", 3: "3 classes"},
+                                         patience=2, target_accuracy=1.0)
+    assert claims.budget_range_verdict({check["budget"]: check["verdict"]
+                                        for check in checks}) == verdict
     assert "3 repetitions" in findings["setup"].iloc[0]
 
 

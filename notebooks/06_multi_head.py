@@ -183,7 +183,9 @@ example
 # %% tags=["remove-stderr"]
 def summaries(results):
     """The summaries of a list of multihead_run results, with the H and model columns."""
-    frame = pd.DataFrame([summary for summary, _ in results])
+    frame = pd.DataFrame([summary for summary, _ in results], columns=None if results else [
+        "n_heads", "n_train", "repetition", "scaling", "lr", "key_query_std", "diverged",
+        *mh.RUN_MEASURES])
     frame["H"] = frame["n_heads"]
     frame["model"] = frame["H"].map(lambda H: f"{H} head{'s' * (H > 1)}")
     return frame

@@ -476,26 +476,27 @@ def lazier_answer(lazier):
 
 
 def multi_head_summary(lazier, margin, test_error, versus_pooling):
-    """What chapter 06's runs say about the multi-head claim, in one clause, from four paired
+    """What chapter 06's runs say about the multi-head claim, in one sentence, from four paired
     verdicts, more minus fewer heads: the distance to the linearized model (``lazier``), the
     NTK margin at initialization, the test error, and the test error with the most heads minus
-    mean pooling's (``versus_pooling``)."""
-    said = []
-    if lazier == "first lower":
-        said.append("more heads keep training closer to the linearized (NTK) model")
-    elif lazier == "first higher":
-        said.append("more heads move training further from the linearized model")
-    if margin == "first higher":
-        said.append("the NTK margin at initialization is larger")
-    elif margin == "first lower":
-        said.append("the NTK margin at initialization is smaller")
-    if test_error == "first lower":
-        said.append("the test error is lower" + (
-            ", and below mean pooling's" if versus_pooling == "first lower" else
-            ", but not below that of a logistic regression on the mean-pooled tokens"))
-    elif test_error == "first higher":
-        said.append("the test error is higher")
-    return "; ".join(said) or "no difference between the head counts is told apart"
+    mean pooling's (``versus_pooling``). Each part says no more than its verdict."""
+    lazier_words = {"first lower": "more heads keep training closer to the linearized (NTK) "
+                                   "model",
+                    "first higher": "more heads move training further from the linearized "
+                                    "(NTK) model"}.get(
+        lazier, "the distance to the linearized (NTK) model is not told apart between the "
+                "head counts")
+    margin_words = {"first higher": "the NTK margin at initialization is larger",
+                    "first lower": "the NTK margin at initialization is smaller"}.get(
+        margin, "the NTK margin at initialization is not told apart")
+    error_words = {"first lower": "the test error is lower",
+                   "first higher": "the test error is higher"}.get(
+        test_error, "the test error is not told apart")
+    pooling_words = {"first lower": "below", "first higher": "above"}.get(
+        versus_pooling, "not told apart from")
+    text = (f"{lazier_words}; {margin_words}; {error_words}; with the most heads the test error "
+            f"is {pooling_words} that of a logistic regression on the mean-pooled tokens")
+    return text[0].upper() + text[1:]
 
 
 def multi_head_evidence(h_high, h_low, n_repetitions, family, names):

@@ -140,10 +140,13 @@ def test_multi_head_verdict_and_its_words():
     with pytest.raises(ValueError, match="paired verdict"):
         claims.multi_head_verdict("lower", higher, lower, lower)
     assert prose.multi_head_summary(lower, higher, lower, open_) == (
-        "more heads keep training closer to the linearized (NTK) model; the NTK margin at "
-        "initialization is larger; the test error is lower, but not below that of a logistic "
-        "regression on the mean-pooled tokens")
-    assert prose.multi_head_summary(open_, open_, open_, open_).startswith("no difference")
+        "More heads keep training closer to the linearized (NTK) model; the NTK margin at "
+        "initialization is larger; the test error is lower; with the most heads the test error "
+        "is not told apart from that of a logistic regression on the mean-pooled tokens")
+    assert prose.multi_head_summary(open_, open_, higher, higher).startswith(
+        "The distance to the linearized (NTK) model is not told apart between the head counts; "
+        "the NTK margin at initialization is not told apart; the test error is higher; with the "
+        "most heads the test error is above")
 
 
 def test_evidence_and_readings_quote_the_holm_rows():

@@ -289,8 +289,8 @@ LABELS = {"train_loss": "training loss", "test_loss": "test loss", "test_error":
           "loss_gap": "loss gap (test - train)", "error_gap": "error gap (test - train)",
           "ntk_margin_init": "NTK margin at start", "distance": "distance travelled g",
           "head_movement": "movement per head", "lin_relative_distance":
-          "distance to linearized model (relative)", "lin_agreement":
-          "agreement with linearized model", "relevant_attention": "relevant-token mass",
+          "relative distance", "lin_agreement": "same prediction (share)",
+          "relevant_attention": "relevant-token mass",
           "gap_ratio": "loss gap / (g^2/n)", "H": "number of heads H",
           "n_train": "training instances n", "step": "gradient step"}
 
@@ -390,8 +390,10 @@ chapter.glue("mh-lazier", prose.lazier_answer(claims.heads_lazier(lin_row, key_q
 # :name: fig-mh-linearization
 # :alt: Two panels against the number of heads on a log scale: the distance between the network's test outputs and its linearized model's relative to the network's move, and the share of test instances both classify alike.
 #
-# The network against its linearized model after the last step, per number of heads (mean
-# and 95 % confidence interval over the repetitions).
+# The network against its linearized model after the last step, per number of heads: the
+# distance between their test outputs relative to the network's move (left) and the share of
+# test instances they classify alike (right); mean and 95 % confidence interval over the
+# repetitions.
 # ```
 #
 # **Do more heads keep training closer to the linearized model?** {glue:md}`mh-lazier`. The

@@ -47,8 +47,6 @@ References
 - M. Jaggi. *Revisiting Frank-Wolfe: Projection-Free Sparse Convex Optimization*. ICML 2013.
 - S. Lacoste-Julien, M. Jaggi. *On the Global Linear Convergence of Frank-Wolfe Optimization
   Variants*. NeurIPS 2015.
-- M. E. Sander, P. Ablin, M. Blondel, G. Peyré. *Sinkformers: Transformers with Doubly
-  Stochastic Attention*. AISTATS 2022. arXiv:2110.11773.
 """
 
 from __future__ import annotations

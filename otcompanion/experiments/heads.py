@@ -1,27 +1,37 @@
-"""Chapter 06's sweeps: multi-head attention runs over head counts and sample sizes.
+"""Chapter 06's sweeps: multi-head attention runs over head counts, sample sizes, step sizes
+and initialization scales.
 
 The multi-head chapter tests the claim of Deora et al. (TMLR 2024) that gradient descent on
 single-layer multi-head attention converges and generalizes, with guarantees that improve with
-the number of heads :math:`H`. The model, its data and the margin solver are in
-:mod:`otcompanion.multihead`; this module runs them over the chapter's grids:
+the number of heads :math:`H`, and the mechanism behind it: training close to the model's
+linearization at the initialization. The model, its data, its linearization and the margin
+solver are in :mod:`otcompanion.multihead`; this module runs them over the chapter's grids:
 
 - :func:`multihead_run`: one seeded run of :func:`otcompanion.multihead.train_multihead` with
-  every measure of the chapter (losses, errors and their gaps, NTK margins, attention on the
-  relevant tokens, the optimal-transport view through :mod:`otcompanion.metrics`), and
-  :func:`multihead_jobs`, the jobs of a grid of them;
+  every measure of the chapter (losses, errors and their gaps, the rates in the units of the
+  bounds, NTK margins, the linearized model trained beside the network, attention on the
+  relevant tokens), and :func:`multihead_jobs`, the jobs of a grid of them;
+- :func:`pooling_baselines`: linear classifiers without attention on the same data;
+- :data:`HEADS_PROFILES` and :func:`heads_profile`: the chapter's ``"book"`` and ``"thesis"``
+  sizes;
+- :func:`holm_differences`: the chapter's family of paired comparisons at Bonferroni-Holm
+  levels;
 - :func:`thesis_heads_run`: one run of the thesis Transformer with a given number of heads
   (:func:`otcompanion.experiments.grid.traced_run`), and :func:`thesis_heads_jobs`, the jobs of
   a heads sweep.
 
 The jobs are run by :func:`otcompanion.engine.run_jobs`; every run is seeded by
-:func:`otcompanion.experiments.grid.run_seed` from its coordinates.
+:func:`otcompanion.experiments.grid.run_seed` from its coordinates, so its numbers do not
+depend on the scheduler.
 
 References
 ----------
 - P. Deora, R. Ghaderi, H. Taheri, C. Thrampoulidis. *On the Optimization and Generalization
   of Multi-head Attention*. Transactions on Machine Learning Research, 2024. arXiv:2310.12680.
-- M. E. Sander, P. Ablin, M. Blondel, G. Peyré. *Sinkformers: Transformers with Doubly
-  Stochastic Attention*. AISTATS 2022. arXiv:2110.11773.
+- H. Taheri, C. Thrampoulidis. *Generalization and Stability of Interpolating Neural Networks
+  with Minimal Width*. Journal of Machine Learning Research 25, 2024. arXiv:2302.09235.
+- S. Holm. *A simple sequentially rejective multiple test procedure*. Scandinavian Journal of
+  Statistics 6(2):65-70, 1979.
 """
 
 from __future__ import annotations

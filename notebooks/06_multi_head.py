@@ -106,7 +106,8 @@ data_options = dict(n_tokens=n_tokens, n_features=n_features, n_relevant=n_relev
 run_options = dict(seed=seed, steps=steps, lr=lr, scaling=scaling, n_test=n_test,
                    key_query_std=key_query_std, curve_every=curve_every, **data_options)
 H_low, H_high = min(heads), max(heads)
-S_low, S_high = min(settings["sweep_heads"]), max(settings["sweep_heads"])
+
+# %% tags=["remove-stderr"]
 # Every list, size and option is checked here, before any run starts.
 jobs = mh.multihead_jobs(heads, [n_train], n_repetitions, **run_options)
 jobs += [job for job in mh.multihead_jobs(sample_size_heads, sample_sizes, n_repetitions,
@@ -206,6 +207,8 @@ selection_results = sweep_results[len(lr_jobs) + len(init_jobs):
                                   len(lr_jobs) + len(init_jobs) + len(selection_jobs)]
 selection = summaries(selection_results)
 mean_field = summaries(sweep_results[len(sweep_results) - len(mean_jobs):])
+
+# %% tags=["remove-stderr"]
 baselines = pd.DataFrame([experiments.pooling_baselines(size, r, seed=seed, n_test=n_test,
                                                         **data_options)
                           for size in sorted({n_train, *sample_sizes})
@@ -231,47 +234,12 @@ by_size = summary[summary["n_heads"].isin(sample_size_heads)
                   & summary["n_train"].isin(sample_sizes)]
 n_low, n_high = min(sample_sizes), max(sample_sizes)
 H_mid = sorted(heads)[len(heads) // 2] if len(heads) >= 3 else None
+S_low, S_high = min(settings["sweep_heads"]), max(settings["sweep_heads"])
 B_low, B_high = min(settings["bridge_heads"]), max(settings["bridge_heads"])
 
 
-def comparisons(by_heads, versus_pooling, by_size, selection, bridge):
-    """The chapter's family: name -> (frame, column, first, second, by)."""
-    family = {
-        "distance to the linearized model": (by_heads, "lin_relative_distance", H_high,
-                                             H_low, "H"),
-        "NTK margin at initialization": (by_heads, "ntk_margin_init", H_high, H_low, "H"),
-        "test error": (by_heads, "test_error", H_high, H_low, "H"),
-        "test error against mean pooling": (versus_pooling, "test_error", f"{H_high} heads",
-                                            "mean pooling", "model"),
-        "test error against the oracle": (versus_pooling, "test_error", f"{H_high} heads",
-                                          "relevant tokens (oracle)", "model"),
-        "final training loss": (by_heads, "train_loss", H_high, H_low, "H"),
-        "loss slope": (by_heads, "loss_slope", H_high, H_low, "H"),
-        "loss gap": (by_heads, "loss_gap", H_high, H_low, "H"),
-        "movement per head": (by_heads, "head_movement", H_high, H_low, "H"),
-        "key-query movement per head": (by_heads, "key_query_movement", H_high, H_low, "H"),
-        "relevant-token mass": (by_heads, "relevant_attention_end", H_high, H_low, "H"),
-        "relevant-token mass, selection regime": (selection, "relevant_attention_end",
-                                                  S_high, S_low, "H"),
-        "test error, selection regime": (selection, "test_error", S_high, S_low, "H"),
-    }
-    if H_mid is not None:
-        family["NTK margin, most heads against H = " + str(H_mid)] = (
-            by_heads, "ntk_margin_init", H_high, H_mid, "H")
-    for H in sample_size_heads:
-        family[f"loss gap, n = {n_high} against {n_low}, {H} head{'s' * (H > 1)}"] = (
-            by_size[by_size["H"] == H], "loss_gap", n_high, n_low, "n_train")
-        family[f"gap over g^2/n, n = {n_high} against {n_low}, {H} head{'s' * (H > 1)}"] = (
-            by_size[by_size["H"] == H], "gap_ratio", n_high, n_low, "n_train")
-    family["thesis Transformer, epochs to target"] = (bridge, "epochs_to_target", B_high,
-                                                      B_low, "H")
-    family["thesis Transformer, test accuracy"] = (bridge, "instance_accuracy", B_high,
-                                                   B_low, "H")
-    return family
-
-
-family = sweeps.holm_differences(comparisons(by_heads, versus_pooling, by_size, selection,
-                                             bridge))
+frames = (by_heads, versus_pooling, by_size, selection, bridge)
+family = sweeps.holm_differences(sweeps.chapter_comparisons(*frames))
 chapter.glue("mh-family-size", len(family))
 family_table = family[["pairs", "difference", "low", "high", "p_value", "confidence",
                        "verdict"]].copy()
@@ -731,24 +699,19 @@ stats.interval_table(bridge, ["H"], bridge_columns).set_index("H").T
 # "not shown", never "no effect".
 
 # %% tags=["remove-cell"]
-DECISIVE = ["distance to the linearized model", "NTK margin at initialization", "test error",
-            "test error against mean pooling"]
-
-
 def multi_head_verdict(*frames):
     """The verdict from the chapter's family computed on ``frames``."""
-    rows = sweeps.holm_differences(comparisons(*frames))
-    return claims.multi_head_verdict(*(rows.loc[name, "verdict"] for name in DECISIVE))
+    rows = sweeps.holm_differences(sweeps.chapter_comparisons(*frames))
+    return claims.multi_head_verdict(*rows.loc[list(sweeps.DECISIVE), "verdict"])
 
 
+decisive = family.loc[list(sweeps.DECISIVE), "verdict"]
 chapter.glue("mh-repetitions", n_repetitions)
-chapter.glue("mh-summary", prose.multi_head_summary(*(family.loc[name, "verdict"]
-                                                      for name in DECISIVE)))
-frames = (by_heads, versus_pooling, by_size, selection, bridge)
+chapter.glue("mh-summary", prose.multi_head_summary(*decisive))
 chapter.publish([claims.finding(
-    "multi-head", claims.multi_head_verdict(*(family.loc[name, "verdict"] for name in DECISIVE)),
-    prose.multi_head_summary(*(family.loc[name, "verdict"] for name in DECISIVE))
-    + ". " + prose.multi_head_evidence(H_high, H_low, n_repetitions, family, DECISIVE),
+    "multi-head", claims.multi_head_verdict(*decisive),
+    prose.multi_head_summary(*decisive) + ". "
+    + prose.multi_head_evidence(H_high, H_low, n_repetitions, family, sweeps.DECISIVE),
     setup=prose.multi_head_setup(n_train, steps, scaling),
     halves=stats.split_half_verdicts(multi_head_verdict, *frames))])
 

@@ -172,3 +172,35 @@ def test_step_size_reading_counts_the_runs():
         "Of the 4 runs, 1 diverged and 1 ended with training instances still misclassified. "
         "The training loss rose above its starting value on the way in 1 runs (step size 16 "
         "with 8 heads: 1 of 1).")
+
+
+def test_chapter_comparisons_read_the_counts_from_the_frames():
+    rng = np.random.default_rng(1)
+    columns = ["lin_relative_distance", "ntk_margin_init", "test_error", "train_loss",
+               "loss_slope", "loss_gap", "head_movement", "key_query_movement",
+               "relevant_attention_end", "gap_ratio"]
+
+    def runs(key, values):
+        return pd.DataFrame([{key: value, "H": value if key == "H" else 8, "repetition": r,
+                              "model": f"{value} heads", "n_train": 50 if key == "H" else value,
+                              **dict(zip(columns, rng.random(len(columns))))}
+                             for value in values for r in range(4)])
+
+    by_heads = runs("H", [1, 4, 16])
+    pooled = pd.DataFrame({"model": ["mean pooling"] * 4 + ["relevant tokens (oracle)"] * 4,
+                           "repetition": list(range(4)) * 2, "test_error": rng.random(8)})
+    versus_pooling = pd.concat([by_heads, pooled], ignore_index=True)
+    by_size = runs("n_train", [25, 200])
+    bridge = pd.DataFrame({"H": [1] * 4 + [10] * 4, "repetition": list(range(4)) * 2,
+                           "epochs_to_target": rng.random(8),
+                           "instance_accuracy": rng.random(8)})
+    family = heads.chapter_comparisons(by_heads, versus_pooling, by_size, by_heads, bridge)
+    assert set(heads.DECISIVE) <= set(family)
+    assert family["test error"][2:] == (16, 1, "H")
+    assert family["test error against mean pooling"][2:] == ("16 heads", "mean pooling",
+                                                             "model")
+    assert family["NTK margin, most heads against H = 4"][2:] == (16, 4, "H")
+    assert family["gap over g^2/n, n = 200 against 25, 8 heads"][2:] == (200, 25, "n_train")
+    assert family["thesis Transformer, test accuracy"][2:] == (10, 1, "H")
+    table = heads.holm_differences(family)
+    assert (table["pairs"] == 4).all() and len(table) == len(family)

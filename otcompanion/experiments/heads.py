@@ -415,6 +415,73 @@ def holm_differences(comparisons, confidence=stats.CONFIDENCE, seed=0):
     return table
 
 
+#: The comparisons of chapter 06's family that decide its finding
+#: (:func:`otcompanion.claims.multi_head_verdict`), in the verdict's order.
+DECISIVE = ("distance to the linearized model", "NTK margin at initialization", "test error",
+            "test error against mean pooling")
+
+
+def _plural(H):
+    return f"{H} head{'s' * (H > 1)}"
+
+
+def chapter_comparisons(by_heads, versus_pooling, by_size, selection, bridge):
+    """Chapter 06's family of comparisons, for :func:`holm_differences`.
+
+    The head counts and sizes are read from the frames: the most against the fewest heads of
+    the heads sweep (``by_heads``, one training size) on the :data:`DECISIVE` measures, the
+    final training loss, the loss slope, the loss gap, the movements and the relevant-token
+    mass, and the NTK margin of the most heads against the middle head count (its plateau,
+    with at least three head counts); the most heads against mean pooling and the oracle
+    (``versus_pooling``, with a ``model`` column, :func:`pooling_baselines`); per head count of
+    ``by_size``, the loss gap and the gap over :math:`g^2/n` at the largest against the
+    smallest size; the relevant-token mass and test error of the selection regime
+    (``selection``); and the thesis Transformer's epochs to target and test accuracy
+    (``bridge``).
+
+    Returns
+    -------
+    dict
+        Name -> ``(frame, column, first, second, by)``.
+    """
+    counts = sorted(set(by_heads["H"]))
+    low, high = counts[0], counts[-1]
+    family = {name: (by_heads, column, high, low, "H") for name, column in (
+        ("distance to the linearized model", "lin_relative_distance"),
+        ("NTK margin at initialization", "ntk_margin_init"), ("test error", "test_error"))}
+    family.update({
+        "test error against mean pooling": (versus_pooling, "test_error", _plural(high),
+                                            "mean pooling", "model"),
+        "test error against the oracle": (versus_pooling, "test_error", _plural(high),
+                                          "relevant tokens (oracle)", "model")})
+    family.update({name: (by_heads, column, high, low, "H") for name, column in (
+        ("final training loss", "train_loss"), ("loss slope", "loss_slope"),
+        ("loss gap", "loss_gap"), ("movement per head", "head_movement"),
+        ("key-query movement per head", "key_query_movement"),
+        ("relevant-token mass", "relevant_attention_end"))})
+    if len(counts) >= 3:
+        middle = counts[len(counts) // 2]
+        family[f"NTK margin, most heads against H = {middle}"] = (
+            by_heads, "ntk_margin_init", high, middle, "H")
+    sizes = sorted(set(by_size["n_train"]))
+    for H in sorted(set(by_size["H"])):
+        runs = by_size[by_size["H"] == H]
+        family[f"loss gap, n = {sizes[-1]} against {sizes[0]}, {_plural(H)}"] = (
+            runs, "loss_gap", sizes[-1], sizes[0], "n_train")
+        family[f"gap over g^2/n, n = {sizes[-1]} against {sizes[0]}, {_plural(H)}"] = (
+            runs, "gap_ratio", sizes[-1], sizes[0], "n_train")
+    fewest, most = min(selection["H"]), max(selection["H"])
+    family["relevant-token mass, selection regime"] = (selection, "relevant_attention_end",
+                                                       most, fewest, "H")
+    family["test error, selection regime"] = (selection, "test_error", most, fewest, "H")
+    fewest, most = min(bridge["H"]), max(bridge["H"])
+    family["thesis Transformer, epochs to target"] = (bridge, "epochs_to_target", most,
+                                                      fewest, "H")
+    family["thesis Transformer, test accuracy"] = (bridge, "instance_accuracy", most, fewest,
+                                                   "H")
+    return family
+
+
 def _check_thesis_options(*, seed=0, n_classes=3, level=1, epochs=200, n_blocks=2,
                           target_accuracy=1.0):
     """Every option of :func:`thesis_heads_run` except the run's coordinates, validated."""

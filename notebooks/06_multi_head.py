@@ -304,6 +304,7 @@ chapter.glue("mh-slope-low", stats.interval_text(by_heads.loc[by_heads["H"] == H
 chapter.glue("mh-slope-high", stats.interval_text(by_heads.loc[by_heads["H"] == H_high,
                                                                "loss_slope"]))
 chapter.glue("mh-normalized-range", f"{normalized.min():.3f} to {normalized.max():.3f}")
+chapter.glue("mh-slope-range", f"{slopes.min():.2f} to {slopes.max():.2f}")
 chapter.glue("mh-h-low", H_low)
 chapter.glue("mh-h-high", H_high)
 higher = ("higher with more heads", "lower with more heads")
@@ -315,11 +316,12 @@ chapter.glue("mh-loss-end", prose.difference_reading(family.loc["final training 
 
 # %% [markdown]
 # The slope is {glue:md}`mh-slope-low` with {glue:text}`mh-h-low` head and
-# {glue:md}`mh-slope-high` with {glue:text}`mh-h-high`: the training loss falls like $1/K$ or
-# slightly faster for every $H$, the rate of the bound; the slope is
-# {glue:md}`mh-slope-difference`. The normalized loss $\hat L_K\,\eta K/g^2$ stays between
-# {glue:text}`mh-normalized-range` across head counts, so the bound's shape holds with a
-# constant that barely depends on $H$. The final training loss is {glue:md}`mh-loss-end`.
+# {glue:md}`mh-slope-high` with {glue:text}`mh-h-high`; the mean slopes of all head counts lie
+# from {glue:text}`mh-slope-range`, against $-1$ for the $1/K$ rate of the bound. Paired, the
+# slope is {glue:md}`mh-slope-difference`. In the bound's units, $\hat L_K\,\eta K/g^2$ has
+# means from {glue:text}`mh-normalized-range` across head counts: the closer these are, the
+# less the bound's constant depends on $H$. The final training loss is
+# {glue:md}`mh-loss-end`.
 #
 # ## The linearization test
 #
@@ -447,10 +449,10 @@ chapter.glue_figure("mh-versus-heads", figure)
 # Comparing {glue:text}`mh-h-high` heads with {glue:text}`mh-h-low` on the same data:
 #
 # - the normalized NTK margin at initialization is {glue:md}`mh-margin`. Its means per $H$
-#   are {glue:text}`mh-margin-means`: it grows at small $H$ and levels off; from
-#   $H$ = {glue:text}`mh-h-mid` to {glue:text}`mh-h-high` it is {glue:md}`mh-margin-plateau`.
-#   A plateau is what the NTK predicts at its large-$H$ limit, where the gradient features
-#   converge to those of the infinitely wide model;
+#   are {glue:text}`mh-margin-means`; from $H$ = {glue:text}`mh-h-mid` to
+#   {glue:text}`mh-h-high` it is {glue:md}`mh-margin-plateau`. A margin that stops growing is
+#   what the NTK predicts at its large-$H$ limit, where the gradient features converge to
+#   those of the infinitely wide model;
 # - the test error is {glue:md}`mh-test-error`;
 # - the loss gap is {glue:md}`mh-gap`, and the movement of each head
 #   {glue:md}`mh-movement`.
@@ -684,10 +686,10 @@ stats.interval_table(bridge, ["H"], bridge_columns).set_index("H").T
 #
 # - **The mechanism.** Do more heads keep training closer to the linearized model?
 #   {glue:md}`mh-lazier`: the relative distance is {glue:md}`mh-lin-difference`.
-# - **The rate.** The training loss falls like $1/K$ for every $H$ (slope
-#   {glue:md}`mh-slope-low` with one head, {glue:md}`mh-slope-high` with the most).
-# - **The margin.** The NTK margin at initialization is {glue:md}`mh-margin`, levelling off
-#   at large $H$.
+# - **The rate.** The log-log slope of the training loss is {glue:md}`mh-slope-low` with one
+#   head and {glue:md}`mh-slope-high` with the most ($-1$ is the $1/K$ rate of the bound).
+# - **The margin.** The NTK margin at initialization is {glue:md}`mh-margin`; from
+#   $H$ = {glue:text}`mh-h-mid` to the most heads it is {glue:md}`mh-margin-plateau`.
 # - **Generalization.** The test error is {glue:md}`mh-test-error`; against mean pooling it is
 #   {glue:md}`mh-versus-pooling`.
 # - **Selection.** The relevant-token mass after training is {glue:md}`mh-focus` in the heads

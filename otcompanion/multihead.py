@@ -18,7 +18,8 @@ the margin of the gradient (NTK) features at initialization. This book's choices
 paper may make differently: the exact means of the mixture (scaled standard basis vectors),
 the balanced labels, the Gaussian initialization and its scales, training the readout together
 with the key-query matrices, the :math:`1/H` option and its step-size rule, the step size and
-number of steps, and every measure of the optimal-transport view.
+number of steps. The paper's own initialization (its construction for the tokenized mixture)
+is not reproduced: its text was not found in the public material this book could read.
 
 Contents:
 
@@ -27,6 +28,9 @@ Contents:
   :math:`\\Phi(X) = c_H \\sum_h \\langle U_h, A_h(X) X\\rangle`;
 - :func:`train_multihead`: full-batch gradient descent on the logistic loss, with a per-step
   history and a trace of attention and token outputs (:class:`MultiHeadFit`);
+- :func:`linearized_output`, :func:`train_linearized`: the first-order Taylor (NTK) model at
+  the initialization, trained beside the network, and :func:`loss_rate`, the log-log slope
+  of a training loss;
 - :func:`ntk_features`, :func:`hard_margin`, :func:`ntk_margin`: the margin of the gradient
   features;
 - :func:`relevant_attention`: attention mass on the relevant tokens;
@@ -43,8 +47,6 @@ References
 - M. Jaggi. *Revisiting Frank-Wolfe: Projection-Free Sparse Convex Optimization*. ICML 2013.
 - S. Lacoste-Julien, M. Jaggi. *On the Global Linear Convergence of Frank-Wolfe Optimization
   Variants*. NeurIPS 2015.
-- M. E. Sander, P. Ablin, M. Blondel, G. Peyré. *Sinkformers: Transformers with Doubly
-  Stochastic Attention*. AISTATS 2022. arXiv:2110.11773.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.special
 import torch
 
 from otcompanion._training import torch_session
@@ -68,10 +71,21 @@ SCALINGS = ("sqrt", "mean")
 
 #: Summary columns of :func:`otcompanion.experiments.heads.multihead_run`, in reading order.
 RUN_MEASURES = ("train_loss", "test_loss", "train_error", "test_error", "loss_gap", "error_gap",
-                "distance", "head_movement", "key_query_movement", "ntk_margin_init",
-                "ntk_margin_end", "relevant_attention_init", "relevant_attention_end",
-                "tv_to_sinkhorn_init", "tv_to_sinkhorn_end", "straightness",
-                "w2_path_efficiency")
+                "distance", "head_movement", "key_query_movement", "relevant_attention_init",
+                "relevant_attention_end", "peak_loss_ratio", "loss_slope", "normalized_loss",
+                "gap_ratio", "ntk_margin_init", "ntk_margin_end", "lin_train_loss",
+                "lin_test_error", "lin_distance", "lin_output_distance",
+                "lin_relative_distance", "lin_agreement")
+
+#: The measures of :data:`RUN_MEASURES` that need the gradient features (the NTK margins and
+#: the linearized model): left out (NaN) of a run with ``features=False``.
+FEATURE_MEASURES = ("ntk_margin_init", "ntk_margin_end", "lin_train_loss", "lin_test_error",
+                    "lin_distance", "lin_output_distance", "lin_relative_distance",
+                    "lin_agreement")
+
+
+class DivergedError(RuntimeError):
+    """Gradient descent reached a non-finite training loss (:func:`train_multihead`)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -486,7 +500,7 @@ def train_multihead(X_train, y_train, X_test=None, y_test=None, *, n_heads=4, st
                     outputs_trace.append(head_outputs.mean(dim=1).numpy().copy())
             rows.append(row)
             if not math.isfinite(row["train_loss"]):
-                raise RuntimeError(f"the training loss became {row['train_loss']} at step {k}; "
+                raise DivergedError(f"the training loss became {row['train_loss']} at step {k}; "
                                    f"gradient descent diverged (try a smaller lr).")
             if k == steps:
                 break
@@ -500,6 +514,162 @@ def train_multihead(X_train, y_train, X_test=None, y_test=None, *, n_heads=4, st
                         trace_steps=np.array(sorted(recorded)), logits=np.stack(logits_trace),
                         token_outputs=np.stack(outputs_trace), scaling=scaling, lr=float(lr),
                         step=eta, fit_seconds=time.perf_counter() - started)
+
+
+# ----------------------------------------------------------------------------------------------
+# The linearized model
+# ----------------------------------------------------------------------------------------------
+
+def linearized_output(X, W0, U0, W, U, scaling="sqrt"):
+    """The first-order Taylor expansion of :func:`multihead_output` at :math:`\\theta_0`.
+
+    .. math::
+        \\Phi_{\\text{lin}}(X; \\theta) = \\Phi(X; \\theta_0)
+        + \\langle \\nabla_\\theta \\Phi(X; \\theta_0), \\theta - \\theta_0 \\rangle,
+
+    with :math:`\\theta_0 = (W_0, U_0)` and :math:`\\theta = (W, U)`: the neural-tangent
+    (linearized) model that the analysis of Deora et al. (2024, arXiv:2310.12680) and of Taheri
+    & Thrampoulidis (2024) compares the network with. The directional derivative is one
+    forward-mode product (``torch.func.jvp``) in float64.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, T, d)
+    W0, U0 : the expansion point (:func:`init_parameters`)
+    W, U : parameters of the same shapes
+    scaling : {"sqrt", "mean"}
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    tokens = check_tokens(X, "X")
+    W0, U0 = _check_parameters(W0, U0, tokens)
+    W, U = _check_parameters(W, U, tokens)
+    if W.shape != W0.shape or U.shape != U0.shape:
+        raise ValueError(f"(W, U) must have the shapes of (W0, U0), {W0.shape} and {U0.shape}; "
+                         f"got {W.shape} and {U.shape}.")
+    scale = output_scale(W0.shape[0], scaling)
+    X_, W0_, U0_, W_, U_ = (torch.as_tensor(a, dtype=torch.float64)
+                            for a in (tokens, W0, U0, W, U))
+    with torch.no_grad():
+        phi0, tangent = torch.func.jvp(lambda w, u: _forward(X_, w, u, scale)[0], (W0_, U0_),
+                                       (W_ - W0_, U_ - U0_))
+    return (phi0 + tangent).numpy()
+
+
+@dataclass
+class LinearizedFit:
+    """The linearized model trained by :func:`train_linearized`.
+
+    Attributes
+    ----------
+    W, U : ndarray
+        Parameters after the last step (the expansion point is the ``W0``, ``U0`` given).
+    history : pandas.DataFrame
+        One row per step ``0..steps``: ``step``, ``train_loss``, ``train_error``,
+        ``distance`` (:math:`\\lVert\\theta_k - \\theta_0\\rVert_2`).
+    step : float
+        The step size taken (:func:`step_size`).
+    """
+
+    W: np.ndarray
+    U: np.ndarray
+    history: pd.DataFrame
+    step: float
+
+
+def train_linearized(X_train, y_train, W0, U0, *, steps=200, lr=1.0, scaling="sqrt",
+                     features=None):
+    """Gradient descent on the logistic loss of the linearized model, from :math:`\\theta_0`.
+
+    The model :math:`\\Phi_{\\text{lin}}` of :func:`linearized_output` is linear in
+    :math:`\\delta = \\theta - \\theta_0`: with the Jacobian :math:`J` (row :math:`i` is
+    :math:`\\nabla_\\theta \\Phi(X_i; \\theta_0)`) the outputs are :math:`\\Phi_0 + J\\delta`,
+    and the step of :func:`train_multihead`, same :math:`\\eta` (:func:`step_size`) and same
+    number of steps, is
+
+    .. math::
+        \\delta_{k+1} = \\delta_k + \\frac{\\eta}{n} J^\\top \\big(y \\odot
+        \\sigma(-y \\odot (\\Phi_0 + J\\delta_k))\\big),
+
+    with :math:`\\sigma` the logistic function. Run beside :func:`train_multihead` from the
+    same initialization, it tests the regime of Deora et al. (2024, arXiv:2310.12680): the
+    closer the network's outputs stay to this model's, the lazier the training.
+
+    Parameters
+    ----------
+    X_train : array-like of shape (n, T, d)
+    y_train : array-like of shape (n,), labels -1 and +1
+    W0, U0 : the initialization (:func:`init_parameters`, or :attr:`MultiHeadFit.W0`,
+        :attr:`MultiHeadFit.U0`)
+    steps : int >= 1, default 200
+    lr : float > 0, default 1.0
+    scaling : {"sqrt", "mean"}, default "sqrt"
+    features : ndarray of shape (n, P), optional
+        :func:`ntk_features` of the same data at ``(W0, U0)``, when already computed.
+
+    Returns
+    -------
+    LinearizedFit
+    """
+    tokens = check_tokens(X_train, "X_train")
+    labels = _check_binary_labels(y_train, "y_train", len(tokens))
+    W0, U0 = _check_parameters(W0, U0, tokens)
+    steps = check_int(steps, "steps", 1)
+    eta = step_size(lr, W0.shape[0], scaling)
+    if features is None:
+        features = ntk_features(tokens, labels, W0, U0, scaling)
+    features = np.asarray(features, dtype=float)
+    if features.shape != (len(tokens), W0.size + U0.size):
+        raise ValueError(f"features must have shape (n, P) = ({len(tokens)}, "
+                         f"{W0.size + U0.size}); got {features.shape}.")
+    jacobian = features * labels[:, None]
+    phi0 = multihead_output(tokens, W0, U0, scaling)["output"]
+    delta = np.zeros(jacobian.shape[1])
+    rows = []
+    for k in range(steps + 1):
+        margins = labels * (phi0 + jacobian @ delta)
+        rows.append({"step": k, "train_loss": float(np.logaddexp(0.0, -margins).mean()),
+                     "train_error": float(np.mean(margins <= 0)),
+                     "distance": float(np.linalg.norm(delta))})
+        if k == steps:
+            break
+        delta += eta / len(tokens) * jacobian.T @ (labels * scipy.special.expit(-margins))
+    W = W0 + delta[:W0.size].reshape(W0.shape)
+    U = U0 + delta[W0.size:].reshape(U0.shape)
+    return LinearizedFit(W=W, U=U, history=pd.DataFrame(rows), step=eta)
+
+
+def loss_rate(steps, losses, start=0.1):
+    """The log-log slope of the training loss against the step: the exponent :math:`p` of
+    :math:`\\hat L_k \\approx c\\, k^{p}`.
+
+    The least-squares slope of :math:`\\log \\hat L_k` on :math:`\\log k` over the steps
+    :math:`k \\ge` ``start`` times the last step (and :math:`k \\ge 1`). A bound
+    :math:`\\hat L_K = O(g^2/K)` (Taheri & Thrampoulidis, 2024; Deora et al., 2024) allows
+    :math:`p = -1` or faster.
+
+    Parameters
+    ----------
+    steps, losses : array-like of the same length
+    start : float in [0, 1), default 0.1
+
+    Returns
+    -------
+    float
+        NaN with fewer than two usable steps or a non-positive loss.
+    """
+    steps = np.asarray(steps, dtype=float)
+    losses = np.asarray(losses, dtype=float)
+    if steps.shape != losses.shape or steps.ndim != 1:
+        raise ValueError(f"steps and losses must be 1-d of the same length; got {steps.shape} "
+                         f"and {losses.shape}.")
+    start = check_real(start, "start", 0.0, 1.0, high_open=True)
+    kept = (steps >= max(1.0, start * steps.max())) if len(steps) else steps.astype(bool)
+    if kept.sum() < 2 or np.any(losses[kept] <= 0) or np.ptp(steps[kept]) == 0:
+        return np.nan
+    return float(np.polyfit(np.log(steps[kept]), np.log(losses[kept]), 1)[0])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -701,6 +871,7 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["SCALINGS", "RUN_MEASURES", "tokenized_mixture", "output_scale", "step_size",
-           "init_parameters", "multihead_output", "MultiHeadFit", "train_multihead",
-           "ntk_features", "hard_margin", "ntk_margin", "relevant_attention"]
+__all__ = ["SCALINGS", "RUN_MEASURES", "FEATURE_MEASURES", "DivergedError", "tokenized_mixture",
+           "output_scale", "step_size", "init_parameters", "multihead_output", "MultiHeadFit",
+           "train_multihead", "linearized_output", "LinearizedFit", "train_linearized",
+           "loss_rate", "ntk_features", "hard_margin", "ntk_margin", "relevant_attention"]

@@ -458,13 +458,24 @@ def geometry_evidence(differences, found):
 # Chapter 06
 
 
+def _level_words(result):
+    """"95 %", or for a row drawn at a Holm level (a ``confidence`` other than 0.95,
+    :func:`otcompanion.experiments.heads.holm_differences`) e.g. "Holm-adjusted 99.7 %"."""
+    confidence = float(result.get("confidence", stats.CONFIDENCE))
+    if confidence == stats.CONFIDENCE:
+        return "95 %"
+    return f"Holm-adjusted {stats.format_value(100 * confidence, 3, notation='g')} %"
+
+
 def difference_reading(result, larger, smaller):
     """A paired difference (a row of :func:`otcompanion.stats.paired_differences`) in words
     that say no more than its interval: ``larger`` or ``smaller`` when the interval excludes 0,
-    "not told apart" otherwise, then the numbers."""
+    "not told apart" otherwise, then the numbers (with the interval's level: 95 %, or its Holm
+    level when the row has a ``confidence``)."""
     value, low, high = (stats.format_value(result[key], 3, signed=True, notation="g")
                         for key in ("difference", "low", "high"))
-    span = f"{value} (95 % confidence interval {low} to {high}, {result['pairs']} pairs)"
+    level = _level_words(result)
+    span = f"{value} ({level} confidence interval {low} to {high}, {result['pairs']} pairs)"
     words = {"first higher": larger, "first lower": smaller}.get(
         result["verdict"], f"not told apart by these runs ({result['verdict']})")
     return f"{words}: the difference is {span}"
@@ -493,27 +504,42 @@ def lazier_answer(lazier):
     return "Yes, in this model" if lazier else "Not shown by these runs"
 
 
-def multi_head_evidence(h_high, h_low, n_repetitions, loss_end, test_error, margin):
-    """Evidence of chapter 06's finding: the three paired differences between ``h_high`` and
-    ``h_low`` heads that decide it."""
-    def quoted(result):
-        return stats.format_difference(result, 3, notation="g")
+def multi_head_summary(lazier, margin, test_error, versus_pooling):
+    """What chapter 06's runs say about the multi-head claim, in one sentence, from four paired
+    verdicts, more minus fewer heads: the distance to the linearized model (``lazier``), the
+    NTK margin at initialization, the test error, and the test error with the most heads minus
+    mean pooling's (``versus_pooling``). Each part says no more than its verdict."""
+    lazier_words = {"first lower": "more heads keep training closer to the linearized (NTK) "
+                                   "model",
+                    "first higher": "more heads move training further from the linearized "
+                                    "(NTK) model"}.get(
+        lazier, "the distance to the linearized (NTK) model is not told apart between the "
+                "head counts")
+    margin_words = {"first higher": "the NTK margin at initialization is larger",
+                    "first lower": "the NTK margin at initialization is smaller"}.get(
+        margin, "the NTK margin at initialization is not told apart")
+    error_words = {"first lower": "the test error is lower",
+                   "first higher": "the test error is higher"}.get(
+        test_error, "the test error is not told apart")
+    pooling_words = {"first lower": "below", "first higher": "above"}.get(
+        versus_pooling, "not told apart from")
+    text = (f"{lazier_words}; {margin_words}; {error_words}; with the most heads the test error "
+            f"is {pooling_words} that of a logistic regression on the mean-pooled tokens")
+    return text[0].upper() + text[1:]
 
-    return (f"{h_high} against {h_low} heads, paired over {n_repetitions} repetitions "
-            f"(95 % confidence intervals of the difference): final training loss "
-            f"{quoted(loss_end)}, test error {quoted(test_error)}, normalized NTK margin at "
-            f"initialization {quoted(margin)}; this book's reconstruction of the model and "
-            f"data, not the paper's theorems.")
 
+def multi_head_evidence(h_high, h_low, n_repetitions, family, names):
+    """Evidence of chapter 06's finding: the paired differences that decide it (``names``, rows
+    of ``family``, the chapter's comparisons at Holm levels), with their intervals."""
+    def quoted(name):
+        row = family.loc[name]
+        return (f"{name} {stats.format_difference(row, 3, notation='g')} "
+                f"(at {stats.format_value(100 * row['confidence'], 3, notation='g')} %)")
 
-def pooling_evidence(h_high, pooling):
-    """The ledger's caveat of chapter 06's finding: the test error with ``h_high`` heads minus
-    that of a logistic regression on the mean-pooled tokens of the same data (``pooling``, a
-    row of :func:`otcompanion.stats.paired_difference`)."""
-    return (f" Against a logistic regression on the mean-pooled tokens of the same data, the "
-            f"test error with {h_high} heads differs by "
-            f"{stats.format_difference(pooling, 3, notation='g')} ({pooling['verdict']}): the "
-            f"gain over one head is measured against averaging, not selecting, the tokens.")
+    return (f"{h_high} against {h_low} heads, paired over {n_repetitions} repetitions, "
+            f"intervals at Bonferroni-Holm levels for the chapter's {len(family)} comparisons: "
+            + "; ".join(quoted(name) for name in names)
+            + ". This book's reconstruction of the model and data, not the paper's theorems.")
 
 
 def pooling_reading(pooling, oracle):
@@ -527,6 +553,24 @@ def pooling_reading(pooling, oracle):
                       "first lower": "below that of the oracle"}.get(
         oracle["verdict"], "not told apart from that of the oracle")
     return f"the error of multi-head attention is {against_pooling} and {against_oracle}"
+
+
+def step_size_reading(runs):
+    """Chapter 06's step-size sweep in words: how many runs diverged, how many ended with
+    training data left misclassified, and in which settings the training loss rose above its
+    start on the way (``runs``: one row per run with ``lr``, ``H``, ``diverged``,
+    ``train_error`` and ``peak_loss_ratio``)."""
+    total = len(runs)
+    diverged = int(runs["diverged"].astype(bool).sum())
+    unfit = int((runs["train_error"] > 0).sum())
+    rose = runs[runs["peak_loss_ratio"] > 1]
+    settings = "; ".join(
+        f"step size {lr:g} with {H} head{'s' * (H > 1)}: {len(group)} of "
+        f"{int(((runs['lr'] == lr) & (runs['H'] == H)).sum())}"
+        for (lr, H), group in rose.groupby(["lr", "H"]))
+    return (f"Of the {total} runs, {diverged} diverged and {unfit} ended with training "
+            f"instances still misclassified. The training loss rose above its starting value "
+            f"on the way in {len(rose)} runs" + (f" ({settings})." if settings else "."))
 
 
 def multi_head_setup(n_train, steps, scaling):

@@ -247,8 +247,9 @@ def test_dummy_gaussian_runs_and_publishes_computed_verdicts(tmp_path):
 
 MULTIHEAD_TINY = {"heads": [1, 4], "n_train": 12, "sample_sizes": [12, 24],
                   "sample_size_heads": [1], "n_repetitions": 2, "steps": 10, "n_test": 20,
-                  "bridge_heads": [1, 2], "bridge_repetitions": 2, "bridge_epochs": 3,
-                  "bridge_blocks": 1, "scheduler": "1"}
+                  "curve_every": 5, "sweep_heads": [1, 2], "lr_sweep": [1.0, 4.0],
+                  "init_scales": [0.1], "selection_steps": 10, "bridge_heads": [1, 2],
+                  "bridge_epochs": 3, "bridge_blocks": 1, "scheduler": "1"}
 
 
 def test_multi_head_runs_and_glues_numbers_computed_from_its_runs(tmp_path, monkeypatch):
@@ -258,8 +259,8 @@ def test_multi_head_runs_and_glues_numbers_computed_from_its_runs(tmp_path, monk
     out = tmp_path / "multihead.ipynb"
     book.run_chapter("06_multi_head", MULTIHEAD_TINY, output=out, echo=None)
     values = glued(out)
-    for figure in ("mh-loss-curves", "mh-versus-heads", "mh-versus-n", "mh-attention-plans",
-                   "mh-coupling-curves", "mh-bridge"):
+    for figure in ("mh-loss-curves", "mh-linearization", "mh-versus-heads", "mh-versus-n",
+                   "mh-selection", "mh-bridge"):
         assert figure in values
     # The margin verdict quotes the paired difference of the package's own runs.
     options = {name: MULTIHEAD_TINY[name] for name in ("steps", "n_test")}
@@ -270,6 +271,9 @@ def test_multi_head_runs_and_glues_numbers_computed_from_its_runs(tmp_path, monk
     assert f"{margin['difference']:+.3g}" in values["mh-margin"]
     assert f"{margin['pairs']} pairs" in values["mh-margin"]
     assert values["mh-h-high"] == "4" and values["mh-bridge-runs"] == "4"
+    # The linearization distance quoted for the most heads is the runs' own.
+    assert values["mh-lin-high"] == stats.interval_text(
+        runs.loc[runs["n_heads"] == 4, "lin_relative_distance"])
     notebook = nbformat.read(out, as_version=4)
     ledger = [output["data"] for cell in notebook.cells if cell.cell_type == "code"
               for output in cell.get("outputs", []) if claims.MIME in output.get("data", {})]

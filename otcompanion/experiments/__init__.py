@@ -28,8 +28,11 @@ own module:
   classifiers on the same stratified repeated folds;
 - :mod:`otcompanion.experiments.heads` (chapter 06): :func:`multihead_run`,
   :func:`multihead_jobs`, :func:`thesis_heads_run` and :func:`thesis_heads_jobs`, the sweeps
-  over the number of attention heads, and :func:`pooling_baselines`, linear classifiers
-  without attention on the same data.
+  over the number of attention heads (each run also trains the linearized model),
+  :func:`pooling_baselines`, linear classifiers without attention on the same data,
+  :data:`HEADS_PROFILES` and :func:`heads_profile`, the book and thesis scales, and
+  :func:`chapter_comparisons` and :func:`holm_differences`, the chapter's family of paired
+  comparisons at Holm-adjusted levels (:data:`DECISIVE`: those the verdict reads).
 
 Every name is also available from this package (``otcompanion.experiments.transformer_grid``),
 as it was when the experiments were one module; :func:`interval_outcome` and
@@ -87,6 +90,11 @@ from otcompanion.experiments.grid import (
 from otcompanion.experiments.grid import _traced_run as _traced_run
 from otcompanion.experiments.heads import (
     BASELINES,
+    DECISIVE,
+    HEADS_PROFILES,
+    chapter_comparisons,
+    heads_profile,
+    holm_differences,
     multihead_jobs,
     multihead_run,
     pooling_baselines,
@@ -128,5 +136,6 @@ __all__ = [
     "cross_validate_models",
     # heads (chapter 06)
     "multihead_jobs", "multihead_run", "thesis_heads_jobs", "thesis_heads_run",
-    "BASELINES", "pooling_baselines",
+    "BASELINES", "pooling_baselines", "HEADS_PROFILES", "heads_profile", "DECISIVE",
+    "chapter_comparisons", "holm_differences",
 ]

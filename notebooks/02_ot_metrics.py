@@ -211,7 +211,7 @@ for n_features in dimensions:
     runs_d, tables_d = experiments.transformer_grid(
         [dimension_task], [dimension_level], settings["n_repetitions"], seed=seed,
         scheduler=scheduler, epochs=settings["epochs"], n_blocks=settings["n_blocks"],
-        n_heads=n_heads, curve_points=1, trajectory_start=trajectory_start,
+        n_heads=n_heads, curve_points=0, trajectory_start=trajectory_start,
         n_features=n_features, progress=False)
     dimension_frames.append((runs_d, tables_d["references"]))
 dimension_name = f"{task_names[dimension_task]}, level {dimension_level}"

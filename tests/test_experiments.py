@@ -642,3 +642,12 @@ def test_pooling_baselines_see_the_runs_data_and_order_the_readouts():
     assert values[0] == experiments.pooling_baselines(100, 0, seed=3, n_test=400)
     with pytest.raises(ValueError, match="n_train"):
         experiments.pooling_baselines(1, 0)
+
+
+def test_traced_run_without_curves_measures_the_final_map_only():
+    record = grid.traced_run(2, 1, 0, seed=2, **{**TINY_RUN, "curve_points": 0})
+    assert record["curves"].empty
+    assert np.isnan(record["summary"]["straightness"])
+    assert record["references"]["optimality"].notna().all()
+    full = grid.traced_run(2, 1, 0, seed=2, **TINY_RUN)
+    assert record["summary"]["optimality"] == pytest.approx(full["summary"]["optimality"])

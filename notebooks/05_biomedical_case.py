@@ -307,7 +307,7 @@ chapter.glue("baseline-high", float(means.loc[baselines, "balanced_accuracy"].ma
 # :class: dropdown
 # ```
 
-# %%
+# %% tags=["hide-input"]
 bundled = data.load_breast_cancer_tokens(breast_cancer_layout)
 X_train, X_test, y_train, y_test = data.stratified_split(bundled.X, bundled.y, test_size=0.3,
                                                          seed=seed)
@@ -364,7 +364,7 @@ classroom.run_check(check_split_balance, globals())
 # :class: dropdown
 # ```
 
-# %%
+# %% tags=["hide-input"]
 test_feature_means = data.TokenStandardizer(per_token=True).fit(X_train).transform(
     X_test).mean(axis=0)
 chapter.glue("ex-test-mean-min", float(test_feature_means.min()))
@@ -407,7 +407,7 @@ classroom.run_check(check_test_standardization, globals())
 # :class: dropdown
 # ```
 
-# %%
+# %% tags=["remove-input"]
 layouts = {"statistics (3 tokens of 10)": data.load_breast_cancer_tokens("statistics")}
 default_layout = "measurements (10 tokens of 3)"
 reuse = not data_path and breast_cancer_layout == "measurements"
@@ -452,7 +452,7 @@ chapter.glue("layout-best", layout_means.idxmax().split(" (")[0])
 # :class: dropdown
 # ```
 
-# %%
+# %% tags=["remove-input"]
 radii = [1.0, 3.0, 6.0, 12.0]
 radius_results = experiments.cross_validate_models(
     {f"radius {r:g}": (DummyGaussianOTClassifier(radius=r, max_epochs=ot_epochs,

@@ -227,7 +227,7 @@ print(f"{len(summary) + len(sweep_results) + len(bridge)} runs in "
 # Every difference the chapter reads, more heads minus fewer unless stated, with its paired
 # t-test p-value and the level its interval is drawn at. The sections below quote these rows.
 
-# %%
+# %% tags=["hide-input"]
 versus_pooling = pd.concat([by_heads, baselines[baselines["n_train"] == n_train]],
                            ignore_index=True)
 by_size = summary[summary["n_heads"].isin(sample_size_heads)
@@ -252,7 +252,7 @@ family_table.round(4)
 # The curves are means over the repetitions with 95 % confidence bands, for the heads sweep
 # ($n = $ {glue:text}`mh-n-train` training instances).
 
-# %%
+# %% tags=["remove-input"]
 LABELS = {"train_loss": "training loss", "test_loss": "test loss", "test_error": "test error",
           "loss_gap": "loss gap (test - train)", "error_gap": "error gap (test - train)",
           "ntk_margin_init": "NTK margin at start", "distance": "distance travelled g",
@@ -296,7 +296,7 @@ chapter.glue_figure("mh-loss-curves", figure)
 rate_columns = ["loss_slope", "normalized_loss", "train_loss", "distance"]
 stats.interval_table(by_heads, ["H"], rate_columns, digits=4).set_index("H").T
 
-# %%
+# %% tags=["remove-input"]
 slopes = by_heads.groupby("H")["loss_slope"].mean()
 normalized = by_heads.groupby("H")["normalized_loss"].mean()
 chapter.glue("mh-slope-low", stats.interval_text(by_heads.loc[by_heads["H"] == H_low,
@@ -338,7 +338,7 @@ linear_columns = ["lin_output_distance", "lin_relative_distance", "lin_agreement
                   "lin_distance"]
 stats.interval_table(by_heads, ["H"], linear_columns, digits=4).set_index("H").T
 
-# %%
+# %% tags=["remove-input"]
 figure = plots.interval_panels(
     worded(stats.interval_frame(by_heads, ["H"], ["lin_relative_distance", "lin_agreement"]),
            "H"), LABELS["H"], [LABELS["lin_relative_distance"], LABELS["lin_agreement"]],
@@ -397,7 +397,7 @@ stats.interval_table(by_heads, ["H"], final_columns, digits=4).set_index("H").T
 # one on all tokens flattened, and an oracle on the mean of the relevant tokens, their
 # positions known (what attention that selects them perfectly would hand it).
 
-# %%
+# %% tags=["hide-input"]
 pooling = family.loc["test error against mean pooling"]
 oracle = family.loc["test error against the oracle"]
 chapter.glue("mh-pooling-reading", prose.pooling_reading(pooling, oracle))
@@ -409,7 +409,7 @@ chapter.glue("mh-versus-pooling", prose.difference_reading(
     pooling, "higher than mean pooling's", "lower than mean pooling's"))
 stats.interval_table(versus_pooling, ["model"], ["test_error"], digits=3)
 
-# %%
+# %% tags=["remove-input"]
 margin = family.loc["NTK margin at initialization"]
 test_error = family.loc["test error"]
 chapter.glue("mh-margin", prose.difference_reading(margin, *larger))
@@ -472,7 +472,7 @@ chapter.glue_figure("mh-versus-heads", figure)
 # with {glue:md}`mh-sample-heads` heads, beside the three baselines on the same data. The last
 # column of the table is the loss gap in the units of the bound, the gap over $g^2/n$.
 
-# %%
+# %% tags=["hide-input"]
 chapter.glue("mh-sample-sizes", ", ".join(map(str, sample_sizes)))
 chapter.glue("mh-sample-heads", " and ".join(map(str, sample_size_heads)))
 size_columns = ["test_error", "loss_gap", "gap_ratio"]
@@ -497,7 +497,7 @@ stats.interval_table(by_size, ["H", "n_train"], ["test_error", "loss_gap", "dist
 # oracle).
 # ```
 
-# %%
+# %% tags=["remove-input"]
 size_gap = {H: family.loc[f"loss gap, n = {n_high} against {n_low}, {H} head{'s' * (H > 1)}"]
             for H in sample_size_heads}
 chapter.glue("mh-size-gap", prose.size_gap(size_gap, n_high))
@@ -533,7 +533,7 @@ chapter.glue("mh-ratio-high", ", ".join(f"{ratios.loc[(H, n_high)]:.2f} (H = {H}
 # when the loss rose before it fell), the test error, and how many runs diverged (a
 # non-finite loss).
 
-# %%
+# %% tags=["hide-input"]
 lr_table = pd.concat([by_heads[by_heads["H"].isin(settings["sweep_heads"])], lr_runs],
                      ignore_index=True)
 lr_table["diverged"] = lr_table["diverged"].astype(float)
@@ -557,7 +557,7 @@ stats.interval_table(lr_table, ["lr", "H"], ["train_loss", "peak_loss_ratio", "t
 # the key-query matrices to pick out the relevant ones. The figure follows the attention mass on
 # the relevant tokens along training.
 
-# %%
+# %% tags=["hide-input"]
 chapter.glue("mh-selection-sigma", selection_sigma)
 chapter.glue("mh-selection-steps", selection_steps)
 chapter.glue("mh-selection-lr", selection_lr)
@@ -608,7 +608,7 @@ stats.interval_table(selection, ["H"], ["relevant_attention_init", "relevant_att
 # uniform at the start), on the margin at initialization, the distance travelled and the
 # test error.
 
-# %%
+# %% tags=["hide-input"]
 chapter.glue("mh-init-scales", ", ".join(f"{std:g}" for std in init_scales))
 init_table = pd.concat([by_heads[by_heads["H"].isin(settings["sweep_heads"])], init_runs],
                        ignore_index=True)
@@ -646,7 +646,7 @@ stats.interval_table(init_table, ["key_query_std", "H"],
 # normalized by LayerNorm ({doc}`01_attention_tracing`), so the $1/\sqrt{H}$ argument does not
 # carry over: this is an observation about that architecture, not a test of the paper.
 
-# %%
+# %% tags=["hide-input"]
 chapter.glue("mh-bridge-level", bridge_level)
 chapter.glue("mh-bridge-epochs", settings["bridge_epochs"])
 chapter.glue("mh-bridge-blocks", settings["bridge_blocks"])

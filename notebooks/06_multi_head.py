@@ -162,8 +162,8 @@ print(f"{len(summary)} runs in {time.perf_counter() - started:.0f} s")
 # %% [markdown]
 # ## Optimization: does the training loss fall faster with more heads?
 #
-# The curves are means over the repetitions with 95 % confidence bands, for the heads sweep
-# ($n = $ {glue:text}`mh-n-train` training instances).
+# The curves of {numref}`fig-mh-loss-curves` are means over the repetitions with 95 %
+# confidence bands, for the heads sweep ($n = $ {glue:text}`mh-n-train` training instances).
 
 # %%
 chapter.glue("mh-n-train", n_train)
@@ -248,7 +248,8 @@ chapter.glue("mh-versus-pooling", prose.difference_reading(
 stats.interval_table(versus_pooling, ["model"], ["test_error"], digits=3)
 
 # %% [markdown]
-# With {glue:text}`mh-h-high` heads the test error is {glue:md}`mh-versus-pooling` (paired
+# {numref}`fig-mh-versus-heads` shows the final values against $H$. With
+# {glue:text}`mh-h-high` heads the test error is {glue:md}`mh-versus-pooling` (paired
 # on the data); mean pooling alone reaches {glue:md}`mh-pooling`, and reading only the
 # relevant tokens {glue:md}`mh-oracle`. In these runs, {glue:md}`mh-pooling-reading`.
 
@@ -309,7 +310,7 @@ chapter.glue("mh-sqrt-ratio", np.sqrt(H_high / H_low))
 # ## The sample size
 #
 # The sample-size sweep repeats the runs for {glue:md}`mh-sample-sizes` training instances
-# with {glue:md}`mh-sample-heads` heads.
+# with {glue:md}`mh-sample-heads` heads ({numref}`fig-mh-versus-n`).
 
 # %%
 chapter.glue("mh-sample-sizes", ", ".join(map(str, sample_sizes)))
@@ -357,7 +358,8 @@ chapter.glue("mh-n-high", n_high)
 # Read as in {doc}`01_attention_tracing`: $A_h/T$ is a coupling with uniform row marginals, one
 # half-step of Sinkhorn's algorithm for the cost $-X W_h X^\top$ with $\varepsilon = 1$; the
 # Sinkhorn plan $P_h$ for the same cost has both marginals uniform (Sander et al., 2022 {cite:p}`sander2022sinkformers`). At
-# initialization $W_h$ is small, so attention and plan are both nearly uniform. The figure shows
+# initialization $W_h$ is small, so attention and plan are both nearly uniform.
+# {numref}`fig-mh-attention-plans` shows
 # one training instance in a run with {glue:text}`mh-shown-heads` heads: every head's attention
 # next to its Sinkhorn plan (rescaled by $T$ to be row-stochastic too) at the first and the last
 # step. Columns of relevant tokens are marked on the x axis.
@@ -393,7 +395,7 @@ chapter.glue_figure("mh-attention-plans", figure)
 # ({func}`otcompanion.metrics.attention_coupling_metrics`, averaged over heads and the first
 # training instances) and the attention mass on relevant tokens
 # ({func}`otcompanion.multihead.relevant_attention`; uniform attention gives
-# $|R|/T$ = {glue:text}`mh-uniform-mass:.2f`) evolve as follows:
+# $|R|/T$ = {glue:text}`mh-uniform-mass:.2f`) evolve as {numref}`fig-mh-coupling-curves` shows:
 
 # %%
 chapter.glue("mh-uniform-mass", n_relevant / n_tokens)
@@ -456,7 +458,7 @@ chapter.glue("mh-lazier", prose.lazier_answer(claims.heads_lazier(tv, key_query)
 # fit the book's time budget; rerun with `-p bridge_epochs 200 -p bridge_blocks 2`): the first
 # epoch with validation instance accuracy at least {glue:text}`mh-target`, the test accuracy,
 # and the thesis's OT metrics of {doc}`02_ot_metrics` ({func}`otcompanion.experiments.thesis_heads_run`;
-# all head counts see the same data per repetition).
+# all head counts see the same data per repetition), in the table and in {numref}`fig-mh-bridge`.
 
 # %% tags=["remove-stderr"]
 chapter.glue("mh-bridge-level", bridge_level)

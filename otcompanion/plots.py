@@ -788,7 +788,7 @@ def _wrap(text, width):
     """``text`` broken into lines that fit ``width`` inches at :data:`FONT_SIZE`."""
     import textwrap  # noqa: PLC0415
 
-    characters = max(8, int(width * 72 / (0.55 * FONT_SIZE)))
+    characters = max(6, int(width * 72 / (0.55 * FONT_SIZE)))
     return textwrap.fill(str(text), characters, break_long_words=False)
 
 
@@ -798,9 +798,9 @@ def _panel_grid(n_panels, col_wrap, height, aspect):
     columns = max(1, min(col_wrap, n_panels, 3))
     rows = -(-n_panels // columns)
     if height is None:
-        height = min(2.6, max(1.9, BOOK_WIDTH / columns / aspect))
+        height = min(2.6, max(1.9, (BOOK_WIDTH - 0.4) / columns / aspect))
     figure, axes = plt.subplots(rows, columns, squeeze=False, layout="constrained",
-                                figsize=(height * aspect * columns + 0.3, height * rows + 0.6))
+                                figsize=(height * aspect * columns + 0.4, height * rows + 0.6))
     for ax in axes.flat[n_panels:]:
         ax.set_visible(False)
     return figure, axes, height * aspect
@@ -836,7 +836,10 @@ def _draw_panels(table, x, metrics, hue, col_wrap, height, title, references, lo
         if references and metric in references:
             ax.axhline(references[metric], color="0.3", linestyle=":", linewidth=1)
         if categorical:
-            ax.set_xticks(range(len(positions)), [str(value) for value in positions])
+            # Names broken into lines where they would not fit side by side under the panel.
+            ax.set_xticks(range(len(positions)), [_wrap(" ".join(str(value).split()),
+                                                        panel_width / len(positions))
+                                                  for value in positions])
         elif len(positions) <= 5 and not logx:  # e.g. the levels: every one labelled
             ax.set_xticks(list(positions), [f"{value:g}" for value in positions])
         if logx:
@@ -852,10 +855,13 @@ def _draw_panels(table, x, metrics, hue, col_wrap, height, title, references, lo
             ax.set_xlabel(label(x))
     if hue:
         handles, labels = axes.flat[0].get_legend_handles_labels()
+        n_columns = min(len(labels) if len(labels) <= 4 else -(-len(labels) // 2),
+                        _legend_columns(labels))
         figure.legend(handles, labels, title=label(hue), frameon=False,
-                      loc="outside upper center",
-                      ncol=min(len(labels) if len(labels) <= 4 else -(-len(labels) // 2),
-                               _legend_columns(labels)))
+                      loc="outside upper center", ncol=n_columns)
+        # Room for the legend above the panels, so that they keep their height.
+        legend_rows = -(-len(labels) // n_columns) + 1
+        figure.set_size_inches(figure.get_size_inches() + [0, 0.3 * legend_rows])
     if title:
         figure.suptitle(title)
     fit_width(figure)

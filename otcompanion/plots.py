@@ -1012,8 +1012,12 @@ def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="differ
     figure.supxlabel(xlabel)  # once for all panels: a long label does not fit under each
     if hue:  # above the panels, so that it hides no interval
         handles, labels = axes[0][0].get_legend_handles_labels()
+        n_columns = min(len(hues), 3, _legend_columns(labels))
         figure.legend(handles, labels, loc="outside upper center", title=label(hue),
-                      frameon=False, ncols=min(len(hues), 3, _legend_columns(labels)))
+                      frameon=False, ncols=n_columns)
+        # Room for the legend, so that the panels keep their height.
+        legend_rows = -(-len(labels) // n_columns) + 1
+        figure.set_size_inches(figure.get_size_inches() + [0, 0.3 * legend_rows])
     if title:
         figure.suptitle(title)
     return fit_width(figure)

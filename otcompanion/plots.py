@@ -803,7 +803,8 @@ def _panel_grid(n_panels, col_wrap, height, aspect):
                                 figsize=(height * aspect * columns + 0.4, height * rows + 0.6))
     for ax in axes.flat[n_panels:]:
         ax.set_visible(False)
-    return figure, axes, height * aspect
+    # A wider figure is shrunk to the column (fit_width): titles must fit the shrunk panels.
+    return figure, axes, min(height * aspect, (BOOK_WIDTH - 0.4) / columns)
 
 
 def _draw_panels(table, x, metrics, hue, col_wrap, height, title, references, logx, logy,

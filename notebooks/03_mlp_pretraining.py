@@ -153,7 +153,8 @@ for k in tasks:
                                            rotation=rotation)
         frames.append(data.tokens_to_frame(X, y).assign(
             setting=f"{task_names[k]}\n{name} ({np.rad2deg(rotation):.0f}°)"))
-grid = plots.token_scatter(pd.concat(frames, ignore_index=True), col="setting", height=2.6)
+grid = plots.token_scatter(pd.concat(frames, ignore_index=True), col="setting",
+                           col_wrap=len(tasks))  # one row per task
 grid.set_titles(col_template="{col_name}")
 chapter.glue_figure("pretraining-clouds", grid.figure)
 

@@ -408,11 +408,12 @@ largest = scaling[scaling["train_tokens"] == max(scaling_tokens)]
 
 # %%
 # One panel per kind of inputs, so that each holds one line per solver.
-by_inputs = {inputs: f"fit time (s), {inputs} inputs" for inputs in ("standardized", "raw")}
+by_inputs = {inputs: f"{inputs} inputs" for inputs in ("standardized", "raw")}
 grid = plots.metric_panels(
     scaling.assign(**{name: scaling["fit_seconds"].where(scaling["inputs"] == inputs)
                       for inputs, name in by_inputs.items()}),
     "train_tokens", list(by_inputs.values()), hue="solver", logx=True, logy=True)
+grid.axes[0, 0].set_ylabel(plots.label("fit_seconds"))
 chapter.glue_figure("ot-scaling", grid.figure)
 chapter.glue("ot-scaling-largest", max(scaling_tokens))
 

@@ -28,6 +28,7 @@ import importlib
 import io
 import itertools
 
+import matplotlib.collections
 import matplotlib.colors
 import matplotlib.legend
 import matplotlib.pyplot as plt
@@ -329,7 +330,7 @@ def _legend_above(grid, title=None):
     columns = n_entries if n_entries <= 3 else -(-n_entries // 2)
     columns = min(columns, _legend_columns(texts))
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=columns,
-                    frameon=False, title=title)
+                    frameon=False, title=title, markerscale=2)  # scatter dots are small
     grid.figure.tight_layout()
 
 
@@ -623,8 +624,11 @@ def panel_legend(figure, axes):
         if ax.get_legend() is not None:
             ax.get_legend().remove()
     if labels:
-        figure.legend(handles, labels, loc="outside upper center",
-                      ncol=_legend_columns(labels), frameon=False)
+        # Markers of scatter plots drawn larger than in the data, where they are small.
+        scatter = all(isinstance(handle, matplotlib.collections.PathCollection)
+                      for handle in handles)
+        figure.legend(handles, labels, loc="outside upper center", markerscale=2.5 if scatter
+                      else 1.0, ncol=_legend_columns(labels), frameon=False)
     return figure
 
 
@@ -847,6 +851,9 @@ def _draw_panels(table, x, metrics, hue, col_wrap, height, title, references, lo
             ax.set_xscale("log", base=2)
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
                 lambda value, _: f"{value:g}"))
+            if len(positions) <= 5:  # few sizes: each labelled where it was measured
+                ax.set_xticks(list(positions), [f"{value:g}" for value in positions])
+                ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         if metric in logy:
             log_axis(ax, "y")
         else:  # few labels: a short axis has room for about four

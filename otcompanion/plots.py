@@ -457,8 +457,14 @@ def token_scatter(frame, x="x1", y="x2", hue="class", row=None, col=None, height
         handle.set_alpha(1)
     if title:
         grid.figure.suptitle(title, y=1.02)
-    # Laid out when drawn, after the equal aspect has shrunk the panels (titles of a wrapped
-    # row would otherwise sit over the panels above).
+    # The panels' own size (seaborn widened the figure for its legend on the right, which is
+    # now above), laid out when drawn, after the equal aspect has shrunk the panels (titles of
+    # a wrapped row would otherwise sit over the panels above).
+    n_facets = frame[col].nunique() if col else 1
+    n_rows = (-(-n_facets // col_wrap) if col_wrap else
+              (frame[row].nunique() if row else 1))
+    grid.figure.set_size_inches(height * aspect * min(n_facets, col_wrap or n_facets) + 0.4,
+                                height * n_rows + 0.5)
     grid.figure.set_layout_engine("constrained")
     fit_width(grid.figure)
     return grid

@@ -626,6 +626,8 @@ def panel_legend(figure, axes):
     would cover data. Takes the entries of the panel that has the most."""
     handles, labels = max((ax.get_legend_handles_labels() for ax in axes),
                           key=lambda entries: len(entries[1]))
+    if labels:  # in the order of their names (class 0, class 1, ...), not of drawing
+        labels, handles = map(list, zip(*sorted(zip(labels, handles), key=lambda e: e[0])))
     for ax in axes:
         if ax.get_legend() is not None:
             ax.get_legend().remove()

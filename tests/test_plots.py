@@ -234,3 +234,16 @@ def test_glue_value_glues_numbers_as_python_numbers_and_sentences_as_markdown(mo
     assert type(glued["x"][0]) is float
     value, display = glued["sentence"]
     assert isinstance(value, Markdown) and value.data == "a **verdict**" and display is False
+
+
+def test_panel_legend_is_above_the_panels_in_the_order_of_the_names():
+    figure, axes = plots.panel_row(2)
+    for name in ("class 2", "class 0", "class 1"):
+        axes[0].scatter([0], [0], label=name)
+    axes[1].scatter([0], [0], label="class 0")
+    axes[1].legend()
+    plots.panel_legend(figure, axes)
+    assert all(ax.get_legend() is None for ax in axes)
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == [
+        "class 0", "class 1", "class 2"]
+    assert plots.layout_problems(figure) == []

@@ -362,7 +362,8 @@ def fit_width(figure, width=None, iterations=6):
 def log_axis(ax, which="y"):
     """Put a logarithmic scale on an axis of ``ax`` with labels that do not collide: plain
     numbers at 1, 2 and 5 times the powers of ten where the data span less than two decades,
-    at the powers of ten only otherwise, and no labels at the minor ticks.
+    at the powers of ten only otherwise, at about four evenly spaced round numbers where
+    neither gives two labels, and no labels at the minor ticks.
 
     Parameters
     ----------
@@ -380,8 +381,11 @@ def log_axis(ax, which="y"):
     low, high = getattr(ax, f"get_{which}lim")()
     decades = np.log10(high / low) if low > 0 else np.inf
     axis = ax.xaxis if which == "x" else ax.yaxis
-    axis.set_major_locator(matplotlib.ticker.LogLocator(
-        base=10, subs=(1.0,) if decades >= 2 else (1.0, 2.0, 5.0)))
+    locator = matplotlib.ticker.LogLocator(base=10,
+                                           subs=(1.0,) if decades >= 2 else (1.0, 2.0, 5.0))
+    if sum(low <= tick <= high for tick in locator.tick_values(low, high)) < 2:
+        locator = matplotlib.ticker.MaxNLocator(4)  # a short range: round numbers in it
+    axis.set_major_locator(locator)
     axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     return ax
@@ -800,8 +804,10 @@ def _wrap(text, width):
     """``text`` broken into lines that fit ``width`` inches at :data:`FONT_SIZE`."""
     import textwrap  # noqa: PLC0415
 
-    characters = max(6, int(width * 72 / (0.55 * FONT_SIZE)))
-    return textwrap.fill(str(text), characters, break_long_words=False)
+    characters = max(8, int(width * 72 / (0.55 * FONT_SIZE)))
+    # "T = 5" stays on one line: no break around an equals sign (no-break spaces).
+    text = str(text).replace(" = ", "\u00a0=\u00a0")
+    return textwrap.fill(text, characters, break_long_words=False)
 
 
 def _panel_grid(n_panels, col_wrap, height, aspect):
@@ -851,7 +857,7 @@ def _draw_panels(table, x, metrics, hue, col_wrap, height, title, references, lo
         if categorical:
             # Names broken into lines where they would not fit side by side under the panel.
             ax.set_xticks(range(len(positions)), [_wrap(" ".join(str(value).split()),
-                                                        panel_width / len(positions))
+                                                        0.8 * panel_width / len(positions))
                                                   for value in positions])
         elif len(positions) <= 5 and not logx:  # e.g. the levels: every one labelled
             ax.set_xticks(list(positions), [f"{value:g}" for value in positions])

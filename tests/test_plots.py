@@ -247,3 +247,23 @@ def test_panel_legend_is_above_the_panels_in_the_order_of_the_names():
     assert [text.get_text() for text in figure.legends[0].get_texts()] == [
         "class 0", "class 1", "class 2"]
     assert plots.layout_problems(figure) == []
+
+
+def visible_labels(ax):
+    low, high = ax.get_ylim()
+    return [label.get_text() for label in ax.get_yticklabels()
+            if label.get_text() and low <= label.get_position()[1] <= high]
+
+
+def test_log_axis_labels_a_short_range_and_only_the_decades_of_a_long_one():
+    figure, (short, long) = plt.subplots(1, 2, layout="constrained")
+    short.plot([0, 1], [8, 14])
+    long.plot([0, 1], [1e-3, 10])
+    plots.log_axis(short)
+    plots.log_axis(long)
+    figure.draw_without_rendering()
+    assert short.get_yscale() == "log" and len(visible_labels(short)) >= 2
+    assert visible_labels(long) == ["0.001", "0.01", "0.1", "1", "10"]
+    assert plots.layout_problems(figure) == []
+    with pytest.raises(ValueError, match="which must be"):
+        plots.log_axis(short, "z")

@@ -69,7 +69,7 @@ LABELS = {
     "uc_monge_gap": "Monge gap (Uscidda & Cuturi)",
     "matching": "matching (share of tokens)",
     "step_cost": "step cost",
-    "efficiency": "efficiency (thesis)",
+    "efficiency": "efficiency TD / step cost",
     "equal_length_efficiency": "efficiency of equal straight paths",
     "straightness": "straightness",
     "w2_path_efficiency": "W2 path efficiency",

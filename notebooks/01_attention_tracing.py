@@ -344,11 +344,12 @@ chapter.glue("attention-uniform", 1 / n_tokens)
 # %% [markdown]
 # ```{glue:figure} fig-tracing-attention
 # :name: fig-tracing-attention
-# :alt: A grid of small heat maps, one column per attention head and one row per setup, block and epoch (the initialization and the best epoch). Nearly every map has the same dark uniform colour, with only a few brighter entries.
+# :alt: A grid of small heat maps, one column per attention head and one row per setup, block and epoch (the initialization and the best epoch), white where a weight equals the uniform 1/T, red above and blue below. Most maps are close to white.
 #
 # Attention weights of one training instance: every head (columns) of every block at epoch 0
 # and at the best epoch (rows, per setup). Row $i$ of a map is how much token $i$ draws from
-# every token of the instance; all maps share the colour scale.
+# every token of the instance; all maps share one colour scale, white at the uniform weight
+# $1/T$ = {glue:text}`attention-uniform:.3f`, red above it and blue below.
 # ```
 
 # %% [markdown]
@@ -389,8 +390,8 @@ chapter.glue_figure("fig-tracing-coupling", grid.figure)
 # :alt: Two line charts against the epoch, one line per setup and block: the column deviation of the attention coupling from uniform, and its total-variation distance to the Sinkhorn plan. The two charts look almost the same.
 #
 # How far attention is from a transport plan, per setup and block, averaged over instances and
-# heads: the total-variation distance of the column marginal of $A/T$ from uniform
-# (`column_deviation`) and from $A/T$ to the Sinkhorn plan $P$ (`tv_to_sinkhorn`).
+# heads: the total-variation distance of the column marginal of $A/T$ from uniform (left)
+# and from $A/T$ to the Sinkhorn plan $P$ (right).
 # ```
 
 # %%

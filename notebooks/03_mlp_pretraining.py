@@ -64,10 +64,8 @@ scheduler: str = "local"  # "local" (all cores), a number of worker processes, o
 # %%
 import time
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from otcompanion import chapter, claims, data, experiments, plots, pretrain, prose, stats
 
@@ -169,7 +167,8 @@ for k in tasks:
         angle = "" if name == "aligned means" else f" ({np.rad2deg(rotation):.0f}°)"
         frames.append(data.tokens_to_frame(X, y).assign(
             setting=f"{task_names[k]}\n{name}{angle}"))
-grid = plots.token_scatter(pd.concat(frames, ignore_index=True), col="setting", height=2.6)
+grid = plots.token_scatter(pd.concat(frames, ignore_index=True), col="setting",
+                           col_wrap=3)  # one row per task
 grid.set_titles(col_template="{col_name}")
 chapter.glue_figure("pretraining-clouds", grid.figure)
 
@@ -214,21 +213,19 @@ panels = []
 for k in tasks:
     part = histories[histories["n_classes"] == k]
     panels.append(part[["condition", "epoch"]].assign(**{
-        f"loss, {task_names[k]}": part["val_loss"],
-        f"accuracy, {task_names[k]}": part["val_instance_accuracy"]}))
+        f"validation loss, {task_names[k]}": part["val_loss"],
+        f"validation accuracy, {task_names[k]}": part["val_instance_accuracy"]}))
 curves = pd.concat(panels, ignore_index=True)
-metric_names = [f"{what}, {task_names[k]}" for what in ("loss", "accuracy") for k in tasks]
+metric_names = [f"validation {what}, {task_names[k]}" for what in ("loss", "accuracy")
+                for k in tasks]
 grid = plots.metric_panels(curves, "epoch", metric_names, hue="condition", col_wrap=len(tasks),
-                           height=3.0)
-for name in metric_names:
-    if "loss" in name:
-        grid.axes_dict[name].set_yscale("log")
+                           logy=[name for name in metric_names if "loss" in name])
 chapter.glue_figure("pretraining-curves", grid.figure)
 
 # %% [markdown]
 # ```{glue:figure} pretraining-curves
 # :name: fig-pretraining-curves
-# :alt: Validation loss on a log scale and validation instance accuracy against the epoch, one line per pretraining condition, for each task.
+# :alt: Validation loss on a log scale and validation instance accuracy against the epoch, one line per pretraining condition with its own colour, marker and line style, for each task.
 #
 # Validation loss (log scale) and validation instance accuracy along training, all levels
 # together, per task and condition: mean over the runs with 95 % confidence bands. Runs that
@@ -249,8 +246,7 @@ by_level = experiments.pretraining_differences(summary, quantities, baseline="un
 by_level["setup"] = by_level["n_classes"].map(task_names)
 figure = plots.paired_intervals(by_level[by_level["quantity"] == "epochs_to_target_capped"],
                                 "level", hue="condition", col="setup",
-                                xlabel="pretrained − unpretrained (epochs)",
-                                height=3.2, width=4.0)
+                                xlabel="pretrained − unpretrained (epochs)")
 chapter.glue_figure("pretraining-differences", figure)
 
 # %% [markdown]
@@ -305,12 +301,9 @@ paired_runs = summary.merge(
     on=["n_classes", "level", "repetition"], suffixes=("", "_none"))
 paired_runs = paired_runs[paired_runs["condition"] != "unpretrained"].assign(
     difference=lambda f: f["epochs_to_target_capped"] - f["epochs_to_target_capped_none"])
-grid = sns.relplot(data=paired_runs, x="head_accuracy_on_inputs", y="difference",
-                   hue="condition", hue_order=pretrained_conditions, col="setup",
-                   col_order=[task_names[k] for k in tasks], height=3.0, alpha=0.6,
-                   palette=plots.PALETTE)
-grid.set_axis_labels("head accuracy on inputs", "difference in epochs")
-grid.set_titles("{col_name}")
+grid = plots.token_scatter(paired_runs, x="head_accuracy_on_inputs", y="difference",
+                           hue="condition", col="setup", equal_axes=False)
+grid.set_axis_labels("head accuracy on the inputs", "difference (epochs)")
 for ax in grid.axes.flat:
     ax.axhline(0, color="0.3", linestyle=":", linewidth=1)
 chapter.glue_figure("pretraining-head-fit", grid.figure)
@@ -652,15 +645,18 @@ limit = 12
 axis = np.linspace(-limit, limit, 121)
 grid_points = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 1, 2)
 regions = head.predict(grid_points).reshape(len(axis), len(axis))
-figure, ax = plt.subplots(figsize=(4.2, 4))
+figure, (ax,) = plots.panel_row(1)
+styles = plots.series_styles(range(3))
 ax.contourf(axis, axis, regions, levels=[-0.5, 0.5, 1.5, 2.5], alpha=0.3,
-            colors=sns.color_palette(plots.PALETTE, 3))
+            colors=[styles[c]["color"] for c in range(3)])
 for c in range(3):
     tokens = X[y == c].reshape(-1, 2)
-    ax.scatter(tokens[:, 0], tokens[:, 1], s=3, label=f"class {c}")
+    ax.scatter(tokens[:, 0], tokens[:, 1], s=4, color=styles[c]["color"],
+               marker=styles[c]["marker"], label=f"class {c}")
 ax.set_aspect("equal")
-ax.legend(fontsize="small")
-ax.set_title(f"class regions, circle rotated by {rotations_deg[-1]:g} degrees")
+ax.set(xlabel="feature 1", ylabel="feature 2",
+       title=f"circle rotated by {rotations_deg[-1]:g}°")
+plots.panel_legend(figure, [ax])
 chapter.glue_figure("fig-ex-head-regions", figure)
 
 # %% [markdown]
@@ -671,7 +667,8 @@ chapter.glue_figure("fig-ex-head-regions", figure)
 # Class regions of a head pretrained on the rotated circle, with its pretraining clouds.
 # ```
 #
-# The head splits the plane into three sectors that meet near the circle's centre, one around
+# The head splits the plane into three sectors ({numref}`fig-ex-head-regions`) that meet near
+# the circle's centre, one around
 # each pretraining mean; class $i$'s sector surrounds $m_i$, wherever class $i$ lies in the
 # data. A frozen head therefore asks the blocks to carry each class into *its* sector: in the
 # three-class data class 0 lies on the left, class 1 on the right and class 2 above, so unless

@@ -72,7 +72,6 @@ scheduler: str = "local"  # "local" (all cores), a number of worker processes, o
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from otcompanion import chapter, claims, data, engine, experiments, plots, prose, stats
 from otcompanion.experiments import OT, TRANSFORMER
@@ -101,24 +100,27 @@ task_names = chapter.TASK_NAMES
 # classes lie, so neither class starts on the other's side ({numref}`fig-ot-dummy-geometry`).
 
 # %%
-figure, axes = plt.subplots(1, 2, figsize=(8, 4))
+figure, axes = plots.panel_row(2)
+styles = plots.series_styles([f"class {c}" for c in range(3)])
 for ax, k in zip(axes, (2, 3)):
     means = dummy_means(k, "circle", None, 2)
     rng = np.random.default_rng(seed)
     for c, mean in enumerate(means):
         points = rng.normal(size=(300, 2)) + mean
-        ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.4, label=f"class {c}")
-        ax.scatter(*mean, marker="X", s=120, color="black")
+        style = styles[f"class {c}"]
+        ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.4, color=style["color"],
+                   marker=style["marker"], label=f"class {c}")
+        ax.scatter(*mean, marker="X", s=80, color="black")
     ax.add_patch(plt.Circle((0, 0), 3 * k, fill=False, linestyle=":", color="0.4"))
     ax.set_aspect("equal")
-    ax.set_title(f"{k} classes: radius {3 * k}")
-axes[1].legend(fontsize="small", loc="lower left")
+    ax.set(title=f"{k} classes: radius {3 * k}", xlabel="feature 1", ylabel="feature 2")
+plots.panel_legend(figure, axes)
 chapter.glue_figure("ot-dummy-geometry", figure)
 
 # %% [markdown]
 # ```{glue:figure} ot-dummy-geometry
 # :name: fig-ot-dummy-geometry
-# :alt: Two panels with 300 draws of each class's dummy Gaussian on the thesis circle, for two and three classes.
+# :alt: Two panels with 300 draws of each class's dummy Gaussian on the thesis circle, for two and three classes, each class with its own colour and marker, the means as black crosses.
 #
 # The thesis's dummy Gaussians: means (crosses) on a circle of radius $3k$, covariance $I$,
 # 300 draws of each.
@@ -139,18 +141,21 @@ points = standardized.reshape(-1, 2)
 matched = targets.reshape(-1, targets.shape[-1])[:, :2]
 point_labels = np.repeat(y_train, X_train.shape[1])
 sample = np.random.default_rng(seed).choice(len(points), 150, replace=False)
-figure, ax = plt.subplots(figsize=(6, 6))
+figure, (ax,) = plots.panel_row(1)
+styles = plots.series_styles([f"class {c}" for c in np.unique(point_labels)])
 for c in np.unique(point_labels):
     members = point_labels == c
-    colour = f"C{c}"
-    ax.scatter(points[members, 0], points[members, 1], s=4, color=colour, alpha=0.5)
+    colour = styles[f"class {c}"]["color"]
+    ax.scatter(points[members, 0], points[members, 1], s=4, color=colour, alpha=0.5,
+               marker=styles[f"class {c}"]["marker"], label=f"class {c} token")
     ax.scatter(matched[members, 0], matched[members, 1], s=8, marker="x", color=colour,
-               alpha=0.5, label=f"class {c}")
+               alpha=0.5, label=f"class {c} target")
 for i in sample:
     ax.plot([points[i, 0], matched[i, 0]], [points[i, 1], matched[i, 1]], color="0.5",
             linewidth=0.4, alpha=0.6)
 ax.set_aspect("equal")
-ax.legend(fontsize="small")
+ax.set(xlabel="feature 1 (standardized)", ylabel="feature 2 (standardized)")
+plots.panel_legend(figure, [ax])
 chapter.glue_figure("ot-matching", figure)
 
 # %% [markdown]
@@ -173,15 +178,19 @@ grid_points = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
 raw_grid = grid_points * model.scale_ + model.mean_  # the model standardizes its inputs itself
 mapped = model.transform(raw_grid)[:, :2]
 nearest = np.linalg.norm(mapped[:, None, :] - model.dummy_means_[None, :, :2], axis=-1).argmin(1)
-figure, ax = plt.subplots(figsize=(6, 6))
+figure, (ax,) = plots.panel_row(1)
+styles = plots.series_styles(range(len(model.classes_)))
 for c in range(len(model.classes_)):
     members = nearest == c
     delta = mapped[members] - grid_points[members]
     ax.quiver(grid_points[members, 0], grid_points[members, 1], delta[:, 0], delta[:, 1],
-              angles="xy", scale_units="xy", scale=4, color=f"C{c}", width=0.003,
+              angles="xy", scale_units="xy", scale=4, color=styles[c]["color"], width=0.004,
               label=f"to class {model.classes_[c]}")
+    ax.scatter(grid_points[members, 0], grid_points[members, 1], s=6,
+               color=styles[c]["color"], marker=styles[c]["marker"])
 ax.set_aspect("equal")
-ax.legend(fontsize="small", loc="lower left")
+ax.set(xlabel="feature 1 (standardized)", ylabel="feature 2 (standardized)")
+plots.panel_legend(figure, [ax])
 chapter.glue_figure("ot-remapping", figure)
 
 # %% [markdown]
@@ -259,9 +268,7 @@ stats.interval_table(budget, ["setup", "level", "model"], recall_columns, seed=s
 budget["model, task"] = budget["model"] + ", " + budget["setup"]
 grid = plots.metric_panels(budget, "level", ["instance_accuracy", "cpu_seconds",
                                              "cpu_seconds_to_target"], hue="model, task",
-                           height=2.6)
-for name in ("cpu_seconds", "cpu_seconds_to_target"):
-    grid.axes_dict[name].set_yscale("log")
+                           logy=["cpu_seconds", "cpu_seconds_to_target"])
 chapter.glue_figure("ot-budget", grid.figure)
 at_ceiling = accuracy_budget[(accuracy_budget["verdict"] == "identical in every pair")
                              & (accuracy_budget["mean_first"] == 1.0)]
@@ -280,7 +287,8 @@ chapter.glue("ot-runs-per-setup", n_repetitions)
 # the runs.
 # ```
 #
-# In {glue:text}`ot-ceiling` of the {glue:text}`ot-setups` setups both models classify every
+# {numref}`fig-ot-budget` draws the same runs against the level. In {glue:text}`ot-ceiling`
+# of the {glue:text}`ot-setups` setups both models classify every
 # test instance of every run correctly: there, accuracy cannot tell them apart, and the
 # comparison that matters is at level 1 and on harder data (below).
 #
@@ -326,7 +334,7 @@ experiments.model_difference_table(target_budget, speed_target, ["setup", "level
 # classes, in variants fixed before the runs: the thesis's 20 tokens per instance and fewer
 # ($T$ in `token_counts`), fewer training instances (`few_instances` in all, half for
 # training), and tokens of `more_features` features (the class means padded with zeros,
-# {func}`otcompanion.data.thesis_setup`).
+# {func}`otcompanion.data.thesis_setup`); {numref}`fig-ot-same-rule` draws the results.
 
 # %% tags=["remove-stderr"]
 variants = ([(T, 90, 2) for T in token_counts]
@@ -362,10 +370,7 @@ experiments.model_difference_table(accuracy_rule, speed_rule, ["setup", "variant
 # %%
 rule["model, task"] = rule["model"] + ", " + rule["setup"]
 grid = plots.metric_panels(rule, "variant", ["instance_accuracy", "cpu_seconds"],
-                           hue="model, task", height=2.8)
-grid.axes_dict["cpu_seconds"].set_yscale("log")
-for ax in grid.axes.flat:
-    ax.tick_params(axis="x", labelrotation=30)
+                           hue="model, task", logy=["cpu_seconds"])
 chapter.glue_figure("ot-same-rule", grid.figure)
 chapter.glue("ot-patience", patience)
 chapter.glue("ot-hard-level", hard_level)
@@ -414,30 +419,29 @@ chapter.glue("ot-scaling-range", max(scaling_tokens) // min(scaling_tokens))
 largest = scaling[scaling["train_tokens"] == max(scaling_tokens)]
 
 # %%
-figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-for ax, column in zip(axes, ("cpu_seconds", "test_accuracy")):
-    sns.lineplot(data=scaling, x="train_tokens", y=column, hue="solver", style="inputs",
-                 hue_order=list(SOLVERS), style_order=["standardized", "raw"], marker="o",
-                 errorbar=("ci", 95), seed=0, ax=ax, legend=ax is axes[0])
-    ax.set_xscale("log")
-    ax.set_title(column)
-    ax.set_ylabel("")
-axes[0].set_yscale("log")
-axes[0].legend(fontsize="small", ncol=2)
-chapter.glue_figure("ot-scaling", figure)
+# One panel per kind of inputs, so that each holds one line per solver.
+by_inputs = {inputs: f"{inputs} inputs" for inputs in ("standardized", "raw")}
+grid = plots.metric_panels(
+    scaling.assign(**{name: scaling["cpu_seconds"].where(scaling["inputs"] == inputs)
+                      for inputs, name in by_inputs.items()}),
+    "train_tokens", list(by_inputs.values()), hue="solver", logx=True, logy=True)
+grid.axes[0, 0].set_ylabel(plots.label("cpu_seconds"))
+chapter.glue_figure("ot-scaling", grid.figure)
 chapter.glue("ot-scaling-largest", max(scaling_tokens))
 
 # %% [markdown]
 # ```{glue:figure} ot-scaling
 # :name: fig-ot-scaling
-# :alt: Two panels against the number of training tokens on log axes: fit seconds and test accuracy, one colour per solver, solid for standardized and dashed for raw inputs, with 95 percent bands.
+# :alt: Two panels of fit seconds against the number of training tokens on log-log axes, for standardized and for raw inputs, one line per solver with its own colour, marker and line style, with 95 percent bands.
 #
-# CPU time of the fit (log-log) and test instance accuracy of the OT classifier against the number of
-# training tokens, per solver, standardized (solid) and raw (dashed) inputs; mean and 95 %
-# confidence band over the repetitions.
+# CPU time of the OT classifier's fit against the number of training tokens (log-log),
+# standardized inputs (left) and raw inputs (right), one line per solver; mean and 95 %
+# confidence band over the repetitions. The test accuracy of the same fits is in the table
+# below.
 # ```
 #
-# The exponents of the whole fit and of its OT alignment alone, the fit time at the largest
+# {numref}`fig-ot-scaling` shows the fit times. The exponents of the whole fit and of its OT
+# alignment alone, the fit time at the largest
 # size ({glue:text}`ot-scaling-largest` tokens) and the test accuracy over all sizes:
 
 # %%

@@ -249,8 +249,8 @@ family_table.round(4)
 # %% [markdown]
 # ## Optimization: the rate in the units of the bound
 #
-# The curves are means over the repetitions with 95 % confidence bands, for the heads sweep
-# ($n = $ {glue:text}`mh-n-train` training instances).
+# The curves of {numref}`fig-mh-loss-curves` are means over the repetitions with 95 %
+# confidence bands, for the heads sweep ($n = $ {glue:text}`mh-n-train` training instances).
 
 # %% tags=["remove-input"]
 LABELS = {"train_loss": "training loss", "test_loss": "test loss", "test_error": "test error",
@@ -273,9 +273,8 @@ chapter.glue("mh-n-train", n_train)
 curves = history[history["n_train"] == n_train]
 figure = plots.interval_panels(
     worded(stats.interval_frame(curves, ["H", "step"], ["train_loss", "test_loss"]), "step"),
-    LABELS["step"], [LABELS["train_loss"], LABELS["test_loss"]], hue="H", col_wrap=2)
-for ax in figure.axes:
-    ax.set_yscale("log")
+    LABELS["step"], [LABELS["train_loss"], LABELS["test_loss"]], hue="H", col_wrap=2,
+    logy=True)
 chapter.glue_figure("mh-loss-curves", figure)
 
 # %% [markdown]
@@ -366,7 +365,8 @@ chapter.glue("mh-lazier", prose.lazier_answer(claims.heads_lazier(lin_row, key_q
 # repetitions.
 # ```
 #
-# **Do more heads keep training closer to the linearized model?** {glue:md}`mh-lazier`. The
+# **Do more heads keep training closer to the linearized model?** {glue:md}`mh-lazier`
+# ({numref}`fig-mh-linearization`). The
 # relative distance is {glue:md}`mh-lin-low` with {glue:text}`mh-h-low` head and
 # {glue:md}`mh-lin-high` with {glue:text}`mh-h-high`; the two models classify alike
 # {glue:md}`mh-lin-low-agreement` and {glue:md}`mh-lin-high-agreement` of the test instances.
@@ -446,7 +446,8 @@ chapter.glue_figure("mh-versus-heads", figure)
 # test error of a logistic regression on the mean-pooled tokens of the same data.
 # ```
 #
-# Comparing {glue:text}`mh-h-high` heads with {glue:text}`mh-h-low` on the same data:
+# Comparing {glue:text}`mh-h-high` heads with {glue:text}`mh-h-low` on the same data
+# ({numref}`fig-mh-versus-heads` shows every head count):
 #
 # - the normalized NTK margin at initialization is {glue:md}`mh-margin`. Its means per $H$
 #   are {glue:text}`mh-margin-means`; from $H$ = {glue:text}`mh-h-mid` to
@@ -496,6 +497,8 @@ stats.interval_table(by_size, ["H", "n_train"], ["test_error", "loss_gap", "dist
 # linear baselines on the same data (mean pooling, flattened tokens, the relevant-token
 # oracle).
 # ```
+#
+# {numref}`fig-mh-versus-n` draws the sample-size sweep beside the baselines.
 
 # %% tags=["remove-input"]
 size_gap = {H: family.loc[f"loss gap, n = {n_high} against {n_low}, {H} head{'s' * (H > 1)}"]
@@ -591,7 +594,8 @@ stats.interval_table(selection, ["H"], ["relevant_attention_init", "relevant_att
 # confidence band over the repetitions; dotted: uniform attention).
 # ```
 #
-# After training, the relevant-token mass is {glue:md}`mh-selection-low` with
+# After training ({numref}`fig-mh-selection`), the relevant-token mass is
+# {glue:md}`mh-selection-low` with
 # {glue:text}`mh-s-low` head and {glue:md}`mh-selection-high` with {glue:text}`mh-s-high`
 # (uniform: {glue:text}`mh-uniform-mass:.2f`); more heads make it
 # {glue:md}`mh-selection-difference`. A mass above the uniform value means that attention
@@ -678,8 +682,8 @@ stats.interval_table(bridge, ["H"], bridge_columns).set_index("H").T
 # repetitions).
 # ```
 #
-# Comparing {glue:text}`mh-bridge-high` heads with {glue:text}`mh-bridge-low` on the same data:
-# {glue:md}`mh-bridge-findings`. ({glue:text}`mh-bridge-never` of {glue:text}`mh-bridge-runs`
+# Comparing {glue:text}`mh-bridge-high` heads with {glue:text}`mh-bridge-low` on the same data
+# ({numref}`fig-mh-bridge`): {glue:md}`mh-bridge-findings`. ({glue:text}`mh-bridge-never` of {glue:text}`mh-bridge-runs`
 # runs never reached the target accuracy; they are left out of the epochs-to-target values.)
 #
 # ## What the numbers say

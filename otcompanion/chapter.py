@@ -101,8 +101,10 @@ def glue_figure(name, figure):
     """Store ``figure`` under ``name`` for a ``{glue:figure}`` directive, fitted to the book.
 
     The figure is shrunk to the text column (:func:`otcompanion.plots.fit_width`; texts keep
-    their size, so they stay legible on a phone), stored with myst-nb's ``glue`` without being
-    shown, and closed. Without myst-nb it is shown instead, then closed; with the environment
+    their size, so they stay legible on a phone), checked (:func:`otcompanion.plots.check_layout`:
+    no overlapping texts, no legend over the data, every text at least 9 px on a phone), stored
+    as a sharp image (:func:`otcompanion.plots.figure_image`) with myst-nb's ``glue`` without
+    being shown, and closed. Without myst-nb it is shown instead, then closed; with the environment
     variable :data:`SHOW_FIGURES_VARIABLE` set to ``1`` it is also shown (a classroom notebook
     in plain Jupyter).
 
@@ -112,17 +114,27 @@ def glue_figure(name, figure):
         The key of the ``{glue:figure}`` directive.
     figure : matplotlib.figure.Figure
         The figure (``grid.figure`` of a seaborn grid, ``ax.figure`` of an axes).
+
+    Raises
+    ------
+    ValueError
+        If the figure does not read on a phone (:func:`otcompanion.plots.layout_problems`);
+        the figure is closed first.
     """
     from IPython.display import display  # noqa: PLC0415 (optional: in a kernel)
 
     plots.fit_width(figure)
+    try:
+        plots.check_layout(figure, name=f"figure {name!r}")
+        image = plots.figure_image(figure)
+    finally:
+        plt.close(figure)
     myst_glue = _myst_glue()
     show = os.environ.get(SHOW_FIGURES_VARIABLE) == "1"
     if myst_glue is None or show:
-        display(figure)
+        display(image)
     if myst_glue is not None:
-        myst_glue(name, figure, display=False)
-    plt.close(figure)
+        myst_glue(name, image, display=False)
 
 
 def task_names(tasks, name="tasks"):

@@ -1,21 +1,38 @@
-"""The book's figures (seaborn), styled in one place so chapters stay free of styling code.
+"""The book's figures (seaborn and matplotlib), styled in one place so chapters stay free of
+styling code.
 
-Colours follow the sorted class names, so a class has the same colour in every figure.
+Colours follow the sorted class or series names, so a class has the same colour in every
+figure; every series also has its own marker and line style (:func:`series_styles`), so that
+no series is told apart by colour alone. The colours are the Okabe-Ito palette (seaborn's
+``"colorblind"``), which readers with any common colour-vision deficiency can tell apart.
+Panel titles and axis labels are words with units, from one mapping of the package's column
+names (:data:`LABELS`, :func:`label`).
 
 Sizes are chosen for the rendered page, not for the notebook: a figure is at most
-:data:`BOOK_WIDTH` inches wide at :data:`DPI` dots per inch (605 px), so the book's text column
-(about 760 px on a desktop) shows it at its own size, and every text in it, tick labels
-included, is :data:`FONT_SIZE` points, :data:`FONT_SIZE` x :data:`DPI` / 72 = 16 px. On a
-390 px phone a figure is at most 342 px wide, so a full-width figure is scaled by 342 / 605 and
-its tick labels are still 9 px. Multi-panel figures therefore wrap into at most three panels
-per row, and put their legends above the panels instead of to their right.
+:data:`BOOK_WIDTH` inches wide at :data:`DPI` CSS pixels per inch (605 px), so the book's text
+column (about 760 px on a desktop) shows it at its own size, and every text in it, tick labels
+included, is :data:`FONT_SIZE` points, :data:`FONT_SIZE` x :data:`DPI` / 72 = 16 px. The image
+is stored at :data:`PIXEL_RATIO` times that resolution (:func:`figure_image`), so it is sharp on
+high-density screens. On a 390 px phone a figure is shown at most :data:`PHONE_WIDTH` = 358 px
+wide, so a full-width figure is scaled by 358 / 605 and its tick labels are still 9 px.
+Multi-panel figures therefore wrap into at most three panels per row, and put their legends
+above the panels, outside the data. :func:`layout_problems` checks a drawn figure against
+these rules (no two texts overlap, no text over another panel or a legend over a panel, every
+text at least :data:`SMALLEST_TEXT_PX` CSS pixels on a phone), and
+:func:`otcompanion.chapter.glue_figure` refuses a figure that breaks them.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
+import itertools
 
+import matplotlib.collections
+import matplotlib.colors
+import matplotlib.legend
 import matplotlib.pyplot as plt
+import matplotlib.text
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
@@ -24,12 +41,100 @@ import seaborn as sns
 from otcompanion import stats
 
 PALETTE = "colorblind"
-#: Resolution of every figure (dots per inch): one figure pixel is one CSS pixel of the page.
+#: CSS pixels per inch of a figure as the page shows it: one figure inch is 96 CSS px.
 DPI = 96
+#: Device pixels per CSS pixel of the stored images (2: sharp on high-density screens).
+PIXEL_RATIO = 2
 #: Width of a full-width figure, in inches (605 px at :data:`DPI`).
 BOOK_WIDTH = 6.3
 #: Size of every text of a figure (tick labels, axis labels, titles, legends), in points.
 FONT_SIZE = 12
+#: Width at which a figure is shown on a 390 px wide phone (the page's margins taken off), px.
+PHONE_WIDTH = 358
+#: The smallest text a figure may show on that phone, in CSS px.
+SMALLEST_TEXT_PX = 9
+#: Markers and line styles of the series of a figure, in the order of :func:`series_styles`.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 2)), (0, (8, 2)),
+              (0, (3, 1, 3, 3)))
+
+#: Readable names, with units, of the columns the chapters plot (panel titles, axis labels,
+#: legend titles). A column not listed is shown with its underscores as spaces (:func:`label`).
+LABELS = {
+    # Thesis trajectory metrics (Quadrio & Candelieri, 2025, Section 3.3) and the book's own.
+    "transformer_distance": "transformer distance TD",
+    "wasserstein": "Wasserstein distance W",
+    "optimality": "optimality W / TD",
+    "monge_gap": "Monge gap (thesis)",
+    "uc_monge_gap": "Monge gap (Uscidda & Cuturi)",
+    "matching": "matching (share of tokens)",
+    "step_cost": "step cost",
+    "efficiency": "efficiency TD / step cost",
+    "equal_length_efficiency": "efficiency of equal straight paths",
+    "straightness": "straightness",
+    "w2_path_efficiency": "W2 path efficiency",
+    # Attention as a coupling (Sander et al., 2022).
+    "column_deviation": "column marginal: TV from uniform",
+    "tv_to_sinkhorn": "TV distance to the Sinkhorn plan",
+    "relevant_attention": "attention on relevant tokens",
+    # Accuracy, losses and cost.
+    "instance_accuracy": "test instance accuracy",
+    "token_accuracy": "test token accuracy",
+    "test_accuracy": "test accuracy",
+    "val_accuracy": "validation instance accuracy",
+    "val_loss": "validation loss",
+    "log10_val_loss": "validation loss (log10)",
+    "train_loss": "training loss",
+    "test_loss": "test loss",
+    "test_error": "test error",
+    "loss_gap": "test − training loss",
+    "error_gap": "test − training error",
+    "fit_seconds": "fit time (s)",
+    "cpu_seconds": "CPU time of the fit (s)",
+    "cpu_seconds_to_target": "CPU time to target (s)",
+    "alignment_seconds": "OT alignment time (s)",
+    "seconds_to_target": "time to target (s)",
+    "epochs_to_target": "epochs to target",
+    "epochs_to_target_capped": "epochs to target (capped)",
+    "epochs_run": "epochs run",
+    "best_epoch": "best epoch",
+    "reached": "share reaching the target",
+    "reached target": "share reaching the target",
+    "head_accuracy_on_inputs": "head accuracy on the inputs",
+    "ntk_margin_init": "NTK margin at initialization",
+    "distance": "distance from initialization",
+    "head_movement": "movement per head",
+    # Axes and groups.
+    "level": "difficulty level",
+    "epoch": "epoch",
+    "step": "training step",
+    "H": "heads H",
+    "n_heads": "heads H",
+    "n_train": "training instances n",
+    "train_tokens": "training tokens",
+    "n_tokens": "tokens per instance T",
+    "x1": "feature 1",
+    "x2": "feature 2",
+    "x3": "feature 3",
+    "f1": "feature 1",
+    "f2": "feature 2",
+}
+
+
+def label(name):
+    """The readable name of a column for a figure: :data:`LABELS` or the name with spaces.
+
+    Parameters
+    ----------
+    name : object
+        A column name, e.g. ``"monge_gap"``.
+
+    Returns
+    -------
+    str
+        E.g. ``"Monge gap (thesis)"``; ``"my_column"`` becomes ``"my column"``.
+    """
+    return LABELS.get(name, str(name).replace("_", " "))
 
 
 #: Names that moved to :mod:`otcompanion.chapter`, still importable from here.
@@ -61,6 +166,155 @@ def use_book_style():
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, rc=book_rc())
 
 
+def series_styles(levels):
+    """Colour, marker and line style of every series, so that series differ in two channels.
+
+    Parameters
+    ----------
+    levels : sequence
+        The series' names, in the order of the legend.
+
+    Returns
+    -------
+    dict
+        ``{level: {"color": ..., "marker": ..., "linestyle": ...}}``: the i-th level has the
+        i-th colour of :data:`PALETTE`, of :data:`MARKERS` and of :data:`LINESTYLES`.
+    """
+    levels = list(levels)
+    colours = sns.color_palette(PALETTE, max(len(levels), 1))
+    return {level: {"color": colours[i % len(colours)], "marker": MARKERS[i % len(MARKERS)],
+                    "linestyle": LINESTYLES[i % len(LINESTYLES)]}
+            for i, level in enumerate(levels)}
+
+
+def figure_image(figure):
+    """The figure as the book stores it: a PNG at :data:`PIXEL_RATIO` x :data:`DPI`, cropped
+    to what is drawn, that the page shows :data:`DPI` px per inch (its ``width`` metadata).
+
+    Returns
+    -------
+    IPython.display.Image
+    """
+    from IPython.display import Image  # noqa: PLC0415 (optional: in a kernel)
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI * PIXEL_RATIO, bbox_inches="tight")
+    data = buffer.getvalue()
+    # The PNG header (IHDR) holds the width and the height in pixels, at bytes 16-23.
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return Image(data=data, format="png", width=round(width / PIXEL_RATIO),
+                 height=round(height / PIXEL_RATIO))
+
+
+def _drawn_texts(figure):
+    """Every non-empty text the figure draws, with its box in display pixels (figure.dpi)."""
+    renderer = figure.canvas.get_renderer()
+    drawn = {}
+    original = renderer.draw_text
+
+    def recording(gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if mtext is not None and str(mtext.get_text()).strip():
+            drawn[id(mtext)] = mtext
+        return original(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+
+    renderer.draw_text = recording
+    try:
+        figure.draw(renderer)
+    finally:
+        del renderer.draw_text
+    return renderer, list(drawn.values())
+
+
+def _describe(text):
+    words = " ".join(str(text.get_text()).split())
+    return repr(words if len(words) <= 40 else words[:37] + "...")
+
+
+def layout_problems(figure, shown_width_px=PHONE_WIDTH, tolerance_px=0.5):
+    """What makes a figure hard to read, from matplotlib's layout of it.
+
+    The figure is drawn (its layout engine runs, as when it is saved) and every non-empty text
+    it draws is measured (its renderer extent). Three rules:
+
+    - no two texts overlap (by more than ``tolerance_px`` CSS px in both directions);
+    - no text lies over a panel other than its own (e.g. a tick label over the neighbouring
+      panel), and no legend lies over any panel (legends go outside the data);
+    - every text is at least :data:`SMALLEST_TEXT_PX` CSS px high when the figure, stored
+      cropped to what is drawn and shown :data:`DPI` px per inch, is scaled down to
+      ``shown_width_px`` (a figure narrower than that is not scaled up): a text of ``s``
+      points is ``s`` x :data:`DPI` / 72 x min(1, ``shown_width_px`` / width) px.
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+    shown_width_px : float, default :data:`PHONE_WIDTH`
+        Width at which the figure is shown (358 px: a 390 px phone).
+    tolerance_px : float, default 0.5
+        Overlaps smaller than this, in CSS px, are not counted (anti-aliasing).
+
+    Returns
+    -------
+    list of str
+        One sentence per problem; empty when the figure reads on a phone.
+    """
+    figure = getattr(figure, "figure", figure)
+    renderer, texts = _drawn_texts(figure)
+    to_css = DPI / figure.dpi  # display pixels of the drawing -> CSS px of the page
+    tolerance = tolerance_px / to_css
+    problems = []
+    crop = figure.get_tightbbox(renderer)  # inches, as bbox_inches="tight" saves it
+    width_px = (crop.width + 0.2) * DPI  # plus the 0.1 inch of padding on each side
+    scale = min(1.0, shown_width_px / width_px)
+    small = sorted((text.get_fontsize() * DPI / 72 * scale, i) for i, text in enumerate(texts)
+                   if text.get_fontsize() * DPI / 72 * scale < SMALLEST_TEXT_PX - 1e-9)
+    if small:
+        size_px, first = small[0]
+        problems.append(f"{len(small)} text(s) are under {SMALLEST_TEXT_PX} px when the figure "
+                        f"({width_px:.0f} px wide) is shown {shown_width_px:g} px wide, the "
+                        f"smallest {_describe(texts[first])} at {size_px:.1f} px")
+    boxes = [(text, text.get_window_extent(renderer)) for text in texts]
+
+    def overlap(a, b):
+        return (min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance
+                and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance)
+
+    for (first, a), (second, b) in itertools.combinations(boxes, 2):
+        if overlap(a, b):
+            problems.append(f"texts {_describe(first)} and {_describe(second)} overlap")
+    panels = [ax for ax in figure.get_axes() if ax.get_visible() and ax.axison]
+    for text, box in boxes:
+        owner = text.axes  # tick labels, titles, axis labels, in-axes legends
+        for ax in panels:
+            if ax is not owner and overlap(box, ax.bbox):
+                problems.append(f"text {_describe(text)} lies over the panel "
+                                f"{_describe(ax.title) if ax.get_title() else 'untitled'}")
+    legends = [legend for legend in figure.findobj(matplotlib.legend.Legend)
+               if legend.get_visible()]
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in panels:
+            if overlap(box, ax.bbox):
+                problems.append("a legend lies over the panel "
+                                f"{_describe(ax.title) if ax.get_title() else 'untitled'}")
+    return problems
+
+
+def check_layout(figure, name="the figure", shown_width_px=PHONE_WIDTH):
+    """Raise ValueError listing :func:`layout_problems` of ``figure``, if it has any.
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+    name : str
+        How the error names the figure (e.g. its glue key).
+    """
+    problems = layout_problems(figure, shown_width_px=shown_width_px)
+    if problems:
+        raise ValueError(f"{name} does not read on a {shown_width_px:g} px wide screen: "
+                         + "; ".join(problems) + ".")
+    return figure
+
+
 def _legend_columns(labels, width=None):
     """How many legend entries fit side by side in ``width`` inches (12 pt text)."""
     width = BOOK_WIDTH if width is None else width
@@ -78,7 +332,7 @@ def _legend_above(grid, title=None):
     columns = n_entries if n_entries <= 3 else -(-n_entries // 2)
     columns = min(columns, _legend_columns(texts))
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=columns,
-                    frameon=False, title=title)
+                    frameon=False, title=title, markerscale=2)  # scatter dots are small
     grid.figure.tight_layout()
 
 
@@ -105,6 +359,38 @@ def fit_width(figure, width=None, iterations=6):
         if figure.get_layout_engine() is None:
             figure.tight_layout()
     return figure
+
+
+def log_axis(ax, which="y"):
+    """Put a logarithmic scale on an axis of ``ax`` with labels that do not collide: plain
+    numbers at 1, 2 and 5 times the powers of ten where the data span less than two decades,
+    at the powers of ten only otherwise, at about four evenly spaced round numbers where
+    neither gives two labels, and no labels at the minor ticks.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Call it after drawing the data (the labels depend on their range).
+    which : {"x", "y"}
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if which not in ("x", "y"):
+        raise ValueError(f"which must be 'x' or 'y', got {which!r}.")
+    getattr(ax, f"set_{which}scale")("log")
+    low, high = getattr(ax, f"get_{which}lim")()
+    decades = np.log10(high / low) if low > 0 else np.inf
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    locator = matplotlib.ticker.LogLocator(base=10,
+                                           subs=(1.0,) if decades >= 2 else (1.0, 2.0, 5.0))
+    if sum(low <= tick <= high for tick in locator.tick_values(low, high)) < 2:
+        locator = matplotlib.ticker.MaxNLocator(4)  # a short range: round numbers in it
+    axis.set_major_locator(locator)
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    return ax
 
 
 def _panel_size(n_columns, width=None, aspect=1.0, largest=3.2):
@@ -153,18 +439,22 @@ def token_scatter(frame, x="x1", y="x2", hue="class", row=None, col=None, height
     if height is None:
         height = _panel_size(n_columns, aspect=aspect)
     shared = {"all": True, "none": False}.get(share, share)
-    grid = sns.relplot(data=frame, x=x, y=y, hue=hue, hue_order=_order(frame, hue), row=row,
+    classes = _order(frame, hue)
+    grid = sns.relplot(data=frame, x=x, y=y, hue=hue, hue_order=classes, style=hue,
+                       style_order=classes, markers=list(MARKERS[:len(classes)]), row=row,
                        col=col, col_wrap=col_wrap, height=height, aspect=aspect,
                        s=10, alpha=0.6, linewidth=0, palette=PALETTE,
                        facet_kws={"margin_titles": row is not None, "sharex": shared,
                                   "sharey": shared})
     def template(column):
         numeric = pd.api.types.is_numeric_dtype(frame[column])
-        return f"{{{'col' if column == col else 'row'}_var}} " * numeric + \
-            f"{{{'col' if column == col else 'row'}_name}}"
+        # The column's own name ("level 2"): a facet title has no room for a long label.
+        name = str(column).replace("_", " ")
+        return f"{name} " * numeric + f"{{{'col' if column == col else 'row'}_name}}"
 
     grid.set_titles(col_template=template(col) if col else "",
                     row_template=template(row) if row else "")
+    grid.set_axis_labels(label(x), label(y))
     if equal_axes:
         for ax in grid.axes.flat:
             ax.set_aspect("equal", adjustable="box")
@@ -173,6 +463,15 @@ def token_scatter(frame, x="x1", y="x2", hue="class", row=None, col=None, height
         handle.set_alpha(1)
     if title:
         grid.figure.suptitle(title, y=1.02)
+    # The panels' own size (seaborn widened the figure for its legend on the right, which is
+    # now above), laid out when drawn, after the equal aspect has shrunk the panels (titles of
+    # a wrapped row would otherwise sit over the panels above).
+    n_facets = frame[col].nunique() if col else 1
+    n_rows = (-(-n_facets // col_wrap) if col_wrap else
+              (frame[row].nunique() if row else 1))
+    grid.figure.set_size_inches(height * aspect * min(n_facets, col_wrap or n_facets) + 0.4,
+                                height * n_rows + 0.5)
+    grid.figure.set_layout_engine("constrained")
     fit_width(grid.figure)
     return grid
 
@@ -180,13 +479,18 @@ def token_scatter(frame, x="x1", y="x2", hue="class", row=None, col=None, height
 def class_balance(frame, x="class", hue=None, title=None, ax=None):
     """Bar chart of instance counts per class (``frame`` has one row per instance)."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(4, 3))
+        _, ax = plt.subplots(figsize=(4, 3), layout="constrained")
     hue = hue or x
     sns.countplot(data=frame, x=x, hue=hue, hue_order=_order(frame, hue), palette=PALETTE,
                   legend=hue != x, ax=ax)
     ax.set_ylabel("instances")
+    ax.set_xlabel(label(x))
+    if ax.get_legend() is not None:  # above the bars, not over them
+        texts = [text.get_text() for text in ax.get_legend().get_texts()]
+        sns.move_legend(ax, "lower center", bbox_to_anchor=(0.5, 1.0), frameon=False,
+                        title=None, ncol=_legend_columns(texts, width=4))
     if title:
-        ax.set_title(title)
+        ax.set_title(title, pad=30 if ax.get_legend() is not None else None)
     return ax
 
 
@@ -245,8 +549,10 @@ def score_boxes(frame, x, y, col, order=None, col_wrap=2, log_scale=(), height=N
                                 sharey=True, squeeze=False, constrained_layout=True)
     for ax, panel in zip(axes.flat, panels):
         sns.boxplot(data=frame[frame[col] == panel], x=x, y=y, order=order, color="C0",
-                    fliersize=2, linewidth=0.8, ax=ax, log_scale=panel in log_scale)
-        ax.set_title(str(panel))
+                    fliersize=2, linewidth=0.8, ax=ax)
+        if panel in log_scale:
+            log_axis(ax, "x")
+        ax.set_title(_wrap(label(panel), BOOK_WIDTH / n_columns))
         ax.set_xlabel("")
         ax.set_ylabel("")
     for ax in axes.flat[len(panels):]:
@@ -288,19 +594,18 @@ def training_curves(history, best_epoch=None, title=None, height=None):
         long["quantity"] = long["series"].str.split("_", n=1).str[1].str.replace("_", " ")
         for ax, quantity in zip(axes[r], quantities):
             sns.lineplot(data=long[long["quantity"] == quantity], x="epoch", y="value",
-                         hue="split", hue_order=["training", "validation"], ax=ax,
-                         linewidth=1, legend=False)
+                         hue="split", hue_order=["training", "validation"], style="split",
+                         style_order=["training", "validation"], ax=ax, linewidth=1.2,
+                         legend=False)
             if best is not None:
                 ax.axvline(best, color="0.3", linestyle=":", linewidth=1)
             ax.set_title(quantity if r == 0 else "")
             ax.set_ylabel(name if (name is not None and ax is axes[r, 0]) else "")
-            if r < len(runs) - 1:
-                ax.set_xlabel("")
-        axes[r, 0].set_yscale("log")
-        # Decades only: minor labels (2x10^-1, 3x10^-1, ...) collide on a short axis.
-        axes[r, 0].yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.set_xlabel("epoch" if r == len(runs) - 1 else "")
+        log_axis(axes[r, 0], "y")
     colours = sns.color_palette(PALETTE, 2)
-    handles = [plt.Line2D([], [], color=colour, linewidth=1.5) for colour in colours]
+    handles = [plt.Line2D([], [], color=colour, linewidth=1.5, linestyle=style)
+               for colour, style in zip(colours, ("-", "--"))]
     figure.legend(handles, ["training", "validation"], loc="outside upper center", ncol=2,
                   frameon=False)
     if title:
@@ -327,12 +632,17 @@ def panel_legend(figure, axes):
     would cover data. Takes the entries of the panel that has the most."""
     handles, labels = max((ax.get_legend_handles_labels() for ax in axes),
                           key=lambda entries: len(entries[1]))
+    if labels:  # in the order of their names (class 0, class 1, ...), not of drawing
+        labels, handles = map(list, zip(*sorted(zip(labels, handles), key=lambda e: e[0])))
     for ax in axes:
         if ax.get_legend() is not None:
             ax.get_legend().remove()
     if labels:
-        figure.legend(handles, labels, loc="outside upper center",
-                      ncol=_legend_columns(labels), frameon=False)
+        # Markers of scatter plots drawn larger than in the data, where they are small.
+        scatter = all(isinstance(handle, matplotlib.collections.PathCollection)
+                      for handle in handles)
+        figure.legend(handles, labels, loc="outside upper center", markerscale=2.5 if scatter
+                      else 1.0, ncol=_legend_columns(labels), frameon=False)
     return figure
 
 
@@ -369,8 +679,11 @@ def token_map(start, end, labels, ax=None, title=None, max_arrows=None, seed=0):
         ax.quiver(start[chosen, 0], start[chosen, 1], delta[:, 0], delta[:, 1], angles="xy",
                   scale_units="xy", scale=1, color=colours[c], alpha=0.45, width=0.004,
                   headwidth=3, label=f"class {c}")
-        ax.scatter(end[chosen, 0], end[chosen, 1], color=colours[c], s=6, zorder=3)
+        ax.scatter(end[chosen, 0], end[chosen, 1], color=colours[c], s=8, zorder=3,
+                   marker=MARKERS[classes.index(c) % len(MARKERS)])
     ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel(label("x1"))
+    ax.set_ylabel(label("x2"))
     ax.legend(loc="best", handlelength=1.2, borderpad=0.3, labelspacing=0.3)
     if title:
         ax.set_title(title)
@@ -408,19 +721,25 @@ def token_paths(trajectory, labels, ax=None, title=None, n_paths=40, seed=0):
         colour = colours[point_labels[i]]
         ax.plot(points[:, i, 0], points[:, i, 1], color=colour, alpha=0.5, linewidth=0.7)
         ax.scatter(points[0, i, 0], points[0, i, 1], facecolors="none", edgecolors=colour, s=14)
-        label = None if point_labels[i] in labelled else f"class {point_labels[i]}"
+        name = None if point_labels[i] in labelled else f"class {point_labels[i]}"
         labelled.add(point_labels[i])
-        ax.scatter(points[-1, i, 0], points[-1, i, 1], color=colour, s=10, zorder=3, label=label)
+        ax.scatter(points[-1, i, 0], points[-1, i, 1], color=colour, s=12, zorder=3,
+                   label=name, marker=MARKERS[classes.index(point_labels[i]) % len(MARKERS)])
     ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel(label("x1"))
+    ax.set_ylabel(label("x2"))
     if title:
         ax.set_title(title)
     return ax
 
 
-def attention_heads(weights, row_labels=None, title=None, size=None):
+def attention_heads(weights, row_labels=None, title=None, size=None, center=None):
     """Heat maps of attention matrices: one row of panels per entry of ``weights``.
 
-    The columns are the heads, numbered on top; all panels share one colour scale.
+    The columns are the heads, numbered on top; all panels share one colour scale, a diverging
+    one centred on uniform attention: white is a weight of ``center`` (default :math:`1/T`,
+    every token drawing equally from all :math:`T` tokens), red more, blue less, so that
+    attention that stays uniform looks white and attention that concentrates stands out.
 
     Parameters
     ----------
@@ -431,6 +750,9 @@ def attention_heads(weights, row_labels=None, title=None, size=None):
     size : float, optional
         Side of one panel in inches; by default the heads fill :data:`BOOK_WIDTH` next to the
         row labels and the colour bar (at most 1.3).
+    center : float, optional
+        The weight drawn white; default :math:`1/T`, the uniform weight of a
+        :math:`T \\times T` row-stochastic matrix.
 
     Returns
     -------
@@ -445,11 +767,13 @@ def attention_heads(weights, row_labels=None, title=None, size=None):
                                 figsize=(size * n_heads + label_width + 1.1,
                                          size * n_rows + 0.5 + (0.3 if title else 0)))
     figure.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
-    vmax = float(weights.max())
+    center = 1.0 / weights.shape[-1] if center is None else float(center)
+    vmax = max(float(weights.max()), 2 * center)  # at least as far above centre as 0 is below
+    norm = matplotlib.colors.TwoSlopeNorm(vcenter=center, vmin=0.0, vmax=vmax)
     for r in range(n_rows):
         for h in range(n_heads):
             ax = axes[r, h]
-            image = ax.imshow(weights[r, h], vmin=0, vmax=vmax, cmap="viridis")
+            image = ax.imshow(weights[r, h], norm=norm, cmap="RdBu_r")
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
@@ -457,8 +781,9 @@ def attention_heads(weights, row_labels=None, title=None, size=None):
                 ax.set_title(f"{h + 1}" if n_heads > 4 else f"head {h + 1}")
         if row_labels is not None:
             axes[r, 0].set_ylabel(row_labels[r], rotation=0, ha="right", va="center")
-    figure.colorbar(image, ax=axes, shrink=min(1.0, 4 / n_rows + 0.2), pad=0.02,
-                    label="attention weight")
+    bar = figure.colorbar(image, ax=axes, shrink=min(1.0, 4 / n_rows + 0.2), pad=0.02,
+                          label="attention weight")
+    bar.set_ticks([0.0, center, vmax], labels=["0", f"{center:.3g}\n(uniform)", f"{vmax:.2g}"])
     if n_heads > 4:
         figure.suptitle("head")
     if title:
@@ -466,23 +791,128 @@ def attention_heads(weights, row_labels=None, title=None, size=None):
     return fit_width(figure)
 
 
+class Panels:
+    """A figure of panels, one per metric, as :func:`metric_panels` and :func:`interval_panels`
+    draw it; like a seaborn ``FacetGrid``: ``figure``, ``axes`` (2-D array, rows of panels) and
+    ``axes_dict`` (metric -> its axes)."""
+
+    def __init__(self, figure, axes, axes_dict):
+        self.figure = figure
+        self.axes = axes
+        self.axes_dict = axes_dict
+
+
+def _wrap(text, width):
+    """``text`` broken into lines that fit ``width`` inches at :data:`FONT_SIZE`."""
+    import textwrap  # noqa: PLC0415
+
+    characters = max(8, int(width * 72 / (0.55 * FONT_SIZE)))
+    # "T = 5" stays on one line: no break around an equals sign (no-break spaces).
+    text = str(text).replace(" = ", "\u00a0=\u00a0")
+    return textwrap.fill(text, characters, break_long_words=False)
+
+
+def _panel_grid(n_panels, col_wrap, height, aspect):
+    """A constrained-layout figure of ``n_panels`` panels, at most three (and ``col_wrap``) per
+    row, :data:`BOOK_WIDTH` wide by default; the unused panels of the last row hidden."""
+    columns = max(1, min(col_wrap, n_panels, 3))
+    rows = -(-n_panels // columns)
+    if height is None:
+        height = min(2.6, max(1.9, (BOOK_WIDTH - 0.4) / columns / aspect))
+    figure, axes = plt.subplots(rows, columns, squeeze=False, layout="constrained",
+                                figsize=(height * aspect * columns + 0.4, height * rows + 0.6))
+    for ax in axes.flat[n_panels:]:
+        ax.set_visible(False)
+    # A wider figure is shrunk to the column (fit_width): titles must fit the shrunk panels.
+    return figure, axes, min(height * aspect, (BOOK_WIDTH - 0.4) / columns)
+
+
+def _draw_panels(table, x, metrics, hue, col_wrap, height, title, references, logx, logy,
+                 band):
+    """Draw ``table`` (``x``, ``metric``, ``mean``, ``low``, ``high`` and ``hue`` columns):
+    one panel per metric, one line per ``hue`` level with its own colour, marker and line
+    style (:func:`series_styles`), the interval as a band when ``band``."""
+    metrics = list(metrics)
+    if not metrics:
+        raise ValueError("metrics must name at least one column to plot, got none.")
+    figure, axes, panel_width = _panel_grid(len(metrics), col_wrap, height, aspect=1.2)
+    levels = _order(table, hue) if hue else [None]
+    styles = series_styles(levels)
+    categorical = not pd.api.types.is_numeric_dtype(table[x])
+    positions = {value: i for i, value in enumerate(sorted(table[x].unique()))}
+    logy = set(metrics if logy is True else (logy or ()))
+    columns = axes.shape[1]
+    for i, (ax, metric) in enumerate(zip(axes.flat, metrics)):
+        of_metric = table[table["metric"] == metric]
+        for level in levels:
+            part = of_metric if level is None else of_metric[of_metric[hue] == level]
+            part = part.dropna(subset=["mean"]).sort_values(x)
+            where = part[x].map(positions) if categorical else part[x]
+            style = styles[level]
+            ax.plot(where, part["mean"], markersize=5, linewidth=1.5, **style,
+                    label=None if level is None else str(level))
+            if band:
+                ax.fill_between(where, part["low"], part["high"], color=style["color"],
+                                alpha=0.18, linewidth=0)
+        if references and metric in references:
+            ax.axhline(references[metric], color="0.3", linestyle=":", linewidth=1)
+        if categorical:
+            # Names broken into lines where they would not fit side by side under the panel.
+            ax.set_xticks(range(len(positions)), [_wrap(" ".join(str(value).split()),
+                                                        0.8 * panel_width / len(positions))
+                                                  for value in positions])
+        elif len(positions) <= 5 and not logx:  # e.g. the levels: every one labelled
+            ax.set_xticks(list(positions), [f"{value:g}" for value in positions])
+        if logx:
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+                lambda value, _: f"{value:g}"))
+            if len(positions) <= 5:  # few sizes: each labelled where it was measured
+                ax.set_xticks(list(positions), [f"{value:g}" for value in positions])
+                ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        if metric in logy:
+            log_axis(ax, "y")
+        else:  # few labels: a short axis has room for about four
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+        ax.set_title(_wrap(label(metric), panel_width))
+        if i + columns >= len(metrics):  # nothing below: the x axis is labelled here
+            ax.set_xlabel(label(x))
+    if hue:
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        n_columns = min(len(labels) if len(labels) <= 4 else -(-len(labels) // 2),
+                        _legend_columns(labels))
+        figure.legend(handles, labels, title=label(hue), frameon=False,
+                      loc="outside upper center", ncol=n_columns)
+        # Room for the legend above the panels, so that they keep their height.
+        legend_rows = -(-len(labels) // n_columns) + 1
+        figure.set_size_inches(figure.get_size_inches() + [0, 0.3 * legend_rows])
+    if title:
+        figure.suptitle(title)
+    fit_width(figure)
+    return Panels(figure, axes, dict(zip(metrics, axes.flat)))
+
+
 def metric_panels(frame, x, metrics, hue=None, col_wrap=3, height=None, title=None,
-                  errorbar="interval", references=None):
-    """One panel per metric: its mean (and ``errorbar``) against ``x``, one line per ``hue``.
+                  errorbar="interval", references=None, logx=False, logy=()):
+    """One panel per metric: its mean (and 95 % interval) against ``x``, one line per ``hue``.
 
     Parameters
     ----------
     frame : DataFrame
-        One row per run (or per run and epoch), with ``x``, ``hue`` and the metric columns.
+        One row per run (or per run and epoch), with ``x``, ``hue`` and the metric columns;
+        missing values are left out (a metric measured on some rows only).
     metrics : list of str
-        Columns to plot, one panel each.
-    errorbar : "interval", tuple, str or None, default "interval"
-        The band over runs: by default the book's 95 % interval of the mean
-        (:func:`otcompanion.stats.bootstrap_interval`, the intervals of the tables, clipped to
-        a bounded metric's range, :func:`otcompanion.stats.bounds_of`); otherwise seaborn's
-        ``errorbar`` (None: no band).
+        Columns to plot, one panel each, titled by :func:`label`.
+    errorbar : {"interval", None}, default "interval"
+        The band over runs: the book's 95 % interval of the mean
+        (:func:`otcompanion.stats.interval_frame`, the intervals of the tables, clipped to a
+        bounded metric's range, :func:`otcompanion.stats.bounds_of`), or no band.
     references : dict, optional
         Metric -> value: a dotted horizontal reference line in that panel.
+    logx : bool, default False
+        Logarithmic x axis (base 2).
+    logy : sequence of str or True
+        Metrics whose panel has a logarithmic y axis (True: all).
     col_wrap : int
         Panels per row (at most three keep 9 px tick labels on a phone).
     height : float, optional
@@ -490,69 +920,46 @@ def metric_panels(frame, x, metrics, hue=None, col_wrap=3, height=None, title=No
 
     Returns
     -------
-    seaborn.FacetGrid
+    Panels
+        ``figure``, ``axes`` and ``axes_dict`` (metric -> axes).
     """
-    n_columns = min(col_wrap, len(metrics))
-    if height is None:
-        height = _panel_size(n_columns, aspect=1.15, largest=2.6)
-    long = frame.melt(id_vars=[column for column in (x, hue) if column], value_vars=list(metrics),
-                      var_name="metric", value_name="value")
-    hue_order = sorted(frame[hue].unique()) if hue else None
-    grid = sns.relplot(data=long, x=x, y="value", hue=hue, hue_order=hue_order, col="metric",
-                       col_order=list(metrics), col_wrap=min(col_wrap, len(metrics)),
-                       kind="line", errorbar=None if errorbar == "interval" else errorbar,
-                       seed=0, marker="o" if frame[x].nunique() < 10
-                       else None, height=height, aspect=1.15, facet_kws={"sharey": False},
-                       palette=PALETTE if hue else None)
-    grid.set_titles("{col_name}")
-    grid.set_ylabels("")
+    if errorbar not in ("interval", None):
+        raise ValueError(f"errorbar must be 'interval' or None, got {errorbar!r}.")
+    metrics = list(metrics)
+    by = [column for column in (hue, x) if column]
+    stats.check_columns(frame, [*by, *metrics])
     if errorbar == "interval":
-        _interval_bands(grid, frame, x, hue, hue_order)
-    for metric, ax in grid.axes_dict.items():
-        if references and metric in references:
-            ax.axhline(references[metric], color="0.3", linestyle=":", linewidth=1)
-    _legend_above(grid)
-    if title:
-        grid.figure.suptitle(title, y=1.03)
-    fit_width(grid.figure)
-    return grid
-
-
-def _interval_bands(grid, frame, x, hue, hue_order):
-    """The 95 % interval of every line of :func:`metric_panels`, as a band in its colour."""
-    by = [x, hue] if hue else [x]
-    intervals = stats.interval_frame(frame, by, list(grid.axes_dict))
-    colours = dict(zip(hue_order, sns.color_palette(PALETTE, len(hue_order)))) if hue else {}
-    for metric, ax in grid.axes_dict.items():
-        of_metric = intervals[intervals["metric"] == metric]
-        for level in hue_order if hue else [None]:
-            part = of_metric if level is None else of_metric[of_metric[hue] == level]
-            part = part.dropna(subset=["low", "high"]).sort_values(x)
-            ax.fill_between(part[x], part["low"], part["high"], alpha=0.2, linewidth=0,
-                            color=colours.get(level, sns.color_palette()[0]))
+        table = stats.interval_frame(frame, by, metrics)
+    else:
+        table = frame.groupby(by, sort=True)[metrics].mean().reset_index().melt(
+            id_vars=by, value_vars=metrics, var_name="metric", value_name="mean")
+    return _draw_panels(table, x, metrics, hue, col_wrap, height, title, references, logx,
+                        logy, band=errorbar == "interval")
 
 
 def interval_panels(table, x, metrics, hue=None, col_wrap=3, height=None, title=None,
-                    references=None, logx=False):
+                    references=None, logx=False, logy=()):
     """One panel per metric: precomputed means and intervals against ``x``, one line per ``hue``.
 
-    The statistics come from the caller (e.g. :func:`otcompanion.experiments.interval_table`,
-    which clips the intervals of bounded metrics to their range), so each panel can have its
-    own bounds; this function only draws them: the mean as a line with markers, the interval as
-    a band.
+    The statistics come from the caller (e.g. :func:`otcompanion.stats.interval_frame`, which
+    clips the intervals of bounded metrics to their range), so each panel can have its own
+    bounds; this function only draws them: the mean as a line with markers, the interval as a
+    band, every ``hue`` level with its own colour, marker and line style.
 
     Parameters
     ----------
     table : DataFrame
         Long format: columns ``x``, ``metric``, ``mean``, ``low``, ``high`` (and ``hue``).
     metrics : list of str
-        Values of ``metric`` to plot, one panel each.
+        Values of ``metric`` to plot, one panel each, titled by :func:`label`.
     references : dict, optional
         Metric -> value: a dotted horizontal reference line in that panel.
     logx : bool, default False
         Logarithmic x axis (base 2).
+    logy : sequence of str or True
+        Metrics whose panel has a logarithmic y axis (True: all).
     col_wrap : int
-        Panels per row (at most three keep 9 px tick labels on a phone).
+        Panels per row; at most three, which keep 9 px tick labels on a phone.
     height : float, optional
         Height of one panel in inches; by default the panels of a row fill :data:`BOOK_WIDTH`.
         The figure is shrunk to :data:`BOOK_WIDTH` if it comes out wider.
@@ -561,45 +968,16 @@ def interval_panels(table, x, metrics, hue=None, col_wrap=3, height=None, title=
     -------
     matplotlib.figure.Figure
     """
-    metrics = list(metrics)
-    columns = min(col_wrap, len(metrics))
-    rows = -(-len(metrics) // columns)
-    if height is None:
-        height = _panel_size(columns, aspect=1.25, largest=2.6)
-    figure, axes = plt.subplots(rows, columns, figsize=(height * 1.25 * columns, height * rows),
-                                squeeze=False, constrained_layout=True)
-    levels = _order(table, hue) if hue else [None]
-    colours = dict(zip(levels, sns.color_palette(PALETTE, len(levels))))
-    for ax, metric in zip(axes.flat, metrics):
-        rows_of_metric = table[table["metric"] == metric]
-        for level in levels:
-            part = rows_of_metric if level is None else rows_of_metric[
-                rows_of_metric[hue] == level]
-            part = part.sort_values(x)
-            ax.plot(part[x], part["mean"], marker="o", markersize=4, color=colours[level],
-                    label=None if level is None else str(level))
-            ax.fill_between(part[x], part["low"], part["high"], color=colours[level],
-                            alpha=0.2, linewidth=0)
-        if references and metric in references:
-            ax.axhline(references[metric], color="0.3", linestyle=":", linewidth=1)
-        if logx:
-            ax.set_xscale("log", base=2)
-        ax.set_title(metric)
-        ax.set_xlabel(x)
-    for ax in axes.flat[len(metrics):]:
-        ax.set_visible(False)
-    if hue:
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        figure.legend(handles, labels, title=hue, frameon=False, loc="outside upper center",
-                      ncol=min(len(labels) if len(labels) <= 5 else -(-len(labels) // 2),
-                               _legend_columns(labels)))
-    if title:
-        figure.suptitle(title)
-    return fit_width(figure)
+    missing = [name for name in (x, "metric", "mean", "low", "high", hue)
+               if name is not None and name not in table.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the table; it has {list(table.columns)}.")
+    return _draw_panels(table, x, metrics, hue, col_wrap, height, title, references, logx,
+                        logy, band=True).figure
 
 
 def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="difference",
-                     title=None, height=2.6, width=3.6):
+                     title=None, height=None, width=None):
     """Paired differences and their 95 % intervals, one horizontal bar per row (a forest plot).
 
     Parameters
@@ -617,8 +995,9 @@ def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="differ
     reference : float, default 0.0
         A dotted vertical line (no difference).
     xlabel, title : str, optional
-    height, width : float
-        Size of one panel, in inches.
+    height, width : float, optional
+        Size of one panel, in inches; by default the panels fill :data:`BOOK_WIDTH` and every
+        interval has a fifth of an inch.
 
     Returns
     -------
@@ -631,7 +1010,9 @@ def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="differ
     panels = _order(table, col) if col else [None]
     rows = _order(table, y)
     hues = list(dict.fromkeys(table[hue])) if hue else [None]
-    colours = dict(zip(hues, sns.color_palette(PALETTE, len(hues))))
+    styles = series_styles(hues)
+    width = width or BOOK_WIDTH / len(panels)
+    height = height or max(2.2, 0.2 * len(rows) * len(hues) + 0.8)
     figure, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height),
                                 sharey=True, squeeze=False, constrained_layout=True)
     step = 0.8 / len(hues)
@@ -643,19 +1024,24 @@ def paired_intervals(table, y, hue=None, col=None, reference=0.0, xlabel="differ
             ax.errorbar(lines["difference"], positions,
                         xerr=[lines["difference"] - lines["low"],
                               lines["high"] - lines["difference"]],
-                        fmt="o", markersize=4, capsize=2, color=colours[value],
+                        fmt=styles[value]["marker"], markersize=5, capsize=2,
+                        color=styles[value]["color"],
                         label=None if value is None else str(value))
         ax.axvline(reference, color="0.3", linestyle=":", linewidth=1)
         ax.set_yticks(range(len(rows)), [str(v) for v in rows])
         if panel is not None:
             ax.set_title(str(panel))
     axes[0][0].invert_yaxis()  # first row on top (the axes share y)
-    axes[0][0].set_ylabel(y)
+    axes[0][0].set_ylabel(label(y))
     figure.supxlabel(xlabel)  # once for all panels: a long label does not fit under each
-    if hue:  # below the panels, so that it hides no interval
+    if hue:  # above the panels, so that it hides no interval
         handles, labels = axes[0][0].get_legend_handles_labels()
-        figure.legend(handles, labels, loc="outside lower center",
-                      ncols=min(len(hues), 3, _legend_columns(labels)))
+        n_columns = min(len(hues), 3, _legend_columns(labels))
+        figure.legend(handles, labels, loc="outside upper center", title=label(hue),
+                      frameon=False, ncols=n_columns)
+        # Room for the legend, so that the panels keep their height.
+        legend_rows = -(-len(labels) // n_columns) + 1
+        figure.set_size_inches(figure.get_size_inches() + [0, 0.3 * legend_rows])
     if title:
         figure.suptitle(title)
     return fit_width(figure)

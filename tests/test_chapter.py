@@ -1,12 +1,22 @@
 import sys
 
+import matplotlib
 import matplotlib.pyplot as plt
 import myst_nb
 import numpy as np
 import pytest
-from IPython.display import Markdown
+from IPython.display import Image, Markdown
 
 from otcompanion import chapter, claims, plots
+
+
+@pytest.fixture(autouse=True)
+def book_style():
+    """Figures drawn in the book's style (as chapter.begin sets it), then closed."""
+    with matplotlib.rc_context():
+        plots.use_book_style()
+        yield
+        plt.close("all")
 
 
 @pytest.fixture
@@ -49,19 +59,32 @@ def test_glue_without_myst_nb_displays_the_value(shown):
     assert isinstance(shown[1], Markdown) and shown[1].data == "a **verdict**"
 
 
-def test_glue_figure_fits_glues_and_closes(glued):
+def test_glue_figure_fits_glues_a_sharp_image_and_closes(glued):
     figure, _ = plt.subplots(figsize=(12, 4))
     chapter.glue_figure("fig", figure)
     value, display = glued["fig"]
-    assert value is figure and display is False
+    assert isinstance(value, Image) and display is False
     assert figure.get_size_inches()[0] < 12
+    # Stored at twice the resolution at which the page shows it.
+    assert abs(int.from_bytes(value.data[16:20], "big") - plots.PIXEL_RATIO * value.width) <= 1
+    assert value.width <= plots.BOOK_WIDTH * plots.DPI + 5
+    assert not plt.fignum_exists(figure.number)
+
+
+def test_glue_figure_refuses_a_figure_that_does_not_read_on_a_phone(glued):
+    figure, ax = plt.subplots(figsize=(4, 3))
+    ax.set_title("a title")
+    ax.text(0.5, 1.02, "over the title", transform=ax.transAxes, ha="center")
+    with pytest.raises(ValueError, match="figure 'fig' does not read.*overlap"):
+        chapter.glue_figure("fig", figure)
+    assert "fig" not in glued
     assert not plt.fignum_exists(figure.number)
 
 
 def test_glue_figure_without_myst_nb_shows_and_closes(shown):
     figure, _ = plt.subplots()
     chapter.glue_figure("fig", figure)
-    assert shown == [figure]
+    assert len(shown) == 1 and isinstance(shown[0], Image)
     assert not plt.fignum_exists(figure.number)
 
 
@@ -71,7 +94,7 @@ def test_glue_figure_shows_and_glues_when_a_classroom_notebook_asks(glued, monke
     monkeypatch.setenv(chapter.SHOW_FIGURES_VARIABLE, "1")
     figure, _ = plt.subplots()
     chapter.glue_figure("fig", figure)
-    assert shown == [figure] and glued["fig"] == (figure, False)
+    assert len(shown) == 1 and glued["fig"] == (shown[0], False)
 
 
 def test_plots_forwards_the_glue_functions_to_chapter(glued):

@@ -49,6 +49,18 @@ def test_a_chapter_glues_through_the_chapter_module(path):
     assert "chapter.begin(" in text and "chapter.provenance(" in text
 
 
+def uncited_figures(text):
+    """The ``:name:`` of every glued figure of a chapter that its prose never cites by number
+    (``{numref}`name```)."""
+    names = re.findall(r"^# ```\{glue:figure\}.*\n# :name: (\S+)", text, flags=re.M)
+    return [name for name in names if f"{{numref}}`{name}`" not in text]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_every_figure_of_a_chapter_is_cited_by_number(path):
+    assert uncited_figures(path.read_text()) == []
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
 def test_a_chapter_defines_no_long_function(path):
     assert long_functions(path.read_text()) == []
@@ -60,6 +72,12 @@ def test_a_chapter_has_no_long_code_cell(path):
         lines = [line for line in cell.splitlines()
                  if line.strip() and not line.lstrip().startswith("#")]
         assert len(lines) <= MAX_CELL_LINES, f"{path.name}: code cell {number} has {len(lines)}"
+
+
+def test_the_citation_rule_finds_an_uncited_figure():
+    text = ("# ```{glue:figure} a\n# :name: fig-a\n# ```\n# ```{glue:figure} b\n"
+            "# :name: fig-b\n# ```\n# As {numref}`fig-a` shows.\n")
+    assert uncited_figures(text) == ["fig-b"]
 
 
 def test_the_rules_catch_what_they_forbid():

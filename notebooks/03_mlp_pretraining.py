@@ -150,7 +150,7 @@ histories["setup"] = histories["n_classes"].map(task_names)
 summary["log10_val_loss"] = np.log10(summary["val_loss"])
 summary["reached"] = summary["reached"].astype(float)
 
-# %%
+# %% tags=["remove-input"]
 # The pretraining clouds of repetition 0 (figure above): the thesis circle and its random rotation.
 frames = []
 for k in tasks:
@@ -180,7 +180,7 @@ chapter.glue_figure("pretraining-clouds", grid.figure)
 # after the validation accuracy has reached 1, so the best epoch measures how long the loss
 # keeps shrinking, not when the classes are separated.
 
-# %%
+# %% tags=["remove-input"]
 none = summary[summary["condition"] == "unpretrained"]
 late = none["reference_best_epoch"] > claims.LATE_BEST_EPOCH_SHARE * reference_epochs
 chapter.glue("pretraining-late-best", 100 * float(late.mean()))
@@ -208,7 +208,7 @@ table
 # %% [markdown]
 # The learning curves ({numref}`fig-pretraining-curves`) show the same runs epoch by epoch.
 
-# %%
+# %% tags=["remove-input"]
 panels = []
 for k in tasks:
     part = histories[histories["n_classes"] == k]
@@ -239,7 +239,7 @@ chapter.glue_figure("pretraining-curves", grid.figure)
 # and their 95 % confidence intervals ({func}`otcompanion.stats.paired_differences`) are shown
 # per level in {numref}`fig-pretraining-differences`: negative epochs mean faster convergence.
 
-# %%
+# %% tags=["remove-input"]
 quantities = ["epochs_to_target_capped", "best_epoch", "val_accuracy", "log10_val_loss"]
 by_level = experiments.pretraining_differences(summary, quantities, baseline="unpretrained",
                                                seed=seed)
@@ -263,7 +263,7 @@ chapter.glue_figure("pretraining-differences", figure)
 # shared by its levels, so the levels of one repetition are averaged first and the interval is
 # taken over the repetitions ({glue:text}`pretraining-pairs` pairs per task and condition):
 
-# %%
+# %% tags=["hide-input"]
 pooled = experiments.pretraining_differences(summary, quantities, baseline="unpretrained",
                                              pool_levels=True, seed=seed)
 pooled["setup"] = pooled["n_classes"].map(task_names)
@@ -281,7 +281,7 @@ pooled_table[["setup", "condition", "quantity", "runs", "pretrained", "unpretrai
 # circle conditions (same data, one shared head against a head per repetition), for the
 # restricted epochs to the target: {glue:md}`pretraining-head-draw`
 
-# %%
+# %% tags=["remove-input"]
 circles = summary[summary["condition"].isin(["circle, one head", "circle, head per repetition"])]
 draw = experiments.pretraining_differences(circles, ["epochs_to_target_capped"],
                                            baseline="circle, head per repetition",
@@ -295,7 +295,7 @@ chapter.glue("pretraining-head-draw", prose.head_draw(draw_speed))
 # paired difference against how well its frozen head already classifies the standardized
 # inputs.
 
-# %%
+# %% tags=["remove-input"]
 paired_runs = summary.merge(
     none[["n_classes", "level", "repetition", "epochs_to_target_capped"]],
     on=["n_classes", "level", "repetition"], suffixes=("", "_none"))
@@ -347,7 +347,7 @@ chapter.glue_figure("pretraining-head-fit", grid.figure)
 # range only if it holds at every budget of it), the verdict on claim 3 is
 # {glue:md}`pretraining-range-verdict`.
 
-# %%
+# %% tags=["remove-input"]
 result = pretrain.pretraining_verdict(pooled, cell=("setup", "condition"))
 speed_rows = pooled[pooled["quantity"] == "epochs_to_target_capped"]
 accuracy_rows = pooled[pooled["quantity"] == "val_accuracy"]
@@ -377,7 +377,7 @@ chapter.glue("pretraining-evidence", prose.pretraining_summary(result, evidence)
 # %%
 budgets
 
-# %%
+# %% tags=["remove-input"]
 budget_curve = pd.concat([check["differences"].assign(budget=check["budget"])
                           for check in checks], ignore_index=True)
 budget_curve = budget_curve[budget_curve["quantity"] == "epochs_to_target_capped"]
@@ -424,7 +424,7 @@ chapter.publish([claims.finding(
 # accuracy of the unpretrained runs' restored models, which this chapter's budget does not
 # give; rerun with `-p epochs 200 -p patience 200 -p n_repetitions 100`.
 
-# %%
+# %% tags=["remove-input"]
 pretrained_runs = summary[summary["condition"] != "unpretrained"]
 epoch_seconds = pretrained_runs["fit_seconds"].sum() / pretrained_runs["stop_epoch"].sum()
 heads = pretrained_runs.drop_duplicates(["n_classes", "head_seed", "condition"])
@@ -459,7 +459,7 @@ chapter.glue("pretraining-thesis-minutes",
 # :class: dropdown
 # ```
 
-# %%
+# %% tags=["hide-input"]
 from otcompanion import geometry
 
 k = sensitivity_task
@@ -513,7 +513,7 @@ classroom.run_check(check_rotated_circle, globals())
 # :class: dropdown
 # ```
 
-# %%
+# %% tags=["hide-input"]
 X_clouds, y_clouds = pretrain.pretraining_clouds(sensitivity_task, n_instances=48, n_tokens=20,
                                                  n_features=2, seed=seed)
 cloud_means = np.stack([X_clouds[y_clouds == c].reshape(-1, 2).mean(axis=0)
@@ -636,7 +636,7 @@ experiments.pretraining_differences(radius_runs, ["epochs_to_target_capped", "va
 # :class: dropdown
 # ```
 
-# %%
+# %% tags=["remove-input"]
 rotation = float(np.deg2rad(rotations_deg[-1]))
 X, y = pretrain.pretraining_clouds(3, n_instances=48, n_tokens=20, n_features=2, seed=seed,
                                    rotation=rotation)

@@ -99,7 +99,7 @@ task_names = chapter.TASK_NAMES
 # dummy means $(0, 6)$ and $(0, -6)$ are perpendicular to the axis along which the data's
 # classes lie, so neither class starts on the other's side ({numref}`fig-ot-dummy-geometry`).
 
-# %%
+# %% tags=["remove-input"]
 figure, axes = plots.panel_row(2)
 styles = plots.series_styles([f"class {c}" for c in range(3)])
 for ax, k in zip(axes, (2, 3)):
@@ -132,7 +132,7 @@ chapter.glue_figure("ot-dummy-geometry", figure)
 # is the cheapest way, in total squared distance, to send the class cloud onto the dummy
 # sample.
 
-# %%
+# %% tags=["remove-input"]
 X_train, X_test, y_train, y_test = data.thesis_split(3, 2, seed=seed)
 model = DummyGaussianOTClassifier(random_state=seed).fit(X_train, y_train)
 standardized = (X_train - model.mean_) / model.scale_
@@ -172,7 +172,7 @@ chapter.glue_figure("ot-matching", figure)
 # standardized inputs, coloured by the class whose dummy mean $f(x)$ is nearest: the plane is
 # split into regions, each pushed towards one dummy Gaussian.
 
-# %%
+# %% tags=["remove-input"]
 axis = np.linspace(-3, 3, 15)
 grid_points = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
 raw_grid = grid_points * model.scale_ + model.mean_  # the model standardizes its inputs itself
@@ -264,7 +264,7 @@ experiments.model_difference_table(accuracy_budget, speed_budget, ["setup", "lev
 # %%
 stats.interval_table(budget, ["setup", "level", "model"], recall_columns, seed=seed)
 
-# %%
+# %% tags=["remove-input"]
 budget["model, task"] = budget["model"] + ", " + budget["setup"]
 grid = plots.metric_panels(budget, "level", ["instance_accuracy", "cpu_seconds",
                                              "cpu_seconds_to_target"], hue="model, task",
@@ -367,7 +367,7 @@ speed_rule = stats.speed_up(rule, ["setup", "variant"], "cpu_seconds", TRANSFORM
                             seed=seed)
 experiments.model_difference_table(accuracy_rule, speed_rule, ["setup", "variant"])
 
-# %%
+# %% tags=["remove-input"]
 rule["model, task"] = rule["model"] + ", " + rule["setup"]
 grid = plots.metric_panels(rule, "variant", ["instance_accuracy", "cpu_seconds"],
                            hue="model, task", logy=["cpu_seconds"])
@@ -404,7 +404,7 @@ chapter.glue("ot-hard-level", hard_level)
 # exponent $b$ of $t \approx a\,n^b$; the repetitions give its interval, and standardized and
 # raw inputs are compared pair by pair.
 
-# %% tags=["remove-stderr"]
+# %% tags=["remove-stderr", "remove-input"]
 fixed_epochs = {"max_epochs": scaling_epochs, "n_iter_no_change": scaling_epochs}
 jobs = [dict(solver=solver, standardize=standardize, n_train_tokens=n, repetition=r, seed=seed,
              ot_options=fixed_epochs)
@@ -418,7 +418,7 @@ exponents = experiments.scaling_exponents(scaling, y="cpu_seconds").merge(
 chapter.glue("ot-scaling-range", max(scaling_tokens) // min(scaling_tokens))
 largest = scaling[scaling["train_tokens"] == max(scaling_tokens)]
 
-# %%
+# %% tags=["remove-input"]
 # One panel per kind of inputs, so that each holds one line per solver.
 by_inputs = {inputs: f"{inputs} inputs" for inputs in ("standardized", "raw")}
 grid = plots.metric_panels(
@@ -547,7 +547,7 @@ stats.difference_table(geometry_differences.assign(level=geometry_differences["c
 # and some contradict it, and inconclusive when every setup leaves it open; it is
 # uninformative when no setup is informative.
 
-# %%
+# %% tags=["remove-input"]
 levels_text = prose.levels_text(levels)
 tasks_text = prose.tasks_text(task_names, tasks)
 hard_text = prose.tasks_text(task_names, hard_tasks)
@@ -576,7 +576,7 @@ target_budget = experiments.ot_minus_transformer(budget, by, ["cpu_seconds_to_ta
 fit_rule = experiments.ot_minus_transformer(rule, ["setup", "variant"], ["cpu_seconds"],
                                             seed=seed)
 
-# %%
+# %% tags=["remove-input"]
 finding, found = prose.cost_finding(fit_budget, speed_budget, by,
                                     f"thesis budgets; {tasks_text}; {levels_text}",
                                     "CPU time of the fit at the thesis budgets")
@@ -597,7 +597,7 @@ for name, speed in (("budget", speed_budget), ("target", speed_target), ("rule",
     chapter.glue(f"ot-speed-{name}-low", float(speed["speed_up"].min()))
     chapter.glue(f"ot-speed-{name}-high", float(speed["speed_up"].max()))
 
-# %%
+# %% tags=["remove-input"]
 exponent_differences = scaling_differences[scaling_differences["quantity"] == "exponent"]
 found = claims.interval_outcomes(exponent_differences, claims.SCALING_THRESHOLD, "below")
 findings.append(claims.finding(
@@ -612,7 +612,7 @@ chapter.glue("ot-scaling-contradict", found.count("contradict"))
 chapter.glue("ot-scaling-per-solver", prose.scaling_per_solver(exponent_differences))
 chapter.glue("ot-solvers", len(found))
 
-# %%
+# %% tags=["hide-input"]
 found = claims.interval_outcomes(geometry_differences, claims.GEOMETRY_THRESHOLD, "below")
 chapter.glue("ot-geometry-lower", found.count("support"))
 chapter.glue("ot-geometry-settings", len(found))
@@ -694,7 +694,7 @@ chapter.publish(findings)
 # :class: dropdown
 # ```
 
-# %%
+# %% tags=["remove-input"]
 X_train, X_test, y_train, y_test = data.thesis_split(2, levels[0], seed=seed)
 fitted = DummyGaussianOTClassifier(random_state=seed).fit(X_train, y_train)
 ot_train_accuracy = fitted.score(X_train, y_train)
@@ -751,7 +751,7 @@ classroom.run_check(check_fit_accuracy, globals())
 # :class: dropdown
 # ```
 
-# %%
+# %% tags=["remove-input"]
 from otcompanion import alignment
 
 X_train, _, _, _ = data.thesis_split(2, levels[0], seed=seed)
@@ -807,7 +807,7 @@ classroom.run_check(check_instance_alignment, globals())
 # The exact and minibatch solvers draw the same dummy points (same `random_state`), so their
 # targets can be compared token by token:
 
-# %%
+# %% tags=["hide-input"]
 X_train, X_test, y_train, y_test = data.thesis_split(3, 1, seed=seed)
 exact = DummyGaussianOTClassifier(random_state=seed).fit(X_train, y_train)
 rows = []
@@ -852,7 +852,7 @@ minibatch.round(4)
 # :class: dropdown
 # ```
 
-# %%
+# %% tags=["hide-input"]
 X_train, X_test, y_train, y_test = data.thesis_split(2, 2, seed=seed)
 model = DummyGaussianOTClassifier(random_state=seed).fit(X_train, y_train)
 

@@ -86,3 +86,26 @@ def test_the_rules_catch_what_they_forbid():
     assert long_functions(source.replace("def helper", "def check_helper")) == []
     chapter = "# %% [markdown]\n# text\n# %%\n" + "x = 1\n" * 31
     assert [len(cell.strip().splitlines()) for cell in code_cells(chapter)] == [31]
+
+
+def untagged_glue_cells(text):
+    """The first lines of the code cells that glue numbers for the prose (``chapter.glue``)
+    but show their code: such a cell is plumbing, tagged ``remove-input`` (or ``hide-input``,
+    a collapsed "show code", when it also displays a result) or ``remove-cell``."""
+    headers = re.findall(r"^# %%.*$", text, flags=re.M)
+    cells = re.split(r"^# %%.*$", text, flags=re.M)[1:]
+    return [cell.strip().splitlines()[0] for header, cell in zip(headers, cells)
+            if "[markdown]" not in header and "[raw]" not in header
+            and "chapter.glue" in cell
+            and not re.search(r"remove-input|hide-input|remove-cell", header)]
+
+
+def test_untagged_glue_cells_are_found():
+    text = ('# %%\nx = 1\nchapter.glue("a", x)\n\n# %% tags=["remove-input"]\n'
+            'chapter.glue("b", 2)\n\n# %% [markdown]\n# chapter.glue in prose\n')
+    assert untagged_glue_cells(text) == ["x = 1"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_cells_that_glue_for_the_prose_hide_their_code(path):
+    assert untagged_glue_cells(path.read_text()) == []

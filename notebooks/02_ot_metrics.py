@@ -25,6 +25,18 @@
 # reads the two claims off the numbers. Everything runs through
 # {func}`otcompanion.experiments.transformer_grid`.
 
+# %% [markdown]
+# ````{admonition} What this chapter finds
+# :class: tip
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
+#
+# The sections below show how each verdict was reached; the {doc}`../claims` collects the
+# verdicts of every chapter.
+# ````
+
 # %% tags=["parameters"]
 profile: str = "book"  # grid size: "book" (20 repetitions) or "thesis" (100 repetitions)
 tasks: list[int] = [2, 3]  # numbers of classes (2 and/or 3)
@@ -494,6 +506,12 @@ pd.DataFrame([{
 # %% [markdown]
 # To run it: `otcompanion run 02_ot_metrics -p profile thesis -o thesis.ipynb` (all cores of this machine),
 # or on a Dask cluster `-p scheduler tcp://HOST:8786` ({doc}`../rerunning`).
+#
+# ## Summary
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
 #
 # ## Exercises
 #

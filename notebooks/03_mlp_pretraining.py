@@ -42,6 +42,18 @@
 #   for every repetition, a layout that carries no information about where the data's classes
 #   lie.
 
+# %% [markdown]
+# ````{admonition} What this chapter finds
+# :class: tip
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
+#
+# The sections below show how each verdict was reached; the {doc}`../claims` collects the
+# verdicts of every chapter.
+# ````
+
 # %% tags=["parameters"]
 seed: int = 0  # chapter seed; every run derives its own seed from it
 tasks: list[int] = [2, 3]  # numbers of classes (2 and/or 3)
@@ -442,6 +454,12 @@ chapter.glue("pretraining-thesis-minutes",
              (thesis_runs * 200 * epoch_seconds + thesis_heads * head_seconds) / 60)
 
 # %% [markdown]
+# ## Summary
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
+#
 # ## Exercises
 #
 # ```{exercise}

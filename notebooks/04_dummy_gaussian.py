@@ -44,6 +44,18 @@
 # stopping holds out training instances only (see the second exercise).
 # ```
 
+# %% [markdown]
+# ````{admonition} What this chapter finds
+# :class: tip
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
+#
+# The sections below show how each verdict was reached; the {doc}`../claims` collects the
+# verdicts of every chapter.
+# ````
+
 # %% tags=["parameters"]
 profile: str = "book"  # "book", or "thesis": the thesis's 100 repetitions and a 64-fold scaling range with 10 repetitions
 seed: int = 0  # chapter seed; every run derives its own seed from it
@@ -678,6 +690,12 @@ chapter.publish(findings)
 # fit, and with `target_accuracy` below 1 for the time to a less strict target.
 
 # %% [markdown]
+# ## Summary
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
+#
 # ## Exercises
 #
 # ```{exercise}

@@ -54,6 +54,18 @@
 # results as *this model's* behaviour, not as a check of the paper's constants.
 # ```
 
+# %% [markdown]
+# ````{admonition} What this chapter finds
+# :class: tip
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
+#
+# The sections below show how each verdict was reached; the {doc}`../claims` collects the
+# verdicts of every chapter.
+# ````
+
 # %% tags=["parameters"]
 profile: str = "book"  # sizes: "book" (10 repetitions, small sweeps) or "thesis" (30 repetitions, every head count in the sweeps, the thesis Transformer at 200 epochs and 2 blocks)
 seed: int = 0  # chapter seed; every run derives its own seed from it
@@ -725,6 +737,12 @@ chapter.publish([claims.finding(
         for name in sweeps.DECISIVE[:3]))])
 
 # %% [markdown]
+# ## Summary
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
+#
 # ## Exercises
 #
 # ```{exercise}

@@ -187,12 +187,20 @@ def task_name(task, name="task"):
     return TASK_NAMES[task]
 
 
+#: The glue name of a chapter's findings as Markdown bullets (:func:`publish`), for the box
+#: "What this chapter finds" at its top and its summary.
+FINDINGS_GLUE = "chapter-findings"
+
+
 def publish(findings):
-    """State the chapter's findings for the claims ledger (:func:`otcompanion.claims.publish`).
+    """State the chapter's findings for the claims ledger (:func:`otcompanion.claims.publish`)
+    and glue them as Markdown bullets under :data:`FINDINGS_GLUE`
+    (:func:`otcompanion.claims.findings_summary`), for the chapter's opening box.
 
     Call it in a cell tagged ``remove-cell``.
     """
     claims.publish(findings)
+    glue(FINDINGS_GLUE, claims.findings_summary(findings))
 
 
 def provenance(namespace, chapter=None):

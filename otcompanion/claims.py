@@ -234,6 +234,28 @@ def _halves_text(halves):
             f"*{halves[1]}* on the second ({stability(halves)}).")
 
 
+def findings_summary(findings):
+    """A chapter's findings as Markdown bullets, one per finding: the claim's title, the
+    verdict (with *unstable* when its split halves disagree), its key number and its rule
+    (:data:`RULES`). The chapter shows them in its "What this chapter finds" box
+    (:func:`otcompanion.chapter.publish`).
+
+    Parameters
+    ----------
+    findings : list of dict
+        From :func:`finding`.
+    """
+    lines = []
+    for item in findings:
+        word = f"*{item['verdict']}*"
+        if stability(item.get("halves")) == "unstable":
+            word += " (unstable: its two halves of the runs disagree)"
+        key = f"; {item['key']}" if item.get("key") else ""
+        lines.append(f"- **{TITLES[item['claim']]}**: {word}{key} (rule: "
+                     f"{RULES[item['claim']]}).")
+    return "\n".join(lines) if lines else "No finding."
+
+
 def findings_table(findings):
     """The findings as one Markdown table, a line per finding: the claim's title, the verdict
     (with *unstable* when its split halves disagree), its key number with the 95 % interval,

@@ -352,3 +352,15 @@ def test_budget_range_verdict_holds_only_where_every_budget_agrees():
         claims.budget_range_verdict({})
     with pytest.raises(ValueError, match="unknown verdict"):
         claims.budget_range_verdict({5: "maybe"})
+
+
+def test_findings_summary_lists_title_verdict_key_and_rule():
+    items = [claims.finding("final map", "supported", "e", key="optimality 0.99 [0.98, 1.00]",
+                            halves=("supported", "inconclusive")),
+             claims.finding("trajectory", "not supported", "e")]
+    text = claims.findings_summary(items).splitlines()
+    assert text[0] == ("- **Claim 1: the final map is nearly optimal**: *supported* (unstable: its "
+                       "two halves of the runs disagree); optimality 0.99 [0.98, 1.00] (rule: "
+                       f"{claims.RULES['final map']}).")
+    assert text[1].startswith("- **Claim 2: the trajectory is inefficient**: *not supported* (rule")
+    assert claims.findings_summary([]) == "No finding."

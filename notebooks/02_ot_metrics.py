@@ -247,12 +247,12 @@ claim_one_references = pd.concat([reference_table] + [
 jacobians = by_dimension.groupby("d")["layer_norm_jacobian"]
 chapter.glue("c1-dimension-setup", dimension_name)
 chapter.glue("c1-dimension-list", prose.word_list(dimensions))
-chapter.glue("c1-jacobian-two", stats.interval_text(
-    by_dimension.loc[by_dimension["d"] == 2, "layer_norm_jacobian"], digits=6))
+two_features = by_dimension.loc[by_dimension["d"] == 2, "layer_norm_jacobian"]
+mean, low, high, n = stats.bootstrap_interval(two_features, bounds=(0.0, np.inf))
+chapter.glue("c1-jacobian-two", stats.format_interval(mean, low, high, 2, n=n, notation="g"))
 chapter.glue("c1-jacobian-higher", stats.interval_text(
     by_dimension.loc[by_dimension["d"] == min(dimensions), "layer_norm_jacobian"]))
 chapter.glue("c1-lowest-d", min(dimensions))
-two_features = summary["n_features"] == 2
 chapter.glue("c1-translation-runs", float(100 * summary["residual_optimality"].isna().mean()))
 chapter.glue("c1-translation-share", stats.interval_text(summary["translation_share"], digits=4))
 chapter.glue("c1-residual", stats.interval_text(summary["residual_optimality"].dropna()))

@@ -1,5 +1,9 @@
 // otcompanion: put every table of the article in a horizontally scrollable box and mark the
-// boxes whose table is wider than they are (the cue is drawn by otcompanion.css).
+// boxes whose table is wider than they are (the cue is drawn by otcompanion.css). A box that
+// scrolls, a table's or a display equation's, can be reached with the keyboard (tabindex) and
+// is announced as a labelled region, so that keyboard users can scroll it too (WCAG 2.1.1).
+// Also: the theme's buttons that fold the sub-pages of the navigation (<summary> elements with
+// only an icon) get a name that says what they do (WCAG 4.1.2).
 (function () {
   "use strict";
 
@@ -15,22 +19,56 @@
     });
   }
 
+  function focusableWhenScrolling(box, overflowing, label) {
+    if (overflowing) {
+      box.setAttribute("tabindex", "0");
+      box.setAttribute("role", "region");
+      box.setAttribute("aria-label", label);
+    } else if (box.getAttribute("tabindex") === "0") {
+      box.removeAttribute("tabindex");
+      box.removeAttribute("role");
+      box.removeAttribute("aria-label");
+    }
+  }
+
   function markOverflow() {
-    document.querySelectorAll(".otc-scroll").forEach(function (box) {
+    document.querySelectorAll(".otc-scroll").forEach(function (box, index) {
       var overflowing = box.scrollWidth > box.clientWidth + 1;
       box.classList.toggle("otc-overflowing", overflowing);
       box.classList.toggle(
         "otc-at-end", box.scrollLeft + box.clientWidth >= box.scrollWidth - 1);
+      focusableWhenScrolling(box, overflowing, "Table " + (index + 1) + ", scrolls sideways");
+    });
+    document.querySelectorAll(".bd-article div.math").forEach(function (box, index) {
+      focusableWhenScrolling(box, box.scrollWidth > box.clientWidth + 1,
+                             "Equation " + (index + 1) + ", scrolls sideways");
+    });
+  }
+
+  function nameFoldButtons() {
+    document.querySelectorAll("nav details > summary").forEach(function (summary) {
+      if (summary.textContent.trim() || summary.hasAttribute("aria-label")) {
+        return;
+      }
+      var link = summary.parentElement.parentElement.querySelector(":scope > a");
+      var title = link ? link.textContent.trim() : "";
+      summary.setAttribute("aria-label", title ? "Sub-pages of " + title : "Sub-pages");
     });
   }
 
   function start() {
     wrapTables();
     markOverflow();
+    nameFoldButtons();
     document.querySelectorAll(".otc-scroll").forEach(function (box) {
       box.addEventListener("scroll", markOverflow, { passive: true });
     });
     window.addEventListener("resize", markOverflow);
+    // Equations get their width once MathJax has typeset them.
+    var mathjax = window.MathJax;
+    if (mathjax && mathjax.startup && mathjax.startup.promise) {
+      mathjax.startup.promise.then(markOverflow);
+    }
   }
 
   if (document.readyState === "loading") {

@@ -75,7 +75,8 @@ def browser():
 
 @pytest.fixture(scope="session")
 def visits(browser, server, site):
-    """``{(page, width_name): collected}`` for every page of the book at both widths."""
+    """``{(page, width_name): collected}`` for every page of the book at both widths; axe-core
+    audits each page at the desktop width."""
     folder = os.environ.get("OTCOMPANION_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -86,5 +87,6 @@ def visits(browser, server, site):
             if folder:
                 stem = page_name.removesuffix(".html").replace("/", "_")
                 shot = Path(folder) / f"{stem}-{size[0]}.png"
-            collected[page_name, width_name] = visit(browser, server, page_name, size, shot)
+            collected[page_name, width_name] = visit(browser, server, page_name, size, shot,
+                                                     audit=width_name == "desktop")
     return collected

@@ -294,3 +294,15 @@ def test_every_reference_links_to_the_work_once():
         if "doi" in fields:
             assert re.fullmatch(r"10\.\d{4,9}/\S+", fields["doi"]), key
     assert entries["deora2024multihead"].fields["eprint"] == "2310.12680"
+
+
+def test_the_repository_buttons_use_no_brand_icon():
+    repository = {"label": "source-repository-button", "icon": "fab fa-github"}
+    issues = {"label": "source-issues-button", "icon": "fas fa-lightbulb"}
+    context = {"header_buttons": [
+        {"label": "source-buttons", "icon": "fab fa-github", "buttons": [repository, issues]},
+        {"label": "fullscreen-button", "icon": "fas fa-expand"}]}
+    otcompanion_site.repository_icon_without_brand_font(None, "x", "page.html", context, None)
+    assert context["header_buttons"][0]["icon"] == repository["icon"] == "fas fa-code-branch"
+    assert issues["icon"] == "fas fa-lightbulb"
+    assert context["header_buttons"][1]["icon"] == "fas fa-expand"

@@ -10,7 +10,8 @@ Loaded by Jupyter Book as a local extension (``sphinx.local_extensions`` in ``_c
   icon font), and Sphinx's search index (about 200 kB, growing with the book) with its search
   scripts, which only the theme's search-as-you-type needs (off in this book: the search box
   opens the search page, which loads them itself). The book's ``layout.html`` passes the
-  theme's head through :func:`without_scripts`.
+  theme's head through :func:`without_scripts`. The repository buttons show a solid icon
+  instead of the provider's logo, whose icon font (about 120 kB) no other icon uses.
 - sphinx-mathjax-offline copies MathJax 3 into ``_static/mathjax`` and points the pages at
   its combined ``tex-chtml.js`` (1.2 MB, most of it the context menu); the pages load MathJax's
   ``startup.js`` instead (:data:`MATHJAX_PATH`), which loads only the components that
@@ -75,6 +76,16 @@ def add_jupytext_download(app, pagename, templatename, context, doctree):
         })
 
 
+def repository_icon_without_brand_font(app, pagename, templatename, context, doctree):
+    """The repository buttons (the group and the button) with the solid font's code-branch
+    icon instead of the provider's logo from the brands font (``fab``); runs after the theme
+    has made its buttons (priority 502 > 501)."""
+    for group in context.get("header_buttons", []):
+        for button in [group, *group.get("buttons", [])]:
+            if button.get("icon", "").startswith("fab "):
+                button["icon"] = "fas fa-code-branch"
+
+
 def fix_bibliography_roles(app, pagename, templatename, context, doctree):
     """Bibliography entries as list items of their ``role="list"`` container."""
     if BIBLIOENTRY in context.get("body", ""):
@@ -94,6 +105,7 @@ def add_template_helpers(app, pagename, templatename, context, doctree):
 def setup(app):
     app.connect("config-inited", use_mathjax_components)
     app.connect("html-page-context", add_jupytext_download, priority=502)
+    app.connect("html-page-context", repository_icon_without_brand_font, priority=502)
     app.connect("html-page-context", fix_bibliography_roles)
     app.connect("html-page-context", add_template_helpers)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

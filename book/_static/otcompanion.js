@@ -2,6 +2,8 @@
 // boxes whose table is wider than they are (the cue is drawn by otcompanion.css). A box that
 // scrolls, a table's or a display equation's, can be reached with the keyboard (tabindex) and
 // is announced as a labelled region, so that keyboard users can scroll it too (WCAG 2.1.1).
+// An empty header cell (the corner above a pandas index, the blanks beside an index's name) is
+// no header of anything: it becomes an ordinary empty cell.
 // Also: the theme's buttons that fold the sub-pages of the navigation (<summary> elements with
 // only an icon) get a name that says what they do (WCAG 4.1.2).
 (function () {
@@ -16,6 +18,19 @@
       box.className = "otc-scroll";
       table.parentElement.insertBefore(box, table);
       box.appendChild(table);
+    });
+  }
+
+  function emptyHeadersAsCells() {
+    document.querySelectorAll(".bd-article thead th").forEach(function (header) {
+      if (header.textContent.trim() || header.hasAttribute("aria-label")) {
+        return;
+      }
+      var cell = document.createElement("td");
+      Array.prototype.forEach.call(header.attributes, function (attribute) {
+        cell.setAttribute(attribute.name, attribute.value);
+      });
+      header.replaceWith(cell);
     });
   }
 
@@ -39,10 +54,17 @@
         "otc-at-end", box.scrollLeft + box.clientWidth >= box.scrollWidth - 1);
       focusableWhenScrolling(box, overflowing, "Table " + (index + 1) + ", scrolls sideways");
     });
-    document.querySelectorAll(".bd-article div.math").forEach(function (box, index) {
-      focusableWhenScrolling(box, box.scrollWidth > box.clientWidth + 1,
-                             "Equation " + (index + 1) + ", scrolls sideways");
-    });
+    // A display equation scrolls in its div.math (otcompanion.css) or, where the theme's
+    // stylesheet says so, in MathJax's own container inside it.
+    var equations = 0;
+    document.querySelectorAll(".bd-article div.math, .bd-article div.math > mjx-container")
+      .forEach(function (box) {
+        var overflow = getComputedStyle(box).overflowX;
+        var scrolls = (overflow === "auto" || overflow === "scroll") &&
+          box.scrollWidth > box.clientWidth + 1;
+        equations += scrolls ? 1 : 0;
+        focusableWhenScrolling(box, scrolls, "Equation " + equations + ", scrolls sideways");
+      });
   }
 
   function nameFoldButtons() {
@@ -58,6 +80,7 @@
 
   function start() {
     wrapTables();
+    emptyHeadersAsCells();
     markOverflow();
     nameFoldButtons();
     document.querySelectorAll(".otc-scroll").forEach(function (box) {

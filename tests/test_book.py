@@ -161,11 +161,15 @@ def test_the_jupytext_download_is_the_notebook_as_a_percent_script(tmp_path):
         nbformat.v4.new_markdown_cell("# Title"),
         nbformat.v4.new_code_cell("x = 1", outputs=[nbformat.v4.new_output(
             "stream", name="stdout", text="hidden output")])])
+    notebook.cells[1].metadata.update(
+        {"tags": ["parameters"], "papermill": {"duration": 0.1}, "execution": {"a": 1}})
     path = tmp_path / "chapter.ipynb"
     nbformat.write(notebook, path)
     script = otcompanion_site.jupytext_source(path)
-    assert "# %% [markdown]\n# # Title" in script and "# %%\nx = 1" in script
-    assert "hidden output" not in script
+    assert "# %% [markdown]\n# # Title" in script
+    assert '# %% tags=["parameters"]\nx = 1' in script
+    assert "hidden output" not in script and "papermill" not in script
+    assert "duration" not in script
     back = jupytext.reads(script, fmt="py:percent")
     assert [cell.source for cell in back.cells] == ["# Title", "x = 1"]
 

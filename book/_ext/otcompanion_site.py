@@ -43,9 +43,17 @@ def without_scripts(html, names=DROPPED_SCRIPTS):
         lambda match: "" if match.group(1) in names else match.group(0), str(html)))
 
 
+# Cell metadata that records one execution (papermill's timings, Jupyter's), not the chapter.
+RUN_METADATA = ("papermill", "execution", "ExecuteTime")
+
+
 def jupytext_source(notebook_path):
-    """The notebook at ``notebook_path`` as a Jupytext ``py:percent`` script (no outputs)."""
+    """The notebook at ``notebook_path`` as a Jupytext ``py:percent`` script: its cells with
+    their tags, without outputs or the metadata of the run that executed it."""
     notebook = nbformat.read(notebook_path, as_version=4)
+    for cell in notebook.cells:
+        for key in RUN_METADATA:
+            cell.metadata.pop(key, None)
     return jupytext.writes(notebook, fmt="py:percent")
 
 

@@ -5,7 +5,8 @@
 // An empty header cell (the corner above a pandas index, the blanks beside an index's name) is
 // no header of anything: it becomes an ordinary empty cell.
 // Also: the theme's buttons that fold the sub-pages of the navigation (<summary> elements with
-// only an icon) get a name that says what they do (WCAG 4.1.2).
+// only an icon) get a name that says what they do (WCAG 4.1.2), and its search buttons, which
+// show "Search Ctrl+K" but are named "Search", are named by what they show (WCAG 2.5.3).
 (function () {
   "use strict";
 
@@ -78,11 +79,21 @@
     });
   }
 
+  function nameSearchButtonsByTheirText() {
+    document.querySelectorAll("button.search-button__button[aria-label]").forEach(function (button) {
+      var shown = button.innerText.replace(/\s+/g, " ").trim();
+      if (shown) {
+        button.setAttribute("aria-label", shown);
+      }
+    });
+  }
+
   function start() {
     wrapTables();
     emptyHeadersAsCells();
     markOverflow();
     nameFoldButtons();
+    nameSearchButtonsByTheirText();
     document.querySelectorAll(".otc-scroll").forEach(function (box) {
       box.addEventListener("scroll", markOverflow, { passive: true });
     });

@@ -13,8 +13,10 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urlparse
 
+import numpy as np
 import pytest
 import yaml
+from matplotlib.image import imsave
 
 from site_checks import ROOT, WIDTHS, redirect_target, serve, site_pages, visit
 
@@ -217,20 +219,22 @@ def test_no_critical_or_serious_accessibility_violation(visits):
 
 def test_axe_finds_a_violation_and_only_known_theme_issues_are_spared(browser, tmp_path,
                                                                       monkeypatch):
-    """axe-core runs in the page: an image without alt text and an unlabelled button are
-    reported; a known theme issue (rule and selector) is spared, anything else is not."""
+    """axe-core runs in the page: an image without alt text, an unlabelled button and a button
+    named other than it reads are reported; a known theme issue (rule and selector) is spared,
+    anything else is not."""
     (tmp_path / "bad.html").write_text(
         "<html lang='en'><head><title>t</title></head><body><main><img src='x.png'>"
-        "<button id='b'></button></main></body></html>", encoding="utf-8")
+        "<button id='b'></button><button id='m' aria-label='Go'>Search the book</button>"
+        "</main></body></html>", encoding="utf-8")
     with serve(tmp_path) as base:
         seen = visit(browser, base, "bad.html", WIDTHS["desktop"], audit=True)
-    rules = {violation["rule"]: violation for violation in seen["violations"]}
-    assert {"image-alt", "button-name"} <= set(rules)
+    rules = {violation["rule"] for violation in seen["violations"]}
+    assert {"image-alt", "button-name", "label-content-name-mismatch"} <= rules
     visits = {("bad.html", "desktop"): seen}
-    assert len(_accessibility_problems(visits)) == 2
+    assert len(_accessibility_problems(visits)) == 3
     monkeypatch.setitem(KNOWN_THEME_ISSUES, "button-name", {"#b": "a test"})
-    assert [problem for _, problem in _accessibility_problems(visits)] == \
-        ["image-alt (critical) at img"]
+    assert sorted(problem for _, problem in _accessibility_problems(visits)) == \
+        ["image-alt (critical) at img", "label-content-name-mismatch (serious) at #m"]
 
 
 def _weight(seen):
@@ -249,13 +253,21 @@ def test_chapter_pages_are_light(visits):
                           f"{_report(problems)}")
 
 
-def test_page_weight_counts_what_the_page_loads(browser, tmp_path):
-    (tmp_path / "page.html").write_text("<html><body><img src='big.png'></body></html>",
-                                        encoding="utf-8")
-    (tmp_path / "big.png").write_bytes(b"\x89PNG" + bytes(range(256)) * 800)
+def test_page_weight_counts_what_the_page_loads_as_served(browser, tmp_path):
+    """An image counts with its size; a script counts compressed, as GitHub Pages sends it."""
+    image = np.random.default_rng(0).random((200, 200, 3))
+    imsave(tmp_path / "noise.png", image)
+    (tmp_path / "big.js").write_text("var x = 1;\n" * 50_000, encoding="utf-8")
+    (tmp_path / "page.html").write_text(
+        "<html><body><img src='noise.png' alt='noise'><script src='big.js'></script>"
+        "</body></html>", encoding="utf-8")
     with serve(tmp_path) as base:
         seen = visit(browser, base, "page.html", WIDTHS["desktop"])
-    assert 200_000 < _weight(seen) < 210_000
+    sizes = {urlparse(url).path.lstrip("/"): size for url, size in seen["transfers"]}
+    png = (tmp_path / "noise.png").stat().st_size
+    assert png < sizes["noise.png"] < png + 1_000
+    assert sizes["big.js"] < (tmp_path / "big.js").stat().st_size / 20
+    assert _weight(seen) == sum(sizes.values())
 
 
 def test_math_is_typeset_by_the_site_s_own_mathjax(visits):

@@ -81,7 +81,7 @@
 
   function nameSearchButtonsByTheirText() {
     document.querySelectorAll("button.search-button__button[aria-label]").forEach(function (button) {
-      var shown = button.innerText.replace(/\s+/g, " ").trim();
+      var shown = button.textContent.replace(/\s+/g, " ").trim();
       if (shown) {
         button.setAttribute("aria-label", shown);
       }

@@ -295,12 +295,9 @@ def _chapter_stem(page):
     return page.removeprefix("book/chapters/").removesuffix(".html")
 
 
-def test_buttons_lead_to_the_right_files_under_the_repository_address(visits, site):
-    """With an address: every page links to the repository and its issues, a chapter's Binder
-    button opens ``book/chapters/NAME.ipynb`` of that repository (binder/postBuild writes it
-    from ``notebooks/NAME.py``), and every other link into the repository names a file that
-    exists. Without one: no repository, issue or Binder link. Never a Colab link."""
-    url, branch = built_repository()
+def _button_problems(visits, url, branch):
+    """What is wrong with the repository, issue, Binder and Colab links of ``visits`` for a
+    book built with the address ``url`` (``None``: built without one)."""
     problems = []
     for (page, name), seen in sorted(visits.items()):
         if name != "desktop":
@@ -332,7 +329,34 @@ def test_buttons_lead_to_the_right_files_under_the_repository_address(visits, si
                 problems.append((page, f"Binder opens {stem}.ipynb, written from no chapter"))
         elif binder:
             problems.append((page, f"Binder link on a page that is no chapter: {binder}"))
+    return problems
+
+
+def test_buttons_lead_to_the_right_files_under_the_repository_address(visits, site):
+    """With an address: every page links to the repository and its issues, a chapter's Binder
+    button opens ``book/chapters/NAME.ipynb`` of that repository (binder/postBuild writes it
+    from ``notebooks/NAME.py``), and every other link into the repository names a file that
+    exists. Without one: no repository, issue or Binder link. Never a Colab link."""
+    problems = _button_problems(visits, *built_repository())
     assert not problems, _report(problems)
+
+
+def test_the_button_check_catches_wrong_links():
+    url = "https://github.com/owner/repo"
+    good = [url, f"{url}/issues/new?title=x",
+            f"{BINDER}/v2/gh/owner/repo/main?urlpath=lab/tree/book/chapters/00_data.ipynb"]
+    page = "book/chapters/00_data.html"
+    assert _button_problems({(page, "desktop"): {"links": good}}, url, "main") == []
+    wrong = {
+        "no issue button": good[:1] + good[2:],
+        "Binder links": good[:2] + [good[2].replace("00_data", "01_nothing")],
+        "link to no file": good + [f"{url}/blob/main/no/such/file.py"],
+        "Colab link": good + ["https://colab.research.google.com/github/owner/repo"],
+    }
+    for expected, links in wrong.items():
+        problems = _button_problems({(page, "desktop"): {"links": links}}, url, "main")
+        assert any(expected in problem for _, problem in problems), (expected, problems)
+    assert _button_problems({(page, "desktop"): {"links": good}}, None, None)
 
 
 def test_chapter_downloads_include_the_notebook_and_the_jupytext_script(visits, site):

@@ -1,4 +1,8 @@
-"""The built book in a real browser: every page at 1366 px and at 390 px (issue 12).
+"""The built book in a real browser: every page at 1366 px and at 390 px (issues 12 and 25).
+
+Layout, images, figures, raw TeX and links; axe-core's accessibility audit; what a page
+weighs; math typeset by the site's own MathJax; the repository, issue, Binder and download
+buttons against the address the book was built with.
 
 Each check looks at every page and fails with the list of offending pages, so one run shows
 everything that is wrong. Run after building the book::

@@ -444,10 +444,12 @@ def book_config(root=None, repository_url=None, branch="main"):
     """The Jupyter Book configuration of this build: ``_config.yml`` plus the repository.
 
     The repository URL is configured in one place, ``$OTCOMPANION_REPOSITORY_URL`` (read by
-    :func:`build_book`; the publishing workflow sets it). When it is given, the book gets a
-    repository button and, on chapter pages, a Binder launch button; Binder builds the
-    environment in ``binder/`` and opens the chapter's notebook. Without it, no button points
-    anywhere.
+    :func:`build_book`; the publishing workflow sets it from GitHub's own variables). When it is
+    given, every page gets a repository button and an issue button, and chapter pages a Binder
+    launch button; Binder builds the environment in ``binder/`` and opens the chapter's notebook
+    ``book/chapters/NAME.ipynb``, which ``binder/postBuild`` writes. Without it, no button points
+    anywhere. There is never a Colab button: Colab opens notebooks committed to the repository,
+    and the chapters' notebooks are generated.
 
     Parameters
     ----------
@@ -466,6 +468,11 @@ def book_config(root=None, repository_url=None, branch="main"):
     """
     root = Path(root) if root else project_root()
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    # Jupyter Book resolves the folders of local extensions against the configuration file's
+    # folder, and the build's configuration is written to book/_generated/: absolute paths.
+    local = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, folder in local.items():
+        local[name] = str((root / folder).resolve())
     substitutions = config.setdefault("parse", {}).setdefault("myst_substitutions", {})
     if not repository_url:
         substitutions["repository_link"] = (
@@ -475,10 +482,28 @@ def book_config(root=None, repository_url=None, branch="main"):
     url = _checked_repository_url(repository_url)
     substitutions["repository_link"] = f"the repository [{url}]({url})"
     config["repository"] = {"url": url, "branch": branch, "path_to_book": ""}
-    config.setdefault("html", {})["use_repository_button"] = True
+    config.setdefault("html", {}).update({"use_repository_button": True,
+                                          "use_issues_button": True})
     config.setdefault("launch_buttons", {}).update(
-        {"binderhub_url": BINDERHUB_URL, "notebook_interface": "jupyterlab"})
+        {"binderhub_url": BINDERHUB_URL, "notebook_interface": "jupyterlab", "colab_url": ""})
     return config
+
+
+def clone_commands(repository_url=None):
+    """The shell lines that clone the repository, for the "Get the code" page.
+
+    Parameters
+    ----------
+    repository_url : str, optional
+        The address the build was given; without it the line names a placeholder.
+
+    Returns
+    -------
+    str
+    """
+    address = _checked_repository_url(repository_url) if repository_url else (
+        "ADDRESS-OF-THE-REPOSITORY")
+    return f"git clone {address} otcompanion\ncd otcompanion\n"
 
 
 def _checked_repository_url(repository_url):
@@ -503,12 +528,23 @@ def _bibtex_entries(text):
 CITED_WORKS = ("quadrio2025transformers", "deora2024multihead")
 
 
+def _bibtex_person(person):
+    """A ``CITATION.cff`` person or entity as a BibTeX name: ``Family, Given`` (with the
+    name particle and suffix where given), or an entity's ``name`` in braces."""
+    if "family-names" not in person:
+        return "{" + person["name"] + "}"
+    family = " ".join(filter(None, [person.get("name-particle"), person["family-names"]]))
+    parts = [family, person.get("name-suffix"), person.get("given-names")]
+    return ", ".join(part for part in parts if part)
+
+
 def citation_bibtex(root=None, repository_url=None):
     """BibTeX for the "How to cite" page: the book itself, then the works it accompanies.
 
-    The book's entry takes its title and version from ``CITATION.cff``, its year from the
-    ``copyright`` of ``_config.yml`` and its ``url`` from ``repository_url`` when given; the
-    entries of the two works are copied from ``book/references.bib``.
+    The book's entry takes its authors, title and version from ``CITATION.cff`` (the file a
+    publisher edits), its year from the ``copyright`` of ``_config.yml`` and its ``url`` from
+    ``repository_url`` when given; the entries of the two works are copied, with their own
+    authors, from ``book/references.bib``.
 
     Returns
     -------
@@ -517,7 +553,8 @@ def citation_bibtex(root=None, repository_url=None):
     root = Path(root) if root else project_root()
     citation = yaml.safe_load((root / "CITATION.cff").read_text(encoding="utf-8"))
     year = str(yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))["copyright"])
-    fields = [("author", "{The otcompanion developers}"), ("title", citation["title"]),
+    authors = " and ".join(_bibtex_person(person) for person in citation["authors"])
+    fields = [("author", authors), ("title", citation["title"]),
               ("year", year), ("version", citation["version"]),
               ("note", "Executable companion book and Python package otcompanion")]
     if repository_url:
@@ -674,6 +711,7 @@ def build_book(chapters=None, execute=True, root=None, echo=print, repository_ur
     (generated / "findings.md").write_text(claims.findings_table(findings), encoding="utf-8")
     (generated / "citation.bib").write_text(citation_bibtex(root, repository_url),
                                             encoding="utf-8")
+    (generated / "clone.sh").write_text(clone_commands(repository_url), encoding="utf-8")
     config = generated / "_config.yml"
     config.write_text(yaml.safe_dump(book_config(root, repository_url), sort_keys=False),
                       encoding="utf-8")

@@ -3,6 +3,7 @@ missing, and fail instead where the environment variable CI is set (a CI run mus
 its browser checks skipped): the decision, without a browser."""
 
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,17 @@ def test_the_ci_entry_point_sets_ci_and_runs_make_test():
     script = (root / ".ci" / "run").read_text()
     assert 'export CI="${CI:-true}"' in script
     assert script.rstrip().endswith("make test")
+
+
+def test_the_browser_checks_dependencies_are_in_the_test_extra_and_pinned():
+    """``make test`` installs the "test" extra at the pins of constraints.txt: playwright drives
+    Chromium, axe-playwright-python brings axe-core; the book needs its offline MathJax."""
+    root = Path(__file__).resolve().parent.parent
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    pins = dict(line.split("==") for line in (root / "constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    for extra, name in [("test", "playwright"), ("test", "axe-playwright-python"),
+                        ("book", "sphinx-mathjax-offline")]:
+        assert name in extras[extra], f"{name} is not in the {extra} extra"
+        assert name in pins, f"{name} is not pinned in constraints.txt"

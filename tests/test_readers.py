@@ -67,8 +67,8 @@ def test_citation_bibtex_parses_and_holds_the_book_and_the_two_works():
     assert list(entries) == ["otcompanion", *book.CITED_WORKS]
     assert entries["otcompanion"].fields["url"] == "https://github.com/owner/repo"
     assert "url" not in parse_string(book.citation_bibtex(ROOT), "bibtex").entries["otcompanion"].fields
-    assert "2512.09530" in entries["quadrio2025transformers"].fields["note"]
-    assert "2310.12680" in entries["deora2024multihead"].fields["note"]
+    assert entries["quadrio2025transformers"].fields["eprint"] == "2512.09530"
+    assert entries["deora2024multihead"].fields["eprint"] == "2310.12680"
 
 
 # --- Repository URL, buttons, Binder ----------------------------------------------------------

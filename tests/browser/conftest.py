@@ -1,9 +1,10 @@
 """Fixtures of the browser checks: the built book served on 127.0.0.1 and headless Chromium.
 
 The checks open every page of ``book/_build/html`` at a desktop width (1366 px) and a phone
-width (390 px) and record, once per page and width, what the checks look at (:func:`visits`).
-They need the built book, playwright and Chromium; without one of them they skip and say how
-to get it, or fail where the environment variable ``CI`` is set (:func:`site_checks.unavailable`).
+width (390 px) and record, once per page and width, what the checks look at (:func:`visits`),
+with axe-core's accessibility audit at the desktop width. They need the built book, playwright,
+axe-playwright-python and Chromium; without one of them they skip and say how to get it, or
+fail where the environment variable ``CI`` is set (:func:`site_checks.unavailable`).
 
 Environment
 -----------
@@ -21,6 +22,7 @@ OTCOMPANION_SCREENSHOTS
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from pathlib import Path
 
@@ -75,7 +77,11 @@ def browser():
 
 @pytest.fixture(scope="session")
 def visits(browser, server, site):
-    """``{(page, width_name): collected}`` for every page of the book at both widths."""
+    """``{(page, width_name): collected}`` for every page of the book at both widths; axe-core
+    audits each page at the desktop width."""
+    if importlib.util.find_spec("axe_playwright_python") is None:
+        unavailable("axe-playwright-python is missing: install the test extra, "
+                    "`pip install --constraint constraints.txt -e '.[test]'`")
     folder = os.environ.get("OTCOMPANION_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -86,5 +92,6 @@ def visits(browser, server, site):
             if folder:
                 stem = page_name.removesuffix(".html").replace("/", "_")
                 shot = Path(folder) / f"{stem}-{size[0]}.png"
-            collected[page_name, width_name] = visit(browser, server, page_name, size, shot)
+            collected[page_name, width_name] = visit(browser, server, page_name, size, shot,
+                                                     audit=width_name == "desktop")
     return collected

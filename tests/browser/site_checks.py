@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import http.server
 import os
 import re
@@ -32,6 +33,14 @@ async () => {
   const loaded = await Promise.all(images.map((img) =>
     img.decode().then(() => img.naturalWidth > 0, () => false)));
   const brokenImages = images.filter((img, i) => !loaded[i]).map((img) => img.currentSrc || img.src);
+
+  // Math: wait until MathJax (when the page loads it) has typeset the page and loaded its fonts.
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  await document.fonts.ready;
+  const mathSource = document.querySelectorAll(".math").length;
+  const mathTypeset = document.querySelectorAll("mjx-container").length;
 
   const article = document.querySelector(".bd-article") || document.body;
 
@@ -98,6 +107,12 @@ async () => {
     };
   });
 
+  // What the page transferred: the document and every resource it loaded (bytes on the wire,
+  // headers included; each visit starts with an empty cache).
+  const transfers = [...performance.getEntriesByType("navigation"),
+                     ...performance.getEntriesByType("resource")]
+    .map((entry) => [entry.name, entry.transferSize]);
+
   return {
     scrollWidth: document.documentElement.scrollWidth,
     innerWidth: width,
@@ -107,6 +122,9 @@ async () => {
     prose: prose,
     tables: tables,
     links: Array.from(document.querySelectorAll("a[href]")).map((a) => a.href),
+    mathSource: mathSource,
+    mathTypeset: mathTypeset,
+    transfers: transfers,
   };
 }
 """
@@ -157,13 +175,37 @@ def site_pages(site=SITE):
 
 
 
+# What GitHub Pages sends compressed (gzip) when the browser accepts it: text, not images or
+# fonts, which are compressed already.
+COMPRESSED_TYPES = ("text/", "application/javascript", "application/json", "image/svg+xml")
+
+
 @contextlib.contextmanager
 def serve(folder):
-    """Serve ``folder`` on 127.0.0.1 from a Python HTTP server thread; yield the base URL."""
+    """Serve ``folder`` on 127.0.0.1 from a Python HTTP server thread; yield the base URL.
+
+    Text files (HTML, CSS, JavaScript, SVG) go out gzip-compressed when the browser accepts it,
+    as GitHub Pages sends them, so that the bytes a page transfers here are the bytes a reader
+    of the published book downloads.
+    """
 
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format, *args):
             pass
+
+        def do_GET(self):
+            path = Path(self.translate_path(self.path))
+            kind = self.guess_type(str(path))
+            if not (path.is_file() and "gzip" in self.headers.get("Accept-Encoding", "")
+                    and kind.startswith(COMPRESSED_TYPES)):
+                return super().do_GET()
+            body = gzip.compress(path.read_bytes())
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
     handler = functools.partial(QuietHandler, directory=str(folder))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -176,7 +218,28 @@ def serve(folder):
         httpd.server_close()
 
 
-def visit(browser, base, page_name, size, screenshot=None):
+# axe-core's rules that run by default, and the check that a control's name contains the text
+# it shows (WCAG 2.5.3 "Label in Name"; an experimental rule of axe-core 4, off by default).
+AXE_OPTIONS = {"resultTypes": ["violations"],
+               "rules": {"label-content-name-mismatch": {"enabled": True}}}
+
+
+def axe_violations(page):
+    """The axe-core violations of the open ``page``, one dict per rule (:data:`AXE_OPTIONS`).
+
+    axe-core runs inside the page (``axe-playwright-python`` bundles it). Each violation is
+    ``{"rule", "impact", "targets"}``, with ``targets`` the CSS selectors of the offending
+    elements as axe writes them.
+    """
+    from axe_playwright_python.sync_playwright import Axe  # noqa: PLC0415  (test extra only)
+
+    response = Axe().run(page, options=AXE_OPTIONS).response
+    return [{"rule": violation["id"], "impact": violation["impact"],
+             "targets": [" ".join(map(str, node["target"])) for node in violation["nodes"]]}
+            for violation in response["violations"]]
+
+
+def visit(browser, base, page_name, size, screenshot=None, audit=False):
     """Open one page at one viewport size and collect what the checks need.
 
     Parameters
@@ -190,12 +253,15 @@ def visit(browser, base, page_name, size, screenshot=None):
         Viewport (width, height) in CSS pixels.
     screenshot : path, optional
         Where to save a full-page screenshot.
+    audit : bool
+        Also run axe-core in the page (:func:`axe_violations`).
 
     Returns
     -------
     dict
         What ``COLLECT_JS`` returns, plus ``errors`` (script and console errors, local requests
-        that failed) and ``external`` (blocked requests to other hosts).
+        that failed), ``external`` (blocked requests to other hosts) and, with ``audit``,
+        ``violations``.
     """
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     # Nothing leaves 127.0.0.1: the checks must not depend on the network (MathJax and fonts
@@ -235,9 +301,13 @@ def visit(browser, base, page_name, size, screenshot=None):
     page.goto(base + page_name, wait_until="load")
     page.wait_for_timeout(200)  # let the theme's and the book's scripts finish
     result = page.evaluate(COLLECT_JS)
+    # The page's own errors, before axe-core runs: axe fetches the stylesheets again and
+    # resolves their @import against the page instead of the stylesheet (a 404 of its own).
+    result["errors"] = errors + [f"failed request: {item}" for item in failed_local]
+    if audit:
+        result["violations"] = axe_violations(page)
     if screenshot is not None:
         page.screenshot(path=str(screenshot), full_page=True)
     context.close()
-    result["errors"] = errors + [f"failed request: {item}" for item in failed_local]
     result["external"] = external
     return result

@@ -106,7 +106,7 @@ def test_cache_dir_and_switch_follow_the_environment(run_cache, monkeypatch):
 def test_a_cached_run_is_computed_once_and_missed_by_other_parameters_or_code(run_cache,
                                                                               monkeypatch):
     options = dict(n_classes=2, level=1, repetition=0, seed=4, trajectory_start="input",
-                   optimizer="rmsprop", lr=1e-2,
+                   optimizer="rmsprop", lr=1e-2, n_features=2,
                    **TINY_RUN, n_blocks=2)
     first = experiments.traced_run(**{**options, "n_blocks": 2})
     assert engine.is_cached(experiments._traced_run, **options)

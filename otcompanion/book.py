@@ -14,10 +14,12 @@ is set (:func:`book_config`).
 from __future__ import annotations
 
 import ast
+import concurrent.futures
 import contextlib
 import copy
 import difflib
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -667,9 +669,73 @@ def _without_solutions(root, enabled, echo):
         shutil.rmtree(backup, ignore_errors=True)
 
 
+#: Chapters that read another chapter's runs from the run cache
+#: (:func:`otcompanion.engine.cached`), and that chapter: :func:`build_book` starts them only
+#: once it has finished, so that they read its runs instead of computing them again.
+READS_RUNS_OF = {"03_mlp_pretraining": "02_ot_metrics", "04_dummy_gaussian": "02_ot_metrics"}
+
+#: Chapters :func:`build_book` executes at once, each in a process of its own. A chapter's runs
+#: already use every core, but every chapter also has serial parts (starting its kernel,
+#: statistics, figures) that leave cores idle, which a second chapter fills. The numbers do not
+#: depend on it: every run is seeded by its own coordinates and uses one thread.
+PARALLEL_CHAPTERS = 2
+
+
+def _run_in_process(source, root, quiet):
+    """Run the chapter whose source is ``source`` (in a worker process of :func:`build_book`),
+    printing its progress unless ``quiet``; the message of its failure, or None."""
+    try:
+        run_chapter(find_chapter(Path(source).stem, root), echo=None if quiet else print)
+    except ChapterFailed as error:
+        return str(error)
+    return None
+
+
+def _execute(selected, root, echo):
+    """Execute ``selected`` chapters, :data:`PARALLEL_CHAPTERS` at a time, each after the
+    chapter whose runs it reads (:data:`READS_RUNS_OF`), the chapters others read first;
+    return the names of those that failed. ``echo`` None runs them silently."""
+    say = echo or (lambda line: None)
+    failures = []
+    if PARALLEL_CHAPTERS == 1 or len(selected) == 1:
+        for chapter in selected:
+            try:
+                run_chapter(chapter, echo=echo)
+            except ChapterFailed as error:
+                say(f"[otcompanion] FAILED: {error}")
+                failures.append(chapter.name)
+        return failures
+    names = {chapter.name for chapter in selected}
+    read = set(READS_RUNS_OF.values())
+    pending = sorted(selected, key=lambda chapter: chapter.name not in read)
+    running, done = {}, set()
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited state
+    with concurrent.futures.ProcessPoolExecutor(PARALLEL_CHAPTERS, mp_context=context) as pool:
+        while pending or running:
+            for chapter in list(pending):
+                needs = READS_RUNS_OF.get(chapter.name)
+                if len(running) < PARALLEL_CHAPTERS and (needs not in names or needs in done):
+                    pending.remove(chapter)
+                    running[pool.submit(_run_in_process, str(chapter.source), str(root),
+                                        echo is None)] = chapter
+            finished, _ = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                chapter = running.pop(future)
+                done.add(chapter.name)
+                error = future.result()
+                if error:
+                    say(f"[otcompanion] FAILED: {error}")
+                    failures.append(chapter.name)
+    return failures
+
+
 def build_book(chapters=None, execute=True, root=None, echo=print, repository_url=None,
                solutions=True):
     """Execute chapters (all, or the named ones) and build the HTML book, warnings as errors.
+
+    Chapters run :data:`PARALLEL_CHAPTERS` at a time, each in its own process, a chapter that
+    reads another's runs after it (:data:`READS_RUNS_OF`).
 
     Returns the path of ``book/_build/html/index.html``; raises :class:`ChapterFailed` if any
     chapter failed (after trying all of them) and ``RuntimeError`` if Jupyter Book failed.
@@ -679,6 +745,7 @@ def build_book(chapters=None, execute=True, root=None, echo=print, repository_ur
     book gets no repository or launch buttons, which would lead to the public sources and
     their solutions.
     """
+    echo_given = echo is not None
     echo = echo or (lambda line: None)
     root = Path(root) if root else project_root()
     solutions = check_bool(solutions, "solutions")
@@ -688,14 +755,7 @@ def build_book(chapters=None, execute=True, root=None, echo=print, repository_ur
         echo(f"[otcompanion] no repository buttons ({repository_url} holds the solutions)")
         repository_url = ""
     selected = [find_chapter(name, root) for name in chapters] if chapters else list_chapters(root)
-    failures = []
-    if execute:
-        for chapter in selected:
-            try:
-                run_chapter(chapter, echo=echo)
-            except ChapterFailed as error:
-                echo(f"[otcompanion] FAILED: {error}")
-                failures.append(chapter.name)
+    failures = _execute(selected, root, echo if echo_given else None) if execute else []
     if failures:
         raise ChapterFailed(f"{len(failures)} chapter(s) failed: {', '.join(failures)}; the book "
                             f"was not built.")

@@ -130,3 +130,44 @@ def test_no_cache_reaches_the_chapter_kernel(toy_project, monkeypatch):
     printed = "".join(output.get("text", "") for cell in executed.cells
                       for output in cell.get("outputs", []))
     assert "cache off: 1" in printed
+
+
+ORDERED_CHAPTER = '''\
+# %% [markdown]
+# # Chapter {name}
+
+# %% tags=["parameters"]
+folder: str = "{folder}"  # where the chapters leave their marks
+
+# %%
+import pathlib
+import time
+
+marks = pathlib.Path(folder)
+(marks / "{name}.start").write_text(str(time.time()))
+{body}
+(marks / "{name}.end").write_text(str(time.time()))
+'''
+
+
+@pytest.mark.slow
+def test_build_runs_two_chapters_at_once_and_a_reader_after_the_chapter_it_reads(
+        toy_project, tmp_path, monkeypatch):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (toy_project / "notebooks" / "00_toy.py").unlink()
+    bodies = {"00_first": "time.sleep(4)",
+              "01_beside": "time.sleep(1)",
+              "02_reader": 'assert (marks / "00_first.end").exists(), "ran before 00_first"'}
+    for name, body in bodies.items():
+        (toy_project / "notebooks" / f"{name}.py").write_text(
+            ORDERED_CHAPTER.format(name=name, folder=marks, body=body))
+    monkeypatch.setattr(book, "READS_RUNS_OF", {"02_reader": "00_first"})
+    assert book._execute(book.list_chapters(toy_project), toy_project, None) == []
+    times = {path.name: float(path.read_text()) for path in marks.iterdir()}
+    # 00_first and 01_beside ran at the same time; 02_reader waited for 00_first.
+    assert times["01_beside.start"] < times["00_first.end"]
+    assert times["02_reader.start"] >= times["00_first.end"]
+    failing = (toy_project / "notebooks" / "01_beside.py")
+    failing.write_text(failing.read_text().replace("time.sleep(1)", "raise ValueError('no')"))
+    assert book._execute(book.list_chapters(toy_project), toy_project, None) == ["01_beside"]

@@ -76,7 +76,7 @@ more_features: int = 3  # token dimension of the variant with more features, 20 
 accuracy_margin: float = 0.05  # "comparable accuracy": the OT classifier at most this far below the Transformer
 scaling_tokens: list[int] = []  # training tokens of the scaling study (3 classes, level 4); [] means the profile's: 240 to 3840 doubling (book, 16-fold), 240 to 15360 (thesis, 64-fold)
 scaling_repetitions: int = 0  # fits per size, solver and input scaling; 0 means the profile's (book 5, thesis 10)
-scaling_epochs: int = 20  # MLP epochs of every scaling fit, without early stopping (the same work at every size)
+scaling_epochs: int = 10  # MLP epochs of every scaling fit, without early stopping (the same work at every size)
 sensitivity_level: int = 1  # level of the 3-class setup used for the geometry sensitivity
 scheduler: str = "local"  # "local" (all cores), a number of worker processes, or a Dask address "tcp://host:8786"; results do not depend on it
 

@@ -366,9 +366,10 @@ def fit_width(figure, width=None, iterations=6):
 
 def log_axis(ax, which="y"):
     """Put a logarithmic scale on an axis of ``ax`` with labels that do not collide: plain
-    numbers at 1, 2 and 5 times the powers of ten where the data span less than two decades,
-    at the powers of ten only otherwise, at about four evenly spaced round numbers where
-    neither gives two labels, and no labels at the minor ticks.
+    numbers at 1, 2 and 5 times the powers of ten where the data span less than a decade, at 1
+    and 3 times them up to two decades, at the powers of ten only beyond, at about four evenly
+    spaced round numbers where none of these gives two labels, and no labels at the minor
+    ticks.
 
     Parameters
     ----------
@@ -386,8 +387,9 @@ def log_axis(ax, which="y"):
     low, high = getattr(ax, f"get_{which}lim")()
     decades = np.log10(high / low) if low > 0 else np.inf
     axis = ax.xaxis if which == "x" else ax.yaxis
-    locator = matplotlib.ticker.LogLocator(base=10,
-                                           subs=(1.0,) if decades >= 2 else (1.0, 2.0, 5.0))
+    # A label every 0.3 decade fits a panel only when it spans less than one decade.
+    subs = (1.0,) if decades >= 2 else (1.0, 3.0) if decades >= 1 else (1.0, 2.0, 5.0)
+    locator = matplotlib.ticker.LogLocator(base=10, subs=subs)
     if sum(low <= tick <= high for tick in locator.tick_values(low, high)) < 2:
         locator = matplotlib.ticker.MaxNLocator(4)  # a short range: round numbers in it
     axis.set_major_locator(locator)

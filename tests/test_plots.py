@@ -265,5 +265,12 @@ def test_log_axis_labels_a_short_range_and_only_the_decades_of_a_long_one():
     assert short.get_yscale() == "log" and len(visible_labels(short)) >= 2
     assert visible_labels(long) == ["0.001", "0.01", "0.1", "1", "10"]
     assert plots.layout_problems(figure) == []
+    # One to two decades (the CPU times of chapter 04's small runs): 1 and 3 times the powers.
+    figure, middle = plt.subplots(figsize=(2.5, 2.0), layout="constrained")
+    middle.plot([0, 1], [0.005, 0.2])
+    plots.log_axis(middle)
+    figure.draw_without_rendering()
+    assert visible_labels(middle) == ["0.01", "0.03", "0.1"]
+    assert plots.layout_problems(figure) == []
     with pytest.raises(ValueError, match="which must be"):
         plots.log_axis(short, "z")

@@ -224,7 +224,7 @@ chapter.glue("sep-std-high", float(highest["fitted mean W2, standardized"]))
 # or one token per statistic with the ten measurements as features (layout `"statistics"`); layout
 # `"table"` keeps the 30 columns as a single token.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 cancer = data.load_breast_cancer_tokens(layout=breast_cancer_layout)
 chapter.glue("cancer-instances", len(cancer.y))
 chapter.glue("cancer-measurements", int(np.prod(cancer.X.shape[1:]) // 3))

@@ -204,7 +204,7 @@ chapter.glue("n-paths", int(n_paths))
 # positions can jump back and forth between epochs, and every such jump adds to the path
 # length without adding to the displacement.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 path_rows = []
 for k, fit in runs.items():
     trajectory = fit.trace.trajectory
@@ -438,7 +438,7 @@ chapter.glue("coupling-gap", float(gap.mean()))
 # $\pm (a - b) / \sqrt{(a - b)^2 + 4\varepsilon}$: $\pm 1$ up to $\varepsilon$, except for the
 # few tokens with $a \approx b$, which sit near the diagonal of the plane.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 import torch
 
 X_train, _, _, _ = data.thesis_split(tasks[0], level, n_instances=n_instances,
@@ -503,7 +503,7 @@ classroom.run_check(check_layernorm_points, globals())
 #
 # Glorot-initialized queries and keys give small scores, so the softmax is close to uniform:
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 torch.manual_seed(seed)
 untrained = attention.ThesisTransformer(2, tasks[0], n_blocks=n_blocks, n_heads=n_heads).eval()
 instance = standardized[attention_instance:attention_instance + 1].to(torch.float32)

@@ -599,7 +599,7 @@ classroom.run_check(check_efficiency_scale, globals())
 # :class: dropdown
 # ```
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 X_pair, _, y_pair, _ = data.thesis_split(tasks[0], levels[0], seed=seed)
 assignment, cost = metrics.exact_ot_assignment(X_pair[0], X_pair[1])
 instance_w2 = float(np.sqrt(cost / X_pair.shape[1]))
@@ -644,7 +644,7 @@ classroom.run_check(check_instance_w2, globals())
 # :class: dropdown
 # ```
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 within = []
 for (setup, level), runs_of_setup in summary.groupby(["setup", "level"]):
     if runs_of_setup[["instance_accuracy", "optimality"]].nunique().min() > 1:

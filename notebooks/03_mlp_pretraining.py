@@ -275,7 +275,7 @@ chapter.glue_figure("pretraining-differences", figure)
 # shared by its levels, so the levels of one repetition are averaged first and the interval is
 # taken over the repetitions ({glue:text}`pretraining-pairs` pairs per task and condition):
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 pooled = experiments.pretraining_differences(summary, quantities, baseline="unpretrained",
                                              pool_levels=True, seed=seed)
 pooled["setup"] = pooled["n_classes"].map(task_names)
@@ -477,7 +477,7 @@ chapter.glue("pretraining-thesis-minutes",
 # :class: dropdown
 # ```
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 from otcompanion import geometry
 
 k = sensitivity_task
@@ -531,7 +531,7 @@ classroom.run_check(check_rotated_circle, globals())
 # :class: dropdown
 # ```
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 X_clouds, y_clouds = pretrain.pretraining_clouds(sensitivity_task, n_instances=48, n_tokens=20,
                                                  n_features=2, seed=seed)
 cloud_means = np.stack([X_clouds[y_clouds == c].reshape(-1, 2).mean(axis=0)

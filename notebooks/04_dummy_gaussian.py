@@ -624,7 +624,7 @@ chapter.glue("ot-scaling-contradict", found.count("contradict"))
 chapter.glue("ot-scaling-per-solver", prose.scaling_per_solver(exponent_differences))
 chapter.glue("ot-solvers", len(found))
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 found = claims.interval_outcomes(geometry_differences, claims.GEOMETRY_THRESHOLD, "below")
 chapter.glue("ot-geometry-lower", found.count("support"))
 chapter.glue("ot-geometry-settings", len(found))
@@ -825,7 +825,7 @@ classroom.run_check(check_instance_alignment, globals())
 # The exact and minibatch solvers draw the same dummy points (same `random_state`), so their
 # targets can be compared token by token:
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 X_train, X_test, y_train, y_test = data.thesis_split(3, 1, seed=seed)
 exact = DummyGaussianOTClassifier(random_state=seed).fit(X_train, y_train)
 rows = []
@@ -870,7 +870,7 @@ minibatch.round(4)
 # :class: dropdown
 # ```
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 X_train, X_test, y_train, y_test = data.thesis_split(2, 2, seed=seed)
 model = DummyGaussianOTClassifier(random_state=seed).fit(X_train, y_train)
 

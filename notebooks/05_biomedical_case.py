@@ -308,7 +308,7 @@ chapter.glue("baseline-high", float(means.loc[baselines, "balanced_accuracy"].ma
 # :class: dropdown
 # ```
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 bundled = data.load_breast_cancer_tokens(breast_cancer_layout)
 X_train, X_test, y_train, y_test = data.stratified_split(bundled.X, bundled.y, test_size=0.3,
                                                          seed=seed)
@@ -365,7 +365,7 @@ classroom.run_check(check_split_balance, globals())
 # :class: dropdown
 # ```
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 test_feature_means = data.TokenStandardizer(per_token=True).fit(X_train).transform(
     X_test).mean(axis=0)
 chapter.glue("ex-test-mean-min", float(test_feature_means.min()))

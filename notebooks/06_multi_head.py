@@ -239,7 +239,7 @@ print(f"{len(summary) + len(sweep_results) + len(bridge)} runs in "
 # Every difference the chapter reads, more heads minus fewer unless stated, with its paired
 # t-test p-value and the level its interval is drawn at. The sections below quote these rows.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 versus_pooling = pd.concat([by_heads, baselines[baselines["n_train"] == n_train]],
                            ignore_index=True)
 by_size = summary[summary["n_heads"].isin(sample_size_heads)
@@ -409,7 +409,7 @@ stats.interval_table(by_heads, ["H"], final_columns, digits=4).set_index("H").T
 # one on all tokens flattened, and an oracle on the mean of the relevant tokens, their
 # positions known (what attention that selects them perfectly would hand it).
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 pooling = family.loc["test error against mean pooling"]
 oracle = family.loc["test error against the oracle"]
 chapter.glue("mh-pooling-reading", prose.pooling_reading(pooling, oracle))
@@ -485,7 +485,7 @@ chapter.glue_figure("mh-versus-heads", figure)
 # with {glue:md}`mh-sample-heads` heads, beside the three baselines on the same data. The last
 # column of the table is the loss gap in the units of the bound, the gap over $g^2/n$.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 chapter.glue("mh-sample-sizes", ", ".join(map(str, sample_sizes)))
 chapter.glue("mh-sample-heads", " and ".join(map(str, sample_size_heads)))
 size_columns = ["test_error", "loss_gap", "gap_ratio"]
@@ -548,7 +548,7 @@ chapter.glue("mh-ratio-high", ", ".join(f"{ratios.loc[(H, n_high)]:.2f} (H = {H}
 # when the loss rose before it fell), the test error, and how many runs diverged (a
 # non-finite loss).
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 lr_table = pd.concat([by_heads[by_heads["H"].isin(settings["sweep_heads"])], lr_runs],
                      ignore_index=True)
 lr_table["diverged"] = lr_table["diverged"].astype(float)
@@ -572,7 +572,7 @@ stats.interval_table(lr_table, ["lr", "H"], ["train_loss", "peak_loss_ratio", "t
 # the key-query matrices to pick out the relevant ones. The figure follows the attention mass on
 # the relevant tokens along training.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 chapter.glue("mh-selection-sigma", selection_sigma)
 chapter.glue("mh-selection-steps", selection_steps)
 chapter.glue("mh-selection-lr", selection_lr)
@@ -624,7 +624,7 @@ stats.interval_table(selection, ["H"], ["relevant_attention_init", "relevant_att
 # uniform at the start), on the margin at initialization, the distance travelled and the
 # test error.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 chapter.glue("mh-init-scales", ", ".join(f"{std:g}" for std in init_scales))
 init_table = pd.concat([by_heads[by_heads["H"].isin(settings["sweep_heads"])], init_runs],
                        ignore_index=True)
@@ -662,7 +662,7 @@ stats.interval_table(init_table, ["key_query_std", "H"],
 # normalized by LayerNorm ({doc}`01_attention_tracing`), so the $1/\sqrt{H}$ argument does not
 # carry over: this is an observation about that architecture, not a test of the paper.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 chapter.glue("mh-bridge-level", bridge_level)
 chapter.glue("mh-bridge-epochs", settings["bridge_epochs"])
 chapter.glue("mh-bridge-blocks", settings["bridge_blocks"])

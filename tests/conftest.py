@@ -40,6 +40,21 @@ def toy_project(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def book_style():
+    """Figures drawn in the book's style (as chapter.begin sets it), then closed; the modules
+    that draw figures use it for every test (``pytestmark``)."""
+    import matplotlib  # noqa: PLC0415 - only for the tests that draw
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    from otcompanion import plots  # noqa: PLC0415
+
+    with matplotlib.rc_context():
+        plots.use_book_style()
+        yield
+        plt.close("all")
+
+
+@pytest.fixture
 def require_sandbox():
     """Skip when no bubblewrap sandbox can run here, unless ``CI`` is set: then fail.
 

@@ -1,6 +1,5 @@
 import sys
 
-import matplotlib
 import matplotlib.pyplot as plt
 import myst_nb
 import numpy as np
@@ -9,14 +8,7 @@ from IPython.display import Image, Markdown
 
 from otcompanion import chapter, claims, plots
 
-
-@pytest.fixture(autouse=True)
-def book_style():
-    """Figures drawn in the book's style (as chapter.begin sets it), then closed."""
-    with matplotlib.rc_context():
-        plots.use_book_style()
-        yield
-        plt.close("all")
+pytestmark = pytest.mark.usefixtures("book_style")  # tests/conftest.py
 
 
 @pytest.fixture

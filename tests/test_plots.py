@@ -20,12 +20,7 @@ from otcompanion import data, plots  # noqa: E402
 WIDEST = 610  # px, BOOK_WIDTH at DPI plus rounding
 
 
-@pytest.fixture(autouse=True)
-def book_style():
-    with matplotlib.rc_context():
-        plots.use_book_style()
-        yield
-        plt.close("all")
+pytestmark = pytest.mark.usefixtures("book_style")  # tests/conftest.py
 
 
 def saved_width(figure):

@@ -676,7 +676,10 @@ chapter.publish(findings)
 # standardized inputs is {glue:md}`ot-scaling-verdict` at the sizes tried: the exponent of
 # the fit time is lower with standardized inputs for {glue:text}`ot-scaling-support` of
 # {glue:text}`ot-solvers` solvers and higher for {glue:text}`ot-scaling-contradict`
-# ({glue:md}`ot-scaling-per-solver`).
+# ({glue:md}`ot-scaling-per-solver`). Unlike every other verdict of the book, this one is read
+# from measured times: two builds of the same commit on the same machine gave different
+# exponents and, once, a different verdict, so it says how the fits scaled in this build, and a
+# firmer answer needs the thesis profile's wider range and more repetitions.
 #
 # **Dummy geometry.** Of the {glue:text}`ot-geometry-settings` settings varied around the
 # thesis's geometry, {glue:text}`ot-geometry-lower` lower the test accuracy with an interval

@@ -25,6 +25,15 @@
 # geometry, and introduces the real table used in the biomedical chapter. Every later chapter
 # starts from the functions used here.
 
+# %% [markdown]
+# ````{admonition} What this chapter finds
+# :class: tip
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
+# ````
+
 # %% tags=["parameters"]
 seed: int = 0  # random seed of the token clouds and of the breast-cancer split
 n_instances: int = 90  # instances per setup, a multiple of 2 and 3 (thesis: 90)
@@ -37,7 +46,7 @@ breast_cancer_layout: str = "measurements"  # token layout: table, measurements 
 import numpy as np
 import pandas as pd
 
-from otcompanion import chapter, data, plots
+from otcompanion import chapter, data, plots, prose, stats
 
 chapter.begin("00_data")
 
@@ -112,7 +121,7 @@ chapter.glue_figure("fig-data-setups", grid.figure)
 split_sizes = pd.DataFrame([
     {"task": f"{k} classes", "level": level, "train instances": len(y_train),
      "test instances": len(y_test), "train tokens": X_train.shape[0] * X_train.shape[1],
-     "train instances per class": np.bincount(y_train).tolist()}
+     "train instances per class": " / ".join(map(str, np.bincount(y_train)))}
     for (k, level), (X_train, X_test, y_train, y_test) in splits.items()
 ])
 split_sizes
@@ -258,6 +267,26 @@ for split_name in ("all", "train", "test"):
     chapter.glue(f"share-{split_name}", float(100 * counts.loc[split_name, "share_malignant"]))
 ax = plots.class_balance(balance, x="split", hue="class")
 chapter.glue_figure("fig-data-balance", ax.figure)
+share = {name: stats.format_value(100 * counts.loc[name, "share_malignant"], 1)
+         for name in ("all", "train", "test")}
+separation = {name: stats.format_value(value, 2) for name, value in (
+    ("raw low", lowest["fitted mean W2, raw"]), ("raw high", highest["fitted mean W2, raw"]),
+    ("std low", lowest["fitted mean W2, standardized"]),
+    ("std high", highest["fitted mean W2, standardized"]))}
+chapter.state_findings([
+    f"Every setup has {n_instances} instances of {prose.count(n_tokens, 'token')} in "
+    rf"$\mathbb{{R}}^2$; alternate instances train, so "
+    f"{prose.count(len(first_split[2]), 'training instance')} per setup.",
+    (f"The classes' separation (fitted mean $W_2$ between the classes' token distributions, "
+     f"two classes) grows from {separation['raw low']} at level {int(lowest['level'])} to "
+     f"{separation['raw high']} at level {int(highest['level'])} in raw units, but only from "
+     f"{separation['std low']} to {separation['std high']} after the standardization that the "
+     f"models see." if len(two_classes) > 1 else
+     f"The classes' separation (fitted mean $W_2$, two classes) at level "
+     f"{int(lowest['level'])} is {separation['raw low']} in raw units and "
+     f"{separation['std low']} after the standardization that the models see."),
+    f"The breast-cancer table has {len(cancer.y)} tumours, {share['all']} % malignant; the "
+    f"stratified split keeps {share['train']} % and {share['test']} % on its two sides."])
 
 # %% [markdown]
 # ```{glue:figure} fig-data-balance
@@ -304,6 +333,12 @@ chapter.glue_figure("fig-data-features", grid.figure)
 # ```
 
 # %% [markdown]
+# ## Summary
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
+#
 # ## Exercises
 #
 # ```{exercise}

@@ -27,6 +27,18 @@
 # the attention weights themselves. {doc}`02_ot_metrics` measures the same trajectories over
 # all setups and many repetitions.
 
+# %% [markdown]
+# ````{admonition} What this chapter finds
+# :class: tip
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
+#
+# One traced run per setup: {doc}`02_ot_metrics` measures the same quantities over many runs
+# and decides the thesis's claims on them.
+# ````
+
 # %% tags=["parameters"]
 seed: int = 0  # seed of the data and of the model's initialization, dropout and validation split
 tasks: list[int] = [2, 3]  # numbers of classes to train on (2 and/or 3)
@@ -44,9 +56,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from otcompanion import attention, chapter, data, metrics, plots, prose
+from otcompanion import attention, chapter, data, metrics, plots, prose, stats
 
 chapter.begin("01_attention_tracing")
+
+# %% tags=["remove-input"]
+# The parameters checked, and what they imply (hidden on the page; it runs as any cell).
 task_names = chapter.task_names(tasks)
 if not 0 <= attention_instance < n_instances // 2:
     raise ValueError(f"attention_instance must lie between 0 and {n_instances // 2 - 1} (the "
@@ -93,8 +108,9 @@ chapter.glue_figure("fig-tracing-curves", figure)
 chapter.glue("level", level)
 chapter.glue("token-accuracy", prose.setup_values(
     {task_names[k]: fit.test_metrics["token_accuracy"] for k, fit in runs.items()}))
-chapter.glue("instance-accuracy", prose.setup_values(
-    {task_names[k]: fit.test_metrics["instance_accuracy"] for k, fit in runs.items()}))
+accuracy_by_setup = {task_names[k]: fit.test_metrics["instance_accuracy"]
+                     for k, fit in runs.items()}
+chapter.glue("instance-accuracy", prose.setup_values(accuracy_by_setup))
 
 # %% [markdown]
 # {numref}`fig-tracing-curves` shows loss and accuracy on the training instances (in training
@@ -287,7 +303,8 @@ display(moves.set_index(["setup", "sublayer"]).round(3))
 logits.set_index(["setup", "block"]).round(3)
 
 # %% tags=["remove-input"]
-chapter.glue("moves-in-instance", int(moves["most distinct moves in one instance"].max()))
+chapter.glue("moves-in-instance",
+             prose.count(moves["most distinct moves in one instance"].max(), "distinct move"))
 chapter.glue("moves-overall-max", int(moves["distinct moves"].max()))
 chapter.glue("moves-single-share",
              prose.share_of((moves["distinct moves"] == 1).sum(), len(moves)))
@@ -299,7 +316,7 @@ chapter.glue("logit-change-high", float(change.max()))
 # So, in the thesis's configuration, the whole network moves every token by a sum of a few
 # fixed vectors, one per sublayer, and which vector a token gets depends on a sign computed
 # from its attention-weighted values. In these runs no sublayer gives the tokens of one
-# instance more than {glue:text}`moves-in-instance` distinct move(s) (second column), and over
+# instance more than {glue:md}`moves-in-instance` (second column), and over
 # the whole training set a sublayer makes at most {glue:text}`moves-overall-max` (first column;
 # {glue:md}`moves-single-share` sublayers move every token by the same vector). Where a
 # sublayer gives all tokens of an instance the same move, it translates the instance as a block,
@@ -403,6 +420,18 @@ coupling_table.round(4)
 gap = (coupling["tv_to_sinkhorn"] - coupling["column_deviation"]).abs()
 chapter.glue("coupling-mean-max", float(coupling_table[("tv_to_sinkhorn", "mean")].max()))
 chapter.glue("coupling-gap", float(gap.mean()))
+class_metrics = pd.concat(metric_tables, ignore_index=True)
+chapter.state_findings([
+    f"Test instance accuracy {prose.setup_values(accuracy_by_setup)} at level {level}.",
+    f"The final map translates each class almost as one block: per class, the optimality "
+    f"$W_c / TD_c$ lies between {stats.format_value(class_metrics['optimality'].min())} and "
+    f"{stats.format_value(class_metrics['optimality'].max())} (1 for a translation).",
+    f"The paths in between are not straight: straightness (net move over path length) "
+    f"{prose.setup_values(dict(zip(paths_table['setup'], paths_table['straightness'])))}.",
+    f"Attention stays close to uniform averaging: the largest weight of the instance shown "
+    f"is {stats.format_value(weights.max())} against $1/T$ = {stats.format_value(1 / n_tokens)}, "
+    f"and every block's mean distance to the doubly stochastic Sinkhorn plan is at most "
+    f"{stats.format_value(coupling_table[('tv_to_sinkhorn', 'mean')].max())}."])
 
 # %% [markdown]
 # Both distances lie between 0 and 1; their means stay at most {glue:text}`coupling-mean-max:.4f` in
@@ -413,6 +442,12 @@ chapter.glue("coupling-gap", float(gap.mean()))
 # blocks in the table. For these data uniform averaging is a sensible solution: every token of an
 # instance carries the same class information, and averaging over the instance is what reduces the
 # within-class spread.
+#
+# ## Summary
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
 #
 # ## Exercises
 #
@@ -568,10 +603,10 @@ X_train, X_test, y_train, y_test = data.thesis_split(first_task, level, n_instan
 other_blocks = 1 if n_blocks != 1 else 2
 other = attention.train_transformer(X_train, y_train, X_test, y_test, epochs=epochs,
                                     n_blocks=other_blocks, n_heads=n_heads, seed=seed)
-display(pd.concat([fit.trace.sublayer_moves().assign(model=f"{fit.model.n_blocks} block(s)")
+display(pd.concat([fit.trace.sublayer_moves().assign(model=prose.count(fit.model.n_blocks, "block"))
                    for fit in (runs[first_task], other)],
                   ignore_index=True).set_index(["model", "sublayer"]).round(3))
-models = {f"{fit.model.n_blocks} block(s)": fit for fit in (runs[first_task], other)}
+models = {prose.count(fit.model.n_blocks, "block"): fit for fit in (runs[first_task], other)}
 display(pd.DataFrame([{"model": name, "best epoch": fit.best_epoch, **fit.test_metrics}
                       for name, fit in models.items()]).round(3))
 accuracies = {name: fit.test_metrics["instance_accuracy"] for name, fit in models.items()}

@@ -66,6 +66,9 @@ import pandas as pd
 from otcompanion import chapter, claims, engine, experiments, metrics, plots, prose, stats
 
 chapter.begin("02_ot_metrics")
+
+# %% tags=["remove-input"]
+# The parameters checked, and what they imply (hidden on the page; it runs as any cell).
 settings = experiments.resolve_profile(profile, n_repetitions=n_repetitions or None,
                                        epochs=epochs or None, n_blocks=n_blocks or None)
 task_names = chapter.task_names(tasks)
@@ -81,7 +84,10 @@ if dimension_task not in (2, 3):
     raise ValueError(f"dimension_task must be 2 or 3, got {dimension_task}.")
 if not isinstance(dimension_level, int) or dimension_level < 1:
     raise ValueError(f"dimension_level must be an integer of at least 1, got {dimension_level}.")
-pd.DataFrame([settings | {"n_heads": n_heads, "tasks": tasks, "levels": levels,
+
+# %%
+pd.DataFrame([settings | {"n_heads": n_heads, "tasks": prose.word_list(tasks),
+                          "levels": prose.word_list(levels),
                           "runs": len(tasks) * len(levels) * settings["n_repetitions"]}])
 
 # %% [markdown]
@@ -121,7 +127,7 @@ by = ["setup", "level"]
 recalls = sorted(name for name in summary.columns if name.startswith("recall_"))
 stats.interval_table(
     summary, by, ["instance_accuracy", "token_accuracy", *recalls, "best_epoch", "fit_seconds"],
-    digits={"best_epoch": 0, "fit_seconds": 2})
+    digits={"best_epoch": 0, "fit_seconds": 2}, bounds={"best_epoch": (0, settings["epochs"])})
 
 # %% [markdown]
 # ## The metrics
@@ -213,8 +219,8 @@ stats.interval_table(reference_table, ["setup", "map"],
 # Two features per token are a special case for the thesis's block: LayerNorm over two
 # features has only two possible outputs, and its Jacobian at the tokens it receives is almost
 # 0 ({func}`otcompanion.attention.layer_norm_jacobians`). The runs below repeat the
-# {glue:text}`c1-dimension-setup` setup with the same class means padded with zeros to
-# $d$ = {glue:text}`c1-dimension-list` features ({func}`otcompanion.data.thesis_setup`), where
+# {glue:md}`c1-dimension-setup` setup with the same class means padded with zeros to
+# $d$ = {glue:md}`c1-dimension-list` features ({func}`otcompanion.data.thesis_setup`), where
 # the block can do more than translate each class.
 
 # %% tags=["remove-stderr"]
@@ -261,7 +267,7 @@ residual_by_d = {n_features: stats.interval_text(
     by_dimension.loc[by_dimension["d"] == n_features, "residual_optimality"].dropna())
     for n_features in dimensions}
 chapter.glue("c1-residual-higher", prose.word_list(
-    [f"{text} at $d$ = {n_features}" for n_features, text in residual_by_d.items()]))
+    [f"{text} at *d* = {n_features}" for n_features, text in residual_by_d.items()]))
 null_residual = claim_one_references.loc[
     claim_one_references["map"] == "class translations, random residual"]
 chapter.glue("c1-null-residual", stats.interval_text(
@@ -361,7 +367,9 @@ claim_two = summary.assign(
 stats.interval_table(claim_two, ["setup"],
                      ["efficiency_ratio", "straightness", "w2_path_efficiency",
                       "plateau_epoch", "best_epoch", "path_after_plateau"],
-                     digits={"plateau_epoch": 0, "best_epoch": 0})
+                     digits={"plateau_epoch": 0, "best_epoch": 0},
+                     bounds={name: (0, settings["epochs"]) for name in ("plateau_epoch",
+                                                                        "best_epoch")})
 
 # %% tags=["remove-input"]
 trajectory_claim = experiments.trajectory_reading(summary)
@@ -462,7 +470,8 @@ ablation = pd.DataFrame([record["summary"] for record in engine.run_jobs(
 ablation["lr"] = ablation["lr"].map(lambda lr: f"{lr:g}")
 stats.interval_table(ablation, ["optimizer", "lr"],
                      ["instance_accuracy", "best_epoch", "straightness", "w2_path_efficiency",
-                      "path_after_plateau"], digits={"best_epoch": 0})
+                      "path_after_plateau"], digits={"best_epoch": 0},
+                     bounds={"best_epoch": (0, settings["epochs"])})
 
 # %% tags=["remove-input"]
 chapter.glue("ab-setup", prose.setup_at_level(chapter.TASK_NAMES[ablation_task],

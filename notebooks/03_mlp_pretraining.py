@@ -82,6 +82,9 @@ import pandas as pd
 from otcompanion import chapter, claims, data, experiments, plots, pretrain, prose, stats
 
 chapter.begin("03_mlp_pretraining")
+
+# %% tags=["remove-input"]
+# The parameters checked, and what they imply (hidden on the page; it runs as any cell).
 chapter.task_names(tasks)
 task_names = chapter.TASK_NAMES
 chapter.task_name(sensitivity_task, "sensitivity_task")

@@ -91,6 +91,9 @@ from otcompanion.geometry import dummy_means
 from otcompanion.otclassifier import SOLVERS, DummyGaussianOTClassifier
 
 chapter.begin("04_dummy_gaussian")
+
+# %% tags=["remove-input"]
+# The parameters checked, and what they imply (hidden on the page; it runs as any cell).
 if profile not in ("book", "thesis"):
     raise ValueError(f"profile must be 'book' or 'thesis', got {profile!r}.")
 thesis_scale = profile == "thesis"

@@ -26,6 +26,15 @@
 # `data_path` at a CSV file with one row per instance, numeric feature columns and a class
 # column named by `target` ({doc}`../rerunning` shows how).
 
+# %% [markdown]
+# ````{admonition} What this chapter finds
+# :class: tip
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
+# ````
+
 # %% tags=["parameters"]
 data_path: str = ""  # CSV file to use instead of the bundled breast-cancer table (empty: bundled)
 target: str = "target"  # name of the class column of the CSV file
@@ -254,10 +263,19 @@ baselines = [name for name in means.index if name not in ("OT classifier", "Tran
 fastest_baseline = median_seconds[baselines].min()
 per_fold = results.pivot_table(index=["repeat", "fold"], columns="model",
                                values="balanced_accuracy")
+standings = []
 for name, key in (("OT classifier", "ot"), ("Transformer", "tf")):  # where each model stands
     rival = per_fold.drop(columns=name).mean().idxmax()  # the best other model
     difference = per_fold[name] - per_fold[rival]
     _, low, high, _ = stats.bootstrap_interval(difference)
+    standings.append(
+        f"The {name} ranks {ranked[name]} of {len(means)} by mean balanced accuracy "
+        f"({stats.format_value(means.loc[name, 'balanced_accuracy'])}); minus the {rival}'s, "
+        f"fold by fold: {stats.interval_text(difference)}, "
+        f"{prose.standing_reading(low, high, rival)}. Median fit time "
+        f"{stats.format_value(median_seconds[name], 2)} s, "
+        f"{stats.format_value(median_seconds[name] / fastest_baseline, 0)} times the fastest "
+        f"baseline's.")
     chapter.glue(f"{key}-rank", int(ranked[name]))
     chapter.glue(f"{key}-balanced", float(means.loc[name, "balanced_accuracy"]))
     chapter.glue(f"{key}-rival", str(rival))
@@ -270,6 +288,8 @@ chapter.glue("data-source", source)
 chapter.glue("n-models", int(len(means)))
 chapter.glue("baseline-low", float(means.loc[baselines, "balanced_accuracy"].min()))
 chapter.glue("baseline-high", float(means.loc[baselines, "balanced_accuracy"].max()))
+chapter.state_findings([f"On the {source}, over {prose.fold_count(n_repeats, n_splits)} "
+                        f"folds:", *standings])
 
 # %% [markdown]
 # On the {glue:md}`data-source`, over {glue:md}`n-folds` folds, the **OT classifier** ranks
@@ -290,6 +310,12 @@ chapter.glue("baseline-high", float(means.loc[baselines, "balanced_accuracy"].ma
 # The paired differences compare two models fold by fold, which removes the variation that
 # folds share; folds still share most of their training data, so even the interval of a paired
 # difference understates the uncertainty. An interval that contains 0 is not a ranking.
+#
+# ## Summary
+#
+# ```{glue:md} chapter-findings
+# :format: myst
+# ```
 #
 # ## Exercises
 #

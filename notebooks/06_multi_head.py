@@ -328,9 +328,9 @@ chapter.glue("mh-loss-end", prose.difference_reading(family.loc["final training 
 # %% [markdown]
 # The slope is {glue:md}`mh-slope-low` with {glue:text}`mh-h-low` head and
 # {glue:md}`mh-slope-high` with {glue:text}`mh-h-high`; the mean slopes of all head counts lie
-# from {glue:text}`mh-slope-range`, against $-1$ for the $1/K$ rate of the bound. Paired, the
+# from {glue:md}`mh-slope-range`, against $-1$ for the $1/K$ rate of the bound. Paired, the
 # slope is {glue:md}`mh-slope-difference`. In the bound's units, $\hat L_K\,\eta K/g^2$ has
-# means from {glue:text}`mh-normalized-range` across head counts: the closer these are, the
+# means from {glue:md}`mh-normalized-range` across head counts: the closer these are, the
 # less the bound's constant depends on $H$. The final training loss is
 # {glue:md}`mh-loss-end`.
 #
@@ -462,7 +462,7 @@ chapter.glue_figure("mh-versus-heads", figure)
 # ({numref}`fig-mh-versus-heads` shows every head count):
 #
 # - the normalized NTK margin at initialization is {glue:md}`mh-margin`. Its means per $H$
-#   are {glue:text}`mh-margin-means`; from $H$ = {glue:text}`mh-h-mid` to
+#   are {glue:md}`mh-margin-means`; from $H$ = {glue:text}`mh-h-mid` to
 #   {glue:text}`mh-h-high` it is {glue:md}`mh-margin-plateau`. A margin that stops growing is
 #   what the NTK predicts at its large-$H$ limit, where the gradient features converge to
 #   those of the infinitely wide model;
@@ -531,9 +531,9 @@ chapter.glue("mh-ratio-high", ", ".join(f"{ratios.loc[(H, n_high)]:.2f} (H = {H}
 # %% [markdown]
 # From $n$ = {glue:text}`mh-n-low` to {glue:text}`mh-n-high` the loss gap changes as follows
 # (paired by repetition): {glue:md}`mh-size-gap`. In the bound's units the gap over $g^2/n$
-# has means {glue:text}`mh-ratio-low` at $n$ = {glue:text}`mh-n-low` and
-# {glue:text}`mh-ratio-high` at $n$ = {glue:text}`mh-n-high` (all settings:
-# {glue:text}`mh-ratio-range`); for the ratio, paired by repetition,
+# has means {glue:md}`mh-ratio-low` at $n$ = {glue:text}`mh-n-low` and
+# {glue:md}`mh-ratio-high` at $n$ = {glue:text}`mh-n-high` (all settings:
+# {glue:md}`mh-ratio-range`); for the ratio, paired by repetition,
 # {glue:md}`mh-ratio-change`. The distance $g$
 # itself grows with $n$ (table). A ratio that grows with $n$ means the gap falls more slowly
 # than $g^2/n$ over these sizes, so an $O(g^2/n)$ bound holds here only with a constant at
@@ -543,7 +543,7 @@ chapter.glue("mh-ratio-high", ", ".join(f"{ratios.loc[(H, n_high)]:.2f} (H = {H}
 # ## The step size
 #
 # The runs above use step size {glue:text}`mh-lr`. The sweep repeats the heads-sweep setting
-# with step sizes {glue:text}`mh-lr-sweep` for {glue:md}`mh-sweep-heads` heads: the final
+# with step sizes {glue:md}`mh-lr-sweep` for {glue:md}`mh-sweep-heads` heads: the final
 # training loss, the largest training loss along the way over the first (*peak ratio*, above 1
 # when the loss rose before it fell), the test error, and how many runs diverged (a
 # non-finite loss).
@@ -620,7 +620,7 @@ stats.interval_table(selection, ["H"], ["relevant_attention_init", "relevant_att
 # The paper's guarantees depend on the initialization, and it builds one for the tokenized
 # mixture; that construction is not in the public material this book could search, so this
 # section compares the *scale* of the Gaussian key-query initialization instead
-# (`key_query_std` {glue:text}`mh-init-scales`; 0 makes every attention matrix exactly
+# (`key_query_std` {glue:md}`mh-init-scales`; 0 makes every attention matrix exactly
 # uniform at the start), on the margin at initialization, the distance travelled and the
 # test error.
 
@@ -656,7 +656,7 @@ stats.interval_table(init_table, ["key_query_std", "H"],
 # accuracy, on the 3-class task at level {glue:text}`mh-bridge-level`?** An answer is a paired
 # difference, in the chapter's family, whose Holm-adjusted interval excludes 0; an interval
 # that contains 0 answers "not shown with these runs". The runs use
-# {glue:text}`mh-bridge-epochs` epochs and {glue:text}`mh-bridge-blocks` block(s) (the thesis
+# {glue:text}`mh-bridge-epochs` epochs and {glue:md}`mh-bridge-blocks` (the thesis
 # profile: 200 epochs and 2 blocks) ({func}`otcompanion.experiments.thesis_heads_run`; all
 # head counts see the same data per repetition). The heads' outputs there are projected and
 # normalized by LayerNorm ({doc}`01_attention_tracing`), so the $1/\sqrt{H}$ argument does not
@@ -665,7 +665,7 @@ stats.interval_table(init_table, ["key_query_std", "H"],
 # %% tags=["remove-input"]
 chapter.glue("mh-bridge-level", bridge_level)
 chapter.glue("mh-bridge-epochs", settings["bridge_epochs"])
-chapter.glue("mh-bridge-blocks", settings["bridge_blocks"])
+chapter.glue("mh-bridge-blocks", prose.count(settings["bridge_blocks"], "block"))
 chapter.glue("mh-bridge-low", B_low)
 chapter.glue("mh-bridge-high", B_high)
 bridge_columns = ["epochs_to_target", "instance_accuracy"]

@@ -6,12 +6,13 @@ computed numbers, sentences and figures through ``{glue:text}``, ``{glue:md}`` a
 ``{glue:figure}`` directives. This module is that runtime, so that chapters hold only their
 subject:
 
-- :func:`begin` (first code cell) starts the chapter's clock and applies the book's figure
-  style;
+- :func:`begin` (first code cell) starts the chapter's clock, applies the book's figure
+  style and has tables shown as :func:`table_html` writes them;
 - :func:`glue` and :func:`glue_figure` store a value or a figure for the prose;
 - :func:`task_names` validates a ``tasks`` parameter of the thesis's two tasks;
 - :func:`publish` states the chapter's findings for the claims ledger
-  (:func:`otcompanion.claims.publish`);
+  (:func:`otcompanion.claims.publish`) and its opening box; :func:`state_findings` fills the
+  box of a chapter that tests no claim;
 - :func:`provenance` (last cell) tabulates what produced the chapter's numbers.
 
 Without myst-nb (a chapter opened in plain Jupyter) :func:`glue` and :func:`glue_figure` show
@@ -23,13 +24,15 @@ it) :func:`glue_figure` shows the figure even where myst-nb is installed.
 from __future__ import annotations
 
 import os
+import re
 import time
 import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-from otcompanion import claims, plots
+from otcompanion import claims, plots, stats
 from otcompanion import provenance as _provenance
 
 try:  # reading a chapter's parameters cell needs the book extra; a chapter runs without it
@@ -59,6 +62,106 @@ def begin(name):
     _current["name"] = name
     _current["started"] = time.perf_counter()
     plots.use_book_style()
+    try:
+        from IPython import get_ipython  # noqa: PLC0415 (optional: in a kernel)
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
+
+
+# Markdown emphasis in a table cell (``*aligned*``, ``**supported**``): HTML tables show it raw.
+_EMPHASIS = re.compile(r"\*{1,2}([^*]+?)\*{1,2}")
+# A hyphen-minus that signs a number at the start of a cell.
+_CELL_MINUS = re.compile(r"(<td>)-(?=[\d.])")
+
+
+# An interval in a text cell, "0.9948 [0.9889, 0.9978]": kept on one line.
+_INTERVAL = re.compile(r" \[([^\]]*), ([^\]]*)\]")
+
+
+def _number_column(values):
+    """A float column as text: four significant digits for its largest number, no more decimals
+    than its numbers have (at most six), the same decimals down the column
+    (:func:`otcompanion.stats.format_value`)."""
+    finite = values[np.isfinite(values)]
+    if finite.empty:
+        decimals = 0
+    else:
+        present = max(len(f"{value:.6f}".rstrip("0").split(".")[1]) for value in finite)
+        decimals = min(stats.shared_decimals(finite, 4), present)
+    return values.map(lambda value: stats.format_value(value, decimals=decimals))
+
+
+def _text_cell(cell):
+    if not isinstance(cell, str):
+        return cell
+    cell = _EMPHASIS.sub(r"\1", cell)
+    return _INTERVAL.sub("\u00a0[\\1,\u00a0\\2]", cell)
+
+
+def _column_name(name):
+    parts = name if isinstance(name, tuple) else (name,)
+    return ", ".join(plots.label(part) for part in parts if str(part) != "") or "value"
+
+
+def table_html(frame):
+    """A table as the book's pages show it: what pandas shows, made readable.
+
+    - A row index that only numbers the rows is left out; an index that names something
+      (``set_index(["setup", "level"])``) becomes ordinary columns, so no header cell is empty
+      (an unnamed one is headed "quantity"); in a transposed table (``set_index("H").T``) the
+      rows are labelled like columns and the columns read ``"H = 1"``.
+    - Column names are read through :func:`otcompanion.plots.label` (``"fit_seconds"`` becomes
+      ``"fit time (s)"``, ``"monge_gap"`` ``"Monge gap (thesis)"``); the levels of a two-level
+      header are joined by a comma.
+    - No cell is truncated and no row or column is left out; Markdown emphasis in text cells is
+      dropped and an interval ``"mean [low, high]"`` stays on one line.
+    - A column of floats gets four significant digits for its largest number, never more
+      decimals than its numbers have (a column rounded to 3 decimals keeps 3) and the same
+      decimals down the column; every minus sign is a true one
+      (:func:`otcompanion.stats.format_value`).
+
+    :func:`begin` makes this the HTML form of every DataFrame a chapter displays; the plain-text
+    form (a terminal, a grader) is pandas's own.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    str
+        An HTML ``<table>``.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}.")
+    table = frame
+    numbering = (table.index.nlevels == 1 and table.index.name is None
+                 and pd.api.types.is_integer_dtype(table.index.dtype))
+    if not numbering:
+        if (table.columns.name is not None and table.columns.nlevels == 1
+                and table.index.nlevels == 1 and table.index.name is None):
+            # A transposed table (``set_index("H").T``): rows are quantities, columns values.
+            table = table.rename(columns=lambda value: f"{table.columns.name} = {value}")
+            table.index = table.index.map(lambda name: _column_name(name))
+        names = [name if name is not None else ("quantity" if level == 0 else f"level {level}")
+                 for level, name in enumerate(table.index.names)]
+        table = table.set_axis(table.index.set_names(names), axis=0)
+        table = table.set_axis(table.columns.set_names([None] * table.columns.nlevels), axis=1)
+        table = table.reset_index()
+    columns = [_number_column(column) if pd.api.types.is_float_dtype(column)
+               else column.map(_text_cell) if pd.api.types.is_object_dtype(column)
+               or pd.api.types.is_string_dtype(column) else column
+               for _, column in table.items()]
+    names = [_column_name(name) for name in table.columns]
+    table = pd.concat(columns, axis=1, ignore_index=True) if columns else table.copy()
+    table.columns = names
+    with pd.option_context("display.max_colwidth", None):
+        markup = table.to_html(index=False, border=0, na_rep="n/a", max_rows=None,
+                               max_cols=None)
+    return _CELL_MINUS.sub(r"\1" + stats.MINUS, markup)
 
 
 def _myst_glue():
@@ -70,12 +173,23 @@ def _myst_glue():
     return glue
 
 
+def _sentence(markdown_class):
+    """IPython's Markdown display class, with the text itself as its plain-text form, so that
+    a glued string reads the same through ``{glue:md}`` and ``{glue:text}``."""
+
+    class Sentence(markdown_class):
+        def __repr__(self):
+            return self.data
+
+    return Sentence
+
+
 def glue(name, value):
     """Store ``value`` under ``name`` for the prose, without showing it in the page.
 
     A number is for ``{glue:text}`name:format``` (NumPy scalars become Python numbers, so the
     format spec applies as to any Python number); a string is a Markdown sentence, for
-    ``{glue:md}`name```. Without myst-nb the value is displayed instead (a string as Markdown).
+    ``{glue:md}`name``` (its plain text, for ``{glue:text}``, is the string itself). Without myst-nb the value is displayed instead (a string as Markdown).
 
     Parameters
     ----------
@@ -89,7 +203,7 @@ def glue(name, value):
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, str):
-        value = Markdown(value)
+        value = _sentence(Markdown)(value)
     myst_glue = _myst_glue()
     if myst_glue is None:
         display(value)
@@ -201,6 +315,27 @@ def publish(findings):
     """
     claims.publish(findings)
     glue(FINDINGS_GLUE, claims.findings_summary(findings))
+
+
+def state_findings(bullets):
+    """Glue what a chapter that tests no claim of the ledger finds, as Markdown bullets under
+    :data:`FINDINGS_GLUE`, for its "What this chapter finds" box and its summary (a chapter
+    that does test claims calls :func:`publish` instead).
+
+    Call it in a cell tagged ``remove-cell``, after the numbers it states are computed.
+
+    Parameters
+    ----------
+    bullets : list of str
+        One sentence each, in Markdown (MyST: ``$...$`` math renders), numbers written with
+        :func:`otcompanion.stats.format_value`.
+    """
+    if isinstance(bullets, str) or not isinstance(bullets, (list, tuple)) or not bullets:
+        raise TypeError(f"bullets must be a non-empty list of strings, got {bullets!r}.")
+    for bullet in bullets:
+        if not isinstance(bullet, str) or not bullet.strip():
+            raise ValueError(f"every bullet must be a non-empty string, got {bullet!r}.")
+    glue(FINDINGS_GLUE, "\n".join(f"- {bullet.strip()}" for bullet in bullets))
 
 
 def provenance(namespace, chapter=None):

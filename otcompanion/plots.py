@@ -784,10 +784,14 @@ def attention_heads(weights, row_labels=None, title=None, size=None, center=None
     label_width = 1.7 if row_labels is not None else 0.2
     if size is None:
         size = min(1.3, (BOOK_WIDTH - label_width - 1.1) / n_heads)
+    # Rows far enough apart for a two-line label each (FONT_SIZE points a line).
+    lines = max((str(label).count("\n") + 1 for label in row_labels or [""]), default=1)
+    pitch = max(size, 1.15 * lines * FONT_SIZE / 72)
     figure, axes = plt.subplots(n_rows, n_heads, squeeze=False, constrained_layout=True,
                                 figsize=(size * n_heads + label_width + 1.1,
-                                         size * n_rows + 0.5 + (0.3 if title else 0)))
-    figure.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
+                                         pitch * n_rows + 0.5 + (0.3 if title else 0)))
+    figure.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02,
+                                   hspace=max(0.02, pitch / size - 1))
     center = 1.0 / weights.shape[-1] if center is None else float(center)
     vmax = max(float(weights.max()), 2 * center)  # at least as far above centre as 0 is below
     norm = matplotlib.colors.TwoSlopeNorm(vcenter=center, vmin=0.0, vmax=vmax)
@@ -801,7 +805,8 @@ def attention_heads(weights, row_labels=None, title=None, size=None, center=None
             if r == 0:
                 ax.set_title(f"{h + 1}" if n_heads > 4 else f"head {h + 1}")
         if row_labels is not None:
-            axes[r, 0].set_ylabel(row_labels[r], rotation=0, ha="right", va="center")
+            axes[r, 0].set_ylabel(row_labels[r], rotation=0, ha="right", va="center",
+                                  linespacing=1.0)
     bar = figure.colorbar(image, ax=axes, shrink=min(1.0, 4 / n_rows + 0.2), pad=0.02,
                           label="attention weight")
     bar.set_ticks([0.0, center, vmax], labels=["0", f"{center:.3g}\n(uniform)", f"{vmax:.2g}"])

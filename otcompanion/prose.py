@@ -36,17 +36,34 @@ def word_list(items):
     return f"{', '.join(words[:-1])} and {words[-1]}"
 
 
-def setup_values(values, spec=".3f"):
+def count(number, noun, plural=None):
+    """A number with its noun in the right number, e.g. ``"1 block"``, ``"2 blocks"``.
+
+    Parameters
+    ----------
+    number : int
+    noun : str
+        The singular.
+    plural : str, optional
+        The plural where it is not ``noun + "s"`` (e.g. ``"repetitions"`` is, ``"matrices"``
+        is not).
+    """
+    number = int(number)
+    return f"{number} {noun if number == 1 else (plural or noun + 's')}"
+
+
+def setup_values(values, digits=3):
     """One value per setup, e.g. ``"0.950 (2 classes), 0.900 (3 classes)"``.
 
     Parameters
     ----------
     values : dict
         Setup name -> value, in the order to list them.
-    spec : str, default ".3f"
-        Format spec of the values.
+    digits : int, default 3
+        Decimals (:func:`otcompanion.stats.format_value`).
     """
-    return ", ".join(f"{value:{spec}} ({setup})" for setup, value in values.items())
+    return ", ".join(f"{stats.format_value(value, digits)} ({setup})"
+                     for setup, value in values.items())
 
 
 def setup_at_level(setup, level):
@@ -56,14 +73,14 @@ def setup_at_level(setup, level):
 
 # Chapter 01: tracing self-attention
 def blocks_accuracies(accuracies):
-    """Test accuracy per model, e.g. ``"2 block(s) 0.950, 1 block(s) 0.933"``.
+    """Test accuracy per model, e.g. ``"2 blocks 0.950, 1 block 0.933"``.
 
     Parameters
     ----------
     accuracies : dict
         Model name -> test instance accuracy.
     """
-    return ", ".join(f"{name} {value:.3f}" for name, value in accuracies.items())
+    return ", ".join(f"{name} {stats.format_value(value)}" for name, value in accuracies.items())
 
 
 def blocks_reading(accuracies):
@@ -151,7 +168,7 @@ def final_map_evidence(optimality, runs, lowest_bound, matching, class_moves, re
     matching, the optimality of its class moves with a random residual, and its residual
     optimality (:func:`otcompanion.metrics.map_metrics`), over ``runs`` runs."""
     return (f"optimality {optimality} over {runs} runs (lowest setup lower bound "
-            f"{lowest_bound:.4f}, threshold {claims.OPTIMALITY_THRESHOLD:g}); matching "
+            f"{stats.format_value(lowest_bound, 4)}, threshold {claims.OPTIMALITY_THRESHOLD:g}); matching "
             f"{matching}; the same class moves with a random residual {class_moves}; "
             f"optimality of what is not a class translation {residual}")
 
@@ -175,8 +192,9 @@ def data_source(data_path, target, layout):
 
 
 def fold_count(n_repeats, n_splits):
-    """The folds of a repeated cross-validation, e.g. ``"2 x 5"``."""
-    return f"{n_repeats} x {n_splits}"
+    """The folds of a repeated cross-validation, e.g. ``"5"``, or ``"2 × 5"`` when it is
+    repeated."""
+    return str(n_splits) if int(n_repeats) == 1 else f"{n_repeats} × {n_splits}"
 
 
 def standing_reading(low, high, rival):
@@ -194,7 +212,8 @@ def standing_reading(low, high, rival):
 def layout_scores(means):
     """Mean balanced accuracy per token layout, e.g. ``"0.950 with the statistics layout and
     ..."``."""
-    return " and ".join(f"{value:.3f} with the {name} layout" for name, value in means.items())
+    return " and ".join(f"{stats.format_value(value)} with the {name} layout"
+                        for name, value in means.items())
 
 
 # Chapter 03
@@ -234,10 +253,10 @@ def pretraining_evidence(speed_rows, accuracy_rows, target_accuracy, epochs, n_l
         lines.append(
             f"- {row['setup']}, *{row['condition']}*: **{PRETRAINING_SPEED[row['verdict']]}**;"
             f" epochs to a validation accuracy of "
-            f"{target_accuracy:g} (restricted to {epochs}) {row['mean_first']:.1f} against "
-            f"{row['mean_second']:.1f}, paired difference {stats.format_difference(row)}; "
+            f"{target_accuracy:g} (restricted to {epochs}) {stats.format_value(row['mean_first'], 1)} "
+            f"against {stats.format_value(row['mean_second'], 1)}, paired difference {stats.format_difference(row)}; "
             f"validation accuracy {stats.format_difference(accuracy, 3)} ({int(row['pairs'])} "
-            f"repetitions, each the mean of {n_levels} level{'s' if n_levels > 1 else ''}).")
+            f"repetitions, each the mean of {count(n_levels, 'level')}).")
     return "\n".join(lines)
 
 
@@ -247,7 +266,7 @@ def budget_sentence(verdicts, main, faster_rows):
     gains (``faster_rows``, the faster cells' speed differences) end."""
     if len(set(verdicts.values())) == 1:
         sentence = (f"the verdict is *{main}* at every budget tried "
-                    f"({', '.join(map(str, verdicts))} epochs).")
+                    f"({word_list(list(verdicts))} epochs).")
     else:
         sentence = ("the verdict depends on the budget: " + "; ".join(
             f"*{verdict}* at {budget} epochs" for budget, verdict in verdicts.items())
@@ -255,7 +274,7 @@ def budget_sentence(verdicts, main, faster_rows):
     if len(faster_rows):
         narrow = claims.gain_is_narrow(faster_rows["difference"], faster_rows["high"]).any()
         sentence += (" The gain's interval ends "
-                     + ", ".join(f"{-row['high']:.2f} epochs below 0 ({row['setup']}, "
+                     + ", ".join(f"{stats.format_value(-row['high'], 2)} epochs below 0 ({row['setup']}, "
                                  f"*{row['condition']}*)" for _, row in faster_rows.iterrows())
                      + (": close enough that other data or another budget could move it "
                         "to 0." if narrow else "."))
@@ -297,7 +316,7 @@ def best_pretraining_cell(speed_rows, epochs):
 def pretraining_setup(task_names, levels, n_repetitions):
     """Where chapter 03's finding was measured."""
     noun = "level" if len(levels) == 1 else "levels"
-    return f"{word_list(task_names)}; {noun} {word_list(levels)}; {n_repetitions} repetitions"
+    return f"{word_list(task_names)}; {noun} {word_list(levels)}; {count(n_repetitions, 'repetition')}"
 
 
 # Chapter 04
@@ -413,15 +432,17 @@ def cost_finding(differences, speed, by, where, what):
 def scaling_per_solver(differences):
     """Per solver: the exponents with standardized and raw inputs and their paired difference."""
     return "; ".join(
-        f"{row['solver']}: {row['mean_first']:.2f} vs {row['mean_second']:.2f}, difference "
+        f"{row['solver']}: {stats.format_value(row['mean_first'], 2)} vs "
+        f"{stats.format_value(row['mean_second'], 2)}, difference "
         f"{stats.format_interval(row['difference'], row['low'], row['high'], 2)} "
-        f"({row['pairs']} pairs)"
+        f"({count(row['pairs'], 'pair')})"
         for _, row in differences.iterrows())
 
 
 def scaling_evidence(differences, scaling_tokens, found):
     """Evidence for "scales better with standardized inputs" (``found``: outcome per solver)."""
-    return (f"Exponent b of fit time ~ n^b over {len(scaling_tokens)} training sizes "
+    return (rf"Exponent $b$ of fit time $t \approx a\,n^b$ over {len(scaling_tokens)} training "
+            f"sizes "
             f"({min(scaling_tokens)}–{max(scaling_tokens)} tokens), standardized vs raw inputs, "
             f"paired over {runs_text(differences['pairs'])} (repetitions, each fitted "
             f"at every size): {scaling_per_solver(differences)}. Lower with standardized "
@@ -472,10 +493,12 @@ def difference_reading(result, larger, smaller):
     that say no more than its interval: ``larger`` or ``smaller`` when the interval excludes 0,
     "not told apart" otherwise, then the numbers (with the interval's level: 95 %, or its Holm
     level when the row has a ``confidence``)."""
-    value, low, high = (stats.format_value(result[key], 3, signed=True, notation="g")
-                        for key in ("difference", "low", "high"))
-    level = _level_words(result)
-    span = f"{value} ({level} confidence interval {low} to {high}, {result['pairs']} pairs)"
+    keys = ("difference", "low", "high")
+    decimals = stats.shared_decimals([result[key] for key in keys])
+    value, low, high = (stats.format_value(result[key], signed=True, decimals=decimals)
+                        for key in keys)
+    span = (f"{value} ({_level_words(result)} confidence interval {low} to {high}, "
+            f"{count(result['pairs'], 'pair')})")
     words = {"first higher": larger, "first lower": smaller}.get(
         result["verdict"], f"not told apart by these runs ({result['verdict']})")
     return f"{words}: the difference is {span}"
@@ -537,7 +560,8 @@ def multi_head_evidence(h_high, h_low, n_repetitions, family, names):
                 f"(at {stats.format_value(100 * row['confidence'], 3, notation='g')} %)")
 
     return (f"{h_high} against {h_low} heads, paired over {n_repetitions} repetitions, "
-            f"intervals at Bonferroni-Holm levels for the chapter's {len(family)} comparisons: "
+            f"intervals at Bonferroni-Holm levels for the chapter's "
+            f"{count(len(family), 'comparison')}: "
             + "; ".join(quoted(name) for name in names)
             + ". This book's reconstruction of the model and data, not the paper's theorems.")
 
@@ -575,5 +599,5 @@ def step_size_reading(runs):
 
 def multi_head_setup(n_train, steps, scaling):
     """Where chapter 06's finding was measured."""
-    return (f"tokenized mixture, n = {n_train}, {steps} steps, c_H = "
-            f"{'1/sqrt(H)' if scaling == 'sqrt' else '1/H'}")
+    scale = r"1/\sqrt{H}" if scaling == "sqrt" else "1/H"
+    return f"tokenized mixture, $n$ = {n_train}, {steps} steps, $c_H = {scale}$"

@@ -57,7 +57,7 @@ BOUNDS = {name: (0.0, 1.0) for name in (
     "accuracy", "balanced_accuracy", "instance_accuracy", "token_accuracy", "test_accuracy",
     "val_instance_accuracy", "optimality", "matching", "straightness", "w2_path_efficiency",
     "efficiency", "head_accuracy", "residual_optimality", "translation_share",
-    "class translation")} | {name: (0.0, np.inf) for name in (
+    "class translation", "roc_auc", "val_accuracy")} | {name: (0.0, np.inf) for name in (
         "layer_norm_jacobian", "uc_monge_gap", "epochs_run", "best_epoch", "epochs_to_target",
         "patience_epochs")}
 
@@ -194,12 +194,34 @@ def _check_bounds(bounds):
 
 
 #: The notations of :func:`format_value`: fixed decimals (``"f"``) or significant digits
-#: (``"g"``), Python's format types.
+#: (``"g"``, written without an exponent).
 NOTATIONS = ("f", "g")
 
+#: The minus sign of printed numbers (U+2212), not the hyphen-minus a program writes.
+MINUS = "\u2212"
 
-def format_value(value, digits=3, *, signed=False, notation="f"):
-    """One number as the book prints it: ``format(value, f"{sign}.{digits}{notation}")``.
+
+def shared_decimals(values, digits=3):
+    """Decimals that give the largest of ``values`` (in absolute value) ``digits`` significant
+    digits, for numbers printed side by side (an estimate and its interval); at least 0.
+
+    >>> shared_decimals([0.0341, 0.0123, 0.259])
+    3
+    """
+    finite = [abs(float(value)) for value in values if np.isfinite(float(value))]
+    magnitude = max(finite, default=0.0)
+    if magnitude == 0:
+        return max(digits - 1, 0)
+    return max(digits - 1 - int(np.floor(np.log10(magnitude))), 0)
+
+
+def format_value(value, digits=3, *, signed=False, notation="f", decimals=None):
+    """One number as the book prints it: the one function behind every number in its prose.
+
+    ``"f"`` writes ``digits`` decimals; ``"g"`` writes ``digits`` significant digits, in fixed
+    notation (no exponent). Negative numbers get a true minus sign (:data:`MINUS`); with
+    ``signed``, positive ones get ``+``; a number that rounds to zero gets neither. NaN is
+    ``"n/a"``, infinity ``"∞"``.
 
     Parameters
     ----------
@@ -209,17 +231,35 @@ def format_value(value, digits=3, *, signed=False, notation="f"):
     signed : bool, default False
         Print ``+`` before positive numbers (for differences).
     notation : {"f", "g"}, default "f"
+    decimals : int >= 0, optional
+        Decimals to use whatever the notation (:func:`format_interval` passes the decimals
+        that give the largest of its numbers ``digits`` significant digits).
 
     Examples
     --------
     >>> format_value(0.25, 2, signed=True)
     '+0.25'
     >>> format_value(-0.000123, 3, signed=True, notation="g")
-    '-0.000123'
+    '−0.000123'
+    >>> format_value(101659.1845, 3, notation="g")
+    '101659'
+    >>> format_value(-0.0001, 2, signed=True)
+    '0.00'
     """
     digits = check_int(digits, "digits", 0)
     notation = check_choice(notation, "notation", NOTATIONS)
-    return f"{value:{'+' if signed else ''}.{digits}{notation}}"
+    value = float(value)
+    if np.isnan(value):
+        return "n/a"
+    if decimals is None:
+        decimals = digits if notation == "f" else shared_decimals([value], digits)
+    decimals = check_int(decimals, "decimals", 0)
+    text = "\u221e" if np.isinf(value) else f"{abs(value):.{decimals}f}"
+    if text.strip("0.") == "":  # rounds to zero: no sign
+        return text
+    if value < 0:
+        return MINUS + text
+    return "+" + text if signed else text
 
 
 def format_interval(mean, low, high, digits=3, *, unit="", n=None, signed=False, notation="f",
@@ -255,11 +295,15 @@ def format_interval(mean, low, high, digits=3, *, unit="", n=None, signed=False,
     >>> format_interval(2.5, 2.0, 3.1, 1, unit="x")
     '2.5x [2.0, 3.1]'
     >>> format_interval(0.0, 0.0, 0.0, 1, signed=True, collapse=False)
-    '+0.0 [+0.0, +0.0]'
+    '0.0 [0.0, 0.0]'
+    >>> format_interval(0.0341, 0.0123, 0.259, 3, signed=True, notation="g")
+    '+0.034 [+0.012, +0.259]'
     >>> format_interval(0.5, 0.5, 0.5, n=3)
     '0.500 [0.500, 0.500]'
     """
     options = dict(digits=digits, signed=signed, notation=notation)
+    if notation == "g":  # one number of decimals for the three, from the largest
+        options["decimals"] = shared_decimals((mean, low, high), digits)
     if n is not None:
         n = check_int(n, "n", 0)
         short = n == 1
@@ -301,7 +345,7 @@ def format_difference(row, digits=1, *, notation="f"):
     >>> format_difference({"difference": 2.0, "low": 1.0, "high": 3.0})
     '+2.0 [+1.0, +3.0]'
     >>> format_difference({"difference": 0.01234, "low": -0.1, "high": 0.2}, 3, notation="g")
-    '+0.0123 [-0.1, +0.2]'
+    '+0.012 [−0.100, +0.200]'
     """
     return format_interval(row["difference"], row["low"], row["high"], digits, signed=True,
                            notation=notation, collapse=False)
@@ -319,7 +363,7 @@ def interval_text(values, digits=3, seed=0):
     return format_interval(mean, low, high, check_int(digits, "digits", 0), n=n)
 
 
-def interval_table(frame, by, columns, digits=3, seed=0):
+def interval_table(frame, by, columns, digits=3, seed=0, bounds=None):
     """Mean and 95 % confidence interval of ``columns`` in every group of ``by``, as text.
 
     Parameters
@@ -334,6 +378,9 @@ def interval_table(frame, by, columns, digits=3, seed=0):
         Decimals, one for all columns or per column.
     seed : int, default 0
         Seed of the resampling.
+    bounds : dict, optional
+        ``{column: (low, high)}``: the range of a column where it is not (or not only) that of
+        :func:`bounds_of`, e.g. ``{"best_epoch": (0, epochs)}`` for a training budget.
 
     Returns
     -------
@@ -344,6 +391,12 @@ def interval_table(frame, by, columns, digits=3, seed=0):
     """
     by, columns = list(by), list(columns)
     check_columns(frame, [*by, *columns])
+    ranges = {name: bounds_of(name) for name in columns}
+    for name, value in (bounds or {}).items():
+        if name not in ranges:
+            raise ValueError(f"bounds names {name!r}, which is not one of the columns "
+                             f"{columns}.")
+        ranges[name] = _check_bounds(value)
     rows = []
     for keys, group in frame.groupby(by, sort=True):
         keys = keys if isinstance(keys, tuple) else (keys,)
@@ -351,7 +404,7 @@ def interval_table(frame, by, columns, digits=3, seed=0):
         for name in columns:
             places = digits.get(name, 3) if isinstance(digits, dict) else digits
             mean, low, high, n = bootstrap_interval(group[name], seed=seed,
-                                                    bounds=bounds_of(name))
+                                                    bounds=ranges[name])
             row[name] = format_interval(mean, low, high, places, n=n)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -432,11 +485,11 @@ def paired_difference(frame, column, first, second, by):
     return paired_differences(frame, [], ["repetition"], by, first, second, [column]).iloc[0]
 
 
-def interval_frame(frame, by, columns, seed=0):
+def interval_frame(frame, by, columns, seed=0, bounds=None):
     """Mean and 95 % confidence interval of ``columns`` per group of ``by``, as numbers.
 
-    The numeric, long-format companion of :func:`interval_table`, for figures
-    (:func:`otcompanion.plots.interval_panels`) and for prose that quotes the numbers.
+    The numeric, long-format companion of :func:`interval_table` (the same parameters), for
+    figures (:func:`otcompanion.plots.interval_panels`) and for prose that quotes the numbers.
 
     Returns
     -------
@@ -446,12 +499,18 @@ def interval_frame(frame, by, columns, seed=0):
     """
     by, columns = list(by), list(columns)
     check_columns(frame, [*by, *columns])
+    ranges = {name: bounds_of(name) for name in columns}
+    for name, value in (bounds or {}).items():
+        if name not in ranges:
+            raise ValueError(f"bounds names {name!r}, which is not one of the columns "
+                             f"{columns}.")
+        ranges[name] = _check_bounds(value)
     rows = []
     for keys, group in frame.groupby(by, sort=True):
         keys = keys if isinstance(keys, tuple) else (keys,)
         for name in columns:
             mean, low, high, n = bootstrap_interval(group[name], seed=seed,
-                                                    bounds=bounds_of(name))
+                                                    bounds=ranges[name])
             rows.append({**dict(zip(by, keys)), "metric": name, "runs": n, "mean": mean,
                          "low": low, "high": high})
     return pd.DataFrame(rows)

@@ -11,6 +11,8 @@ import jupytext
 import nbformat
 import pytest
 import yaml
+from docutils import nodes
+from docutils.utils import new_document
 from pybtex.database import parse_file, parse_string
 
 from otcompanion import book
@@ -154,6 +156,30 @@ def test_the_theme_s_icon_script_and_search_index_are_left_out_and_nothing_else(
     assert "fontawesome" not in kept and "search" not in kept
     assert "bootstrap.js" in kept and '<script src="../_static/otcompanion.js?v=2"></script>' in kept
     assert otcompanion_site.without_scripts(head, names=()) == head
+
+
+def test_glued_numbers_get_a_true_minus_and_other_text_keeps_its_hyphens():
+    document = new_document("page")
+    paragraph = nodes.paragraph()
+    pasted = [nodes.inline(text, text, classes=["pasted-text"])
+              for text in ("-0.25", "-.5", "[-1, 2]", "x-1", "3 - 2", "0.1")]
+    prose = nodes.inline("-0.25", "-0.25")
+    paragraph.extend([*pasted, prose])
+    document.append(paragraph)
+    otcompanion_site.true_minus(None, document, "page")
+    assert [node.astext() for node in pasted] == [
+        "\u22120.25", "\u2212.5", "[\u22121, 2]", "x-1", "3 - 2", "0.1"]
+    assert prose.astext() == "-0.25"
+
+
+@pytest.mark.parametrize("text", ["at $d$ = 3", "**supported**", "<IPython.core.display.Markdown "
+                                  "object>", "`x`"])
+def test_pasted_text_that_is_markdown_or_an_object_is_a_warning(text, caplog):
+    document = new_document("page")
+    document.append(nodes.paragraph("", "", nodes.inline(text, text, classes=["pasted-text"])))
+    with caplog.at_level("WARNING"):
+        otcompanion_site.true_minus(None, document, "page")
+    assert "glue:md" in caplog.text
 
 
 def test_the_jupytext_download_is_the_notebook_as_a_percent_script(tmp_path):

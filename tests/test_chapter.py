@@ -3,10 +3,12 @@ import sys
 import matplotlib.pyplot as plt
 import myst_nb
 import numpy as np
+import pandas as pd
 import pytest
+from IPython.core.formatters import DisplayFormatter
 from IPython.display import Image, Markdown
 
-from otcompanion import chapter, claims, plots
+from otcompanion import chapter, claims, plots, stats
 
 pytestmark = pytest.mark.usefixtures("book_style")  # tests/conftest.py
 
@@ -169,3 +171,58 @@ def test_provenance_without_the_book_extra_warns_and_lists_no_parameters(monkeyp
     with pytest.warns(UserWarning, match="book extra is not installed"):
         table = chapter.provenance({"seed": 0})
     assert not any(item.startswith("parameter ") for item in table["item"])
+
+
+def test_tables_show_no_numbering_index_readable_headers_and_whole_cells():
+    frame = pd.DataFrame({"setup": ["2 classes", "3 classes"], "monge_gap": [-0.5, 0.25],
+                          "verdict": ["*aligned* " + "x" * 80, "**supported**"]})
+    page = chapter.table_html(frame.iloc[[1, 0]])
+    assert "<th></th>" not in page and "<th>setup</th>" in page
+    assert f"<th>{plots.label('monge_gap')}</th>" in page and "monge_gap" not in page
+    assert "aligned " + "x" * 80 in page and "*" not in page and "..." not in page
+    assert f"<td>{stats.MINUS}0.50</td>" in page and "<td>0.25</td>" in page
+    assert page.index("3 classes") < page.index("2 classes")
+    # An index that names something becomes columns; two header levels are joined.
+    grouped = frame.groupby("setup")[["monge_gap"]].agg(["mean", "max"])
+    page = chapter.table_html(grouped)
+    assert "<th>setup</th>" in page and "<th></th>" not in page
+    assert f"<th>{plots.label('monge_gap')}, mean</th>" in page
+    # Significant digits by quantity, the same decimals down a column, intervals on one line.
+    page = chapter.table_html(pd.DataFrame({
+        "transformer_distance": [101659.1845, 456.4313, np.nan], "accuracy": [0.978, 1.0, 0.5],
+        "interval": ["0.9948 [0.9889, 0.9978]", "x", "y"]}))
+    assert "<td>101659</td>" in page and "<td>456</td>" in page and "<td>n/a</td>" in page
+    assert "<td>1.000</td>" in page and "<td>0.978</td>" in page
+    assert "<td>0.9948\u00a0[0.9889,\u00a00.9978]</td>" in page
+    # A transposed table: quantities in rows, "H = ..." columns; no empty header anywhere.
+    page = chapter.table_html(pd.DataFrame({"H": [1, 4], "monge_gap": [0.5, 0.25]})
+                              .set_index("H").T)
+    assert "<th>quantity</th>" in page and "<th>H = 1</th>" in page
+    assert f"<td>{plots.label('monge_gap')}</td>" in page
+    page = chapter.table_html(pd.DataFrame([{"instances": 5}]).T.rename(columns={0: ""}))
+    assert "<th></th>" not in page and "<th>value</th>" in page
+    with pytest.raises(TypeError, match="DataFrame"):
+        chapter.table_html([1, 2])
+
+
+def test_begin_makes_table_html_the_html_of_a_dataframe(monkeypatch):
+    shell = type("Shell", (), {"display_formatter": DisplayFormatter()})()
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    chapter.begin("00_data")
+    frame = pd.DataFrame({"fit_seconds": [1.0]})
+    formatted, _ = shell.display_formatter.format(frame)
+    assert formatted["text/html"] == chapter.table_html(frame)
+    assert "fit_seconds" in formatted["text/plain"]
+
+
+def test_state_findings_glues_bullets_for_the_chapter_box(glued):
+    chapter.state_findings(["Level 4 separates the classes.", " Standardization shrinks it. "])
+    assert glued[chapter.FINDINGS_GLUE][0].data == (
+        "- Level 4 separates the classes.\n- Standardization shrinks it.")
+
+
+@pytest.mark.parametrize("bullets, error", [("one", TypeError), ([], TypeError),
+                                             (["ok", " "], ValueError), ([3], ValueError)])
+def test_state_findings_rejects_what_is_not_a_list_of_sentences(bullets, error):
+    with pytest.raises(error, match="bullet"):
+        chapter.state_findings(bullets)

@@ -55,24 +55,26 @@ def text_outputs(path):
                      for output in cell.get("outputs", []))
 
 
-def test_attention_tracing_runs_reproduces_and_follows_its_seed(tmp_path):
-    first, second, other = (tmp_path / f"{name}.ipynb" for name in ("first", "second", "other"))
+def test_attention_tracing_runs_and_follows_its_seed(tmp_path):
+    # That the same parameters give the same page is checked once, on 00_data (test_cli.py),
+    # and for training itself whatever the processor settings (test_cpu_paths.py).
+    first, other = (tmp_path / f"{name}.ipynb" for name in ("first", "other"))
     book.run_chapter("01_attention_tracing", TRACING_TINY, output=first, echo=None)
-    book.run_chapter("01_attention_tracing", TRACING_TINY, output=second, echo=None)
     book.run_chapter("01_attention_tracing", {**TRACING_TINY, "seed": 4}, output=other,
                      echo=None)
     # Learning curves, map, paths, sublayer stages, attention heads, attention couplings.
     assert len(figures(first)) == 6
-    assert figures(first) == figures(second)
     assert figures(first) != figures(other)
     assert "distinct moves" in text_outputs(first)
     values = glued(first)
-    assert values == glued(second)
+    assert values != glued(other)
+    assert "Test instance accuracy" in values["chapter-findings"]
     assert values["n-paths"] == "5"
     assert float(values["attention-uniform"]) == 1 / TRACING_TINY["n_tokens"]
     assert 1 / TRACING_TINY["n_tokens"] <= float(values["attention-max"]) <= 1
     assert "(2 classes)" in values["straightness"] and "(3 classes)" in values["straightness"]
-    assert 1 <= int(values["moves-in-instance"]) <= int(values["moves-overall-max"])
+    assert re.fullmatch(r"1 distinct move|\d+ distinct moves", values["moves-in-instance"])
+    assert 1 <= int(values["moves-in-instance"].split()[0]) <= int(values["moves-overall-max"])
     assert float(values["logit-change-low"]) <= float(values["logit-change-high"])
 
 
@@ -162,7 +164,7 @@ def test_biomedical_case_runs_on_the_bundled_table(tmp_path):
     assert "OT classifier" in text and "gradient boosting" in text and "569" in text
     assert len(figures(out)) == 2  # scores over folds, the OT classifier's mapped space
     values = glued(out)
-    assert values["n-models"] == "6" and values["n-folds"] == "1 x 2"
+    assert values["n-models"] == "6" and values["n-folds"] == "2"
     assert "breast-cancer table" in values["data-source"]
     assert float(values["baseline-low"]) <= float(values["baseline-high"])
     for key in ("ot", "tf"):
@@ -209,7 +211,7 @@ def test_dummy_gaussian_runs_and_publishes_computed_verdicts(tmp_path):
     assert (findings["chapter"] == "dummy").all()
     # The evidence states computed numbers: runs, intervals, every solver of the scaling study.
     assert findings["evidence"].str.contains(r"paired over \d+ runs").all()
-    with_interval = findings["evidence"].str.contains(r"\d+\.\d+ \[-?\d+\.\d+, -?\d+\.\d+\]")
+    with_interval = findings["evidence"].str.contains(r"\d+\.\d+ \[−?\d+\.\d+, −?\d+\.\d+\]")
     assert with_interval[~findings["claim"].isin(["ot classifier cost",
                                                   "ot classifier geometry"])].all()
     geometry = findings[findings["claim"] == "ot classifier geometry"].iloc[0]
@@ -268,7 +270,9 @@ def test_multi_head_runs_and_glues_numbers_computed_from_its_runs(tmp_path, monk
                          for H in (1, 4) for repetition in range(2)])
     margin = stats.paired_differences(runs, [], ["repetition"], "n_heads", 4, 1,
                                       ["ntk_margin_init"]).iloc[0]
-    assert f"{margin['difference']:+.3g}" in values["mh-margin"]
+    quoted = re.search(r"the difference is ([+−]?[\d.]+)", values["mh-margin"]).group(1)
+    decimals = len(quoted.split(".")[1]) if "." in quoted else 0
+    assert quoted == stats.format_value(margin["difference"], signed=True, decimals=decimals)
     assert f"{margin['pairs']} pairs" in values["mh-margin"]
     assert values["mh-h-high"] == "4" and values["mh-bridge-runs"] == "4"
     # The linearization distance quoted for the most heads is the runs' own.

@@ -72,7 +72,7 @@ def test_biomedical_phrases():
     assert prose.data_source("", "target", "measurements") == (
         "scikit-learn breast-cancer table, layout 'measurements'")
     assert prose.data_source("a.csv", "y", "measurements") == "CSV file a.csv (target column 'y')"
-    assert prose.fold_count(2, 5) == "2 x 5"
+    assert prose.fold_count(2, 5) == "2 \u00d7 5" and prose.fold_count(1, 5) == "5"
     assert prose.standing_reading(0.01, 0.02, "MLP").endswith("a lead over every other model")
     assert prose.standing_reading(-0.02, -0.01, "MLP").endswith("so it trails the MLP")
     assert prose.standing_reading(-0.01, 0.01, "MLP").endswith("do not rank the two")

@@ -25,8 +25,8 @@ def test_head_draw_reads_each_task():
     draw = pd.DataFrame([_row(-1.0, -2.0, -0.5, "first lower", setup="2 classes"),
                          _row(0.2, -0.1, 0.4, "no difference detected", setup="3 classes")])
     assert prose.head_draw(draw) == (
-        "2 classes: -1.0 [-2.0, -0.5] epochs (sooner with the one head); "
-        "3 classes: +0.2 [-0.1, +0.4] epochs (no difference detected).")
+        "2 classes: \u22121.0 [\u22122.0, \u22120.5] epochs (sooner with the one head); "
+        "3 classes: +0.2 [\u22120.1, +0.4] epochs (no difference detected).")
 
 
 def test_pretraining_evidence_pairs_speed_and_accuracy_rows():
@@ -36,8 +36,8 @@ def test_pretraining_evidence_pairs_speed_and_accuracy_rows():
     text = prose.pretraining_evidence(speed, accuracy, 1.0, 20, 1)
     assert text == ("- 2 classes, *c*: **faster with pretraining**; epochs to a validation "
                     "accuracy of 1 (restricted to 20) "
-                    "3.0 against 4.0, paired difference -1.0 [-2.0, -0.5]; validation accuracy "
-                    "+0.010 [+0.000, +0.020] (5 repetitions, each the mean of 1 level).")
+                    "3.0 against 4.0, paired difference \u22121.0 [\u22122.0, \u22120.5]; validation accuracy "
+                    "+0.010 [0.000, +0.020] (5 repetitions, each the mean of 1 level).")
     assert "mean of 4 levels" in prose.pretraining_evidence(speed, accuracy, 1.0, 20, 4)
 
 
@@ -45,7 +45,7 @@ def test_budget_sentence():
     faster = pd.DataFrame([{"setup": "2 classes", "condition": "c", "difference": -2.0,
                             "high": -0.1}])
     same = prose.budget_sentence({10: "supported", 20: "supported"}, "supported", faster)
-    assert same == ("the verdict is *supported* at every budget tried (10, 20 epochs). The "
+    assert same == ("the verdict is *supported* at every budget tried (10 and 20 epochs). The "
                     "gain's interval ends 0.10 epochs below 0 (2 classes, *c*): close enough "
                     "that other data or another budget could move it to 0.")
     differ = prose.budget_sentence({10: "inconclusive", 20: "supported"}, "supported",
@@ -98,12 +98,12 @@ def test_accuracy_finding_and_worst_shortfall():
         "runs per setup: both models at 1.000 in every run in 1 of 2 setups (uninformative: "
         "they cannot tell the models apart); among the others, the 95 % interval lies above "
         "−0.05 (at most 0.05 lower) in 0 of 1 setups and wholly below it in 1; lowest mean "
-        "difference 3 classes, level 1: -0.100 [-0.150, -0.060].")
+        "difference 3 classes, level 1: \u22120.100 [\u22120.150, \u22120.060].")
     only_ceiling = prose.accuracy_finding(_differences().iloc[:1], ["setup", "level"], 0.05,
                                           "here")[0]
     assert only_ceiling["verdict"] == "uninformative"
     rule = _differences().assign(variant=["T =  5, 45 train", "T = 20, 45 train"])
-    assert prose.worst_shortfall(rule) == "-0.100 [-0.150, -0.060] (3 classes, T = 20, 45 train)"
+    assert prose.worst_shortfall(rule) == "\u22120.100 [\u22120.150, \u22120.060] (3 classes, T = 20, 45 train)"
 
 
 def test_cost_finding_quotes_the_extreme_speed_ups():
@@ -126,9 +126,10 @@ def test_scaling_and_geometry_sentences():
     exponents = pd.DataFrame([{"solver": "exact", "mean_first": 1.0, "mean_second": 1.2,
                                "difference": -0.2, "low": -0.3, "high": -0.1, "pairs": 5}])
     assert prose.scaling_per_solver(exponents) == \
-        "exact: 1.00 vs 1.20, difference -0.20 [-0.30, -0.10] (5 pairs)"
+        "exact: 1.00 vs 1.20, difference \u22120.20 [\u22120.30, \u22120.10] (5 pairs)"
     evidence = prose.scaling_evidence(exponents, [480, 960], ["support"])
-    assert evidence.startswith("Exponent b of fit time ~ n^b over 2 training sizes (480–960 "
+    assert evidence.startswith(r"Exponent $b$ of fit time $t \approx a\,n^b$ over 2 training "
+                               "sizes (480–960 "
                                "tokens)")
     assert evidence.endswith("Lower with standardized inputs in 1 of 1 solvers, higher in 0.")
     assert prose.scaling_setup(4, [480, 960]) == "3 classes, level 4; 4 solvers; 480–960 tokens"
@@ -137,11 +138,11 @@ def test_scaling_and_geometry_sentences():
                              {"setting": "radius: 3", "difference": 0.0, "low": -0.1,
                               "high": 0.1, "pairs": 20}])
     found = ["support", "undecided"]
-    assert prose.lowering_settings(geometry, found) == "radius: 1 (-0.200 [-0.300, -0.100])"
+    assert prose.lowering_settings(geometry, found) == "radius: 1 (\u22120.200 [\u22120.300, \u22120.100])"
     assert prose.lowering_settings(geometry, ["undecided"] * 2) == "none"
     assert prose.geometry_evidence(geometry, found).endswith(
         "paired over 20 runs: 1 of 2 settings lower it with an interval below 0 (radius: 1 "
-        "-0.200 [-0.300, -0.100]).")
+        "\u22120.200 [\u22120.300, \u22120.100]).")
 
 
 # Chapter 06
@@ -150,14 +151,14 @@ def test_difference_reading_and_its_collections():
     lower = _row(-0.5, -0.75, -0.25, "first lower", pairs=5)
     unresolved = _row(0.1, -0.1, 0.3, "no difference detected", pairs=5)
     assert prose.difference_reading(lower, "higher", "lower") == (
-        "lower: the difference is -0.5 (95 % confidence interval -0.75 to -0.25, 5 pairs)")
+        "lower: the difference is \u22120.500 (95 % confidence interval \u22120.750 to \u22120.250, 5 pairs)")
     assert prose.difference_reading(unresolved, "higher", "lower").startswith(
         "not told apart by these runs (no difference detected): the difference is +0.1")
     assert prose.size_gap({1: lower, 8: lower}, 200).startswith(
         "with 1 head it is smaller at n = 200: ")
     assert "; with 8 heads it is smaller at n = 200" in prose.size_gap({1: lower, 8: lower}, 200)
     assert prose.bridge_findings({"instance_accuracy": lower}, 20).startswith(
-        "instance accuracy is lower with 20 heads: the difference is -0.5")
+        "instance accuracy is lower with 20 heads: the difference is \u22120.5")
     assert prose.lazier_answer(True) == "Yes, in this model"
     assert prose.lazier_answer(False) == "Not shown by these runs"
 
@@ -168,11 +169,11 @@ def test_multi_head_finding_sentences():
     evidence = prose.multi_head_evidence(32, 1, 5, family, ["test error"])
     assert evidence == (
         "32 against 1 heads, paired over 5 repetitions, intervals at Bonferroni-Holm levels "
-        "for the chapter's 1 comparisons: test error -0.5 [-0.75, -0.25] (at 99.5 %). This "
+        "for the chapter's 1 comparison: test error \u22120.500 [\u22120.750, \u22120.250] (at 99.5 %). This "
         "book's reconstruction of the model and data, not the paper's theorems.")
     claims.finding("multi-head", "supported", evidence)  # a valid finding
     assert prose.multi_head_setup(50, 200, "sqrt") == \
-        "tokenized mixture, n = 50, 200 steps, c_H = 1/sqrt(H)"
+        r"tokenized mixture, $n$ = 50, 200 steps, $c_H = 1/\sqrt{H}$"
     assert prose.multi_head_setup(50, 200, "mean").endswith("c_H = 1/H")
 
 

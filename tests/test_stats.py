@@ -1,5 +1,7 @@
 """Bootstrap intervals, interval tables and paired differences."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -184,6 +186,24 @@ TRIPLES = [(a, b, c) for a in VALUES for b in VALUES[::3] for c in VALUES[1::3]]
     (v, v, v) for v in VALUES]
 
 
+NUMBER = re.compile(r"([+-]?)(\d+(?:\.\d*)?|inf|nan)")
+
+
+def _printed(text):
+    """Python's formatting of numbers in ``text`` as the book prints them: a true minus, no
+    sign on a number that rounds to zero, "n/a" for NaN and "∞" for infinity."""
+    def number(match):
+        sign, body = match.groups()
+        if body == "nan":
+            return "n/a"
+        body = "∞" if body == "inf" else body
+        if body.strip("0.") == "":
+            return body
+        return {"-": stats.MINUS, "+": "+", "": ""}[sign] + body
+
+    return NUMBER.sub(number, text)
+
+
 def _old_stats_format(mean, low, high, n, places):
     """``otcompanion.stats._format`` before it became :func:`stats.format_interval`."""
     if n == 0:
@@ -207,40 +227,37 @@ def _chapter_04_interval(mean, low, high, digits=3, unit=""):
     return f"{mean:.{digits}f}{unit} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def _chapter_06_span(result):
-    """The interval part of notebooks/06_multi_head.py ``verdict``."""
-    return (f"{result['difference']:+.3g} (95 % bootstrap interval {result['low']:+.3g} to "
-            f"{result['high']:+.3g}, {result['pairs']} pairs)")
-
-
-def _chapter_06_finding(result):
-    """The interval text of notebooks/06_multi_head.py's published finding."""
-    return f"{result['difference']:+.3g} [{result['low']:+.3g}, {result['high']:+.3g}]"
-
-
 @pytest.mark.parametrize("digits", [0, 1, 2, 3, 4])
 def test_format_interval_writes_what_the_old_helpers_wrote(digits):
     for mean, low, high in TRIPLES:
         for n in (0, 1, 2, 20):
-            assert stats.format_interval(mean, low, high, digits, n=n) == _old_stats_format(
-                mean, low, high, n, digits)
+            assert stats.format_interval(mean, low, high, digits, n=n) == _printed(
+                _old_stats_format(mean, low, high, n, digits))
         row = {"difference": mean, "low": low, "high": high}
         assert stats.format_interval(mean, low, high, digits, signed=True, collapse=False) \
-            == _chapter_03_interval_text(row, digits)
+            == _printed(_chapter_03_interval_text(row, digits))
         for unit in ("", " s", "x"):
             assert stats.format_interval(mean, low, high, digits, unit=unit) \
-                == _chapter_04_interval(mean, low, high, digits, unit)
+                == _printed(_chapter_04_interval(mean, low, high, digits, unit))
 
 
-def test_format_interval_writes_what_chapter_06_wrote():
-    for mean, low, high in TRIPLES:
-        result = {"difference": mean, "low": low, "high": high, "pairs": 12}
-        assert stats.format_interval(mean, low, high, 3, signed=True, notation="g",
-                                     collapse=False) == _chapter_06_finding(result)
-        signed_g = dict(digits=3, signed=True, notation="g")
-        assert (f"{stats.format_value(mean, **signed_g)} (95 % bootstrap interval "
-                f"{stats.format_value(low, **signed_g)} to {stats.format_value(high, **signed_g)}, "
-                f"{result['pairs']} pairs)") == _chapter_06_span(result)
+def test_significant_digits_are_shared_by_an_interval_and_never_need_an_exponent():
+    def g(mean, low, high):
+        return stats.format_interval(mean, low, high, 3, signed=True, notation="g",
+                                     collapse=False)
+
+    assert g(0.0341, 0.0123, 0.259) == "+0.034 [+0.012, +0.259]"
+    assert g(-0.067, -0.172, 0.038) == "−0.067 [−0.172, +0.038]"
+    assert g(101659.1845, 100000.0, 103000.0) == "+101659 [+100000, +103000]"
+    assert g(0.0, 0.0, 0.0) == "0.00 [0.00, 0.00]"
+    assert stats.format_value(-0.000123, 3, notation="g") == "−0.000123"
+    assert stats.format_value(1e6, 2, notation="g") == "1000000"
+    assert stats.format_value(99.6, 3, notation="g") == "99.6"
+    for value in (-123.456, -0.5, 0.04999, 2.5, 1e-7):
+        text = stats.format_value(value, 3, notation="g")
+        digits = text.lstrip(stats.MINUS).replace(".", "").lstrip("0")
+        assert len(digits) == 3 and "e" not in text, text
+        assert float(text.replace(stats.MINUS, "-")) == pytest.approx(value, rel=5e-3)
 
 
 def test_interval_text_and_table_keep_their_strings():
@@ -248,12 +265,12 @@ def test_interval_text_and_table_keep_their_strings():
     for values in ([], [0.5], [np.nan, 2.0], [1.0, 1.0, 1.0], rng.normal(size=12),
                    -rng.uniform(size=7), [0.0, 0.0, -0.0]):
         for digits in (0, 2, 3, 4):
-            assert stats.interval_text(values, digits=digits) == _old_stats_format(
-                *stats.bootstrap_interval(values), digits)
+            assert stats.interval_text(values, digits=digits) == _printed(_old_stats_format(
+                *stats.bootstrap_interval(values), digits))
     frame = pd.DataFrame({"g": [1, 1, 1, 2], "x": [0.1, -0.3, np.nan, 7.0]})
     table = stats.interval_table(frame, ["g"], ["x"], digits={"x": 2})
-    assert table["x"].tolist() == [_old_stats_format(*stats.bootstrap_interval([0.1, -0.3]), 2),
-                                   "7.00"]
+    assert table["x"].tolist() == [
+        _printed(_old_stats_format(*stats.bootstrap_interval([0.1, -0.3]), 2)), "7.00"]
 
 
 def test_format_value_and_interval_check_their_arguments():
@@ -285,7 +302,7 @@ def _chapter_04_speed_up(frame, by, column, seed=0):
 def _chapter_04_difference_table(differences, digits=3):
     """notebooks/04_dummy_gaussian.py ``difference_table``."""
     table = differences.copy()
-    table["OT − Transformer [95 % CI]"] = [_chapter_04_interval(*values, digits=digits)
+    table["OT − Transformer [95 % CI]"] = [_printed(_chapter_04_interval(*values, digits=digits))
                                            for values in
                                            table[["difference", "low", "high"]].to_numpy()]
     return table.drop(columns=["difference", "low", "high"]).rename(
@@ -351,9 +368,9 @@ def test_format_difference_is_signed_and_always_writes_the_interval():
         return stats.format_interval(difference, low, high, digits, signed=True,
                                      notation=notation, collapse=False)
 
-    assert signed(-1.25, -2.0, -0.5) == "-1.2 [-2.0, -0.5]"
-    assert signed(0.0, 0.0, 0.0, 3) == "+0.000 [+0.000, +0.000]"
-    assert signed(0.01234, -0.1, 0.2, 3, "g") == "+0.0123 [-0.1, +0.2]"
+    assert signed(-1.25, -2.0, -0.5) == "−1.2 [−2.0, −0.5]"
+    assert signed(0.0, 0.0, 0.0, 3) == "0.000 [0.000, 0.000]"
+    assert signed(0.01234, -0.1, 0.2, 3, "g") == "+0.012 [−0.100, +0.200]"
     row = pd.Series({"difference": 2.0, "low": 1.0, "high": 3.0})
     assert stats.format_difference(row) == "+2.0 [+1.0, +3.0]"
     assert stats.format_difference(row, 3) == "+2.000 [+1.000, +3.000]"
@@ -362,7 +379,7 @@ def test_format_difference_is_signed_and_always_writes_the_interval():
     # As a row-wise apply, the way chapter 03 writes its table.
     frame = pd.DataFrame({"difference": [-1.25, 0.0], "low": [-2.0, 0.0], "high": [-0.5, 0.0]})
     assert frame.apply(stats.format_difference, axis=1, digits=3).tolist() == [
-        "-1.250 [-2.000, -0.500]", "+0.000 [+0.000, +0.000]"]
+        "−1.250 [−2.000, −0.500]", "0.000 [0.000, 0.000]"]
 
 
 def _two_setups():
@@ -410,7 +427,7 @@ def test_difference_table_renames_and_rounds():
                                    names={"mean_first": "a", "mean_second": "b"})
     assert table.to_dict("records") == [{"quantity": "x", "pairs": 3, "a": 0.123, "b": 0.2,
                                          "verdict": "first lower",
-                                         "a − b [95 % CI]": "-0.077 [-0.100, -0.050]"}]
+                                         "a − b [95 % CI]": "\u22120.077 [\u22120.100, \u22120.050]"}]
     # A pair of names is the "<name> mean" case of the same renaming.
     pd.testing.assert_frame_equal(
         stats.difference_table(differences, names=("a", "b")),
@@ -474,3 +491,26 @@ def test_holm_paired_differences_widen_the_family_and_keep_the_simultaneous_leve
     assert table.loc[0, "high"] - table.loc[0, "low"] > plain.loc[0, "high"] - plain.loc[0, "low"]
     with pytest.raises(ValueError, match=r"values \['d'\] are not in column 'setting'"):
         stats.holm_paired_differences(frame, ["repetition"], "setting", "thesis", ["d"], "y")
+
+
+def test_interval_table_keeps_intervals_within_a_budget_it_is_given():
+    frame = pd.DataFrame({"g": [1] * 6, "best_epoch": [10, 200, 200, 15, 200, 190],
+                          "roc_auc": [0.99, 1.0, 1.0, 0.97, 1.0, 1.0]})
+    free = stats.interval_table(frame, ["g"], ["best_epoch"], digits=0)
+    capped = stats.interval_table(frame, ["g"], ["best_epoch", "roc_auc"], digits=0,
+                                  bounds={"best_epoch": (0, 200)})
+    high = float(free["best_epoch"][0].split(", ")[1].rstrip("]"))
+    assert high > 200  # the bootstrap's interval passes the budget without it
+    assert capped["best_epoch"][0].endswith(", 200]")
+    assert float(capped["roc_auc"][0].split(", ")[1].rstrip("]")) <= 1
+    with pytest.raises(ValueError, match="not one of the columns"):
+        stats.interval_table(frame, ["g"], ["roc_auc"], bounds={"best_epoch": (0, 200)})
+    with pytest.raises(ValueError, match="low < high"):
+        stats.interval_table(frame, ["g"], ["best_epoch"], bounds={"best_epoch": (5, 1)})
+
+
+def test_interval_frame_takes_the_same_bounds_as_interval_table():
+    frame = pd.DataFrame({"g": [1] * 6, "best_epoch": [10, 200, 200, 15, 200, 190]})
+    capped = stats.interval_frame(frame, ["g"], ["best_epoch"], bounds={"best_epoch": (0, 200)})
+    assert capped["high"].iloc[0] == 200
+    assert stats.interval_frame(frame, ["g"], ["best_epoch"])["high"].iloc[0] > 200

@@ -16,6 +16,9 @@ Loaded by Jupyter Book as a local extension (``sphinx.local_extensions`` in ``_c
   its combined ``tex-chtml.js`` (1.2 MB, most of it the context menu); the pages load MathJax's
   ``startup.js`` instead (:data:`MATHJAX_PATH`), which loads only the components that
   ``mathjax3_config`` in ``_config.yml`` lists.
+- Numbers glued into the prose with a format spec (``{glue:text}`key:.3f```) are formatted by
+  myst-nb with Python's ``format``, which writes a hyphen for minus; :func:`true_minus` gives
+  them the true minus sign that :func:`otcompanion.stats.format_value` writes everywhere else.
 - docutils marks each bibliography entry ``role="doc-biblioentry"`` inside a ``role="list"``
   container; that role is deprecated and a list must hold list items (WAI-ARIA 1.2, "list"), so
   the entries become ``role="listitem"``.
@@ -28,13 +31,18 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+from docutils import nodes
 from markupsafe import Markup
+from sphinx.util import logging
+
+from otcompanion.stats import MINUS
 
 # Scripts of the theme's head that the book's pages do without (see the module's docstring).
 DROPPED_SCRIPTS = ("fontawesome.js", "searchtools.js", "language_data.js", "searchindex.js")
 SCRIPT = re.compile(r'\s*<script\b[^>]*\bsrc="(?:[^"]*/)?([^"/?]+)(?:\?[^"]*)?"[^>]*>\s*</script>')
 BIBLIOENTRY = 'role="doc-biblioentry"'
 MATHJAX_PATH = "mathjax/startup.js"
+logger = logging.getLogger(__name__)
 
 
 def without_scripts(html, names=DROPPED_SCRIPTS):
@@ -106,12 +114,39 @@ def use_mathjax_components(app, config):
     config.mathjax_path = MATHJAX_PATH
 
 
+# A hyphen-minus that is a sign: at the start, or after a space or an opening bracket, before a
+# digit or a decimal point.
+SIGN = re.compile(r"(^|(?<=[\s(\[]))-(?=[\d.])")
+
+
+# Markdown that ``{glue:text}`` would paste as raw characters (math, emphasis, code), or a
+# Python object's default representation.
+MARKUP = re.compile(r"\$|\*\*?\w|`|<[\w.]+ object")
+
+
+def true_minus(app, doctree, docname):
+    """Numbers pasted by ``{glue:text}`` get the true minus sign (U+2212) instead of ``-``;
+    pasted text that is Markdown or an object's representation is a warning (use
+    ``{glue:md}``), which fails the book's build in ``make test``."""
+    for node in doctree.findall(nodes.inline):
+        if "pasted-text" not in node.get("classes", ()):
+            continue
+        if MARKUP.search(node.astext()):
+            logger.warning(f"{{glue:text}} pastes {node.astext()[:60]!r} as raw text: glue "
+                           f"it with {{glue:md}}", location=node)
+        for text in list(node.findall(nodes.Text)):
+            fixed = SIGN.sub(MINUS, text.astext())
+            if fixed != text.astext():
+                text.parent.replace(text, nodes.Text(fixed))
+
+
 def add_template_helpers(app, pagename, templatename, context, doctree):
     context["without_scripts"] = without_scripts
 
 
 def setup(app):
     app.connect("config-inited", use_mathjax_components)
+    app.connect("doctree-resolved", true_minus)
     app.connect("html-page-context", add_jupytext_download, priority=502)
     app.connect("html-page-context", repository_icon_without_brand_font, priority=502)
     app.connect("html-page-context", fix_bibliography_roles)

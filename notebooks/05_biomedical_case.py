@@ -268,14 +268,10 @@ for name, key in (("OT classifier", "ot"), ("Transformer", "tf")):  # where each
     rival = per_fold.drop(columns=name).mean().idxmax()  # the best other model
     difference = per_fold[name] - per_fold[rival]
     _, low, high, _ = stats.bootstrap_interval(difference)
-    standings.append(
-        f"The {name} ranks {ranked[name]} of {len(means)} by mean balanced accuracy "
-        f"({stats.format_value(means.loc[name, 'balanced_accuracy'])}); minus the {rival}'s, "
-        f"fold by fold: {stats.interval_text(difference)}, "
-        f"{prose.standing_reading(low, high, rival)}. Median fit time "
-        f"{stats.format_value(median_seconds[name], 2)} s, "
-        f"{stats.format_value(median_seconds[name] / fastest_baseline, 0)} times the fastest "
-        f"baseline's.")
+    standings.append(prose.standing_finding(
+        name, ranked[name], len(means), means.loc[name, "balanced_accuracy"], rival,
+        stats.interval_text(difference), prose.standing_reading(low, high, rival),
+        median_seconds[name], median_seconds[name] / fastest_baseline))
     chapter.glue(f"{key}-rank", int(ranked[name]))
     chapter.glue(f"{key}-balanced", float(means.loc[name, "balanced_accuracy"]))
     chapter.glue(f"{key}-rival", str(rival))

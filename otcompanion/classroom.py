@@ -640,7 +640,9 @@ def graded_exercises(chapter):
 # --------------------------------------------------------------------------------------------
 
 _GLUE_ROLE = re.compile(r"\{glue(?::(text|md|any))?\}`([^`:]+)(?::([^`]*))?`")
-_FENCE = re.compile(r"^```\{([\w:-]+)\}[ \t]*([^\n]*)\n(.*?)^```[ \t]*$\n?", re.M | re.S)
+# A MyST directive fenced by three or more backticks (an admonition of four may hold a directive
+# of three).
+_FENCE = re.compile(r"^(`{3,})\{([\w:-]+)\}[ \t]*([^\n]*)\n(.*?)^\1[ \t]*$\n?", re.M | re.S)
 _TARGET = re.compile(r"^\([\w.:-]+\)=[ \t]*\n", re.M)
 
 
@@ -684,10 +686,13 @@ def _glued_text(name, spec, kind, glued):
     return value.strip() if isinstance(value, str) else str(value)
 
 
-def _fence(match):
-    """A MyST directive as plain Markdown: a figure's caption, an admonition as a quote."""
-    kind, argument, body = match.groups()
-    text = _directive_body(body)
+def _fence(match, glued):
+    """A MyST directive as plain Markdown: a figure's caption, glued Markdown as its text, an
+    admonition as a quote (the directives inside it first)."""
+    _, kind, argument, body = match.groups()
+    if kind in ("glue:md", "glue"):
+        return _glued_text(argument.strip(), None, "md", glued) + "\n"
+    text = _directive_body(_FENCE.sub(lambda inner: _fence(inner, glued), body))
     if kind == "glue:figure":
         return (f"**Figure {argument}** (drawn by the code cell above when you run the "
                 f"notebook). {text}\n")
@@ -717,7 +722,8 @@ def for_students(markdown, glued=None):
     student's own run computes, read from that student's executed solution (``glued``,
     :func:`glued_values`; without it, the name and "computed when the notebook runs");
     ``{glue:figure}`` directives become their caption (the figure appears where the student's
-    run draws it); other directives become quotes; API, cross-reference and citation roles
+    run draws it), ``{glue:md}`` directives the glued Markdown; other directives become quotes
+    (with what they hold converted the same way); API, cross-reference and citation roles
     become code or text; reference targets ``(name)=`` are dropped.
 
     Parameters
@@ -734,7 +740,7 @@ def for_students(markdown, glued=None):
     glued = glued or {}
     markdown = _GLUE_ROLE.sub(lambda m: _glued_text(m.group(2).strip(), m.group(3), m.group(1),
                                                     glued), markdown)
-    markdown = _FENCE.sub(_fence, _TARGET.sub("", markdown))
+    markdown = _FENCE.sub(lambda match: _fence(match, glued), _TARGET.sub("", markdown))
     return _ROLE.sub(_role, markdown)
 
 

@@ -197,6 +197,18 @@ def fold_count(n_repeats, n_splits):
     return str(n_splits) if int(n_repeats) == 1 else f"{n_repeats} × {n_splits}"
 
 
+def standing_finding(name, rank, n_models, balanced, rival, difference, reading, seconds,
+                     times):
+    """Chapter 05's finding for one model, one sentence: its rank by mean balanced accuracy,
+    the fold-by-fold difference to the best other model (``difference``: its interval text;
+    ``reading``: :func:`standing_reading`) and its median fit time (``times`` that of the
+    fastest baseline)."""
+    return (f"The {name} ranks {rank} of {n_models} by mean balanced accuracy "
+            f"({stats.format_value(balanced)}); minus the {rival}'s, fold by fold: "
+            f"{difference}, {reading}. Median fit time {stats.format_value(seconds, 2)} s, "
+            f"{stats.format_value(times, 0)} times the fastest baseline's.")
+
+
 def standing_reading(low, high, rival):
     """What the interval ``[low, high]`` of a model's paired difference in balanced accuracy
     with its best ``rival`` says (:func:`otcompanion.claims.paired_verdict`): a lead, a deficit,
@@ -479,13 +491,20 @@ def geometry_evidence(differences, found):
 # Chapter 06
 
 
+def _percent(confidence):
+    """A confidence level as a percentage, three significant digits at most: ``"99"``,
+    ``"99.5"``, ``"99.75"`` is ``"99.8"``."""
+    text = stats.format_value(100 * float(confidence), 3, notation="g")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _level_words(result):
     """"95 %", or for a row drawn at a Holm level (a ``confidence`` other than 0.95,
     :func:`otcompanion.experiments.heads.holm_differences`) e.g. "Holm-adjusted 99.7 %"."""
     confidence = float(result.get("confidence", stats.CONFIDENCE))
     if confidence == stats.CONFIDENCE:
         return "95 %"
-    return f"Holm-adjusted {stats.format_value(100 * confidence, 3, notation='g')} %"
+    return f"Holm-adjusted {_percent(confidence)} %"
 
 
 def difference_reading(result, larger, smaller):
@@ -557,7 +576,7 @@ def multi_head_evidence(h_high, h_low, n_repetitions, family, names):
     def quoted(name):
         row = family.loc[name]
         return (f"{name} {stats.format_difference(row, 3, notation='g')} "
-                f"(at {stats.format_value(100 * row['confidence'], 3, notation='g')} %)")
+                f"(at {_percent(row['confidence'])} %)")
 
     return (f"{h_high} against {h_low} heads, paired over {n_repetitions} repetitions, "
             f"intervals at Bonferroni-Holm levels for the chapter's "

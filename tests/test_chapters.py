@@ -101,7 +101,11 @@ PRETRAINING_TINY = {"tasks": [2, 3], "levels": [1], "n_repetitions": 3, "epochs"
                     "sensitivity_repetitions": 2, "radius_factors": [2.0], "shorter_budgets": [2]}
 
 
-def test_mlp_pretraining_publishes_the_verdict_its_runs_give(tmp_path):
+def test_mlp_pretraining_publishes_the_verdict_its_runs_give(tmp_path, monkeypatch):
+    # The runs are cached in a folder of this test's own, so that the check below reads the
+    # very runs the chapter trained instead of training them again.
+    monkeypatch.setenv("OTCOMPANION_NO_CACHE", "0")
+    monkeypatch.setenv("OTCOMPANION_CACHE_DIR", str(tmp_path / "runs"))
     out = tmp_path / "pretraining.ipynb"
     book.run_chapter("03_mlp_pretraining", PRETRAINING_TINY, output=out, echo=None)
     assert len(figures(out)) >= 1  # the exercise's figure; the others are glued
@@ -129,6 +133,7 @@ def test_mlp_pretraining_publishes_the_verdict_its_runs_give(tmp_path):
             for key in ("epochs", "patience", "reference_epochs", "n_heads")}
     summary, histories = experiments.pretraining_grid(conditions, [2, 3], [1], 3,
                                                       progress=False, **tiny)
+    assert any((tmp_path / "runs").rglob("*.pkl"))  # the runs came from the chapter's cache
     pooled = experiments.pretraining_differences(
         summary, ["epochs_to_target_capped", "val_accuracy"], baseline="unpretrained",
         pool_levels=True)

@@ -255,6 +255,16 @@ def test_for_students_quotes_glued_values_and_drops_directives():
     assert "{" not in plain.replace("{glue", "") and "```" not in plain and "(fig-a)=" not in plain
 
 
+def test_for_students_opens_a_findings_box_with_its_glued_bullets():
+    text = ("````{admonition} What this chapter finds\n:class: tip\n\n```{glue:md} chapter-findings"
+            "\n:format: myst\n```\n\nThe sections below.\n````\n")
+    glued = {"chapter-findings": {"text/markdown": "- Level 4 separates.\n- Scale shrinks."}}
+    plain = classroom.for_students(text, glued)
+    assert plain == ("> **What this chapter finds.**\n>\n> - Level 4 separates.\n"
+                     "> - Scale shrinks.\n>\n> The sections below.\n")
+    assert "computed when the notebook runs" in classroom.for_students(text)
+
+
 def test_glued_values_strip_myst_nbs_prefix():
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("glue")])
     notebook.cells[0].outputs = [nbformat.v4.new_output(

@@ -549,7 +549,7 @@ def test_ot_minus_transformer_and_its_table():
     assert list(table.columns) == ["setup", "pairs", "OT mean", "Transformer mean", "verdict",
                                    "OT − Transformer [95 % CI]", "speed-up [95 % CI]"]
     assert table["speed-up [95 % CI]"].tolist() == ["2.0", "n/a"]
-    assert table["OT − Transformer [95 % CI]"].iloc[0].startswith("-0.015 [")
+    assert table["OT − Transformer [95 % CI]"].iloc[0].startswith("\u22120.015 [")
 
 
 def test_traced_epoch_ratio():

@@ -158,7 +158,7 @@ def test_evidence_and_readings_quote_the_holm_rows():
                                "Bonferroni-Holm levels for the chapter's 2 comparisons: a ")
     assert "(at 99 %)" in evidence
     claims.finding("multi-head", "partly supported", evidence)  # a valid finding
-    assert "(Holm-adjusted 99 % confidence interval -0.75 to -0.25, 10 pairs)" in (
+    assert "(Holm-adjusted 99 % confidence interval \u22120.750 to \u22120.250, 10 pairs)" in (
         prose.difference_reading(family.loc["a"], "up", "down"))
     assert "(95 % confidence interval" in prose.difference_reading(family.loc["b"], "up", "down")
 

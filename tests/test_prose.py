@@ -78,3 +78,11 @@ def test_biomedical_phrases():
     assert prose.standing_reading(-0.01, 0.01, "MLP").endswith("do not rank the two")
     assert prose.layout_scores({"a": 0.91, "b": 0.9}) == (
         "0.910 with the a layout and 0.900 with the b layout")
+
+
+def test_standing_finding_states_rank_difference_and_time():
+    text = prose.standing_finding("OT classifier", 3, 6, 0.9512, "SVM", "\u22120.010 [\u22120.030, 0.010]",
+                                  "the interval contains 0", 1.234, 12.4)
+    assert text == ("The OT classifier ranks 3 of 6 by mean balanced accuracy (0.951); minus the "
+                    "SVM's, fold by fold: \u22120.010 [\u22120.030, 0.010], the interval contains 0. "
+                    "Median fit time 1.23 s, 12 times the fastest baseline's.")

@@ -174,7 +174,7 @@ def test_multi_head_finding_sentences():
     claims.finding("multi-head", "supported", evidence)  # a valid finding
     assert prose.multi_head_setup(50, 200, "sqrt") == \
         r"tokenized mixture, $n$ = 50, 200 steps, $c_H = 1/\sqrt{H}$"
-    assert prose.multi_head_setup(50, 200, "mean").endswith("c_H = 1/H")
+    assert prose.multi_head_setup(50, 200, "mean").endswith("$c_H = 1/H$")
 
 
 def test_pooling_reading_and_evidence_follow_the_verdicts():

@@ -27,7 +27,10 @@ from site_checks import ROOT, WIDTHS, redirect_target, serve, site_pages, visit
 pytestmark = pytest.mark.browser
 
 # TeX a reader should never see as text: $...$ with TeX inside, or a TeX command (\frac, \alpha).
-RAW_TEX = re.compile(r"\$[^$\n]*[\\^_{][^$\n]*\$|\\[A-Za-z]{2,}|\\[(\[]")
+RAW_TEX = re.compile(r"\$[^$\n]*[\\^_{][^$\n]*\$|\$[A-Za-z]\$|\\[A-Za-z]{2,}|\\[(\[]")
+# Text a program wrote and a reader should not see: an object's representation, a plural
+# "(s)", a number signed with a hyphen instead of a minus sign.
+PROGRAM_TEXT = re.compile(r"<[\w.]+ object|object at 0x|\w\(s\)|(?:^|(?<=[\s(\[]))-\d")
 # An alt text that is a file name or path, not a description.
 PATH_LIKE_ALT = re.compile(r"^\S+\.(png|jpe?g|svg|gif|webp)$|^_images/|^/|^\S+/\S+$",
                            re.IGNORECASE)
@@ -123,7 +126,8 @@ def test_chapter_figures_have_captions_and_alt_text(visits):
 
 def test_raw_tex_detection():
     """The pattern catches what a reader must not see and spares ordinary prose."""
-    for text in ("at $10^{-2}$ tolerance", r"the \frac{a}{b} ratio", r"an \alpha", r"\(x\)"):
+    for text in ("at $10^{-2}$ tolerance", r"the \frac{a}{b} ratio", r"an \alpha", r"\(x\)",
+                 "at $d$ = 3"):
         assert RAW_TEX.search(text), text
     for text in ("costs $5 and $6", "C:/path", "a_b", "x^2 is fine without dollars"):
         assert not RAW_TEX.search(text), text
@@ -143,6 +147,22 @@ def _raw_tex(visits):
 def test_no_raw_tex_in_prose(visits):
     problems = _raw_tex(visits)
     assert not problems, f"raw TeX shown as text:\n{_report(problems)}"
+
+
+def test_the_patterns_of_program_text_match_it_and_not_prose():
+    for text in ("<IPython.core.display.Markdown object>", "5 move(s)", "lowest -0.043 [-0.071",
+                 "at 0x7f: <Foo object at 0x7f>"):
+        assert PROGRAM_TEXT.search(text), text
+    for text in ("\u22120.043 [\u22120.071, 0.1]", "levels 1-4", "a well-known effect",
+                 "(see above)", "x-1"):
+        assert not PROGRAM_TEXT.search(text), text
+
+
+def test_no_program_text_in_prose(visits):
+    problems = [(page, repr(match.group(0)) + " in " + repr(text[:80]))
+                for (page, name), seen in sorted(visits.items()) if name == "desktop"
+                for text in seen["prose"] for match in PROGRAM_TEXT.finditer(text)]
+    assert not problems, f"program-written text in the prose:\n{_report(problems)}"
 
 
 class _Anchors(HTMLParser):

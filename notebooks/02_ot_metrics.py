@@ -686,7 +686,7 @@ chapter.publish([
                                                 summary["residual_optimality"].dropna())),
                    setup=grid_setup, halves=claim_one_halves,
                    key=f"optimality {optimality_text}; lowest setup lower bound "
-                       f"{lowest_bound:.4f}"),
+                       f"{stats.format_value(lowest_bound, 4)}"),
     claims.finding("trajectory", claim_two_verdict,
                    prose.trajectory_evidence(straightness_text, w2_text, len(summary),
                                              after_text),

@@ -540,7 +540,7 @@ X_clouds, y_clouds = pretrain.pretraining_clouds(sensitivity_task, n_instances=4
 cloud_means = np.stack([X_clouds[y_clouds == c].reshape(-1, 2).mean(axis=0)
                         for c in range(sensitivity_task)])
 gap = np.linalg.norm(cloud_means - geometry.dummy_means(sensitivity_task), axis=1)
-chapter.glue("ex-cloud-gaps", ", ".join(f"{g:.3f}" for g in gap))
+chapter.glue("ex-cloud-gaps", ", ".join(f"{stats.format_value(g)}" for g in gap))
 cloud_means
 
 

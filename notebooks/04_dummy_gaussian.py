@@ -598,7 +598,7 @@ finding, found = prose.cost_finding(fit_budget, speed_budget, by,
 findings.append(finding)
 chapter.glue("ot-cost-budget-verdict", finding["verdict"])
 finding, found = prose.cost_finding(target_budget, speed_target, by,
-                                    f"time to validation accuracy {target_accuracy:.2f}; "
+                                    f"time to validation accuracy {stats.format_value(target_accuracy, 2)}; "
                                     f"{tasks_text}; {levels_text}",
                                     "CPU time to the target validation accuracy")
 findings.append(finding)
@@ -846,7 +846,7 @@ minibatch = pd.DataFrame(rows)
 class_size = int(np.bincount(np.searchsorted(exact.classes_, y_train)).min() * X_train.shape[1])
 chapter.glue("ot-ex-class-size", class_size)
 chapter.glue("ot-ex-equal-shares", ", ".join(
-    f"{b}: {v:.2f}" for b, v in zip(minibatch["batch_size_ot"],
+    f"{b}: {stats.format_value(v, 2)}" for b, v in zip(minibatch["batch_size_ot"],
                                     minibatch["targets equal to exact"])))
 chapter.glue("ot-ex-exact-accuracy", exact.score(X_test, y_test))
 chapter.glue("ot-ex-minibatch-low", minibatch["test accuracy"].min())
@@ -907,7 +907,7 @@ for name, batch in batches.items():
 defect = pd.DataFrame(rows).set_index("test batch")
 for column, key in (("own mean and scale", "own"), ("own scale, not centred", "scale-only"),
                     ("training statistics (this book)", "training")):
-    chapter.glue(f"ot-ex-defect-{key}", ", ".join(f"{name} {value:.3f}" for name, value in
+    chapter.glue(f"ot-ex-defect-{key}", ", ".join(f"{name} {stats.format_value(value)}" for name, value in
                                                defect[column].items()))
 defect.round(3)
 

@@ -314,8 +314,10 @@ chapter.glue("mh-slope-low", stats.interval_text(by_heads.loc[by_heads["H"] == H
                                                               "loss_slope"]))
 chapter.glue("mh-slope-high", stats.interval_text(by_heads.loc[by_heads["H"] == H_high,
                                                                "loss_slope"]))
-chapter.glue("mh-normalized-range", f"{normalized.min():.3f} to {normalized.max():.3f}")
-chapter.glue("mh-slope-range", f"{slopes.min():.2f} to {slopes.max():.2f}")
+chapter.glue("mh-normalized-range", f"{stats.format_value(normalized.min())} to "
+                                    f"{stats.format_value(normalized.max())}")
+chapter.glue("mh-slope-range", f"{stats.format_value(slopes.min(), 2)} to "
+                               f"{stats.format_value(slopes.max(), 2)}")
 chapter.glue("mh-h-low", H_low)
 chapter.glue("mh-h-high", H_high)
 higher = ("higher with more heads", "lower with more heads")
@@ -433,7 +435,7 @@ chapter.glue("mh-uniform-mass", n_relevant / n_tokens)
 chapter.glue("mh-focus-low", stats.interval_text(
     by_heads.loc[by_heads["H"] == H_low, "relevant_attention_end"]))
 margins = by_heads.groupby("H")["ntk_margin_init"].mean()
-chapter.glue("mh-margin-means", ", ".join(f"{value:.3f} (H = {H})"
+chapter.glue("mh-margin-means", ", ".join(f"{stats.format_value(value)} (H = {H})"
                                           for H, value in margins.items()))
 chapter.glue("mh-margin-plateau", prose.difference_reading(
     family.loc["NTK margin, most heads against H = " + str(H_mid)], *larger)
@@ -522,10 +524,11 @@ ratios = by_size.groupby(["H", "n_train"])["gap_ratio"].mean()
 chapter.glue("mh-ratio-change", prose.size_gap(
     {H: family.loc[f"gap over g^2/n, n = {n_high} against {n_low}, {H} head{'s' * (H > 1)}"]
      for H in sample_size_heads}, n_high))
-chapter.glue("mh-ratio-range", f"{ratios.min():.2f} to {ratios.max():.2f}")
-chapter.glue("mh-ratio-low", ", ".join(f"{ratios.loc[(H, n_low)]:.2f} (H = {H})"
+chapter.glue("mh-ratio-range", f"{stats.format_value(ratios.min(), 2)} to "
+                               f"{stats.format_value(ratios.max(), 2)}")
+chapter.glue("mh-ratio-low", ", ".join(f"{stats.format_value(ratios.loc[(H, n_low)], 2)} (H = {H})"
                                        for H in sample_size_heads))
-chapter.glue("mh-ratio-high", ", ".join(f"{ratios.loc[(H, n_high)]:.2f} (H = {H})"
+chapter.glue("mh-ratio-high", ", ".join(f"{stats.format_value(ratios.loc[(H, n_high)], 2)} (H = {H})"
                                         for H in sample_size_heads))
 
 # %% [markdown]

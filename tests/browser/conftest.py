@@ -21,7 +21,6 @@ OTCOMPANION_SCREENSHOTS
 
 from __future__ import annotations
 
-import concurrent.futures
 import importlib
 import importlib.util
 import os
@@ -76,48 +75,23 @@ def browser():
         chromium.close()
 
 
-#: How many Chromium instances visit the pages at once, each driven from a thread of its own
-#: (playwright's sync API works in one thread per instance): the visits wait on the browser
-#: and the server much of the time, so two at once take about half as long on two cores.
-VISITORS = 2
-
-
-def _visit_each(jobs, server):
-    """``{key: collected}`` for ``jobs`` (key, (page, size, screenshot, audit)), visited by a
-    Chromium of this thread's own."""
-    sync_api = importlib.import_module("playwright.sync_api")
-    collected = {}
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
-        try:
-            for key, (page_name, size, shot, audit) in jobs:
-                collected[key] = visit(chromium, server, page_name, size, shot, audit=audit)
-        finally:
-            chromium.close()
-    return collected
-
-
 @pytest.fixture(scope="session")
 def visits(browser, server, site):
     """``{(page, width_name): collected}`` for every page of the book at both widths; axe-core
-    audits each page at the desktop width. :data:`VISITORS` browsers share the pages."""
+    audits each page at the desktop width."""
     if importlib.util.find_spec("axe_playwright_python") is None:
         unavailable("axe-playwright-python is missing: install the test extra, "
                     "`pip install --constraint constraints.txt -e '.[test]'`")
     folder = os.environ.get("OTCOMPANION_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-    jobs = []
+    collected = {}
     for page_name in site_pages(site):
         for width_name, size in WIDTHS.items():
             shot = None
             if folder:
                 stem = page_name.removesuffix(".html").replace("/", "_")
                 shot = Path(folder) / f"{stem}-{size[0]}.png"
-            jobs.append(((page_name, width_name), (page_name, size, shot,
-                                                   width_name == "desktop")))
-    with concurrent.futures.ThreadPoolExecutor(VISITORS) as pool:
-        shares = pool.map(_visit_each, [jobs[i::VISITORS] for i in range(VISITORS)],
-                          [server] * VISITORS)
-        collected = {key: seen for share in shares for key, seen in share.items()}
-    return {key: collected[key] for key, _ in jobs}
+            collected[page_name, width_name] = visit(browser, server, page_name, size, shot,
+                                                     audit=width_name == "desktop")
+    return collected

@@ -419,7 +419,7 @@ coupling_table.round(4)
 # %% tags=["remove-input"]
 gap = (coupling["tv_to_sinkhorn"] - coupling["column_deviation"]).abs()
 chapter.glue("coupling-mean-max", float(coupling_table[("tv_to_sinkhorn", "mean")].max()))
-chapter.glue("coupling-gap", float(gap.mean()))
+chapter.glue("coupling-gap", stats.format_value(gap.mean(), 2, notation="g"))
 class_metrics = pd.concat(metric_tables, ignore_index=True)
 chapter.state_findings([
     f"Test instance accuracy {prose.setup_values(accuracy_by_setup)} at level {level}.",
@@ -435,7 +435,7 @@ chapter.state_findings([
 
 # %% [markdown]
 # Both distances lie between 0 and 1; their means stay at most {glue:text}`coupling-mean-max:.4f` in
-# every block, and the two differ on average by {glue:text}`coupling-gap:.4f`: the distance to the
+# every block, and the two differ on average by {glue:md}`coupling-gap`: the distance to the
 # Sinkhorn plan is essentially the failure of the column sums, because the attention is close to
 # uniform and Sinkhorn's normalization only has to rebalance the columns a little. Where attention
 # becomes less uniform during training, the matrices drift away from doubly stochastic; compare the

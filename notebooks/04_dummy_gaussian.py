@@ -385,7 +385,7 @@ experiments.model_difference_table(accuracy_rule, speed_rule, ["setup", "variant
 # %% tags=["remove-input"]
 rule["model, task"] = rule["model"] + ", " + rule["setup"]
 grid = plots.metric_panels(rule, "variant", ["instance_accuracy", "cpu_seconds"],
-                           hue="model, task", logy=["cpu_seconds"])
+                           hue="model, task", logy=["cpu_seconds"], col_wrap=1, height=3.4)
 chapter.glue_figure("ot-same-rule", grid.figure)
 chapter.glue("ot-patience", patience)
 chapter.glue("ot-hard-level", hard_level)
@@ -528,17 +528,18 @@ stats.interval_table(sensitivity, ["order", "factor", "value"],
 # %% [markdown]
 # Each setting against the thesis's geometry, paired on the repetition (same data, same
 # seeds). The settings are a family of comparisons: so that the family as a whole keeps the
-# 95 % level, each interval is drawn at its Holm-adjusted level (column `level`; S. Holm's
+# 95 % level, each interval is drawn at its Holm-adjusted level (column "Holm level"; S. Holm's
 # step-down method, {func}`otcompanion.stats.holm_paired_differences`), wider than 95 %.
 
 # %%
 geometry_differences = experiments.geometry_differences(sensitivity, seed=seed)
-stats.difference_table(geometry_differences.assign(level=geometry_differences["confidence"]),
+stats.difference_table(geometry_differences.assign(**{
+                           "Holm level": geometry_differences["confidence"]}),
                        label="setting − thesis [CI]",
                        names={"mean_first": "accuracy with setting",
                               "mean_second": "with thesis geometry"})[
     ["setting", "pairs", "accuracy with setting", "with thesis geometry",
-     "setting − thesis [CI]", "level", "verdict"]]
+     "setting − thesis [CI]", "Holm level", "verdict"]]
 
 # %% [markdown]
 # When the dummy Gaussians are close together (a small radius, a large covariance) they

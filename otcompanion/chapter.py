@@ -94,9 +94,15 @@ def _number_column(values):
     return values.map(lambda value: stats.format_value(value, decimals=decimals))
 
 
+# A cell that is a column name (``epochs_to_target_capped`` in a long table's "quantity").
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+
+
 def _text_cell(cell):
     if not isinstance(cell, str):
         return cell
+    if _IDENTIFIER.fullmatch(cell):
+        return plots.label(cell)
     cell = _EMPHASIS.sub(r"\1", cell)
     return _INTERVAL.sub("\u00a0[\\1,\u00a0\\2]", cell)
 
@@ -117,7 +123,9 @@ def table_html(frame):
       ``"fit time (s)"``, ``"monge_gap"`` ``"Monge gap (thesis)"``); the levels of a two-level
       header are joined by a comma.
     - No cell is truncated and no row or column is left out; Markdown emphasis in text cells is
-      dropped and an interval ``"mean [low, high]"`` stays on one line.
+      dropped, a cell that names a column (``"val_accuracy"``) is read through
+      :func:`otcompanion.plots.label` like a header, and an interval ``"mean [low, high]"``
+      stays on one line.
     - A column of floats gets four significant digits for its largest number, never more
       decimals than its numbers have (a column rounded to 3 decimals keeps 3) and the same
       decimals down the column; every minus sign is a true one

@@ -104,6 +104,21 @@ LABELS = {
     "ntk_margin_init": "NTK margin at initialization",
     "distance": "distance from initialization",
     "head_movement": "movement per head",
+    "roc_auc": "ROC AUC",
+    "balanced_accuracy": "balanced accuracy",
+    "layer_norm_jacobian": "LayerNorm Jacobian norm",
+    "residual_optimality": "optimality of the residual",
+    "translation_share": "share explained by class translations",
+    "mean_w2": "mean W2 between classes",
+    "min_w2": "smallest W2 between classes",
+    "max_w2": "largest W2 between classes",
+    "fitted_mean_w2": "fitted mean W2",
+    "n_classes": "classes",
+    "p_value": "p-value",
+    "n_points": "tokens",
+    "batch_size_ot": "OT batch size",
+    "lin_relative_distance": "distance to the linearization (relative)",
+    "key_query_std": "key and query initial scale",
     # Axes and groups.
     "level": "difficulty level",
     "epoch": "epoch",
@@ -148,8 +163,17 @@ def __getattr__(name):
     raise AttributeError(f"module 'otcompanion.plots' has no attribute {name!r}")
 
 
+def _natural(value):
+    """Sort key that puts numbers, also numbers written as text ("5", "10"), in numeric order
+    before other labels."""
+    try:
+        return (0, float(value), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
+
+
 def _order(frame, column):
-    return sorted(frame[column].unique())
+    return sorted(frame[column].unique(), key=_natural)
 
 
 def book_rc():
@@ -226,21 +250,25 @@ def _palette_png(data):
 
 
 def _drawn_texts(figure):
-    """Every non-empty text the figure draws, with its box in display pixels (figure.dpi)."""
+    """Every non-empty text the figure draws, with its box in display pixels (figure.dpi).
+
+    Recorded as matplotlib draws them (``Text.draw``), so that a tick label outside the view is
+    left out and a text of several lines counts as one box.
+    """
     renderer = figure.canvas.get_renderer()
     drawn = {}
-    original = renderer.draw_text
+    original = matplotlib.text.Text.draw
 
-    def recording(gc, x, y, s, prop, angle, ismath=False, mtext=None):
-        if mtext is not None and str(mtext.get_text()).strip():
-            drawn[id(mtext)] = mtext
-        return original(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+    def recording(text, renderer):
+        if text.get_visible() and str(text.get_text()).strip():
+            drawn[id(text)] = text
+        return original(text, renderer)
 
-    renderer.draw_text = recording
+    matplotlib.text.Text.draw = recording
     try:
         figure.draw(renderer)
     finally:
-        del renderer.draw_text
+        matplotlib.text.Text.draw = original
     return renderer, list(drawn.values())
 
 
@@ -883,7 +911,8 @@ def _draw_panels(table, x, metrics, hue, col_wrap, height, title, references, lo
         if references and metric in references:
             ax.axhline(references[metric], color="0.3", linestyle=":", linewidth=1)
         if categorical:
-            # Names broken into lines where they would not fit side by side under the panel.
+            # Names broken into lines where they would not fit side by side under the panel
+            # (the layout check of glue_figure says when even that does not suffice).
             ax.set_xticks(range(len(positions)), [_wrap(" ".join(str(value).split()),
                                                         0.8 * panel_width / len(positions))
                                                   for value in positions])

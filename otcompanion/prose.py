@@ -232,8 +232,9 @@ def layout_scores(means):
 
 
 def cell_list(cells):
-    """``"2 classes with *circle, one head*, ..."`` for (setup, condition) cells, or "none"."""
-    return ", ".join(f"{setup} with *{condition}*" for setup, condition in cells) or "none"
+    """``"2 classes with *circle, one head*; ..."`` for (setup, condition) cells, or "none"
+    (semicolons: the conditions' names hold commas)."""
+    return "; ".join(f"{setup} with *{condition}*" for setup, condition in cells) or "none"
 
 
 def head_draw(draw):
@@ -264,9 +265,9 @@ def pretraining_evidence(speed_rows, accuracy_rows, target_accuracy, epochs, n_l
                                  & (accuracy_rows["condition"] == row["condition"])].iloc[0]
         lines.append(
             f"- {row['setup']}, *{row['condition']}*: **{PRETRAINING_SPEED[row['verdict']]}**;"
-            f" epochs to a validation accuracy of "
-            f"{target_accuracy:g} (restricted to {epochs}) {stats.format_value(row['mean_first'], 1)} "
-            f"against {stats.format_value(row['mean_second'], 1)}, paired difference {stats.format_difference(row)}; "
+            f" epochs to a validation accuracy of {target_accuracy:g} (at most {epochs}): "
+            f"{stats.format_value(row['mean_first'], 1)} pretrained against "
+            f"{stats.format_value(row['mean_second'], 1)} unpretrained, paired difference {stats.format_difference(row)}; "
             f"validation accuracy {stats.format_difference(accuracy, 3)} ({int(row['pairs'])} "
             f"repetitions, each the mean of {count(n_levels, 'level')}).")
     return "\n".join(lines)

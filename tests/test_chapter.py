@@ -194,6 +194,8 @@ def test_tables_show_no_numbering_index_readable_headers_and_whole_cells():
     assert "<td>101659</td>" in page and "<td>456</td>" in page and "<td>n/a</td>" in page
     assert "<td>1.000</td>" in page and "<td>0.978</td>" in page
     assert "<td>0.9948\u00a0[0.9889,\u00a00.9978]</td>" in page
+    page = chapter.table_html(pd.DataFrame({"quantity": ["monge_gap", "a note_x y"]}))
+    assert f"<td>{plots.label('monge_gap')}</td>" in page and "<td>a note_x y</td>" in page
     # A transposed table: quantities in rows, "H = ..." columns; no empty header anywhere.
     page = chapter.table_html(pd.DataFrame({"H": [1, 4], "monge_gap": [0.5, 0.25]})
                               .set_index("H").T)

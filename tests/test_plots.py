@@ -269,3 +269,9 @@ def test_log_axis_labels_a_short_range_and_only_the_decades_of_a_long_one():
     assert plots.layout_problems(figure) == []
     with pytest.raises(ValueError, match="which must be"):
         plots.log_axis(short, "z")
+
+
+def test_categories_written_as_numbers_keep_their_numeric_order():
+    frame = pd.DataFrame({"budget": ["10", "5", "20", "15"], "x": [1, 2, 3, 4]})
+    assert plots._order(frame, "budget") == ["5", "10", "15", "20"]
+    assert plots._order(pd.DataFrame({"c": ["b", "a", "3"]}), "c") == ["3", "a", "b"]

@@ -18,6 +18,8 @@ def test_cell_list_and_strong():
     assert prose.cell_list([("2 classes", "circle, one head")]) == \
         "2 classes with *circle, one head*"
     assert prose.cell_list([]) == "none"
+    assert prose.cell_list([("2 classes", "a, b"), ("3 classes", "c")]) == \
+        "2 classes with *a, b*; 3 classes with *c*"
     assert prose.strong("supported") == "**supported**"
 
 
@@ -35,8 +37,8 @@ def test_pretraining_evidence_pairs_speed_and_accuracy_rows():
     accuracy = pd.DataFrame([_row(0.01, 0.0, 0.02, "x", setup="2 classes", condition="c")])
     text = prose.pretraining_evidence(speed, accuracy, 1.0, 20, 1)
     assert text == ("- 2 classes, *c*: **faster with pretraining**; epochs to a validation "
-                    "accuracy of 1 (restricted to 20) "
-                    "3.0 against 4.0, paired difference \u22121.0 [\u22122.0, \u22120.5]; validation accuracy "
+                    "accuracy of 1 (at most 20): "
+                    "3.0 pretrained against 4.0 unpretrained, paired difference \u22121.0 [\u22122.0, \u22120.5]; validation accuracy "
                     "+0.010 [0.000, +0.020] (5 repetitions, each the mean of 1 level).")
     assert "mean of 4 levels" in prose.pretraining_evidence(speed, accuracy, 1.0, 20, 4)
 

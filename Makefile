@@ -1,7 +1,7 @@
 # Two entry points, both starting from a fresh clone with only Python 3.11 and pip:
 #   make book  -- set up .venv, execute every chapter with papermill, build book/_build/html
 #   make test  -- set up .venv, lint (ruff check), run the unit tests (two pytest-xdist
-#                 workers) while the book builds with warnings as errors, then open every page of the
+#                 workers), build the book with warnings as errors, then open every page of the
 #                 built book in headless Chromium (tests/browser; they skip with a message when
 #                 Chromium is missing: apt-get install chromium; with CI set they fail instead)
 # Also: make lint (ruff check only), make test-fast (lint and the unit tests not marked slow:
@@ -22,21 +22,10 @@ PIP_INSTALL := $(PY) -m pip install --quiet --constraint constraints.txt --edita
 book: $(BOOK_STAMP)
 	$(VENV)/bin/otcompanion build
 
-# The unit tests run while the book builds: on their own they keep about 1.25 of two cores busy
-# (kernels starting, sandboxes timing out), so the two together finish minutes sooner than one
-# after the other. Their output goes to reports/unit-tests.log, shown when both are done; the
-# target fails when either fails.
 test: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
-	@mkdir -p reports
-	@echo "[make test] unit tests (two pytest-xdist workers) while the book builds; their log: reports/unit-tests.log"
-	@$(PY) -m pytest -n 2 --dist worksteal > reports/unit-tests.log 2>&1 & unit=$$!; \
-	$(VENV)/bin/otcompanion build; built=$$?; \
-	wait $$unit; tested=$$?; \
-	cat reports/unit-tests.log; \
-	[ $$tested -eq 0 ] || echo "[make test] the unit tests failed (log above)"; \
-	[ $$built -eq 0 ] || echo "[make test] the book build failed"; \
-	[ $$tested -eq 0 ] && [ $$built -eq 0 ]
+	$(PY) -m pytest -n 2 --dist worksteal
+	$(VENV)/bin/otcompanion build
 	$(PY) -m pytest -m browser tests/browser
 
 test-fast: $(DEV_STAMP)

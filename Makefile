@@ -13,6 +13,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+BASE_STAMP := $(VENV)/.created
 BOOK_STAMP := $(VENV)/.installed-book
 DEV_STAMP := $(VENV)/.installed-dev
 PIP_INSTALL := $(PY) -m pip install --quiet --constraint constraints.txt --editable
@@ -37,17 +38,22 @@ lint: $(DEV_STAMP)
 
 venv: $(DEV_STAMP)
 
-$(BOOK_STAMP): constraints.txt pyproject.toml
+$(BASE_STAMP): constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version' 
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=23"
+	touch $(BASE_STAMP)
+
+$(BOOK_STAMP): $(BASE_STAMP)
 	$(PIP_INSTALL) ".[book,dask]"
 	touch $(BOOK_STAMP)
 
-$(DEV_STAMP): $(BOOK_STAMP)
+# Everything in one pip run (one resolution, one build of the package); the book's extras are
+# among them, so `make book` afterwards installs nothing.
+$(DEV_STAMP): $(BASE_STAMP)
 	$(PIP_INSTALL) ".[book,dask,test,classroom]"
-	touch $(DEV_STAMP)
+	touch $(BOOK_STAMP) $(DEV_STAMP)
 
 clean:
 	rm -rf book/_build book/chapters book/_generated reports

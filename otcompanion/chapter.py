@@ -23,6 +23,7 @@ it) :func:`glue_figure` shows the figure even where myst-nb is installed.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -82,16 +83,15 @@ _INTERVAL = re.compile(r" \[([^\]]*), ([^\]]*)\]")
 
 
 def _number_column(values):
-    """A float column as text: four significant digits for its largest number, no more decimals
-    than its numbers have (at most six), the same decimals down the column
-    (:func:`otcompanion.stats.format_value`)."""
+    """A float column as text (:func:`otcompanion.stats.format_value`): every number with four
+    significant digits, but no more decimals than the column's numbers have (at most six), so
+    that a column rounded to 3 decimals shows 3 and a long table that mixes quantities keeps
+    the digits of its small ones."""
     finite = values[np.isfinite(values)]
-    if finite.empty:
-        decimals = 0
-    else:
-        present = max(len(f"{value:.6f}".rstrip("0").split(".")[1]) for value in finite)
-        decimals = min(stats.shared_decimals(finite, 4), present)
-    return values.map(lambda value: stats.format_value(value, decimals=decimals))
+    present = max((len(f"{value:.6f}".rstrip("0").split(".")[1]) for value in finite),
+                  default=0)
+    return values.map(lambda value: stats.format_value(
+        value, decimals=min(present, stats.shared_decimals([value], 4))))
 
 
 # A cell that is a column name (``epochs_to_target_capped`` in a long table's "quantity").
@@ -126,9 +126,8 @@ def table_html(frame):
       dropped, a cell that names a column (``"val_accuracy"``) is read through
       :func:`otcompanion.plots.label` like a header, and an interval ``"mean [low, high]"``
       stays on one line.
-    - A column of floats gets four significant digits for its largest number, never more
-      decimals than its numbers have (a column rounded to 3 decimals keeps 3) and the same
-      decimals down the column; every minus sign is a true one
+    - Floats get four significant digits, never more decimals than their column's numbers have
+      (a column rounded to 3 decimals keeps 3); every minus sign is a true one
       (:func:`otcompanion.stats.format_value`).
 
     :func:`begin` makes this the HTML form of every DataFrame a chapter displays; the plain-text
@@ -181,11 +180,13 @@ def _myst_glue():
     return glue
 
 
-def _sentence(markdown_class):
+@functools.cache
+def _sentence():
     """IPython's Markdown display class, with the text itself as its plain-text form, so that
     a glued string reads the same through ``{glue:md}`` and ``{glue:text}``."""
+    from IPython.display import Markdown  # noqa: PLC0415 (optional: in a kernel)
 
-    class Sentence(markdown_class):
+    class Sentence(Markdown):
         def __repr__(self):
             return self.data
 
@@ -197,7 +198,8 @@ def glue(name, value):
 
     A number is for ``{glue:text}`name:format``` (NumPy scalars become Python numbers, so the
     format spec applies as to any Python number); a string is a Markdown sentence, for
-    ``{glue:md}`name``` (its plain text, for ``{glue:text}``, is the string itself). Without myst-nb the value is displayed instead (a string as Markdown).
+    ``{glue:md}`name``` (its plain text, for ``{glue:text}``, is the string itself). Without
+    myst-nb the value is displayed instead (a string as Markdown).
 
     Parameters
     ----------
@@ -206,12 +208,12 @@ def glue(name, value):
     value : number, str or object
         What to store: as is, except NumPy scalars (Python numbers) and strings (Markdown).
     """
-    from IPython.display import Markdown, display  # noqa: PLC0415 (optional: in a kernel)
+    from IPython.display import display  # noqa: PLC0415 (optional: in a kernel)
 
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, str):
-        value = _sentence(Markdown)(value)
+        value = _sentence()(value)
     myst_glue = _myst_glue()
     if myst_glue is None:
         display(value)

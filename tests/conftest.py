@@ -29,6 +29,27 @@ if fail:
 '''
 
 
+#: Chapter 00 at tiny sizes, for the classroom tests.
+TINY_00 = {"n_instances": 6, "n_tokens": 3, "levels": [1]}
+
+
+@pytest.fixture(scope="session")
+def course00(tmp_path_factory):
+    """A class set of chapter 00 at tiny sizes for alice, bob and carol (seeds 11, 12, 13;
+    Canvas user ids 101, 102, 10232), solutions executed: made once per test process and
+    shared by the classroom and grading tests, which leave its files as they are."""
+    from otcompanion import classroom  # noqa: PLC0415 (the classroom extra may be missing)
+
+    folder = tmp_path_factory.mktemp("course00")
+    roster = folder / "class.csv"
+    roster.write_text("id,seed,name,email,lms_id\nalice,11,Alice Smith,alice@uni.edu,101\n"
+                      "bob,12,Bob Jones,bob@uni.edu,102\ncarol,13,Carol King,carol@uni.edu,"
+                      "10232\n", encoding="utf-8")
+    classroom.make_assignment("00", folder / "hw", students=roster, parameters=TINY_00,
+                              echo=None)
+    return folder / "hw"
+
+
 @pytest.fixture
 def toy_project(tmp_path, monkeypatch):
     """A minimal project (``_toc.yml`` and one chapter) that ``OTCOMPANION_ROOT`` points at."""

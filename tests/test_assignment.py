@@ -9,7 +9,8 @@ import zipfile
 
 import nbformat
 import pytest
-from test_classroom import TIMEOUT, TINY_00, students_file
+from conftest import TINY_00
+from test_classroom import TIMEOUT, students_file
 from test_exercises import PRIVATE
 
 from otcompanion import __version__, classroom

@@ -191,9 +191,12 @@ def test_tables_show_no_numbering_index_readable_headers_and_whole_cells():
     page = chapter.table_html(pd.DataFrame({
         "transformer_distance": [101659.1845, 456.4313, np.nan], "accuracy": [0.978, 1.0, 0.5],
         "interval": ["0.9948 [0.9889, 0.9978]", "x", "y"]}))
-    assert "<td>101659</td>" in page and "<td>456</td>" in page and "<td>n/a</td>" in page
+    assert "<td>101659</td>" in page and "<td>456.4</td>" in page and "<td>n/a</td>" in page
     assert "<td>1.000</td>" in page and "<td>0.978</td>" in page
     assert "<td>0.9948\u00a0[0.9889,\u00a00.9978]</td>" in page
+    # A long table mixes quantities in one column: a small number keeps its digits.
+    page = chapter.table_html(pd.DataFrame({"low": [-0.002, 14.37]}))
+    assert f"<td>{stats.MINUS}0.002</td>" in page and "<td>14.37</td>" in page
     page = chapter.table_html(pd.DataFrame({"quantity": ["monge_gap", "a note_x y"]}))
     assert f"<td>{plots.label('monge_gap')}</td>" in page and "<td>a note_x y</td>" in page
     # A transposed table: quantities in rows, "H = ..." columns; no empty header anywhere.

@@ -78,19 +78,19 @@ def test_attention_tracing_runs_and_follows_its_seed(tmp_path):
     assert float(values["logit-change-low"]) <= float(values["logit-change-high"])
 
 
-def test_ot_metrics_runs_and_does_not_depend_on_the_scheduler(tmp_path):
-    serial, parallel = tmp_path / "serial.ipynb", tmp_path / "parallel.ipynb"
-    book.run_chapter("02_ot_metrics", {**METRICS_TINY, "scheduler": "1"}, output=serial, echo=None)
-    book.run_chapter("02_ot_metrics", {**METRICS_TINY, "scheduler": "2"}, output=parallel, echo=None)
-    assert len(figures(serial)) == 2
-    assert figures(serial) == figures(parallel)
-    text = text_outputs(serial)
+def test_ot_metrics_runs_on_two_workers_and_publishes_its_verdicts(tmp_path):
+    # That the grids give the same numbers on any scheduler is checked on the grids themselves
+    # (test_experiments.py, test_engine.py); here the chapter runs on two worker processes.
+    parallel = tmp_path / "parallel.ipynb"
+    book.run_chapter("02_ot_metrics", {**METRICS_TINY, "scheduler": "2"}, output=parallel,
+                     echo=None)
+    assert len(figures(parallel)) == 2
+    text = text_outputs(parallel)
     assert "estimated thesis-profile time" in text and "n_repetitions" in text
-    values = glued(serial)
-    assert values == glued(parallel)
+    values = glued(parallel)
     assert values["c1-runs"] == "4"  # 2 tasks x 1 level x 2 repetitions
     assert values["ab-runs"] == "2"
-    published = findings(serial)
+    published = findings(parallel)
     assert [item["claim"] for item in published] == ["final map", "trajectory"]
     assert all(item["verdict"] in claims.VERDICTS for item in published)
     assert published[0]["verdict"] == values["c1-verdict"].strip("'")

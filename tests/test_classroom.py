@@ -17,7 +17,6 @@ from otcompanion.cli import main
 
 pytest.importorskip("otter", reason="the classroom extra (otter-grader) is not installed")
 
-TINY_00 = {"n_instances": 6, "n_tokens": 3, "levels": [1]}
 TIMEOUT = 30.0  # seconds per cell while grading; every cell of these notebooks takes far less
 
 
@@ -44,14 +43,11 @@ def students_file(folder, rows):
     return path
 
 
-@pytest.fixture(scope="module")
-def class00(tmp_path_factory):
-    """A class set of chapter 00 for alice (seed 11) and bob (seed 12), solutions executed."""
-    folder = tmp_path_factory.mktemp("class00")
-    roster = students_file(folder, [["alice", 11], ["bob", 12]])
-    classroom.make_assignment("00", folder / "hw", students=roster, parameters=TINY_00,
-                              echo=None)
-    return folder / "hw"
+@pytest.fixture
+def class00(course00):
+    """A class set of chapter 00 for alice (seed 11), bob (seed 12) and carol (seed 13),
+    solutions executed (tests/conftest.py)."""
+    return course00
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +80,7 @@ def test_every_chapter_has_two_graded_exercises_with_computed_checks():
 @pytest.mark.slow
 def test_class_set_layout(class00):
     manifest = classroom._read_manifest(class00 / "autograder")[0]
-    assert set(manifest["students"]) == {"alice", "bob"}
+    assert set(manifest["students"]) == {"alice", "bob", "carol"}
     assert manifest["students"]["alice"]["parameters"]["seed"] == 11
     assert manifest["students"]["bob"]["parameters"]["n_tokens"] == 3
     assert manifest["points"] == 2
@@ -178,8 +174,9 @@ def test_broken_submissions_are_graded_without_crashing(class00, tmp_path, capsy
                       "data_standardized_limit", "problems", "graded", "feedback", "flags"]
     rows = {row["notebook"].split("/")[-2] if row["notebook"] else row["student"]: row
             for row in csv.DictReader(scores.open())}
-    # bob handed in nothing: his row says so
+    # bob and carol handed in nothing: their rows say so
     assert (rows.pop("bob")["problems"], rows["raises"]["graded"]) == ("no submission", "yes")
+    assert rows.pop("carol")["problems"] == "no submission"
     assert set(rows) == {"raises", "loops", "tampers", "garbage"}
     assert all(row["student"] == "alice" for row in rows.values())
     assert (rows["raises"]["score"], rows["raises"]["data_standardized_limit"]) == ("1.0", "1.0")

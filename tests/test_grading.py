@@ -20,23 +20,16 @@ from otcompanion.cli import main
 
 pytest.importorskip("otter", reason="the classroom extra (otter-grader) is not installed")
 
-TINY_00 = {"n_instances": 6, "n_tokens": 3, "levels": [1]}
 TIMEOUT = 20.0
 CHAPTER = "00_data.ipynb"
 QUESTIONS = ("data_equal_difficulty", "data_standardized_limit")
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """Chapter 00 for alice, bob and carol (Canvas user ids 101, 102, 10232), solutions run."""
-    folder = tmp_path_factory.mktemp("course")
-    roster = folder / "class.csv"
-    roster.write_text("id,seed,name,email,lms_id\nalice,11,Alice Smith,alice@uni.edu,101\n"
-                      "bob,12,Bob Jones,bob@uni.edu,102\ncarol,13,Carol King,carol@uni.edu,"
-                      "10232\n", encoding="utf-8")
-    classroom.make_assignment("00", folder / "hw", students=roster, parameters=TINY_00,
-                              echo=None)
-    return folder / "hw"
+@pytest.fixture
+def course(course00):
+    """Chapter 00 for alice, bob and carol (Canvas user ids 101, 102, 10232), solutions run
+    (tests/conftest.py)."""
+    return course00
 
 
 def variant(source, target, edit=None):

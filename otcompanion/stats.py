@@ -363,6 +363,17 @@ def interval_text(values, digits=3, seed=0):
     return format_interval(mean, low, high, check_int(digits, "digits", 0), n=n)
 
 
+def _column_bounds(columns, bounds):
+    """The range of every column: :func:`bounds_of` its name, or what ``bounds`` gives it."""
+    ranges = {name: bounds_of(name) for name in columns}
+    for name, value in (bounds or {}).items():
+        if name not in ranges:
+            raise ValueError(f"bounds names {name!r}, which is not one of the columns "
+                             f"{columns}.")
+        ranges[name] = _check_bounds(value)
+    return ranges
+
+
 def interval_table(frame, by, columns, digits=3, seed=0, bounds=None):
     """Mean and 95 % confidence interval of ``columns`` in every group of ``by``, as text.
 
@@ -391,12 +402,7 @@ def interval_table(frame, by, columns, digits=3, seed=0, bounds=None):
     """
     by, columns = list(by), list(columns)
     check_columns(frame, [*by, *columns])
-    ranges = {name: bounds_of(name) for name in columns}
-    for name, value in (bounds or {}).items():
-        if name not in ranges:
-            raise ValueError(f"bounds names {name!r}, which is not one of the columns "
-                             f"{columns}.")
-        ranges[name] = _check_bounds(value)
+    ranges = _column_bounds(columns, bounds)
     rows = []
     for keys, group in frame.groupby(by, sort=True):
         keys = keys if isinstance(keys, tuple) else (keys,)
@@ -499,12 +505,7 @@ def interval_frame(frame, by, columns, seed=0, bounds=None):
     """
     by, columns = list(by), list(columns)
     check_columns(frame, [*by, *columns])
-    ranges = {name: bounds_of(name) for name in columns}
-    for name, value in (bounds or {}).items():
-        if name not in ranges:
-            raise ValueError(f"bounds names {name!r}, which is not one of the columns "
-                             f"{columns}.")
-        ranges[name] = _check_bounds(value)
+    ranges = _column_bounds(columns, bounds)
     rows = []
     for keys, group in frame.groupby(by, sort=True):
         keys = keys if isinstance(keys, tuple) else (keys,)

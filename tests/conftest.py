@@ -29,15 +29,13 @@ if fail:
 '''
 
 
-#: Chapter 00 at tiny sizes, for the classroom tests.
-TINY_00 = {"n_instances": 6, "n_tokens": 3, "levels": [1]}
-
-
 @pytest.fixture(scope="session")
 def course00(tmp_path_factory):
     """A class set of chapter 00 at tiny sizes for alice, bob and carol (seeds 11, 12, 13;
     Canvas user ids 101, 102, 10232), solutions executed: made once per test process and
     shared by the classroom and grading tests, which leave its files as they are."""
+    from test_classroom import TINY_00  # noqa: PLC0415 (a test module: import when used)
+
     from otcompanion import classroom  # noqa: PLC0415 (the classroom extra may be missing)
 
     folder = tmp_path_factory.mktemp("course00")

@@ -9,8 +9,7 @@ import zipfile
 
 import nbformat
 import pytest
-from conftest import TINY_00
-from test_classroom import TIMEOUT, students_file
+from test_classroom import TIMEOUT, TINY_00, students_file
 from test_exercises import PRIVATE
 
 from otcompanion import __version__, classroom

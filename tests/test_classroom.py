@@ -17,6 +17,7 @@ from otcompanion.cli import main
 
 pytest.importorskip("otter", reason="the classroom extra (otter-grader) is not installed")
 
+TINY_00 = {"n_instances": 6, "n_tokens": 3, "levels": [1]}
 TIMEOUT = 30.0  # seconds per cell while grading; every cell of these notebooks takes far less
 
 
